@@ -1,0 +1,16 @@
+//! gpuplane-core: every decision gpuplane makes, in pure Rust.
+//!
+//! * [`inventory`]: nodes and GPUs.
+//! * [`placement`]: GPU memory/compute bin-packing, gangs, preemption plans, snapshots.
+//! * [`batching`]: per-engine continuous-batching scheduler with fair share and prefix reuse.
+//!
+//! The core is deterministic: the same inputs and seed give the same decisions.
+
+#[cfg(not(skip_batching))]
+pub mod batching;
+pub mod error;
+pub mod inventory;
+pub mod placement;
+pub mod rng;
+
+pub use error::{Error, Result};

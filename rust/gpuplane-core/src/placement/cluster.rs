@@ -1,0 +1,451 @@
+//! The placement engine: a cluster's inventory, its placed workloads, and the decisions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::choose::{best_on_node, score_lt, Candidate, Request, Score, Scoring, Topology};
+use super::classes::ClassIndex;
+use super::fragmentation::{Shape, ShapeDistribution, ShapeFrag, WeightedShape};
+use super::intern::Interner;
+use super::policy::PolicyKind;
+use super::view::NodeView;
+use super::workload::{Allocation, Placement, Workload};
+use crate::error::{Error, Result};
+use crate::inventory::{Inventory, NodeSpec};
+use crate::rng::SplitMix64;
+
+/// Label sets are interned; a node's labels are one number.
+pub(super) type Labels = BTreeMap<String, String>;
+
+/// A cluster of nodes and GPUs and the workloads placed on it.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub(super) policy: PolicyKind,
+    pub(super) seed: u64,
+    pub(super) rng: SplitMix64,
+    pub(super) inv: Inventory,
+    pub(super) allocations: BTreeMap<String, Allocation>,
+    pub(super) distribution: ShapeDistribution,
+    pub(super) models: Interner<String>,
+    pub(super) labelsets: Interner<Labels>,
+    pub(super) seq: u64,
+    // Derived from the fields above; rebuilt on restore.
+    pub(super) node_labels: Vec<u32>,
+    pub(super) node_workloads: Vec<BTreeSet<String>>,
+    pub(super) node_sizes: BTreeMap<usize, usize>,
+    pub(super) classes: ClassIndex,
+}
+
+impl Cluster {
+    /// An empty cluster deciding with `policy`; `seed` drives the `random` policy.
+    pub fn new(policy: PolicyKind, seed: u64) -> Self {
+        Cluster {
+            policy,
+            seed,
+            rng: SplitMix64::new(seed),
+            inv: Inventory::default(),
+            allocations: BTreeMap::new(),
+            distribution: ShapeDistribution::default(),
+            models: Interner::default(),
+            labelsets: Interner::default(),
+            seq: 0,
+            node_labels: Vec::new(),
+            node_workloads: Vec::new(),
+            node_sizes: BTreeMap::new(),
+            classes: ClassIndex::default(),
+        }
+    }
+
+    pub fn policy(&self) -> PolicyKind {
+        self.policy
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inv
+    }
+
+    /// The live allocation of a workload.
+    pub fn allocation(&self, id: &str) -> Option<&Allocation> {
+        self.allocations.get(id)
+    }
+
+    /// All live allocations, by workload id.
+    pub fn allocations(&self) -> impl Iterator<Item = &Allocation> {
+        self.allocations.values()
+    }
+
+    /// Number of distinct node states the index holds (a measure of decision cost).
+    pub fn node_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Adds a node with its GPUs.
+    pub fn add_node(&mut self, spec: NodeSpec) -> Result<()> {
+        let labels = spec.labels.clone();
+        let models: Vec<String> = spec.gpus.iter().map(|g| g.model.clone()).collect();
+        let gpu_count = spec.gpus.len();
+        let idx = self.inv.add_node(spec)?;
+        for m in &models {
+            self.models.intern(m);
+        }
+        let labels_id = self.labelsets.intern(&labels);
+        self.track_node(idx, labels_id, gpu_count);
+        self.reindex(idx);
+        Ok(())
+    }
+
+    pub(super) fn track_node(&mut self, idx: usize, labels_id: u32, gpu_count: usize) {
+        if self.node_labels.len() <= idx {
+            self.node_labels.resize(idx + 1, 0);
+            self.node_workloads.resize(idx + 1, BTreeSet::new());
+        }
+        self.node_labels[idx] = labels_id;
+        *self.node_sizes.entry(gpu_count).or_default() += 1;
+    }
+
+    /// Removes a node; its workloads are released and their ids returned.
+    pub fn remove_node(&mut self, name: &str) -> Result<Vec<String>> {
+        let idx = self.inv.node_idx(name)?;
+        let displaced: Vec<String> = self.node_workloads[idx].iter().cloned().collect();
+        for id in &displaced {
+            self.release(id)?;
+        }
+        let gpu_count = self.inv.node(idx).gpus.len();
+        if let Some(n) = self.node_sizes.get_mut(&gpu_count) {
+            *n -= 1;
+            if *n == 0 {
+                self.node_sizes.remove(&gpu_count);
+            }
+        }
+        self.classes.remove(idx);
+        self.inv.remove_node(idx);
+        Ok(displaced)
+    }
+
+    /// The unsorted view of a live node.
+    pub(super) fn node_view(&self, idx: usize) -> NodeView {
+        let models = &self.models;
+        NodeView::of(
+            self.inv.node(idx),
+            &self.inv.gpus,
+            self.node_labels[idx],
+            &mut |m| models.get(&m.to_string()).unwrap_or(u32::MAX),
+        )
+    }
+
+    pub(super) fn reindex(&mut self, idx: usize) {
+        let view = self.node_view(idx).sorted();
+        self.classes.set(idx, view);
+    }
+
+    /// Checks a workload against the cluster and reduces it to a [`Request`].
+    pub(super) fn request_of(&self, w: &Workload) -> Result<Request> {
+        w.validate()?;
+        if self.allocations.contains_key(&w.id) {
+            return Err(Error::Conflict(format!("workload {:?} is already placed", w.id)));
+        }
+        let largest = self.node_sizes.keys().next_back().copied().unwrap_or(0);
+        if w.gpu_count as usize > largest {
+            return Err(Error::invalid(
+                "gpu_count",
+                format!("{} GPUs requested but the largest node has {largest}", w.gpu_count),
+            ));
+        }
+        Ok(Request {
+            count: w.gpu_count,
+            mem: w.memory_mib,
+            milli: w.compute_milli,
+            cpu: w.cpu_milli,
+            host_mem: w.host_memory_mib,
+            models: self.model_ids(&w.allowed_models)?,
+        })
+    }
+
+    fn model_ids(&self, names: &[String]) -> Result<Option<Vec<u32>>> {
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut ids = names
+            .iter()
+            .map(|m| {
+                self.models.get(m).ok_or_else(|| {
+                    Error::invalid("allowed_models", format!("unknown GPU model {m:?}"))
+                })
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Some(ids))
+    }
+
+    /// Places `w` with the cluster's policy or `policy` if given.
+    pub fn place(&mut self, w: Workload, policy: Option<PolicyKind>) -> Result<Placement> {
+        let req = self.request_of(&w)?;
+        let policy = policy.unwrap_or(self.policy);
+        let chosen = self.choose(&w, &req, policy);
+        self.distribution.observe(shape_of(&w));
+        match chosen {
+            Some((node, cand)) => Ok(self.commit(w, node, cand, policy)),
+            None => Err(self.no_fit(&w, &req)),
+        }
+    }
+
+    /// Places many workloads in order; one result per workload.
+    pub fn place_many(&mut self, ws: Vec<Workload>, policy: Option<PolicyKind>) -> Vec<Result<Placement>> {
+        ws.into_iter().map(|w| self.place(w, policy)).collect()
+    }
+
+    fn choose(&mut self, w: &Workload, req: &Request, policy: PolicyKind) -> Option<(usize, Candidate)> {
+        let shapes = if policy == PolicyKind::Fgd {
+            self.distribution.weighted()
+        } else {
+            Vec::new()
+        };
+        let node = match policy {
+            PolicyKind::Random => self.random_node(w, req)?,
+            _ => self.best_node(w, req, policy, &shapes)?,
+        };
+        let cand = self.candidate_on(node, req, policy, &shapes)?;
+        Some((node, cand))
+    }
+
+    /// The policy's choice of GPUs on one real node.
+    fn candidate_on(&mut self, node: usize, req: &Request, policy: PolicyKind, shapes: &[WeightedShape]) -> Option<Candidate> {
+        let view = self.node_view(node);
+        let bases: Vec<ShapeFrag> = shapes
+            .iter()
+            .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
+            .collect();
+        let mut scoring = Scoring {
+            policy,
+            shapes,
+            rng: Some(&mut self.rng),
+        };
+        best_on_node(&view, req, &bases, &mut scoring)
+    }
+
+    /// Places `w` on `node`, which the caller has checked it fits.
+    pub(super) fn place_on(&mut self, w: Workload, req: &Request, node: usize) -> Placement {
+        let policy = self.policy;
+        let shapes = if policy == PolicyKind::Fgd { self.distribution.weighted() } else { Vec::new() };
+        let cand = self.candidate_on(node, req, policy, &shapes).expect("the caller checked the fit");
+        self.distribution.observe(shape_of(&w));
+        self.commit(w, node, cand, policy)
+    }
+
+    /// The best node over all classes: best score, then lowest node index.
+    fn best_node(&mut self, w: &Workload, req: &Request, policy: PolicyKind, shapes: &[WeightedShape]) -> Option<usize> {
+        let mut best: Option<(Score, usize)> = None;
+        for class in self.classes.iter_mut() {
+            if !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector) {
+                continue;
+            }
+            let bases = if shapes.is_empty() { Vec::new() } else { class.bases(shapes) };
+            let mut scoring = Scoring { policy, shapes, rng: None };
+            if let Some(c) = best_on_node(&class.view, req, &bases, &mut scoring) {
+                let first = class.first();
+                let better = match best {
+                    None => true,
+                    Some((s, n)) => score_lt(c.score, s) || (!score_lt(s, c.score) && first < n),
+                };
+                if better {
+                    best = Some((c.score, first));
+                }
+            }
+        }
+        best.map(|(_, node)| node)
+    }
+
+    /// A node drawn uniformly among all nodes where `req` fits.
+    fn random_node(&mut self, w: &Workload, req: &Request) -> Option<usize> {
+        let mut feasible: Vec<(usize, &BTreeSet<usize>)> = Vec::new();
+        let mut scoring = Scoring { policy: PolicyKind::FirstFit, shapes: &[], rng: None };
+        for class in self.classes.iter() {
+            if selector_ok(self.labelsets.value(class.view.labels), &w.node_selector)
+                && best_on_node(&class.view, req, &[], &mut scoring).is_some()
+            {
+                feasible.push((class.first(), &class.members));
+            }
+        }
+        feasible.sort_unstable_by_key(|(first, _)| *first);
+        let total: usize = feasible.iter().map(|(_, m)| m.len()).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut pick = self.rng.below(total as u64) as usize;
+        for (_, members) in feasible {
+            if pick < members.len() {
+                return members.iter().nth(pick).copied();
+            }
+            pick -= members.len();
+        }
+        unreachable!("pick is below the total")
+    }
+
+    fn commit(&mut self, w: Workload, node: usize, cand: Candidate, policy: PolicyKind) -> Placement {
+        let gpus: Vec<usize> = cand.gpus.iter().map(|&p| self.inv.node(node).gpus[p]).collect();
+        for &g in &gpus {
+            let gpu = self.inv.gpu_mut(g);
+            gpu.used_mib += w.memory_mib;
+            gpu.used_milli += w.compute_milli;
+        }
+        let n = self.inv.node_mut(node);
+        n.used_cpu_milli += w.cpu_milli;
+        n.used_memory_mib += w.host_memory_mib;
+        self.seq += 1;
+        let reason = reason(policy, &cand, self.classes.len());
+        let placement = self.describe(&w, node, &gpus, policy.name(), cand.score.0, reason);
+        self.node_workloads[node].insert(w.id.clone());
+        let alloc = Allocation { workload: w, node, gpus, seq: self.seq };
+        self.allocations.insert(alloc.workload.id.clone(), alloc);
+        self.reindex(node);
+        placement
+    }
+
+    fn describe(&self, w: &Workload, node: usize, gpus: &[usize], policy: &str, score: f64, reason: String) -> Placement {
+        Placement {
+            workload_id: w.id.clone(),
+            node: self.inv.node(node).name.clone(),
+            gpu_ids: gpus.iter().map(|&g| self.inv.gpu(g).id.clone()).collect(),
+            memory_mib: w.memory_mib,
+            compute_milli: w.compute_milli,
+            policy: policy.to_string(),
+            score,
+            reason,
+        }
+    }
+
+    /// Frees exactly what `id` holds and returns where it was.
+    pub fn release(&mut self, id: &str) -> Result<Placement> {
+        let alloc = self
+            .allocations
+            .remove(id)
+            .ok_or_else(|| Error::not_found("workload", id))?;
+        let w = &alloc.workload;
+        for &g in &alloc.gpus {
+            let gpu = self.inv.gpu_mut(g);
+            gpu.used_mib -= w.memory_mib;
+            gpu.used_milli -= w.compute_milli;
+        }
+        let n = self.inv.node_mut(alloc.node);
+        n.used_cpu_milli -= w.cpu_milli;
+        n.used_memory_mib -= w.host_memory_mib;
+        self.node_workloads[alloc.node].remove(id);
+        self.reindex(alloc.node);
+        Ok(self.describe(w, alloc.node, &alloc.gpus, "", 0.0, "released".into()))
+    }
+
+    /// Records memory used on a GPU by processes gpuplane did not place (from NVML).
+    pub fn set_external_usage(&mut self, gpu_id: &str, memory_mib: u64) -> Result<()> {
+        let g = self.inv.gpu_idx(gpu_id)?;
+        let total = self.inv.gpu(g).memory_mib;
+        if memory_mib > total {
+            return Err(Error::invalid(
+                "memory_mib",
+                format!("{memory_mib} MiB external usage exceeds the GPU's {total} MiB"),
+            ));
+        }
+        self.inv.gpu_mut(g).external_mib = memory_mib;
+        self.reindex(self.inv.gpu(g).node);
+        Ok(())
+    }
+
+    /// Marks a GPU healthy or not. Draining releases the workloads on it; their ids are returned.
+    pub fn set_gpu_health(&mut self, gpu_id: &str, healthy: bool) -> Result<Vec<String>> {
+        let g = self.inv.gpu_idx(gpu_id)?;
+        let node = self.inv.gpu(g).node;
+        let displaced: Vec<String> = if healthy {
+            Vec::new()
+        } else {
+            self.node_workloads[node]
+                .iter()
+                .filter(|id| self.allocations[*id].gpus.contains(&g))
+                .cloned()
+                .collect()
+        };
+        for id in &displaced {
+            self.release(id)?;
+        }
+        self.inv.gpu_mut(g).healthy = healthy;
+        self.reindex(node);
+        Ok(displaced)
+    }
+
+    /// Fixes the workload distribution `fgd` optimizes for, or resumes learning it (`None`).
+    pub fn set_workload_distribution(&mut self, given: Option<Vec<(Shape, f64)>>) -> Result<()> {
+        if let Some(given) = &given {
+            for (i, (shape, weight)) in given.iter().enumerate() {
+                if !weight.is_finite() || *weight <= 0.0 {
+                    return Err(Error::invalid(
+                        format!("distribution[{i}].weight"),
+                        format!("{weight} is not a positive finite number"),
+                    ));
+                }
+                shape_workload(shape).validate().map_err(|e| prefix(e, i))?;
+            }
+        }
+        self.distribution.set_given(given);
+        Ok(())
+    }
+
+    /// The current workload distribution (shape, probability).
+    pub fn workload_distribution(&self) -> Vec<(Shape, f64)> {
+        self.distribution
+            .weighted()
+            .into_iter()
+            .map(|w| (w.shape, w.probability))
+            .collect()
+    }
+}
+
+fn prefix(e: Error, i: usize) -> Error {
+    match e {
+        Error::InvalidRequest { field, reason } => Error::invalid(format!("distribution[{i}].{field}"), reason),
+        other => other,
+    }
+}
+
+fn shape_workload(s: &Shape) -> Workload {
+    Workload {
+        compute_milli: s.compute_milli,
+        cpu_milli: s.cpu_milli,
+        host_memory_mib: s.host_memory_mib,
+        ..Workload::new("shape", s.memory_mib, s.gpu_count)
+    }
+}
+
+pub(super) fn shape_of(w: &Workload) -> Shape {
+    Shape {
+        gpu_count: w.gpu_count,
+        memory_mib: w.memory_mib,
+        compute_milli: w.compute_milli,
+        cpu_milli: w.cpu_milli,
+        host_memory_mib: w.host_memory_mib,
+    }
+}
+
+pub(super) fn selector_ok(labels: &Labels, selector: &Labels) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+fn reason(policy: PolicyKind, cand: &Candidate, classes: usize) -> String {
+    let why = match policy {
+        PolicyKind::Fgd => format!("expected fragmentation {:+.1} milli-GPU, the least increase", cand.score.0),
+        PolicyKind::BestFit => format!("leaves {:.0} milli-GPU free on the node, the tightest fit", cand.score.0),
+        PolicyKind::Spread => format!("leaves {:.0} milli-GPU free on the node, the emptiest", -cand.score.0),
+        PolicyKind::Packing => ["packs onto GPUs already in use", "uses idle GPUs of a busy node", "opens an idle node"]
+            [cand.score.0 as usize]
+            .to_string(),
+        PolicyKind::FirstFit => "first node in order that fits".to_string(),
+        PolicyKind::Random => "drawn uniformly among nodes that fit".to_string(),
+    };
+    let topology = match cand.topology {
+        Topology::OneGroup => "; gang kept within one topology group",
+        Topology::Spans => "; gang spans topology groups (no group could hold it)",
+        Topology::NotApplicable => "",
+    };
+    format!("{policy}: {why} (over {classes} distinct node states){topology}")
+}

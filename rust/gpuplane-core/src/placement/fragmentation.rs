@@ -1,0 +1,273 @@
+//! Expected fragmentation, the measure `fgd` minimizes (Weng et al., USENIX ATC'23).
+//!
+//! For a workload shape `m`, a node's free GPU capacity is fragmented if `m` cannot use it:
+//! all of it when `m` cannot run on the node at all (too few GPUs that can host it, not enough
+//! CPU or host memory, or `m` asks for no GPU), otherwise the free share of each GPU that
+//! cannot host one GPU's worth of `m`. A node's expected fragmentation is the average over the
+//! shape distribution, weighted by each shape's probability.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::view::{GpuView, NodeView};
+
+/// The resource shape of a workload, without its identity or constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shape {
+    pub gpu_count: u32,
+    pub memory_mib: u64,
+    pub compute_milli: u32,
+    pub cpu_milli: u64,
+    pub host_memory_mib: u64,
+}
+
+impl Shape {
+    fn gpu_hosts(&self, gpu: &GpuView) -> bool {
+        gpu.hosts(self.memory_mib, self.compute_milli)
+    }
+
+    fn node_hosts(&self, cpu_free: u64, mem_free: u64) -> bool {
+        cpu_free >= self.cpu_milli && mem_free >= self.host_memory_mib
+    }
+}
+
+/// The fragmentation terms of one node for one shape, kept so a candidate's change can be
+/// computed from the GPUs it touches alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeFrag {
+    pub generation: u64,
+    total_share: u32,
+    hostable: u32,
+    unhostable_share: u32,
+    node_ok: bool,
+}
+
+impl ShapeFrag {
+    /// The terms of `view` for `shape`.
+    pub fn of(view: &NodeView, shape: &Shape, generation: u64) -> ShapeFrag {
+        let mut out = ShapeFrag {
+            generation,
+            total_share: 0,
+            hostable: 0,
+            unhostable_share: 0,
+            node_ok: shape.node_hosts(view.cpu_free, view.mem_free),
+        };
+        for gpu in &view.gpus {
+            let share = gpu.share();
+            out.total_share += share;
+            if shape.gpu_hosts(gpu) {
+                out.hostable += 1;
+            } else {
+                out.unhostable_share += share;
+            }
+        }
+        out
+    }
+
+    /// Fragmented capacity (milli-GPU) of the node for this shape.
+    pub fn value(&self, shape: &Shape) -> u32 {
+        if shape.gpu_count == 0 || !self.node_ok || self.hostable < shape.gpu_count {
+            self.total_share
+        } else {
+            self.unhostable_share
+        }
+    }
+
+    /// The terms after GPUs change from `before` to `after` and host resources to the given free.
+    pub fn changed(
+        &self,
+        shape: &Shape,
+        changes: &[(GpuView, GpuView)],
+        cpu_free: u64,
+        mem_free: u64,
+    ) -> ShapeFrag {
+        let mut out = *self;
+        out.node_ok = shape.node_hosts(cpu_free, mem_free);
+        for (before, after) in changes {
+            let (s0, s1) = (before.share(), after.share());
+            out.total_share = out.total_share + s1 - s0;
+            let (h0, h1) = (shape.gpu_hosts(before), shape.gpu_hosts(after));
+            out.hostable = out.hostable + h1 as u32 - h0 as u32;
+            let unhost0 = if h0 { 0 } else { s0 };
+            let unhost1 = if h1 { 0 } else { s1 };
+            out.unhostable_share = out.unhostable_share + unhost1 - unhost0;
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Slot {
+    shape: Shape,
+    weight: f64,
+    generation: u64,
+}
+
+/// A probability distribution over workload shapes, learned online with exponential decay or
+/// given by the caller. At most `capacity` shapes are kept; the lightest is forgotten first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShapeDistribution {
+    slots: Vec<Option<Slot>>,
+    increment: f64,
+    decay: f64,
+    capacity: usize,
+    learning: bool,
+    next_generation: u64,
+    #[serde(skip)]
+    index: HashMap<Shape, usize>,
+}
+
+/// One shape of the distribution with its slot, generation and probability.
+#[derive(Debug, Clone, Copy)]
+pub struct WeightedShape {
+    pub slot: usize,
+    pub generation: u64,
+    pub shape: Shape,
+    pub probability: f64,
+}
+
+impl Default for ShapeDistribution {
+    fn default() -> Self {
+        ShapeDistribution {
+            slots: Vec::new(),
+            increment: 1.0,
+            decay: 0.995,
+            capacity: 32,
+            learning: true,
+            next_generation: 1,
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl PartialEq for ShapeDistribution {
+    fn eq(&self, other: &Self) -> bool {
+        self.slots == other.slots
+            && self.increment == other.increment
+            && self.decay == other.decay
+            && self.capacity == other.capacity
+            && self.learning == other.learning
+            && self.next_generation == other.next_generation
+    }
+}
+
+impl ShapeDistribution {
+    /// Rebuilds the shape lookup after deserialization.
+    pub fn reindex(&mut self) {
+        self.index = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.shape, i)))
+            .collect();
+    }
+
+    /// Counts one more request of `shape` (only while learning).
+    pub fn observe(&mut self, shape: Shape) {
+        if !self.learning {
+            return;
+        }
+        self.increment /= self.decay;
+        if self.increment > 1e200 {
+            self.rescale();
+        }
+        let increment = self.increment;
+        match self.index.get(&shape) {
+            Some(&i) => self.slots[i].as_mut().expect("indexed slot").weight += increment,
+            None => self.insert(shape, increment),
+        }
+    }
+
+    fn rescale(&mut self) {
+        let factor = 1.0 / self.increment;
+        for slot in self.slots.iter_mut().flatten() {
+            slot.weight *= factor;
+        }
+        self.increment = 1.0;
+    }
+
+    fn insert(&mut self, shape: Shape, weight: f64) {
+        let slot = Slot {
+            shape,
+            weight,
+            generation: self.next_generation,
+        };
+        self.next_generation += 1;
+        let live = self.index.len();
+        let i = if live < self.capacity {
+            match self.slots.iter().position(Option::is_none) {
+                Some(i) => i,
+                None => {
+                    self.slots.push(None);
+                    self.slots.len() - 1
+                }
+            }
+        } else {
+            let i = self.lightest();
+            let old = self.slots[i].take().expect("lightest slot is live");
+            self.index.remove(&old.shape);
+            i
+        };
+        self.index.insert(shape, i);
+        self.slots[i] = Some(slot);
+    }
+
+    fn lightest(&self) -> usize {
+        let mut best = (f64::INFINITY, 0);
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(s) = s {
+                if s.weight < best.0 {
+                    best = (s.weight, i);
+                }
+            }
+        }
+        best.1
+    }
+
+    /// Replaces the distribution by a fixed one and stops learning; `None` resumes learning
+    /// from scratch.
+    pub fn set_given(&mut self, given: Option<Vec<(Shape, f64)>>) {
+        self.slots.clear();
+        self.index.clear();
+        self.increment = 1.0;
+        self.learning = given.is_none();
+        for (shape, weight) in given.unwrap_or_default() {
+            match self.index.get(&shape) {
+                Some(&i) => self.slots[i].as_mut().expect("indexed slot").weight += weight,
+                None => {
+                    self.capacity = self.capacity.max(self.index.len() + 1);
+                    self.insert(shape, weight)
+                }
+            }
+        }
+    }
+
+    /// The shapes with their probabilities (empty when nothing was seen yet).
+    pub fn weighted(&self) -> Vec<WeightedShape> {
+        let total: f64 = self.slots.iter().flatten().map(|s| s.weight).sum();
+        if total <= 0.0 {
+            return Vec::new();
+        }
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.as_ref().map(|s| WeightedShape {
+                    slot: i,
+                    generation: s.generation,
+                    shape: s.shape,
+                    probability: s.weight / total,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Expected fragmentation (milli-GPU) of a view under a distribution.
+pub fn expected(view: &NodeView, shapes: &[WeightedShape]) -> f64 {
+    shapes
+        .iter()
+        .map(|w| w.probability * ShapeFrag::of(view, &w.shape, w.generation).value(&w.shape) as f64)
+        .sum()
+}

@@ -1,0 +1,44 @@
+//! Small interning tables: names and label sets become dense numbers for cheap comparison.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use serde::{Deserialize, Serialize};
+
+/// Values in first-seen order; the number of a value is its position.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interner<T: Hash + Eq + Clone> {
+    values: Vec<T>,
+    #[serde(skip)]
+    index: HashMap<T, u32>,
+}
+
+impl<T: Hash + Eq + Clone> Interner<T> {
+    pub fn intern(&mut self, value: &T) -> u32 {
+        if let Some(&id) = self.index.get(value) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.clone());
+        self.index.insert(value.clone(), id);
+        id
+    }
+
+    pub fn get(&self, value: &T) -> Option<u32> {
+        self.index.get(value).copied()
+    }
+
+    pub fn value(&self, id: u32) -> &T {
+        &self.values[id as usize]
+    }
+
+    /// Rebuilds the lookup after deserialization.
+    pub fn reindex(&mut self) {
+        self.index = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), i as u32))
+            .collect();
+    }
+}

@@ -1,0 +1,28 @@
+//! GPU placement: bin-packing workloads onto GPUs by memory and compute.
+//!
+//! [`Cluster`] holds the inventory and the placed workloads and makes every decision:
+//! [`Cluster::place`] (policies in [`PolicyKind`]), [`Cluster::release`],
+//! [`Cluster::preemption_plan`] / [`Cluster::preempt`], draining through
+//! [`Cluster::set_gpu_health`], [`Cluster::snapshot`] / [`Cluster::restore`] and
+//! [`Cluster::stats`].
+
+mod choose;
+mod classes;
+mod cluster;
+mod explain;
+mod fragmentation;
+mod intern;
+mod policy;
+mod preemption;
+mod snapshot;
+mod stats;
+mod view;
+mod workload;
+
+pub use cluster::Cluster;
+pub use fragmentation::Shape;
+pub use policy::PolicyKind;
+pub use preemption::PreemptionPlan;
+pub use snapshot::SNAPSHOT_VERSION;
+pub use stats::{ClusterStats, GpuStats, Totals};
+pub use workload::{Allocation, Placement, Workload};
