@@ -161,18 +161,27 @@ impl Inventory {
             return Err(Error::invalid("name", "node name must not be empty"));
         }
         if self.node_index.contains_key(&spec.name) {
-            return Err(Error::Conflict(format!("node {:?} already exists", spec.name)));
+            return Err(Error::Conflict(format!(
+                "node {:?} already exists",
+                spec.name
+            )));
         }
         if spec.gpus.len() > MAX_GPUS_PER_NODE {
             return Err(Error::invalid(
                 "gpus",
-                format!("{} GPUs on one node (at most {MAX_GPUS_PER_NODE})", spec.gpus.len()),
+                format!(
+                    "{} GPUs on one node (at most {MAX_GPUS_PER_NODE})",
+                    spec.gpus.len()
+                ),
             ));
         }
         let mut ids = Vec::with_capacity(spec.gpus.len());
         for (i, gpu) in spec.gpus.iter().enumerate() {
             validate_gpu(gpu, i)?;
-            let id = gpu.id.clone().unwrap_or_else(|| format!("{}/{i}", spec.name));
+            let id = gpu
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("{}/{i}", spec.name));
             if self.gpu_index.contains_key(&id) || ids.contains(&id) {
                 return Err(Error::Conflict(format!("GPU id {id:?} already exists")));
             }

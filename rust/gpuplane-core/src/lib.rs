@@ -6,7 +6,6 @@
 //!
 //! The core is deterministic: the same inputs and seed give the same decisions.
 
-#[cfg(not(skip_batching))]
 pub mod batching;
 pub mod error;
 pub mod inventory;

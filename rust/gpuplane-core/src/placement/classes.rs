@@ -63,7 +63,11 @@ impl ClassIndex {
             Some(&id) => id,
             None => self.new_class(view),
         };
-        self.classes[id].as_mut().expect("live class").members.insert(node);
+        self.classes[id]
+            .as_mut()
+            .expect("live class")
+            .members
+            .insert(node);
         if self.node_class.len() <= node {
             self.node_class.resize(node + 1, NONE);
         }
@@ -92,7 +96,9 @@ impl ClassIndex {
 
     /// Takes `node` out of its class; an emptied class is dropped.
     pub fn remove(&mut self, node: usize) {
-        let Some(&id) = self.node_class.get(node) else { return };
+        let Some(&id) = self.node_class.get(node) else {
+            return;
+        };
         if id == NONE {
             return;
         }

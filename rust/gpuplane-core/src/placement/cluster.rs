@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::inventory::{Inventory, NodeSpec};
 use crate::rng::SplitMix64;
 
+/// Where a bulk-placed workload went: node index and GPU indices.
+pub type NodeAndGpus = (usize, Vec<usize>);
+
 /// Label sets are interned; a node's labels are one number.
 pub(super) type Labels = BTreeMap<String, String>;
 
@@ -70,6 +73,12 @@ impl Cluster {
     /// The live allocation of a workload.
     pub fn allocation(&self, id: &str) -> Option<&Allocation> {
         self.allocations.get(id)
+    }
+
+    /// Where a live workload is, as a [`Placement`].
+    pub fn placement_of(&self, id: &str) -> Option<Placement> {
+        let a = self.allocations.get(id)?;
+        Some(self.describe(&a.workload, a.node, &a.gpus, "", 0.0, "placed".into()))
     }
 
     /// All live allocations, by workload id.
@@ -145,13 +154,19 @@ impl Cluster {
     pub(super) fn request_of(&self, w: &Workload) -> Result<Request> {
         w.validate()?;
         if self.allocations.contains_key(&w.id) {
-            return Err(Error::Conflict(format!("workload {:?} is already placed", w.id)));
+            return Err(Error::Conflict(format!(
+                "workload {:?} is already placed",
+                w.id
+            )));
         }
         let largest = self.node_sizes.keys().next_back().copied().unwrap_or(0);
         if w.gpu_count as usize > largest {
             return Err(Error::invalid(
                 "gpu_count",
-                format!("{} GPUs requested but the largest node has {largest}", w.gpu_count),
+                format!(
+                    "{} GPUs requested but the largest node has {largest}",
+                    w.gpu_count
+                ),
             ));
         }
         Ok(Request {
@@ -193,12 +208,47 @@ impl Cluster {
         }
     }
 
-    /// Places many workloads in order; one result per workload.
-    pub fn place_many(&mut self, ws: Vec<Workload>, policy: Option<PolicyKind>) -> Vec<Result<Placement>> {
-        ws.into_iter().map(|w| self.place(w, policy)).collect()
+    /// Places many workloads in order. Every workload is checked first and one bad workload
+    /// (named by its index) refuses the whole batch; otherwise each gets its (node, GPU indices),
+    /// or `None` if it did not fit.
+    pub fn place_batch(
+        &mut self,
+        ws: Vec<Workload>,
+        policy: Option<PolicyKind>,
+    ) -> Result<Vec<Option<NodeAndGpus>>> {
+        let mut seen = std::collections::HashSet::with_capacity(ws.len());
+        for (i, w) in ws.iter().enumerate() {
+            self.request_of(w).map_err(|e| at_index(e, i))?;
+            if !seen.insert(w.id.as_str()) {
+                return Err(Error::invalid(
+                    format!("workloads[{i}].id"),
+                    format!("{:?} appears twice in the batch", w.id),
+                ));
+            }
+        }
+        let mut out = Vec::with_capacity(ws.len());
+        for w in ws {
+            let id = w.id.clone();
+            out.push(match self.place(w, policy) {
+                Ok(_) => self.allocations.get(&id).map(|a| (a.node, a.gpus.clone())),
+                Err(Error::NoFit { .. }) => None,
+                Err(e) => unreachable!("checked before placing: {e}"),
+            });
+        }
+        Ok(out)
     }
 
-    fn choose(&mut self, w: &Workload, req: &Request, policy: PolicyKind) -> Option<(usize, Candidate)> {
+    /// Releases many workloads; `false` for an id that is not placed.
+    pub fn release_batch(&mut self, ids: &[String]) -> Vec<bool> {
+        ids.iter().map(|id| self.release(id).is_ok()).collect()
+    }
+
+    fn choose(
+        &mut self,
+        w: &Workload,
+        req: &Request,
+        policy: PolicyKind,
+    ) -> Option<(usize, Candidate)> {
         let shapes = if policy == PolicyKind::Fgd {
             self.distribution.weighted()
         } else {
@@ -213,7 +263,13 @@ impl Cluster {
     }
 
     /// The policy's choice of GPUs on one real node.
-    fn candidate_on(&mut self, node: usize, req: &Request, policy: PolicyKind, shapes: &[WeightedShape]) -> Option<Candidate> {
+    fn candidate_on(
+        &mut self,
+        node: usize,
+        req: &Request,
+        policy: PolicyKind,
+        shapes: &[WeightedShape],
+    ) -> Option<Candidate> {
         let view = self.node_view(node);
         let bases: Vec<ShapeFrag> = shapes
             .iter()
@@ -230,21 +286,41 @@ impl Cluster {
     /// Places `w` on `node`, which the caller has checked it fits.
     pub(super) fn place_on(&mut self, w: Workload, req: &Request, node: usize) -> Placement {
         let policy = self.policy;
-        let shapes = if policy == PolicyKind::Fgd { self.distribution.weighted() } else { Vec::new() };
-        let cand = self.candidate_on(node, req, policy, &shapes).expect("the caller checked the fit");
+        let shapes = if policy == PolicyKind::Fgd {
+            self.distribution.weighted()
+        } else {
+            Vec::new()
+        };
+        let cand = self
+            .candidate_on(node, req, policy, &shapes)
+            .expect("the caller checked the fit");
         self.distribution.observe(shape_of(&w));
         self.commit(w, node, cand, policy)
     }
 
     /// The best node over all classes: best score, then lowest node index.
-    fn best_node(&mut self, w: &Workload, req: &Request, policy: PolicyKind, shapes: &[WeightedShape]) -> Option<usize> {
+    fn best_node(
+        &mut self,
+        w: &Workload,
+        req: &Request,
+        policy: PolicyKind,
+        shapes: &[WeightedShape],
+    ) -> Option<usize> {
         let mut best: Option<(Score, usize)> = None;
         for class in self.classes.iter_mut() {
             if !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector) {
                 continue;
             }
-            let bases = if shapes.is_empty() { Vec::new() } else { class.bases(shapes) };
-            let mut scoring = Scoring { policy, shapes, rng: None };
+            let bases = if shapes.is_empty() {
+                Vec::new()
+            } else {
+                class.bases(shapes)
+            };
+            let mut scoring = Scoring {
+                policy,
+                shapes,
+                rng: None,
+            };
             if let Some(c) = best_on_node(&class.view, req, &bases, &mut scoring) {
                 let first = class.first();
                 let better = match best {
@@ -262,7 +338,11 @@ impl Cluster {
     /// A node drawn uniformly among all nodes where `req` fits.
     fn random_node(&mut self, w: &Workload, req: &Request) -> Option<usize> {
         let mut feasible: Vec<(usize, &BTreeSet<usize>)> = Vec::new();
-        let mut scoring = Scoring { policy: PolicyKind::FirstFit, shapes: &[], rng: None };
+        let mut scoring = Scoring {
+            policy: PolicyKind::FirstFit,
+            shapes: &[],
+            rng: None,
+        };
         for class in self.classes.iter() {
             if selector_ok(self.labelsets.value(class.view.labels), &w.node_selector)
                 && best_on_node(&class.view, req, &[], &mut scoring).is_some()
@@ -285,8 +365,18 @@ impl Cluster {
         unreachable!("pick is below the total")
     }
 
-    fn commit(&mut self, w: Workload, node: usize, cand: Candidate, policy: PolicyKind) -> Placement {
-        let gpus: Vec<usize> = cand.gpus.iter().map(|&p| self.inv.node(node).gpus[p]).collect();
+    fn commit(
+        &mut self,
+        w: Workload,
+        node: usize,
+        cand: Candidate,
+        policy: PolicyKind,
+    ) -> Placement {
+        let gpus: Vec<usize> = cand
+            .gpus
+            .iter()
+            .map(|&p| self.inv.node(node).gpus[p])
+            .collect();
         for &g in &gpus {
             let gpu = self.inv.gpu_mut(g);
             gpu.used_mib += w.memory_mib;
@@ -299,13 +389,26 @@ impl Cluster {
         let reason = reason(policy, &cand, self.classes.len());
         let placement = self.describe(&w, node, &gpus, policy.name(), cand.score.0, reason);
         self.node_workloads[node].insert(w.id.clone());
-        let alloc = Allocation { workload: w, node, gpus, seq: self.seq };
+        let alloc = Allocation {
+            workload: w,
+            node,
+            gpus,
+            seq: self.seq,
+        };
         self.allocations.insert(alloc.workload.id.clone(), alloc);
         self.reindex(node);
         placement
     }
 
-    fn describe(&self, w: &Workload, node: usize, gpus: &[usize], policy: &str, score: f64, reason: String) -> Placement {
+    fn describe(
+        &self,
+        w: &Workload,
+        node: usize,
+        gpus: &[usize],
+        policy: &str,
+        score: f64,
+        reason: String,
+    ) -> Placement {
         Placement {
             workload_id: w.id.clone(),
             node: self.inv.node(node).name.clone(),
@@ -401,9 +504,21 @@ impl Cluster {
     }
 }
 
+fn at_index(e: Error, i: usize) -> Error {
+    match e {
+        Error::InvalidRequest { field, reason } => {
+            Error::invalid(format!("workloads[{i}].{field}"), reason)
+        }
+        Error::Conflict(m) => Error::Conflict(format!("workloads[{i}]: {m}")),
+        other => other,
+    }
+}
+
 fn prefix(e: Error, i: usize) -> Error {
     match e {
-        Error::InvalidRequest { field, reason } => Error::invalid(format!("distribution[{i}].{field}"), reason),
+        Error::InvalidRequest { field, reason } => {
+            Error::invalid(format!("distribution[{i}].{field}"), reason)
+        }
         other => other,
     }
 }
@@ -433,11 +548,23 @@ pub(super) fn selector_ok(labels: &Labels, selector: &Labels) -> bool {
 
 fn reason(policy: PolicyKind, cand: &Candidate, classes: usize) -> String {
     let why = match policy {
-        PolicyKind::Fgd => format!("expected fragmentation {:+.1} milli-GPU, the least increase", cand.score.0),
-        PolicyKind::BestFit => format!("leaves {:.0} milli-GPU free on the node, the tightest fit", cand.score.0),
-        PolicyKind::Spread => format!("leaves {:.0} milli-GPU free on the node, the emptiest", -cand.score.0),
-        PolicyKind::Packing => ["packs onto GPUs already in use", "uses idle GPUs of a busy node", "opens an idle node"]
-            [cand.score.0 as usize]
+        PolicyKind::Fgd => format!(
+            "expected fragmentation {:+.1} milli-GPU, the least increase",
+            cand.score.0
+        ),
+        PolicyKind::BestFit => format!(
+            "leaves {:.0} milli-GPU free on the node, the tightest fit",
+            cand.score.0
+        ),
+        PolicyKind::Spread => format!(
+            "leaves {:.0} milli-GPU free on the node, the emptiest",
+            -cand.score.0
+        ),
+        PolicyKind::Packing => [
+            "packs onto GPUs already in use",
+            "uses idle GPUs of a busy node",
+            "opens an idle node",
+        ][cand.score.0 as usize]
             .to_string(),
         PolicyKind::FirstFit => "first node in order that fits".to_string(),
         PolicyKind::Random => "drawn uniformly among nodes that fit".to_string(),

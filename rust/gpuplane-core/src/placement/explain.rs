@@ -60,7 +60,11 @@ fn exclusions(view: &NodeView, req: &Request, selector_matches: bool) -> [u64; R
         out[r] = gpus.max(1);
         return out;
     }
-    let fitting = view.gpus.iter().filter(|g| gpu_reason(g, req).is_none()).count() as u64;
+    let fitting = view
+        .gpus
+        .iter()
+        .filter(|g| gpu_reason(g, req).is_none())
+        .count() as u64;
     for g in &view.gpus {
         if let Some(r) = gpu_reason(g, req) {
             out[r] += 1;
@@ -88,7 +92,10 @@ fn gpu_reason(g: &GpuView, req: &Request) -> Option<usize> {
 
 fn message(w: &Workload, excluded: &[(String, u64)], gpus: usize) -> String {
     let what = if w.gpu_count == 0 {
-        format!("{} milli-CPU and {} MiB host memory", w.cpu_milli, w.host_memory_mib)
+        format!(
+            "{} milli-CPU and {} MiB host memory",
+            w.cpu_milli, w.host_memory_mib
+        )
     } else {
         format!(
             "{} GPU(s) x {} MiB, {} milli-GPU each",
@@ -99,8 +106,15 @@ fn message(w: &Workload, excluded: &[(String, u64)], gpus: usize) -> String {
         .iter()
         .map(|(r, n)| format!("{n} excluded by {}", describe(r)))
         .collect();
-    let detail = if parts.is_empty() { "the cluster has no nodes".to_string() } else { parts.join(", ") };
-    format!("no node fits workload {:?} ({what}): of {gpus} GPUs, {detail}", w.id)
+    let detail = if parts.is_empty() {
+        "the cluster has no nodes".to_string()
+    } else {
+        parts.join(", ")
+    };
+    format!(
+        "no node fits workload {:?} ({what}): of {gpus} GPUs, {detail}",
+        w.id
+    )
 }
 
 fn describe(reason: &str) -> &'static str {

@@ -61,7 +61,10 @@ impl FromStr for PolicyKind {
             .find(|p| p.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = PolicyKind::ALL.iter().map(|p| p.name()).collect();
-                Error::invalid("policy", format!("unknown policy {s:?}; expected one of {names:?}"))
+                Error::invalid(
+                    "policy",
+                    format!("unknown policy {s:?}; expected one of {names:?}"),
+                )
             })
     }
 }

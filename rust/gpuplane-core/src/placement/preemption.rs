@@ -53,7 +53,10 @@ impl Cluster {
 
     /// The cheapest victim set on one node, if any.
     fn node_plan(&self, idx: usize, w: &Workload, req: &Request) -> Option<(Vec<String>, u64)> {
-        if !selector_ok(self.labelsets.value(self.node_labels[idx]), &w.node_selector) {
+        if !selector_ok(
+            self.labelsets.value(self.node_labels[idx]),
+            &w.node_selector,
+        ) {
             return None;
         }
         let mut cands: Vec<&Allocation> = self.node_workloads[idx]
@@ -77,7 +80,11 @@ impl Cluster {
     /// Whether `req` fits on node `idx` once `victims` are gone.
     fn fits_without(&self, idx: usize, req: &Request, victims: &[&Allocation]) -> bool {
         let view = self.view_without(idx, victims);
-        let mut scoring = Scoring { policy: PolicyKind::FirstFit, shapes: &[], rng: None };
+        let mut scoring = Scoring {
+            policy: PolicyKind::FirstFit,
+            shapes: &[],
+            rng: None,
+        };
         best_on_node(&view, req, &[], &mut scoring).is_some()
     }
 
@@ -86,7 +93,11 @@ impl Cluster {
         let node = self.inv.node(idx);
         for a in victims {
             for g in &a.gpus {
-                let p = node.gpus.iter().position(|x| x == g).expect("victim GPU is on its node");
+                let p = node
+                    .gpus
+                    .iter()
+                    .position(|x| x == g)
+                    .expect("victim GPU is on its node");
                 view.gpus[p].mem_free += a.workload.memory_mib;
                 view.gpus[p].milli_free += a.workload.compute_milli;
             }
@@ -192,10 +203,17 @@ fn next_combination(combo: &mut [usize], n: usize) -> bool {
 }
 
 /// Start from evicting everything allowed, then spare victims, heaviest first, while it still fits.
-fn greedy_search<'a>(cands: &[&'a Allocation], fits: &dyn Fn(&[&Allocation]) -> bool) -> Vec<&'a Allocation> {
+fn greedy_search<'a>(
+    cands: &[&'a Allocation],
+    fits: &dyn Fn(&[&Allocation]) -> bool,
+) -> Vec<&'a Allocation> {
     let mut chosen: Vec<&Allocation> = cands.to_vec();
     for i in (0..cands.len()).rev() {
-        let trial: Vec<&Allocation> = chosen.iter().copied().filter(|a| a.workload.id != cands[i].workload.id).collect();
+        let trial: Vec<&Allocation> = chosen
+            .iter()
+            .copied()
+            .filter(|a| a.workload.id != cands[i].workload.id)
+            .collect();
         if fits(&trial) {
             chosen = trial;
         }

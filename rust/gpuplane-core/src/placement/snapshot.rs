@@ -68,7 +68,9 @@ impl Cluster {
 
 fn check_header(data: &[u8]) -> Result<&[u8]> {
     if data.len() < HEADER_LEN || &data[..8] != MAGIC {
-        return Err(Error::Snapshot("not a gpuplane cluster snapshot (bad magic)".into()));
+        return Err(Error::Snapshot(
+            "not a gpuplane cluster snapshot (bad magic)".into(),
+        ));
     }
     let version = u16::from_le_bytes([data[8], data[9]]);
     if version != SNAPSHOT_VERSION {
@@ -86,7 +88,9 @@ fn check_header(data: &[u8]) -> Result<&[u8]> {
         )));
     }
     if crc32fast::hash(payload) != crc {
-        return Err(Error::Snapshot("checksum mismatch: the snapshot is damaged".into()));
+        return Err(Error::Snapshot(
+            "checksum mismatch: the snapshot is damaged".into(),
+        ));
     }
     Ok(payload)
 }
@@ -109,10 +113,11 @@ fn rebuild(mut s: State) -> Result<Cluster> {
         .map(|(i, n)| (i, n.labels.clone(), n.gpus.len()))
         .collect();
     for (idx, labels, gpus) in nodes {
-        let labels_id = c
-            .labelsets
-            .get(&labels)
-            .ok_or_else(|| Error::Snapshot(format!("node {idx} has labels missing from the label table")))?;
+        let labels_id = c.labelsets.get(&labels).ok_or_else(|| {
+            Error::Snapshot(format!(
+                "node {idx} has labels missing from the label table"
+            ))
+        })?;
         c.track_node(idx, labels_id, gpus);
     }
     attach_allocations(&mut c, s.allocations)?;
@@ -132,7 +137,10 @@ fn attach_allocations(c: &mut Cluster, allocations: Vec<Allocation>) -> Result<(
             .iter()
             .all(|&g| matches!(c.inv.gpus.get(g), Some(Some(gpu)) if gpu.node == a.node));
         if !node_ok || !gpus_ok || a.gpus.len() != a.workload.gpu_count as usize {
-            return Err(Error::Snapshot(format!("workload {:?} refers to a missing node or GPU", a.workload.id)));
+            return Err(Error::Snapshot(format!(
+                "workload {:?} refers to a missing node or GPU",
+                a.workload.id
+            )));
         }
         c.node_workloads[a.node].insert(a.workload.id.clone());
         if c.allocations.insert(a.workload.id.clone(), a).is_some() {
@@ -158,14 +166,28 @@ fn check_usage(c: &Cluster) -> Result<()> {
     }
     for (i, gpu) in c.inv.live_gpus() {
         let (mem, milli) = gpu_use.get(&i).copied().unwrap_or_default();
-        if gpu.used_mib != mem || gpu.used_milli != milli || mem > gpu.memory_mib || milli > gpu.compute_milli {
-            return Err(Error::Snapshot(format!("GPU {:?} usage does not match its workloads", gpu.id)));
+        if gpu.used_mib != mem
+            || gpu.used_milli != milli
+            || mem > gpu.memory_mib
+            || milli > gpu.compute_milli
+        {
+            return Err(Error::Snapshot(format!(
+                "GPU {:?} usage does not match its workloads",
+                gpu.id
+            )));
         }
     }
     for (i, node) in c.inv.live_nodes() {
         let (cpu, mem) = node_use.get(&i).copied().unwrap_or_default();
-        if node.used_cpu_milli != cpu || node.used_memory_mib != mem || cpu > node.cpu_milli || mem > node.memory_mib {
-            return Err(Error::Snapshot(format!("node {:?} usage does not match its workloads", node.name)));
+        if node.used_cpu_milli != cpu
+            || node.used_memory_mib != mem
+            || cpu > node.cpu_milli
+            || mem > node.memory_mib
+        {
+            return Err(Error::Snapshot(format!(
+                "node {:?} usage does not match its workloads",
+                node.name
+            )));
         }
     }
     Ok(())

@@ -94,8 +94,14 @@ impl Cluster {
             nodes: self.inv.live_nodes().count() as u32,
             workloads: self.allocations.len() as u32,
             allocation_ratio: ratio(placed_share, totals.gpus as f64),
-            memory_allocation_ratio: ratio(totals.memory_used_mib as f64, totals.memory_total_mib as f64),
-            compute_allocation_ratio: ratio(totals.compute_used_milli as f64, totals.compute_total_milli as f64),
+            memory_allocation_ratio: ratio(
+                totals.memory_used_mib as f64,
+                totals.memory_total_mib as f64,
+            ),
+            compute_allocation_ratio: ratio(
+                totals.compute_used_milli as f64,
+                totals.compute_total_milli as f64,
+            ),
             fragmentation_gpus: frag / 1000.0,
             fragmentation_ratio: ratio(frag, free),
             node_classes: self.classes.len() as u32,

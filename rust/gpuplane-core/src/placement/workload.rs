@@ -57,7 +57,10 @@ impl Workload {
         if self.gpu_count as usize > MAX_GPUS_PER_NODE {
             return Err(Error::invalid(
                 "gpu_count",
-                format!("{} is more than any node can hold ({MAX_GPUS_PER_NODE})", self.gpu_count),
+                format!(
+                    "{} is more than any node can hold ({MAX_GPUS_PER_NODE})",
+                    self.gpu_count
+                ),
             ));
         }
         if self.memory_mib > MAX_GPU_MEMORY_MIB {
@@ -67,11 +70,20 @@ impl Workload {
             ));
         }
         if self.compute_milli > 100_000 {
-            return Err(Error::invalid("compute_milli", format!("{} exceeds 100000", self.compute_milli)));
+            return Err(Error::invalid(
+                "compute_milli",
+                format!("{} exceeds 100000", self.compute_milli),
+            ));
         }
-        for (field, v) in [("cpu_milli", self.cpu_milli), ("host_memory_mib", self.host_memory_mib)] {
+        for (field, v) in [
+            ("cpu_milli", self.cpu_milli),
+            ("host_memory_mib", self.host_memory_mib),
+        ] {
             if v > MAX_HOST_AMOUNT {
-                return Err(Error::invalid(field, format!("{v} exceeds {MAX_HOST_AMOUNT}")));
+                return Err(Error::invalid(
+                    field,
+                    format!("{v} exceeds {MAX_HOST_AMOUNT}"),
+                ));
             }
         }
         self.validate_shape()
@@ -99,7 +111,10 @@ impl Workload {
             ));
         }
         if self.allowed_models.iter().any(|m| m.is_empty()) {
-            return Err(Error::invalid("allowed_models", "contains an empty model name"));
+            return Err(Error::invalid(
+                "allowed_models",
+                "contains an empty model name",
+            ));
         }
         Ok(())
     }

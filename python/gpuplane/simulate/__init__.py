@@ -1,0 +1,1 @@
+"""Trace-driven simulation through the same core that serves production decisions."""

@@ -1,0 +1,174 @@
+//! Engine configuration of the batching scheduler and its validation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::MAX_TOKENS;
+use crate::error::{Error, Result};
+
+/// Ordering policy of the waiting queue (and victim choice under KV pressure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Policy {
+    /// First come, first served by arrival time (then id); priorities are ignored.
+    Fcfs,
+    /// Strict bands by priority (higher first), FCFS inside a band.
+    Priority,
+    /// Bands, then the weighted Virtual Token Counter across tenants, FCFS inside a tenant.
+    Fair,
+    /// Bands, then earliest time-to-first-token deadline (none last), then FCFS.
+    Deadline,
+    /// Like [`Policy::Fair`] but service is accounted per workflow id; a request without a
+    /// workflow id is its own workflow.
+    WorkflowFair,
+}
+
+impl Policy {
+    /// Whether this policy orders by virtual counters (fair share).
+    pub fn is_fair(self) -> bool {
+        matches!(self, Policy::Fair | Policy::WorkflowFair)
+    }
+}
+
+/// Configuration of one engine replica's scheduler. See [`BatchConfig::validate`] for the
+/// accepted ranges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchConfig {
+    /// Tokens computed per step, over all requests (1..=2^24).
+    pub token_budget: u32,
+    /// Most requests running at once (1..=2^20).
+    pub max_running: u32,
+    /// KV blocks in the pool (1..=2^26).
+    pub kv_blocks: u32,
+    /// Tokens per KV block (1..=2^16).
+    pub block_size: u32,
+    /// Fraction of blocks kept free when admitting new requests, in `[0, 1)`.
+    pub watermark: f64,
+    /// Per-request cap on tokens computed in one step while chunking (0 = no cap).
+    pub long_prefill_token_threshold: u32,
+    /// Chunked prefill. When off, a request's outstanding tokens are computed in one step
+    /// (a recompute longer than the whole budget takes full-budget steps).
+    pub chunked_prefill: bool,
+    /// A waiting request may preempt a running one when the sequence cap is the bottleneck and
+    /// its priority exceeds the lowest running priority by at least this gap. `None` or `0`
+    /// disables it.
+    pub preempt_priority_gap: Option<i32>,
+    /// Ordering policy.
+    pub policy: Policy,
+    /// Virtual-counter charge per prefill token (finite, >= 0).
+    pub w_in: f64,
+    /// Virtual-counter charge per generated token (finite, >= 0).
+    pub w_out: f64,
+    /// Tenant weights (finite, > 0). When non-empty, requests of other tenants are refused;
+    /// when empty, any tenant is accepted with weight 1.
+    pub tenant_weights: BTreeMap<String, f64>,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            token_budget: 8192,
+            max_running: 256,
+            kv_blocks: 4096,
+            block_size: 16,
+            watermark: 0.01,
+            long_prefill_token_threshold: 0,
+            chunked_prefill: true,
+            preempt_priority_gap: None,
+            policy: Policy::Fcfs,
+            w_in: 1.0,
+            w_out: 2.0,
+            tenant_weights: BTreeMap::new(),
+        }
+    }
+}
+
+fn in_range(field: &str, value: u32, max: u32) -> Result<()> {
+    if value == 0 || value > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be in 1..={max}, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+fn charge_weight(field: &str, value: f64) -> Result<()> {
+    if !value.is_finite() || value < 0.0 {
+        return Err(Error::invalid(
+            field,
+            format!("must be finite and >= 0, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+impl BatchConfig {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        in_range("token_budget", self.token_budget, MAX_TOKENS)?;
+        in_range("max_running", self.max_running, 1 << 20)?;
+        in_range("kv_blocks", self.kv_blocks, 1 << 26)?;
+        in_range("block_size", self.block_size, 1 << 16)?;
+        if !(0.0..1.0).contains(&self.watermark) {
+            return Err(Error::invalid("watermark", "must be in [0, 1)"));
+        }
+        if self.watermark_blocks() >= self.kv_blocks {
+            return Err(Error::invalid("watermark", "leaves no block to admit into"));
+        }
+        if self.long_prefill_token_threshold > MAX_TOKENS {
+            return Err(Error::invalid(
+                "long_prefill_token_threshold",
+                "absurdly large",
+            ));
+        }
+        if self.preempt_priority_gap.is_some_and(|g| g < 0) {
+            return Err(Error::invalid("preempt_priority_gap", "must be >= 0"));
+        }
+        self.validate_weights()
+    }
+
+    fn validate_weights(&self) -> Result<()> {
+        charge_weight("w_in", self.w_in)?;
+        charge_weight("w_out", self.w_out)?;
+        if self.w_in == 0.0 && self.w_out == 0.0 {
+            return Err(Error::invalid("w_in", "w_in and w_out cannot both be 0"));
+        }
+        for (name, &w) in &self.tenant_weights {
+            if name.is_empty() {
+                return Err(Error::invalid("tenant_weights", "empty tenant name"));
+            }
+            if !w.is_finite() || w <= 0.0 {
+                let field = format!("tenant_weights[{name}]");
+                return Err(Error::invalid(
+                    field,
+                    format!("must be finite and > 0, got {w}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks kept free at admission: `floor(watermark * kv_blocks)`.
+    pub fn watermark_blocks(&self) -> u32 {
+        (self.watermark * f64::from(self.kv_blocks)).floor() as u32
+    }
+
+    /// The priority gap that enables seq-cap preemption, if enabled.
+    pub(crate) fn gap(&self) -> Option<i32> {
+        self.preempt_priority_gap.filter(|&g| g > 0)
+    }
+
+    /// Most tokens one request may compute in a step, ignoring the budget.
+    pub(crate) fn chunk_cap(&self) -> u32 {
+        match (self.chunked_prefill, self.long_prefill_token_threshold) {
+            (true, t) if t > 0 => t,
+            _ => u32::MAX,
+        }
+    }
+
+    /// Blocks needed to hold `tokens` tokens.
+    pub(crate) fn blocks_for(&self, tokens: u32) -> u32 {
+        tokens.div_ceil(self.block_size)
+    }
+}

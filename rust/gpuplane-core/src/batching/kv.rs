@@ -1,0 +1,192 @@
+//! The KV block pool with a prefix cache.
+//!
+//! A block is *used* (reference count > 0), *cached-free* (count 0, still holding a hash, in
+//! an LRU list) or *free* (count 0, no hash). Full prompt blocks are registered under the
+//! caller's hash and shared by reference count. A new block comes from the free list first,
+//! then by evicting the least-recently-released cached block. Every operation is O(1) per
+//! block.
+
+use super::hash::FxHashMap;
+use super::seq::NIL;
+
+/// The pool of KV blocks.
+#[derive(Debug)]
+pub(crate) struct BlockPool {
+    refcount: Vec<u32>,
+    hash: Vec<Option<u64>>,
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    lru_head: u32,
+    lru_tail: u32,
+    cached_free: u32,
+    free: Vec<u32>,
+    by_hash: FxHashMap<u64, u32>,
+}
+
+impl BlockPool {
+    /// A pool of `n` free blocks.
+    pub fn new(n: u32) -> Self {
+        Self {
+            refcount: vec![0; n as usize],
+            hash: vec![None; n as usize],
+            prev: vec![NIL; n as usize],
+            next: vec![NIL; n as usize],
+            lru_head: NIL,
+            lru_tail: NIL,
+            cached_free: 0,
+            free: (0..n).rev().collect(),
+            by_hash: FxHashMap::default(),
+        }
+    }
+
+    /// Total blocks.
+    pub fn total(&self) -> u32 {
+        self.refcount.len() as u32
+    }
+
+    /// Free blocks holding no hash.
+    pub fn free_uncached(&self) -> u32 {
+        self.free.len() as u32
+    }
+
+    /// Free blocks still holding a hash (evictable).
+    pub fn cached_free(&self) -> u32 {
+        self.cached_free
+    }
+
+    /// Blocks that can be handed out (free plus evictable).
+    pub fn available(&self) -> u32 {
+        self.free_uncached() + self.cached_free
+    }
+
+    /// Blocks in use (reference count > 0).
+    pub fn used(&self) -> u32 {
+        self.total() - self.available()
+    }
+
+    /// Reference count of a block.
+    pub fn refcount(&self, b: u32) -> u32 {
+        self.refcount[b as usize]
+    }
+
+    /// How many leading `hashes` are cached, and how many of those are cached-free.
+    pub fn probe(&self, hashes: &[u64]) -> (u32, u32) {
+        let (mut hits, mut idle) = (0, 0);
+        for h in hashes {
+            let Some(&b) = self.by_hash.get(h) else { break };
+            hits += 1;
+            idle += u32::from(self.refcount[b as usize] == 0);
+        }
+        (hits, idle)
+    }
+
+    /// Takes a reference on the cached blocks of `hashes` (all must be cached), in order.
+    pub fn acquire_cached(&mut self, hashes: &[u64], out: &mut Vec<u32>) {
+        for h in hashes {
+            let b = self.by_hash[h];
+            if self.refcount[b as usize] == 0 {
+                self.unlink(b);
+            }
+            self.refcount[b as usize] += 1;
+            out.push(b);
+        }
+    }
+
+    /// A new block with reference count 1, evicting the LRU cached block if needed.
+    pub fn allocate(&mut self) -> Option<u32> {
+        let b = match self.free.pop() {
+            Some(b) => b,
+            None => self.evict()?,
+        };
+        self.refcount[b as usize] = 1;
+        Some(b)
+    }
+
+    fn evict(&mut self) -> Option<u32> {
+        let b = self.lru_head;
+        if b == NIL {
+            return None;
+        }
+        self.unlink(b);
+        if let Some(h) = self.hash[b as usize].take() {
+            self.by_hash.remove(&h);
+        }
+        Some(b)
+    }
+
+    /// Drops one reference on each block, last block first (so tails are evicted first).
+    pub fn release(&mut self, blocks: &[u32]) {
+        for &b in blocks.iter().rev() {
+            let i = b as usize;
+            self.refcount[i] -= 1;
+            if self.refcount[i] > 0 {
+                continue;
+            }
+            if self.hash[i].is_some() {
+                self.push_lru(b);
+            } else {
+                self.free.push(b);
+            }
+        }
+    }
+
+    /// Registers a used block under `hash` unless the hash is already cached or the block
+    /// already has one.
+    pub fn register(&mut self, b: u32, hash: u64) {
+        if self.hash[b as usize].is_some() || self.by_hash.contains_key(&hash) {
+            return;
+        }
+        self.hash[b as usize] = Some(hash);
+        self.by_hash.insert(hash, b);
+    }
+
+    fn push_lru(&mut self, b: u32) {
+        self.prev[b as usize] = self.lru_tail;
+        self.next[b as usize] = NIL;
+        match self.lru_tail {
+            NIL => self.lru_head = b,
+            t => self.next[t as usize] = b,
+        }
+        self.lru_tail = b;
+        self.cached_free += 1;
+    }
+
+    fn unlink(&mut self, b: u32) {
+        let (p, n) = (self.prev[b as usize], self.next[b as usize]);
+        match p {
+            NIL => self.lru_head = n,
+            p => self.next[p as usize] = n,
+        }
+        match n {
+            NIL => self.lru_tail = p,
+            n => self.prev[n as usize] = p,
+        }
+        self.cached_free -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lru_eviction_and_sharing() {
+        let mut p = BlockPool::new(3);
+        let a = p.allocate().unwrap();
+        let b = p.allocate().unwrap();
+        p.register(a, 10);
+        p.register(b, 20);
+        p.release(&[a]);
+        p.release(&[b]);
+        assert_eq!((p.cached_free(), p.free_uncached(), p.used()), (2, 1, 0));
+        assert_eq!(p.probe(&[10, 20, 30]), (2, 2));
+        let mut got = Vec::new();
+        p.acquire_cached(&[10], &mut got);
+        assert_eq!(got, vec![a]);
+        let _c = p.allocate().unwrap();
+        let d = p.allocate().unwrap();
+        assert_eq!(d, b, "the LRU cached block is evicted");
+        assert_eq!(p.probe(&[20]), (0, 0));
+        assert!(p.allocate().is_none());
+    }
+}

@@ -1,0 +1,46 @@
+//! Continuous batching: one scheduler per engine replica.
+//!
+//! The contract follows vLLM V1: there is no prefill or decode phase. Each step
+//! ([`BatchScheduler::schedule`]) hands out new tokens per request so that each request's
+//! *computed* tokens catch up with its *known* tokens (prompt plus tokens generated so far),
+//! under a per-step token budget, a running-sequence cap and the KV block pool. The engine
+//! reports what it generated through [`BatchScheduler::update`].
+//!
+//! * Running requests are served first (in admission order), then waiting ones.
+//! * A waiting request is admitted only when its whole prompt (plus the tokens it already
+//!   generated, for a preempted one) fits in free KV blocks above the watermark; its blocks are
+//!   allocated at admission, so a prefill never needs a block later.
+//! * KV exhaustion preempts by recompute. The victim is taken from the lowest priority band,
+//!   then the account with the highest virtual counter, then the newest request. Nothing new is
+//!   admitted on a step that preempted.
+//! * Prefix reuse: full prompt blocks are shared by hash, reference-counted, and kept after
+//!   release until evicted least-recently-used.
+//! * Ordering: strict priority bands, then the weighted Virtual Token Counter (Sheng et al.,
+//!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline).
+//!
+//! Every step costs O(k log n) for k scheduled requests out of n queued: there is no pass over
+//! the waiting queue and no re-sort. Time is a caller-set clock ([`BatchScheduler::set_time`]);
+//! everything is deterministic.
+
+mod config;
+mod hash;
+mod kv;
+mod metrics;
+mod plan;
+mod queue;
+mod request;
+mod schedule;
+mod scheduler;
+mod seq;
+mod update;
+mod vtc;
+
+pub use config::{BatchConfig, Policy};
+pub use metrics::{BatchMetrics, TenantMetrics};
+pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
+pub use request::{Request, RequestProgress};
+pub use scheduler::BatchScheduler;
+
+/// Upper bound on any token count the scheduler accepts (prompt length, max new tokens, token
+/// budget, tokens generated in one step): 2^24 tokens.
+pub const MAX_TOKENS: u32 = 1 << 24;

@@ -1,0 +1,316 @@
+//! One scheduling step: serve running requests, then (unless something was preempted) admit
+//! waiting ones.
+
+use super::plan::{ScheduledRequest, StepPlan};
+use super::scheduler::BatchScheduler;
+use super::seq::{State, NIL};
+
+/// What a waiting request would get if admitted now.
+#[derive(Debug, Clone, Copy)]
+struct Admission {
+    slot: u32,
+    hits: u32,
+    tokens: u32,
+}
+
+/// The step being built.
+#[derive(Debug)]
+struct Step {
+    plan: StepPlan,
+    slots: Vec<u32>,
+    budget: u32,
+    removed: bool,
+}
+
+impl BatchScheduler {
+    /// Plans the next step (see [`StepPlan`]). Running requests are served first, in their
+    /// order, each catching up on its outstanding tokens within the token budget and its chunk
+    /// cap; a request that needs a KV block when none is free preempts a victim (lowest band,
+    /// highest counter, newest). If nothing was preempted, waiting requests are admitted in
+    /// policy order while the budget, the sequence cap and the KV pool allow; when the next one
+    /// does not fit the pool, the waiting request needing the fewest blocks is tried instead
+    /// (backfill), so the step stays work-conserving. Under fair policies the backfilled request
+    /// must belong to an account whose counter is not above the blocked head's.
+    pub fn schedule(&mut self) -> StepPlan {
+        self.step += 1;
+        let mut st = Step {
+            plan: StepPlan {
+                scheduled: Vec::with_capacity(self.running.len() + 8),
+                ..StepPlan::default()
+            },
+            slots: Vec::with_capacity(self.running.len() + 8),
+            budget: self.cfg.token_budget,
+            removed: false,
+        };
+        self.serve_running(&mut st);
+        if st.plan.preempted.is_empty() {
+            self.preempt_for_priority(&mut st);
+        }
+        if st.plan.preempted.is_empty() {
+            self.admit_waiting(&mut st);
+        } else {
+            self.running.retain(|&s| {
+                self.seqs[s as usize]
+                    .as_ref()
+                    .is_some_and(|q| q.state == State::Running)
+            });
+        }
+        self.awaiting_update = true;
+        self.finish_step(st)
+    }
+
+    fn serve_running(&mut self, st: &mut Step) {
+        for i in 0..self.running.len() {
+            if st.budget == 0 {
+                break;
+            }
+            let slot = self.running[i];
+            if self.seq(slot).state != State::Running {
+                continue;
+            }
+            let tokens = self.tokens_for(self.seq(slot).outstanding(), st.budget);
+            if tokens == 0 {
+                continue;
+            }
+            if let Some(new_blocks) = self.grow(slot, tokens, st) {
+                self.push_entry(st, slot, tokens, new_blocks, Vec::new());
+            }
+        }
+    }
+
+    /// Tokens a request with `outstanding` tokens gets from `budget` (0: not this step).
+    fn tokens_for(&self, outstanding: u32, budget: u32) -> u32 {
+        let want = outstanding.min(self.cfg.chunk_cap());
+        let tokens = want.min(budget);
+        if !self.cfg.chunked_prefill && tokens < want.min(self.cfg.token_budget) {
+            return 0;
+        }
+        tokens
+    }
+
+    /// Allocates the blocks `slot` needs to compute `tokens` more, preempting victims when the
+    /// pool is exhausted. `None` if `slot` itself was preempted.
+    fn grow(&mut self, slot: u32, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
+        let (seq, bs) = (self.seq(slot), self.cfg.block_size);
+        if seq.computed % bs != 0 && seq.computed % bs + tokens <= bs {
+            return Some(Vec::new()); // fits the partly filled last block
+        }
+        let have = seq.blocks.len() as u32;
+        let need = self
+            .cfg
+            .blocks_for(seq.computed + tokens)
+            .saturating_sub(have);
+        let mut new = Vec::new();
+        while (new.len() as u32) < need {
+            if let Some(b) = self.pool.allocate() {
+                new.push(b);
+                continue;
+            }
+            let victim = self.running_idx.victim().map_or(slot, |k| k.slot);
+            if victim == slot {
+                self.pool.release(&new);
+                self.preempt(slot, st);
+                return None;
+            }
+            self.preempt(victim, st);
+        }
+        Some(new)
+    }
+
+    /// Sends a running request back to the waiting queue (recompute), undoing its share of
+    /// this step if it had one.
+    fn preempt(&mut self, slot: u32, st: &mut Step) {
+        let pos = self.seq(slot).plan_pos;
+        if pos != NIL {
+            let entry = &mut st.plan.scheduled[pos as usize];
+            st.budget += entry.num_tokens;
+            entry.num_tokens = 0;
+            entry.new_blocks.clear();
+            st.removed = true;
+            self.seq_mut(slot).plan_pos = NIL;
+        }
+        self.stop_running(slot);
+        self.enqueue(slot);
+        self.preemptions += 1;
+        st.plan.preempted.push(self.seq(slot).id);
+    }
+
+    fn push_entry(
+        &mut self,
+        st: &mut Step,
+        slot: u32,
+        tokens: u32,
+        new_blocks: Vec<u32>,
+        cached: Vec<u32>,
+    ) {
+        let pos = st.plan.scheduled.len() as u32;
+        let seq = self.seq_mut(slot);
+        if !new_blocks.is_empty() {
+            seq.blocks.extend_from_slice(&new_blocks);
+        }
+        seq.computed += tokens;
+        seq.plan_pos = pos;
+        let (id, samples) = (seq.id, seq.computed == seq.known());
+        st.budget -= tokens;
+        st.slots.push(slot);
+        let entry = ScheduledRequest {
+            id,
+            num_tokens: tokens,
+            new_blocks,
+            cached_blocks: cached,
+            samples,
+        };
+        st.plan.scheduled.push(entry);
+    }
+
+    /// At the sequence cap, preempts one low-priority running request per waiting request
+    /// whose priority exceeds the lowest running band by the configured gap. The waiting
+    /// requests are admitted on the next step (nothing is admitted on a preempting step).
+    fn preempt_for_priority(&mut self, st: &mut Step) {
+        let Some(gap) = self.cfg.gap() else { return };
+        let mut held = Vec::new();
+        let cap = self.cfg.max_running as usize;
+        while self.running.len() - st.plan.preempted.len() + held.len() >= cap {
+            let (Some(head), Some(low)) = (self.waiting.best(), self.running_idx.lowest_band())
+            else {
+                break;
+            };
+            let band = self.seq(head.slot).band;
+            if i64::from(band) - i64::from(low) < i64::from(gap) {
+                break;
+            }
+            let Some(victim) = self.running_idx.victim() else {
+                break;
+            };
+            self.preempt(victim.slot, st);
+            let account = self.seq(head.slot).account;
+            self.waiting
+                .remove(band, account, self.order_counter(account), &head);
+            held.push((band, account, head));
+        }
+        for (band, account, key) in held {
+            self.waiting
+                .insert(band, account, self.order_counter(account), key);
+        }
+    }
+
+    fn admit_waiting(&mut self, st: &mut Step) {
+        while st.budget > 0 && self.running.len() < self.cfg.max_running as usize {
+            let Some(adm) = self.next_admission(st.budget) else {
+                break;
+            };
+            self.admit(adm, st);
+        }
+    }
+
+    /// The policy's next waiting request if it fits; otherwise the one needing fewest blocks
+    /// if that fits.
+    fn next_admission(&self, budget: u32) -> Option<Admission> {
+        let head = self.waiting.best()?.slot;
+        if let Some(a) = self.fit(head, budget) {
+            return Some(a);
+        }
+        let &(_, small) = self.need_idx.first()?;
+        if small.slot == head || !self.may_backfill(head, small.slot) {
+            return None;
+        }
+        self.fit(small.slot, budget)
+    }
+
+    /// Fair policies backfill only from accounts not ahead of the head's account, so a blocked
+    /// head's account keeps its fair share (and cannot be starved by small requests).
+    fn may_backfill(&self, head: u32, candidate: u32) -> bool {
+        let (h, c) = (self.seq(head).account, self.seq(candidate).account);
+        !self.cfg.policy.is_fair() || self.order_counter(c) <= self.order_counter(h)
+    }
+
+    /// Whether the whole of `slot`'s known tokens fit the pool above the watermark now.
+    fn fit(&self, slot: u32, budget: u32) -> Option<Admission> {
+        let seq = self.seq(slot);
+        let known = seq.known();
+        let reusable = (seq.hashes.len() as u32).min((known - 1) / self.cfg.block_size);
+        let (hits, idle_hits) = self.pool.probe(&seq.hashes[..reusable as usize]);
+        let need = self.cfg.blocks_for(known) - hits;
+        let room = (self.pool.available() - idle_hits).saturating_sub(self.wm_blocks);
+        if need > room {
+            return None;
+        }
+        let tokens = self.tokens_for(known - hits * self.cfg.block_size, budget);
+        (tokens > 0).then_some(Admission { slot, hits, tokens })
+    }
+
+    fn admit(&mut self, adm: Admission, st: &mut Step) {
+        let slot = adm.slot;
+        self.dequeue(slot);
+        let mut cached = Vec::with_capacity(adm.hits as usize);
+        let hits = adm.hits as usize;
+        self.pool.acquire_cached(
+            &self.seqs[slot as usize].as_ref().expect("live").hashes[..hits],
+            &mut cached,
+        );
+        let need = self.cfg.blocks_for(self.seq(slot).known()) - adm.hits;
+        let new: Vec<u32> = (0..need).map_while(|_| self.pool.allocate()).collect();
+        let cached_tokens = adm.hits * self.cfg.block_size;
+        let seq = self.seq_mut(slot);
+        seq.state = State::Running;
+        seq.blocks = cached.clone();
+        seq.computed = cached_tokens;
+        seq.registered = adm.hits;
+        self.index_running(slot);
+        self.running.push(slot);
+        self.first_admission(slot, cached_tokens);
+        self.push_entry(st, slot, adm.tokens, new, cached);
+        st.plan.admitted.push(self.seq(slot).id);
+    }
+
+    /// Records the queue time and charges the uncached prompt, once per request.
+    fn first_admission(&mut self, slot: u32, cached_tokens: u32) {
+        if self.seq(slot).queue_time.is_some() {
+            return;
+        }
+        let queue_time = (self.now - self.seq(slot).arrival).max(0.0);
+        self.seq_mut(slot).queue_time = Some(queue_time);
+        self.queue_time_sum += queue_time;
+        self.queue_time_max = self.queue_time_max.max(queue_time);
+        self.admitted_total += 1;
+        let uncached = self.seq(slot).prompt_len.saturating_sub(cached_tokens);
+        self.charge(slot, uncached, true);
+        self.flush_counters();
+    }
+
+    /// Drops undone entries, registers computed prompt blocks in the prefix cache.
+    fn finish_step(&mut self, mut st: Step) -> StepPlan {
+        if st.removed {
+            st.plan.scheduled.retain(|e| e.num_tokens > 0);
+        }
+        for &slot in &st.slots {
+            if let Some(seq) = self.seqs[slot as usize].as_mut() {
+                seq.plan_pos = NIL;
+            }
+        }
+        st.slots.retain(|&s| {
+            self.seqs[s as usize]
+                .as_ref()
+                .is_some_and(|q| q.state == State::Running)
+        });
+        for &slot in &st.slots {
+            self.seq_mut(slot).sched_step = self.step;
+            self.register_prefix(slot);
+        }
+        st.plan.total_tokens = st.plan.scheduled.iter().map(|e| e.num_tokens).sum();
+        self.last_slots = st.slots;
+        st.plan
+    }
+
+    fn register_prefix(&mut self, slot: u32) {
+        let bs = self.cfg.block_size;
+        let seq = self.seqs[slot as usize].as_mut().expect("live slot");
+        while (seq.registered as usize) < seq.hashes.len()
+            && (seq.registered + 1) * bs <= seq.computed
+        {
+            let i = seq.registered as usize;
+            self.pool.register(seq.blocks[i], seq.hashes[i]);
+            seq.registered += 1;
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The scheduler's state and its request-level operations (add, abort, clock, queries).
+//! Steps live in `schedule.rs` and `update.rs`, metrics in `metrics.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::config::{BatchConfig, Policy};
+use super::hash::{FxHashMap, FxHashSet};
+use super::kv::BlockPool;
+use super::queue::{Ladder, QKey};
+use super::request::{Request, RequestProgress};
+use super::seq::{Seq, State, NIL};
+use super::vtc::CounterBook;
+use crate::error::{Error, Result};
+
+/// Service received by one tenant (unweighted tokens and weighted charge).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TenantStats {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub service: f64,
+}
+
+/// Continuous-batching scheduler of one engine replica. See the [module docs](super).
+///
+/// Time: the scheduler does not read a clock. The caller sets it with
+/// [`BatchScheduler::set_time`] (seconds, same scale as request arrivals) before calling
+/// [`BatchScheduler::schedule`]; it is used for queue times only.
+#[derive(Debug)]
+pub struct BatchScheduler {
+    pub(crate) cfg: BatchConfig,
+    pub(crate) wm_blocks: u32,
+    pub(crate) now: f64,
+    pub(crate) step: u64,
+    pub(crate) epoch: u32,
+    pub(crate) awaiting_update: bool,
+    pub(crate) seqs: Vec<Option<Seq>>,
+    free_slots: Vec<u32>,
+    pub(crate) by_id: FxHashMap<u64, u32>,
+    pub(crate) pool: BlockPool,
+    pub(crate) waiting: Ladder,
+    pub(crate) running_idx: Ladder,
+    pub(crate) need_idx: BTreeSet<(u32, QKey)>,
+    pub(crate) running: Vec<u32>,
+    /// Slots of the last plan's entries, in plan order (fast path of `update`).
+    pub(crate) last_slots: Vec<u32>,
+    pub(crate) tenant_names: Vec<String>,
+    tenant_by_name: BTreeMap<String, u32>,
+    pub(crate) tenant_stats: Vec<TenantStats>,
+    pub(crate) tenants: CounterBook,
+    pub(crate) workflows: CounterBook,
+    wf_by_id: FxHashMap<u64, u32>,
+    wf_anon: Vec<bool>,
+    wf_free: Vec<u32>,
+    moved: Vec<(u32, f64, f64)>,
+    pub(crate) preemptions: u64,
+    pub(crate) admitted_total: u64,
+    pub(crate) finished_total: u64,
+    pub(crate) queue_time_sum: f64,
+    pub(crate) queue_time_max: f64,
+}
+
+impl BatchScheduler {
+    /// A scheduler for `cfg`; declared tenants are interned in name order.
+    pub fn new(cfg: BatchConfig) -> Result<Self> {
+        cfg.validate()?;
+        let mut s = Self {
+            wm_blocks: cfg.watermark_blocks(),
+            pool: BlockPool::new(cfg.kv_blocks),
+            cfg,
+            now: 0.0,
+            step: 0,
+            epoch: 0,
+            awaiting_update: false,
+            seqs: Vec::new(),
+            free_slots: Vec::new(),
+            by_id: FxHashMap::default(),
+            waiting: Ladder::default(),
+            running_idx: Ladder::default(),
+            need_idx: BTreeSet::new(),
+            running: Vec::new(),
+            last_slots: Vec::new(),
+            tenant_names: Vec::new(),
+            tenant_by_name: BTreeMap::new(),
+            tenant_stats: Vec::new(),
+            tenants: CounterBook::default(),
+            workflows: CounterBook::default(),
+            wf_by_id: FxHashMap::default(),
+            wf_anon: Vec::new(),
+            wf_free: Vec::new(),
+            moved: Vec::new(),
+            preemptions: 0,
+            admitted_total: 0,
+            finished_total: 0,
+            queue_time_sum: 0.0,
+            queue_time_max: 0.0,
+        };
+        let declared: Vec<(String, f64)> = s
+            .cfg
+            .tenant_weights
+            .iter()
+            .map(|(k, &w)| (k.clone(), w))
+            .collect();
+        for (name, w) in declared {
+            s.intern_tenant(&name, w);
+        }
+        Ok(s)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BatchConfig {
+        &self.cfg
+    }
+
+    /// The scheduler clock (seconds).
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Sets the clock; `now` must be finite and not earlier than the current time.
+    pub fn set_time(&mut self, now: f64) -> Result<()> {
+        if !now.is_finite() || now < self.now {
+            return Err(Error::invalid(
+                "now",
+                format!("must be finite and >= {}, got {now}", self.now),
+            ));
+        }
+        self.now = now;
+        Ok(())
+    }
+
+    /// Number of running requests.
+    pub fn num_running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Number of waiting requests (new and preempted).
+    pub fn num_waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether `id` is known (waiting or running).
+    pub fn contains(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Progress of a live request.
+    pub fn progress(&self, id: u64) -> Option<RequestProgress> {
+        let s = self.seq(*self.by_id.get(&id)?);
+        Some(RequestProgress {
+            computed: s.computed,
+            generated: s.generated,
+            known: s.known(),
+            running: s.state == State::Running,
+        })
+    }
+
+    /// Reference count of a KV block (`None` if out of range).
+    pub fn block_refcount(&self, block: u32) -> Option<u32> {
+        (block < self.pool.total()).then(|| self.pool.refcount(block))
+    }
+
+    /// KV block ids held by a live request, in order.
+    pub fn blocks_of(&self, id: u64) -> Option<&[u32]> {
+        Some(&self.seq(*self.by_id.get(&id)?).blocks)
+    }
+
+    /// Queue time (arrival to first admission) of a live request that has been admitted.
+    pub fn queue_time(&self, id: u64) -> Option<f64> {
+        self.seq(*self.by_id.get(&id)?).queue_time
+    }
+
+    /// Ids of running requests in their scheduling order.
+    pub fn running_ids(&self) -> Vec<u64> {
+        self.running.iter().map(|&s| self.seq(s).id).collect()
+    }
+
+    /// Adds one request to the waiting queue. On error nothing changes.
+    pub fn add(&mut self, req: Request) -> Result<()> {
+        self.check_request(&req)?;
+        self.insert(req);
+        Ok(())
+    }
+
+    /// Adds all requests, or none if any is bad; the error names the index (`reqs[i]`).
+    pub fn add_many(&mut self, reqs: Vec<Request>) -> Result<()> {
+        let mut seen = FxHashSet::default();
+        for (i, r) in reqs.iter().enumerate() {
+            self.check_request(r).map_err(|e| at_index(e, i))?;
+            if !seen.insert(r.id) {
+                return Err(Error::Conflict(format!(
+                    "reqs[{i}]: duplicate id {} in batch",
+                    r.id
+                )));
+            }
+        }
+        for r in reqs {
+            self.insert(r);
+        }
+        Ok(())
+    }
+
+    /// Removes a waiting or running request and frees its KV. Unknown id: `NotFound`.
+    pub fn abort(&mut self, id: u64) -> Result<()> {
+        let slot = *self
+            .by_id
+            .get(&id)
+            .ok_or_else(|| Error::not_found("request", id.to_string()))?;
+        if self.seq(slot).state == State::Waiting {
+            self.dequeue(slot);
+        } else {
+            self.stop_running(slot);
+            self.running.retain(|&s| s != slot);
+        }
+        self.remove_seq(slot);
+        Ok(())
+    }
+
+    fn check_request(&self, req: &Request) -> Result<()> {
+        req.check(&self.cfg)?;
+        if self.by_id.contains_key(&req.id) {
+            return Err(Error::Conflict(format!("duplicate request id {}", req.id)));
+        }
+        if !self.cfg.tenant_weights.is_empty() && !self.tenant_by_name.contains_key(&req.tenant) {
+            return Err(Error::invalid(
+                "tenant",
+                format!("unknown tenant {:?}", req.tenant),
+            ));
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, req: Request) {
+        let tenant = match self.tenant_by_name.get(&req.tenant) {
+            Some(&t) => t,
+            None => self.intern_tenant(&req.tenant, 1.0),
+        };
+        let workflow = self.workflow_account(req.workflow, tenant);
+        let account = match self.cfg.policy {
+            Policy::Fair => tenant,
+            Policy::WorkflowFair => workflow,
+            _ => 0,
+        };
+        let band = if self.cfg.policy == Policy::Fcfs {
+            0
+        } else {
+            req.priority
+        };
+        let slot = self.alloc_slot();
+        self.by_id.insert(req.id, slot);
+        self.seqs[slot as usize] = Some(Seq::new(req, tenant, account, workflow, band));
+        self.enqueue(slot);
+    }
+
+    fn intern_tenant(&mut self, name: &str, weight: f64) -> u32 {
+        let t = self.tenants.add_account(weight);
+        self.tenant_by_name.insert(name.to_string(), t);
+        self.tenant_names.push(name.to_string());
+        self.tenant_stats.push(TenantStats::default());
+        t
+    }
+
+    fn workflow_account(&mut self, workflow: Option<u64>, tenant: u32) -> u32 {
+        if self.cfg.policy != Policy::WorkflowFair {
+            return NIL;
+        }
+        let weight = self.tenants.weight(tenant);
+        if let Some(w) = workflow {
+            if let Some(&a) = self.wf_by_id.get(&w) {
+                return a;
+            }
+            let a = self.workflows.add_account(weight);
+            self.wf_anon.push(false);
+            self.wf_by_id.insert(w, a);
+            return a;
+        }
+        if let Some(a) = self.wf_free.pop() {
+            self.workflows.reset_account(a, weight);
+            return a;
+        }
+        self.wf_anon.push(true);
+        self.workflows.add_account(weight)
+    }
+
+    fn alloc_slot(&mut self) -> u32 {
+        if let Some(s) = self.free_slots.pop() {
+            return s;
+        }
+        self.seqs.push(None);
+        (self.seqs.len() - 1) as u32
+    }
+
+    /// Forgets a request that is neither waiting nor running.
+    pub(crate) fn remove_seq(&mut self, slot: u32) {
+        let seq = self.seqs[slot as usize].take().expect("live slot");
+        self.by_id.remove(&seq.id);
+        self.free_slots.push(slot);
+        if seq.workflow != NIL && self.wf_anon[seq.workflow as usize] {
+            self.wf_free.push(seq.workflow);
+        }
+    }
+
+    /// The live request in `slot`.
+    pub(crate) fn seq(&self, slot: u32) -> &Seq {
+        self.seqs[slot as usize].as_ref().expect("live slot")
+    }
+
+    /// The live request in `slot`, mutably.
+    pub(crate) fn seq_mut(&mut self, slot: u32) -> &mut Seq {
+        self.seqs[slot as usize].as_mut().expect("live slot")
+    }
+
+    /// Counter of an ordering account as held in the ladders (0 for non-fair policies).
+    pub(crate) fn order_counter(&self, account: u32) -> f64 {
+        match self.cfg.policy {
+            Policy::Fair => self.tenants.keyed(account),
+            Policy::WorkflowFair => self.workflows.keyed(account),
+            _ => 0.0,
+        }
+    }
+
+    fn waiting_key(&self, slot: u32) -> QKey {
+        let seq = self.seq(slot);
+        match self.cfg.policy {
+            Policy::Deadline => seq.deadline_key(slot),
+            _ => seq.fcfs_key(slot),
+        }
+    }
+
+    /// Puts a request (new or preempted) into the waiting queue and the need index.
+    pub(crate) fn enqueue(&mut self, slot: u32) {
+        let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
+        let lift = self.tenants.enqueue(tenant);
+        if self.cfg.policy == Policy::Fair {
+            self.recount_ladders(tenant, lift);
+        }
+        if workflow != NIL {
+            let lift = self.workflows.enqueue(workflow);
+            self.recount_ladders(workflow, lift);
+        }
+        let need = self.cfg.blocks_for(self.seq(slot).known());
+        let key = self.waiting_key(slot);
+        let (band, account) = (self.seq(slot).band, self.seq(slot).account);
+        self.waiting
+            .insert(band, account, self.order_counter(account), key);
+        self.need_idx.insert((need, key));
+        self.seq_mut(slot).need = need;
+        self.seq_mut(slot).state = State::Waiting;
+    }
+
+    /// Takes a waiting request out of the waiting queue and the need index.
+    pub(crate) fn dequeue(&mut self, slot: u32) {
+        let key = self.waiting_key(slot);
+        let seq = self.seq(slot);
+        let (band, account, need, tenant, workflow) =
+            (seq.band, seq.account, seq.need, seq.tenant, seq.workflow);
+        self.waiting
+            .remove(band, account, self.order_counter(account), &key);
+        self.need_idx.remove(&(need, key));
+        self.tenants.dequeue(tenant);
+        if workflow != NIL {
+            self.workflows.dequeue(workflow);
+        }
+    }
+
+    fn recount_ladders(&mut self, account: u32, lift: Option<(f64, f64)>) {
+        if let Some((old, new)) = lift {
+            self.waiting.recount(account, old, new);
+            self.running_idx.recount(account, old, new);
+        }
+    }
+
+    /// Adds a running request to the victim index.
+    pub(crate) fn index_running(&mut self, slot: u32) {
+        let seq = self.seq(slot);
+        let (band, account, key) = (seq.band, seq.account, seq.fcfs_key(slot));
+        self.running_idx
+            .insert(band, account, self.order_counter(account), key);
+    }
+
+    /// Takes a running request out of the victim index and frees its KV blocks.
+    pub(crate) fn stop_running(&mut self, slot: u32) {
+        let seq = self.seq(slot);
+        let (band, account, key) = (seq.band, seq.account, seq.fcfs_key(slot));
+        self.running_idx
+            .remove(band, account, self.order_counter(account), &key);
+        let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
+        self.pool.release(&blocks);
+        let seq = self.seq_mut(slot);
+        seq.computed = 0;
+        seq.registered = 0;
+    }
+
+    /// Charges the request's tenant (and workflow) `tokens` at `per_token` weighted tokens.
+    pub(crate) fn charge(&mut self, slot: u32, tokens: u32, input: bool) {
+        let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
+        let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
+        let amount = per_token * f64::from(tokens);
+        let stats = &mut self.tenant_stats[tenant as usize];
+        stats.service += amount;
+        if input {
+            stats.input_tokens += u64::from(tokens);
+        } else {
+            stats.output_tokens += u64::from(tokens);
+        }
+        self.tenants.charge(tenant, amount);
+        if workflow != NIL {
+            self.workflows.charge(workflow, amount);
+        }
+    }
+
+    /// Applies pending charges to every ordered structure.
+    pub(crate) fn flush_counters(&mut self) {
+        let mut moved = std::mem::take(&mut self.moved);
+        self.tenants.flush(&mut moved);
+        if self.cfg.policy == Policy::Fair {
+            self.recount_all(&moved);
+        }
+        moved.clear();
+        self.workflows.flush(&mut moved);
+        self.recount_all(&moved);
+        moved.clear();
+        self.moved = moved;
+    }
+
+    fn recount_all(&mut self, moved: &[(u32, f64, f64)]) {
+        for &(a, old, new) in moved {
+            self.recount_ladders(a, Some((old, new)));
+        }
+    }
+}
+
+fn at_index(e: Error, i: usize) -> Error {
+    match e {
+        Error::InvalidRequest { field, reason } => {
+            Error::invalid(format!("reqs[{i}].{field}"), reason)
+        }
+        Error::Conflict(msg) => Error::Conflict(format!("reqs[{i}]: {msg}")),
+        other => other,
+    }
+}

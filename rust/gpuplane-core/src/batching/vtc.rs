@@ -1,0 +1,138 @@
+//! Weighted Virtual Token Counters (Sheng et al., OSDI'24) for a set of accounts.
+//!
+//! An account is a tenant or a workflow. Charges are divided by the account's weight. An
+//! account that becomes backlogged again (its first waiting request) is lifted to the minimum
+//! counter of the currently backlogged accounts, so idling banks no credit.
+
+use std::collections::BTreeSet;
+
+use super::queue::OrdF64;
+
+/// Counters, weights and backlog state of a set of accounts.
+#[derive(Debug, Default)]
+pub(crate) struct CounterBook {
+    counter: Vec<f64>,
+    /// The counter value the ordered sets currently hold for each account.
+    keyed: Vec<f64>,
+    weight: Vec<f64>,
+    waiting: Vec<u32>,
+    dirty: Vec<bool>,
+    dirty_list: Vec<u32>,
+    backlogged: BTreeSet<(OrdF64, u32)>,
+}
+
+impl CounterBook {
+    /// Adds an account with `weight` (> 0) and returns its index.
+    pub fn add_account(&mut self, weight: f64) -> u32 {
+        self.counter.push(0.0);
+        self.keyed.push(0.0);
+        self.weight.push(weight);
+        self.waiting.push(0);
+        self.dirty.push(false);
+        (self.counter.len() - 1) as u32
+    }
+
+    /// Resets a recycled, idle account to a fresh one with `weight`.
+    pub fn reset_account(&mut self, a: u32, weight: f64) {
+        let i = a as usize;
+        self.counter[i] = 0.0;
+        self.keyed[i] = 0.0;
+        self.weight[i] = weight;
+    }
+
+    /// The counter value held in ordered sets (equal to the counter outside a flush window).
+    pub fn keyed(&self, a: u32) -> f64 {
+        self.keyed[a as usize]
+    }
+
+    /// The current counter.
+    pub fn counter(&self, a: u32) -> f64 {
+        self.counter[a as usize]
+    }
+
+    /// The account's weight.
+    pub fn weight(&self, a: u32) -> f64 {
+        self.weight[a as usize]
+    }
+
+    /// Waiting requests of the account.
+    pub fn waiting(&self, a: u32) -> u32 {
+        self.waiting[a as usize]
+    }
+
+    /// Charges `amount` weighted tokens (divided by the weight); applied to ordered sets by
+    /// the next [`CounterBook::flush`].
+    pub fn charge(&mut self, a: u32, amount: f64) {
+        let i = a as usize;
+        self.counter[i] += amount / self.weight[i];
+        if !self.dirty[i] {
+            self.dirty[i] = true;
+            self.dirty_list.push(a);
+        }
+    }
+
+    /// Re-keys charged accounts in the backlog set and reports `(account, old, new)` so the
+    /// caller can re-key its own sets.
+    pub fn flush(&mut self, moved: &mut Vec<(u32, f64, f64)>) {
+        for a in std::mem::take(&mut self.dirty_list) {
+            let i = a as usize;
+            self.dirty[i] = false;
+            let (old, new) = (self.keyed[i], self.counter[i]);
+            if self.waiting[i] > 0 {
+                self.backlogged.remove(&(OrdF64(old), a));
+                self.backlogged.insert((OrdF64(new), a));
+            }
+            self.keyed[i] = new;
+            moved.push((a, old, new));
+        }
+    }
+
+    /// Counts one more waiting request. On the first one, lifts the counter to the minimum
+    /// backlogged counter and returns `Some((old, new))` if it changed. Requires no pending
+    /// charges (call [`CounterBook::flush`] first).
+    pub fn enqueue(&mut self, a: u32) -> Option<(f64, f64)> {
+        let i = a as usize;
+        self.waiting[i] += 1;
+        if self.waiting[i] > 1 {
+            return None;
+        }
+        let old = self.counter[i];
+        let floor = self.backlogged.first().map_or(old, |&(c, _)| c.0);
+        let new = old.max(floor);
+        self.counter[i] = new;
+        self.keyed[i] = new;
+        self.backlogged.insert((OrdF64(new), a));
+        (new != old).then_some((old, new))
+    }
+
+    /// Counts one less waiting request.
+    pub fn dequeue(&mut self, a: u32) {
+        let i = a as usize;
+        self.waiting[i] -= 1;
+        if self.waiting[i] == 0 {
+            self.backlogged.remove(&(OrdF64(self.keyed[i]), a));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lift_to_min_backlogged() {
+        let mut b = CounterBook::default();
+        let (x, y, z) = (b.add_account(1.0), b.add_account(2.0), b.add_account(1.0));
+        b.enqueue(x);
+        b.enqueue(y);
+        b.charge(x, 10.0);
+        b.charge(y, 10.0);
+        let mut moved = Vec::new();
+        b.flush(&mut moved);
+        assert_eq!((b.counter(x), b.counter(y)), (10.0, 5.0));
+        assert_eq!(b.enqueue(z), Some((0.0, 5.0)));
+        b.dequeue(y);
+        b.dequeue(z);
+        assert_eq!(b.enqueue(z), Some((5.0, 10.0)));
+    }
+}

@@ -1,0 +1,301 @@
+//! `gpuplane.Cluster`: the placement engine. Every call converts, releases the GIL, and
+//! delegates to `gpuplane_core::placement::Cluster`.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use gpuplane_core::inventory::NodeSpec;
+use gpuplane_core::placement::{Cluster, PolicyKind, Shape};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyType};
+
+use crate::bulk;
+use crate::errors::{to_py, unsigned};
+use crate::stats::PyClusterStats;
+use crate::values::{q, repr, PyGpuSpec, PyPlacement, PyPreemptionPlan, PyWorkload};
+
+/// Host CPU or memory of a node added without a figure: large enough never to bind.
+pub const UNTRACKED_HOST: u64 = 1 << 40;
+
+/// A cluster of nodes and GPUs and the workloads placed on it.
+#[pyclass(frozen, module = "gpuplane", name = "Cluster")]
+pub struct PyCluster {
+    pub inner: Mutex<Cluster>,
+}
+
+impl PyCluster {
+    pub fn lock(&self) -> MutexGuard<'_, Cluster> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub fn parse_policy(policy: Option<&str>) -> PyResult<Option<PolicyKind>> {
+    policy
+        .map(|p| p.parse::<PolicyKind>().map_err(to_py))
+        .transpose()
+}
+
+#[pymethods]
+impl PyCluster {
+    #[new]
+    #[pyo3(signature = (policy="fgd", seed=0))]
+    fn new(policy: &str, seed: u64) -> PyResult<Self> {
+        let policy = policy.parse::<PolicyKind>().map_err(to_py)?;
+        Ok(PyCluster {
+            inner: Mutex::new(Cluster::new(policy, seed)),
+        })
+    }
+
+    /// The default policy.
+    #[getter]
+    fn policy(&self) -> &'static str {
+        self.lock().policy().name()
+    }
+
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.lock().seed()
+    }
+
+    /// Adds a node. Host `cpu_milli` / `memory_mib` left as None are not tracked.
+    #[pyo3(signature = (name, gpus, cpu_milli=None, memory_mib=None, labels=None))]
+    fn add_node(
+        &self,
+        py: Python<'_>,
+        name: String,
+        gpus: Vec<PyGpuSpec>,
+        cpu_milli: Option<i64>,
+        memory_mib: Option<i64>,
+        labels: Option<BTreeMap<String, String>>,
+    ) -> PyResult<()> {
+        let spec = NodeSpec {
+            name,
+            gpus: gpus.into_iter().map(|g| g.inner).collect(),
+            cpu_milli: cpu_milli.map_or(Ok(UNTRACKED_HOST), |v| unsigned("cpu_milli", v))?,
+            memory_mib: memory_mib.map_or(Ok(UNTRACKED_HOST), |v| unsigned("memory_mib", v))?,
+            labels: labels.unwrap_or_default(),
+        };
+        py.detach(|| self.lock().add_node(spec)).map_err(to_py)
+    }
+
+    /// Removes a node; returns the ids of the workloads it displaced (now released).
+    fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<Vec<String>> {
+        py.detach(|| self.lock().remove_node(name)).map_err(to_py)
+    }
+
+    /// Places a workload with the cluster's policy, or `policy` for this call.
+    #[pyo3(signature = (workload, policy=None))]
+    fn place(
+        &self,
+        py: Python<'_>,
+        workload: PyWorkload,
+        policy: Option<&str>,
+    ) -> PyResult<PyPlacement> {
+        let policy = parse_policy(policy)?;
+        let placed = py.detach(|| self.lock().place(workload.inner, policy));
+        placed.map(|inner| PyPlacement { inner }).map_err(to_py)
+    }
+
+    /// Places many workloads in one call (columns as numpy arrays). Returns
+    /// `(placed: bool[n], node: int64[n], gpus: int64[n, max_gpu_count])` with -1 where nothing
+    /// was placed; indices refer to `node_names()` and `gpu_ids()`. A bad entry raises
+    /// `InvalidRequest` naming its index and places nothing.
+    #[pyo3(signature = (ids, memory_mib, gpu_count, compute_milli=None, cpu_milli=None,
+        host_memory_mib=None, priority=None, tenant="default", policy=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn place_many<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<String>,
+        memory_mib: bulk::Column<'py>,
+        gpu_count: bulk::Column<'py>,
+        compute_milli: Option<bulk::Column<'py>>,
+        cpu_milli: Option<bulk::Column<'py>>,
+        host_memory_mib: Option<bulk::Column<'py>>,
+        priority: Option<bulk::Column<'py>>,
+        tenant: &str,
+        policy: Option<&str>,
+    ) -> PyResult<bulk::Outcome<'py>> {
+        let policy = parse_policy(policy)?;
+        let columns = bulk::Columns {
+            memory_mib,
+            gpu_count,
+            compute_milli,
+            cpu_milli,
+            host_memory_mib,
+            priority,
+        };
+        let workloads = columns.workloads(ids, tenant)?;
+        let placed = py
+            .detach(|| self.lock().place_batch(workloads, policy))
+            .map_err(to_py)?;
+        bulk::outcome(py, &placed)
+    }
+
+    /// Releases many workloads; returns a bool array, False where the id was not placed.
+    fn release_many<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<String>,
+    ) -> Bound<'py, numpy::PyArray1<bool>> {
+        let released = py.detach(|| self.lock().release_batch(&ids));
+        numpy::PyArray1::from_vec(py, released)
+    }
+
+    /// Frees exactly what the workload holds; returns where it was.
+    fn release(&self, py: Python<'_>, workload_id: &str) -> PyResult<PyPlacement> {
+        let released = py.detach(|| self.lock().release(workload_id));
+        released.map(|inner| PyPlacement { inner }).map_err(to_py)
+    }
+
+    /// The cheapest set of lower-priority preemptible victims that lets `workload` fit, or None.
+    fn preemption_plan(
+        &self,
+        py: Python<'_>,
+        workload: PyWorkload,
+    ) -> PyResult<Option<PyPreemptionPlan>> {
+        let plan = py
+            .detach(|| self.lock().preemption_plan(&workload.inner))
+            .map_err(to_py)?;
+        Ok(plan.map(|inner| PyPreemptionPlan { inner }))
+    }
+
+    /// Executes a plan: evicts its victims and places its workload. Raises `Conflict` if stale.
+    fn preempt(&self, py: Python<'_>, plan: PyPreemptionPlan) -> PyResult<PyPlacement> {
+        let done = py
+            .detach(|| self.lock().preempt(&plan.inner))
+            .map_err(to_py)?;
+        Ok(PyPlacement { inner: done.0 })
+    }
+
+    /// Memory used on a GPU by processes gpuplane did not place (as NVML reports it).
+    fn set_external_usage(&self, py: Python<'_>, gpu_id: &str, memory_mib: i64) -> PyResult<()> {
+        let mib = unsigned("memory_mib", memory_mib)?;
+        py.detach(|| self.lock().set_external_usage(gpu_id, mib))
+            .map_err(to_py)
+    }
+
+    /// Marks a GPU healthy or unhealthy; draining returns the displaced (released) workload ids.
+    fn set_gpu_health(&self, py: Python<'_>, gpu_id: &str, healthy: bool) -> PyResult<Vec<String>> {
+        py.detach(|| self.lock().set_gpu_health(gpu_id, healthy))
+            .map_err(to_py)
+    }
+
+    /// Fixes the workload distribution `fgd` optimizes for, as (workload shape, weight) pairs;
+    /// `None` returns to learning it online from requests.
+    #[pyo3(signature = (shapes))]
+    fn set_workload_distribution(&self, shapes: Option<Vec<(PyWorkload, f64)>>) -> PyResult<()> {
+        let given = shapes.map(|v| v.into_iter().map(|(w, p)| (shape_of(&w), p)).collect());
+        self.lock().set_workload_distribution(given).map_err(to_py)
+    }
+
+    /// The distribution `fgd` currently uses: (shape fields, probability) pairs.
+    fn workload_distribution<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(Bound<'py, PyDict>, f64)>> {
+        let shapes = self.lock().workload_distribution();
+        shapes
+            .into_iter()
+            .map(|(s, p)| {
+                let d = PyDict::new(py);
+                d.set_item("gpu_count", s.gpu_count)?;
+                d.set_item("memory_mib", s.memory_mib)?;
+                d.set_item("compute_milli", s.compute_milli)?;
+                d.set_item("cpu_milli", s.cpu_milli)?;
+                d.set_item("host_memory_mib", s.host_memory_mib)?;
+                Ok((d, p))
+            })
+            .collect()
+    }
+
+    /// The whole state as bytes (stable, versioned, checksummed).
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let data = py.detach(|| self.lock().snapshot());
+        PyBytes::new(py, &data)
+    }
+
+    /// A cluster rebuilt from `snapshot()` bytes; raises `SnapshotError` on damaged data.
+    #[classmethod]
+    fn restore(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let cluster = py.detach(|| Cluster::restore(data)).map_err(to_py)?;
+        Ok(PyCluster {
+            inner: Mutex::new(cluster),
+        })
+    }
+
+    /// Capacity, usage, allocation ratios and fragmentation.
+    fn stats(&self, py: Python<'_>) -> PyClusterStats {
+        py.detach(|| self.lock().stats()).into()
+    }
+
+    /// Where a live workload is placed, or None.
+    fn allocation(&self, workload_id: &str) -> Option<PyPlacement> {
+        self.lock()
+            .placement_of(workload_id)
+            .map(|inner| PyPlacement { inner })
+    }
+
+    /// Ids of all live workloads, sorted.
+    fn workloads(&self) -> Vec<String> {
+        self.lock()
+            .allocations()
+            .map(|a| a.workload.id.clone())
+            .collect()
+    }
+
+    /// GPU ids by GPU index (the indices `place_many` returns); None for removed GPUs.
+    fn gpu_ids(&self) -> Vec<Option<String>> {
+        let c = self.lock();
+        c.inventory()
+            .gpus
+            .iter()
+            .map(|g| g.as_ref().map(|g| g.id.clone()))
+            .collect()
+    }
+
+    /// Node names by node index (the indices `place_many` returns); None for removed nodes.
+    fn node_names(&self) -> Vec<Option<String>> {
+        let c = self.lock();
+        c.inventory()
+            .nodes
+            .iter()
+            .map(|n| n.as_ref().map(|n| n.name.clone()))
+            .collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().allocations().count()
+    }
+
+    fn __contains__(&self, workload_id: &str) -> bool {
+        self.lock().allocation(workload_id).is_some()
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.lock();
+        let inv = c.inventory();
+        repr(
+            "Cluster",
+            &[
+                ("policy", q(c.policy().name())),
+                ("nodes", inv.live_nodes().count().to_string()),
+                ("gpus", inv.live_gpus().count().to_string()),
+                ("workloads", c.allocations().count().to_string()),
+            ],
+        )
+    }
+}
+
+fn shape_of(w: &PyWorkload) -> Shape {
+    let w = &w.inner;
+    Shape {
+        gpu_count: w.gpu_count,
+        memory_mib: w.memory_mib,
+        compute_milli: w.compute_milli,
+        cpu_milli: w.cpu_milli,
+        host_memory_mib: w.host_memory_mib,
+    }
+}

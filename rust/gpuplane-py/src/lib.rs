@@ -1,0 +1,34 @@
+//! `gpuplane._core`: the thin PyO3 binding of `gpuplane-core`. It converts types and errors
+//! and releases the GIL around core calls; it holds no scheduling logic.
+
+mod bulk;
+mod cluster;
+mod errors;
+mod stats;
+mod values;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "SNAPSHOT_VERSION",
+        gpuplane_core::placement::SNAPSHOT_VERSION,
+    )?;
+    m.add(
+        "POLICIES",
+        gpuplane_core::placement::PolicyKind::ALL
+            .map(|p| p.name())
+            .to_vec(),
+    )?;
+    m.add_class::<cluster::PyCluster>()?;
+    m.add_class::<values::PyGpuSpec>()?;
+    m.add_class::<values::PyWorkload>()?;
+    m.add_class::<values::PyPlacement>()?;
+    m.add_class::<values::PyPreemptionPlan>()?;
+    m.add_class::<stats::PyClusterStats>()?;
+    m.add_class::<stats::PyGpuStats>()?;
+    m.add_class::<stats::PyTotals>()?;
+    Ok(())
+}
