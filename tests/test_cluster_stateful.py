@@ -296,6 +296,25 @@ class ClusterMachine(RuleBasedStateMachine):
             node_selector=w.node_selector,
             priority=w.priority + boost,
         )
+        self.check_preemption(w)
+
+    @precondition(lambda self: self.record)
+    @rule(pick=st.integers(0, 1_000), boost=st.integers(1, 3))
+    def preempt_same_shape(self, pick, boost):
+        """A higher-priority workload shaped like a live one: eviction is the natural way in."""
+        held = self.record[sorted(self.record)[pick % len(self.record)]]
+        count = len(held.gpu_ids)
+        w = Workload(
+            self.fresh_id(),
+            held.memory_mib,
+            count,
+            compute_milli=held.compute_milli,
+            cpu_milli=0 if count else 500,
+            priority=held.priority + boost,
+        )
+        self.check_preemption(w)
+
+    def check_preemption(self, w: Workload) -> None:
         before = self.c.snapshot()
         out = self.both(lambda c: c.preemption_plan(w))
         assert self.c.snapshot() == before  # planning changes nothing
@@ -344,7 +363,11 @@ class ClusterMachine(RuleBasedStateMachine):
         (g,) = [g for g in self.c.stats().gpus if g.id == gid]
         assert g.healthy == healthy
 
-    @rule(pick=st.integers(0, 1_000), share=st.floats(0, 1), over=st.booleans())
+    @rule(
+        pick=st.integers(0, 1_000),
+        share=st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0, 1),
+        over=st.booleans(),
+    )
     def set_external_usage(self, pick, share, over):
         gpus = self.c.stats().gpus
         if not gpus:

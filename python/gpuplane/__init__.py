@@ -1,20 +1,30 @@
 """gpuplane: a GPU control plane.
 
 The decisions (placement, batching, policy) are made in a Rust core; this package is its Python
-face. Start with :class:`Cluster` for GPU placement.
+face. Start with :class:`Cluster` for GPU placement and :class:`BatchScheduler` for continuous
+batching of one inference engine.
 """
 
 from __future__ import annotations
 
 from gpuplane._core import (
+    BATCH_POLICIES,
     POLICIES,
     SNAPSHOT_VERSION,
+    BatchConfig,
+    BatchMetrics,
+    BatchScheduler,
     Cluster,
     ClusterStats,
+    FinishedRequest,
     GpuSpec,
     GpuStats,
     Placement,
     PreemptionPlan,
+    Request,
+    RequestProgress,
+    StepPlan,
+    TenantMetrics,
     Totals,
     Workload,
     __version__,
@@ -30,12 +40,17 @@ from gpuplane.errors import (
 )
 
 __all__ = [
+    "BATCH_POLICIES",
     "POLICIES",
     "SNAPSHOT_VERSION",
+    "BatchConfig",
+    "BatchMetrics",
+    "BatchScheduler",
     "CapacityError",
     "Cluster",
     "ClusterStats",
     "Conflict",
+    "FinishedRequest",
     "GpuSpec",
     "GpuStats",
     "GpuplaneError",
@@ -44,7 +59,11 @@ __all__ = [
     "Placement",
     "PreemptionPlan",
     "QuotaExceeded",
+    "Request",
+    "RequestProgress",
     "SnapshotError",
+    "StepPlan",
+    "TenantMetrics",
     "Totals",
     "Workload",
     "__version__",

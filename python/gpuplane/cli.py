@@ -25,11 +25,17 @@ def parser() -> argparse.ArgumentParser:
     )
     placement.add_argument("--nodes", help="openb node list CSV (default: built-in synthetic cluster)")
     placement.add_argument("--pods", help="openb pod list CSV (default: built-in synthetic workload)")
-    placement.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES, metavar="POLICY")
-    placement.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1), default 10")
-    placement.add_argument("--target", type=float, default=1.3, help="stop when requested GPUs reach this share")
     placement.add_argument(
-        "--distribution", choices=["learned", "trace"], default="learned",
+        "--policies", nargs="+", default=list(POLICIES), choices=POLICIES, metavar="POLICY"
+    )
+    placement.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1), default 10")
+    placement.add_argument(
+        "--target", type=float, default=1.3, help="stop when requested GPUs reach this share"
+    )
+    placement.add_argument(
+        "--distribution",
+        choices=["learned", "trace"],
+        default="learned",
         help="fgd's workload distribution: learned online, or the trace's own (as in the FGD paper)",
     )
     placement.add_argument("--json", metavar="FILE", help="also write per-run results as JSON")

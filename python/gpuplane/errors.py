@@ -47,8 +47,6 @@ class SnapshotError(InvalidRequest):
     """A snapshot is damaged, foreign, or from an unsupported version."""
 
 
-
-
 class TraceError(InvalidRequest):
     """A trace file cannot be read, or a row is malformed (``line`` says which)."""
 

@@ -18,7 +18,9 @@ from gpuplane.traces.openb import read_nodes, read_pods
 def run(args: argparse.Namespace) -> int:
     """Runs every (policy, seed) replay and prints the table."""
     if (args.nodes is None) != (args.pods is None):
-        raise InvalidRequest("--nodes and --pods go together", field="nodes" if args.nodes is None else "pods")
+        raise InvalidRequest(
+            "--nodes and --pods go together", field="nodes" if args.nodes is None else "pods"
+        )
     if args.seeds < 1:
         raise InvalidRequest(f"--seeds must be at least 1, got {args.seeds}", field="seeds")
     if not 0 < args.target <= 10:
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
         nodes, pods, source = synthetic_nodes(), synthetic_pods(), "built-in synthetic cluster and workload"
     gpus = sum(n.gpus for n in nodes)
     print(f"trace: {source}: {len(nodes)} nodes, {gpus} GPUs, {len(pods)} pods")
-    print(f"arrivals until {args.target:.0%} of GPU capacity is requested, no departures, seeds 0..{args.seeds - 1}")
+    seeds = f"seeds 0..{args.seeds - 1}"
+    print(f"arrivals until {args.target:.0%} of GPU capacity is requested, no departures, {seeds}")
     runs = [(p, s) for p in args.policies for s in range(args.seeds)]
     bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
     results = [replay(nodes, pods, p, s, args.target, args.distribution) for p, s in bar]

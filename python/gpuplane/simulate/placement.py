@@ -145,8 +145,13 @@ def _place_one(cluster: Cluster, pod_id: str, p: OpenbPod) -> bool:
     if p.gpu_spec and not models:
         return False
     w = Workload(
-        pod_id, 0, p.num_gpu, compute_milli=p.gpu_milli, cpu_milli=p.cpu_milli,
-        host_memory_mib=p.memory_mib, allowed_models=models,
+        pod_id,
+        0,
+        p.num_gpu,
+        compute_milli=p.gpu_milli,
+        cpu_milli=p.cpu_milli,
+        host_memory_mib=p.memory_mib,
+        allowed_models=models,
     )
     try:
         cluster.place(w)

@@ -20,7 +20,9 @@ def rows(path: str | Path, required: list[str]) -> Iterator[tuple[int, dict[str,
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise TraceError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}", path=str(path))
+            raise TraceError(
+                f"{path}: missing column(s) {missing}; found {reader.fieldnames}", path=str(path)
+            )
         for row in reader:
             yield reader.line_num, row
 
@@ -31,7 +33,9 @@ def integer(path: str | Path, line: int, row: dict[str, str], column: str, minim
     try:
         value = int(text)
     except ValueError:
-        raise TraceError(f"{path}:{line}: column {column!r} is not an integer: {text!r}", str(path), line) from None
+        raise TraceError(
+            f"{path}:{line}: column {column!r} is not an integer: {text!r}", str(path), line
+        ) from None
     if value < minimum:
         raise TraceError(f"{path}:{line}: column {column!r} is {value}, below {minimum}", str(path), line)
     return value

@@ -83,7 +83,9 @@ def read_pods(path: str | Path) -> list[OpenbPod]:
         num_gpu = integer(path, line, row, "num_gpu")
         gpu_milli = integer(path, line, row, "gpu_milli")
         if num_gpu > 0 and not 0 < gpu_milli <= 1000:
-            raise TraceError(f"{path}:{line}: column 'gpu_milli' is {gpu_milli}, not in 1..1000", str(path), line)
+            raise TraceError(
+                f"{path}:{line}: column 'gpu_milli' is {gpu_milli}, not in 1..1000", str(path), line
+            )
         spec = tuple(s for s in (row.get("gpu_spec") or "").split("|") if s)
         out.append(
             OpenbPod(

@@ -1,5 +1,10 @@
 //! Step time (schedule + update) of the batching scheduler in steady state: `running` requests
 //! running, 10,000 waiting, every finished request replaced by a new waiting one.
+//!
+//! One iteration is one step: `schedule`, building the engine's outputs from that plan (one
+//! token per sampling request), `update` with them, and adding the replacements. The harness
+//! reuses its outputs buffer and tenant names so that it allocates little of its own; the
+//! plan is dropped inside the iteration, as an engine would.
 
 use std::time::Duration;
 
@@ -14,6 +19,8 @@ struct Load {
     sched: BatchScheduler,
     rng: SplitMix64,
     next_id: u64,
+    tenants: Vec<String>,
+    outputs: StepOutputs,
 }
 
 impl Load {
@@ -30,6 +37,8 @@ impl Load {
             sched: BatchScheduler::new(cfg).unwrap(),
             rng: SplitMix64::new(7),
             next_id: 0,
+            tenants: (0..TENANTS).map(|t| format!("t{t}")).collect(),
+            outputs: StepOutputs::default(),
         };
         for _ in 0..WAITING + running as usize {
             load.add();
@@ -45,26 +54,22 @@ impl Load {
         self.next_id += 1;
         let prompt = 64 + self.rng.below(192) as u32;
         let max_new = 16 + self.rng.below(240) as u32;
-        let tenant = format!("t{}", self.rng.below(TENANTS));
+        let tenant = self.tenants[self.rng.below(TENANTS) as usize].clone();
         let r = Request::new(id, tenant, prompt, max_new).with_arrival(id as f64);
         self.sched.add(r).unwrap();
     }
 
     fn step(&mut self) {
         let plan = self.sched.schedule();
-        let generated = plan
-            .scheduled
-            .iter()
-            .filter(|e| e.samples)
-            .map(|e| (e.id, 1))
-            .collect();
-        let finished = self
-            .sched
-            .update(&StepOutputs {
-                generated,
-                finished: vec![],
-            })
-            .unwrap();
+        self.outputs.generated.clear();
+        self.outputs.generated.extend(
+            plan.scheduled
+                .iter()
+                .filter(|e| e.samples)
+                .map(|e| (e.id, 1)),
+        );
+        drop(plan);
+        let finished = self.sched.update(&self.outputs).unwrap();
         for _ in 0..finished.len() {
             self.add();
         }

@@ -3,7 +3,9 @@
 //! The inventory only stores state and checks its own consistency; deciding where work goes is
 //! the job of [`crate::placement`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,9 +95,9 @@ pub struct Inventory {
     pub nodes: Vec<Option<Node>>,
     pub gpus: Vec<Option<Gpu>>,
     #[serde(skip)]
-    node_index: HashMap<String, usize>,
+    node_index: FxHashMap<String, usize>,
     #[serde(skip)]
-    gpu_index: HashMap<String, usize>,
+    gpu_index: FxHashMap<String, usize>,
 }
 
 impl Inventory {

@@ -10,6 +10,7 @@ pub mod batching;
 pub mod error;
 pub mod inventory;
 pub mod placement;
+pub mod policy;
 pub mod rng;
 
 pub use error::{Error, Result};

@@ -1,13 +1,16 @@
 //! Numpy columns in, numpy arrays out, for bulk placement.
 
 use gpuplane_core::placement::Workload;
-use numpy::{AllowTypeChange, PyArray1, PyArray2, PyArrayLike1, PyArrayMethods};
+use numpy::{
+    AllowTypeChange, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayLike1, PyArrayMethods,
+    PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
 use crate::errors::{invalid, signed32, unsigned, unsigned32};
 
-/// An integer column; any integer dtype is accepted and converted.
-pub type Column<'py> = PyArrayLike1<'py, i64, AllowTypeChange>;
+/// An integer column: a numpy array of any integer dtype, or a sequence of ints.
+pub type Column<'py> = Bound<'py, PyAny>;
 
 /// `(placed, node index, GPU indices)` arrays.
 pub type Outcome<'py> = (
@@ -26,18 +29,36 @@ pub struct Columns<'py> {
     pub priority: Option<Column<'py>>,
 }
 
-fn values<'a>(name: &str, col: &'a Column<'_>, n: usize) -> PyResult<&'a [i64]> {
-    let slice = col.as_slice().map_err(|e| invalid(name, e.to_string()))?;
-    if slice.len() != n {
+/// The column's values; floats and other non-integers are refused, not truncated.
+fn values(name: &str, col: &Column<'_>, n: usize) -> PyResult<Vec<i64>> {
+    let values = match col.cast::<PyUntypedArray>() {
+        Ok(array) => {
+            let dtype = array.dtype();
+            if !matches!(dtype.kind(), b'i' | b'u' | b'b') {
+                return Err(invalid(
+                    name,
+                    format!("must hold integers, got dtype {dtype}"),
+                ));
+            }
+            let ints: PyArrayLike1<'_, i64, AllowTypeChange> = col.extract()?;
+            ints.as_slice()
+                .map_err(|e| invalid(name, e.to_string()))?
+                .to_vec()
+        }
+        Err(_) => col
+            .extract::<Vec<i64>>()
+            .map_err(|e| invalid(name, format!("must be a sequence of integers: {e}")))?,
+    };
+    if values.len() != n {
         return Err(invalid(
             name,
-            format!("has {} entries but ids has {n}", slice.len()),
+            format!("has {} entries but ids has {n}", values.len()),
         ));
     }
-    Ok(slice)
+    Ok(values)
 }
 
-fn optional<'a>(name: &str, col: &'a Option<Column<'_>>, n: usize) -> PyResult<Option<&'a [i64]>> {
+fn optional(name: &str, col: &Option<Column<'_>>, n: usize) -> PyResult<Option<Vec<i64>>> {
     col.as_ref().map(|c| values(name, c, n)).transpose()
 }
 
@@ -51,17 +72,17 @@ impl Columns<'_> {
         let cpu = optional("cpu_milli", &self.cpu_milli, n)?;
         let host = optional("host_memory_mib", &self.host_memory_mib, n)?;
         let prio = optional("priority", &self.priority, n)?;
-        let at = |col: Option<&[i64]>, i: usize| col.map_or(0, |c| c[i]);
+        let at = |col: &Option<Vec<i64>>, i: usize| col.as_ref().map_or(0, |c| c[i]);
         ids.into_iter()
             .enumerate()
             .map(|(i, id)| {
                 let f = |name: &str| format!("{name}[{i}]");
                 Ok(Workload {
                     tenant: tenant.to_string(),
-                    compute_milli: unsigned32(&f("compute_milli"), at(milli, i))?,
-                    cpu_milli: unsigned(&f("cpu_milli"), at(cpu, i))?,
-                    host_memory_mib: unsigned(&f("host_memory_mib"), at(host, i))?,
-                    priority: signed32(&f("priority"), at(prio, i))?,
+                    compute_milli: unsigned32(&f("compute_milli"), at(&milli, i))?,
+                    cpu_milli: unsigned(&f("cpu_milli"), at(&cpu, i))?,
+                    host_memory_mib: unsigned(&f("host_memory_mib"), at(&host, i))?,
+                    priority: signed32(&f("priority"), at(&prio, i))?,
                     ..Workload::new(
                         id,
                         unsigned(&f("memory_mib"), mem[i])?,

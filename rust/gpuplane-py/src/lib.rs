@@ -1,6 +1,10 @@
 //! `gpuplane._core`: the thin PyO3 binding of `gpuplane-core`. It converts types and errors
 //! and releases the GIL around core calls; it holds no scheduling logic.
 
+mod batching;
+mod batching_bulk;
+mod batching_plan;
+mod batching_values;
 mod bulk;
 mod cluster;
 mod errors;
@@ -30,5 +34,19 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::PyClusterStats>()?;
     m.add_class::<stats::PyGpuStats>()?;
     m.add_class::<stats::PyTotals>()?;
+    add_batching(m)
+}
+
+fn add_batching(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    use gpuplane_core::batching::Policy;
+    m.add("BATCH_POLICIES", Policy::ALL.map(|p| p.name()).to_vec())?;
+    m.add_class::<batching::PyBatchScheduler>()?;
+    m.add_class::<batching_plan::PyStepPlan>()?;
+    m.add_class::<batching_values::PyBatchConfig>()?;
+    m.add_class::<batching_values::PyRequest>()?;
+    m.add_class::<batching_values::PyFinishedRequest>()?;
+    m.add_class::<batching_values::PyRequestProgress>()?;
+    m.add_class::<batching_values::PyTenantMetrics>()?;
+    m.add_class::<batching_values::PyBatchMetrics>()?;
     Ok(())
 }

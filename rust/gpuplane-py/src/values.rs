@@ -14,9 +14,37 @@ pub fn repr(name: &str, fields: &[(&str, String)]) -> String {
     format!("{name}({})", parts.join(", "))
 }
 
-/// Python-style quoting for strings inside a repr.
+/// A string quoted the way Python's `repr` quotes it.
 pub fn q(s: &str) -> String {
-    format!("{s:?}").replace('"', "'")
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// A list of strings as Python would print it.
+pub fn q_list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("[{}]", parts.join(", "))
 }
 
 fn opt(s: &Option<String>) -> String {
@@ -204,12 +232,12 @@ pub fn workload_repr(w: &Workload) -> String {
         (
             "allowed_models",
             !w.allowed_models.is_empty(),
-            format!("{:?}", w.allowed_models).replace('"', "'"),
+            q_list(&w.allowed_models),
         ),
         (
             "node_selector",
             !w.node_selector.is_empty(),
-            format!("{:?}", w.node_selector).replace('"', "'"),
+            selector_repr(&w.node_selector),
         ),
         ("priority", w.priority != 0, w.priority.to_string()),
         ("preemptible", !w.preemptible, "False".into()),
@@ -221,6 +249,14 @@ pub fn workload_repr(w: &Workload) -> String {
             .map(|(k, _, v)| (k, v)),
     );
     repr("Workload", &fields)
+}
+
+fn selector_repr(m: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = m
+        .iter()
+        .map(|(k, v)| format!("{}: {}", q(k), q(v)))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// Where a workload was placed and why.
@@ -272,7 +308,7 @@ impl PyPlacement {
             &[
                 ("workload_id", q(&p.workload_id)),
                 ("node", q(&p.node)),
-                ("gpu_ids", format!("{:?}", p.gpu_ids).replace('"', "'")),
+                ("gpu_ids", q_list(&p.gpu_ids)),
                 ("memory_mib", p.memory_mib.to_string()),
                 ("compute_milli", p.compute_milli.to_string()),
                 ("policy", q(&p.policy)),
@@ -327,7 +363,7 @@ impl PyPreemptionPlan {
             &[
                 ("workload", q(&p.workload.id)),
                 ("node", q(&p.node)),
-                ("victims", format!("{:?}", p.victims).replace('"', "'")),
+                ("victims", q_list(&p.victims)),
                 ("evicted_memory_mib", p.evicted_memory_mib.to_string()),
             ],
         )

@@ -1,6 +1,8 @@
 //! Engine configuration of the batching scheduler and its validation.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,9 +26,53 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// Every policy, in declaration order.
+    pub const ALL: [Policy; 5] = [
+        Policy::Fcfs,
+        Policy::Priority,
+        Policy::Fair,
+        Policy::Deadline,
+        Policy::WorkflowFair,
+    ];
+
+    /// The policy's name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Fcfs => "fcfs",
+            Policy::Priority => "priority",
+            Policy::Fair => "fair",
+            Policy::Deadline => "deadline",
+            Policy::WorkflowFair => "workflow_fair",
+        }
+    }
+
     /// Whether this policy orders by virtual counters (fair share).
     pub fn is_fair(self) -> bool {
         matches!(self, Policy::Fair | Policy::WorkflowFair)
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Policy {
+    type Err = Error;
+
+    /// Parses a name from [`Policy::name`]; anything else is `InvalidRequest` on `policy`.
+    fn from_str(s: &str) -> Result<Self> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
+                Error::invalid(
+                    "policy",
+                    format!("unknown policy {s:?}; expected one of {names:?}"),
+                )
+            })
     }
 }
 

@@ -79,7 +79,7 @@ impl BatchScheduler {
         let (max_service_diff, mean_service_diff) = service_spread(&backlogged);
         let total = self.pool.total();
         BatchMetrics {
-            running: self.running.len(),
+            running: self.n_running,
             waiting: self.waiting.len(),
             kv_total_blocks: total,
             kv_used_blocks: self.pool.used(),

@@ -89,10 +89,16 @@ impl Request {
         self
     }
 
+    /// Checks what does not depend on a configuration: a tenant name, lengths in
+    /// `1..=MAX_TOKENS`, finite times. The error names the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        self.check_lengths()?;
+        self.check_times()
+    }
+
     /// Checks the request against `cfg` (not against scheduler state: ids and tenants).
     pub(crate) fn check(&self, cfg: &BatchConfig) -> Result<()> {
-        self.check_lengths()?;
-        self.check_times()?;
+        self.validate()?;
         self.check_fits(cfg)
     }
 

@@ -1,5 +1,9 @@
 //! One scheduling step: serve running requests, then (unless something was preempted) admit
 //! waiting ones.
+//!
+//! The hot loop walks the dense `running` array ([`super::seq::Run`]) and touches the request
+//! slab only when a request needs new KV blocks, is admitted, preempted or registers prompt
+//! blocks in the prefix cache.
 
 use super::plan::{ScheduledRequest, StepPlan};
 use super::scheduler::BatchScheduler;
@@ -13,13 +17,16 @@ struct Admission {
     tokens: u32,
 }
 
-/// The step being built.
+/// The step being built. The positions of its entries in `running` go to
+/// `BatchScheduler::last_runs`, in plan order.
 #[derive(Debug)]
 struct Step {
     plan: StepPlan,
-    slots: Vec<u32>,
     budget: u32,
+    /// Some entry was undone by a preemption.
     removed: bool,
+    /// Some entry may register prompt blocks in the prefix cache.
+    register: bool,
 }
 
 impl BatchScheduler {
@@ -33,14 +40,16 @@ impl BatchScheduler {
     /// must belong to an account whose counter is not above the blocked head's.
     pub fn schedule(&mut self) -> StepPlan {
         self.step += 1;
+        self.compact_running();
+        self.last_runs.clear();
         let mut st = Step {
             plan: StepPlan {
-                scheduled: Vec::with_capacity(self.running.len() + 8),
+                scheduled: Vec::with_capacity(self.n_running + 8),
                 ..StepPlan::default()
             },
-            slots: Vec::with_capacity(self.running.len() + 8),
             budget: self.cfg.token_budget,
             removed: false,
+            register: false,
         };
         self.serve_running(&mut st);
         if st.plan.preempted.is_empty() {
@@ -48,39 +57,33 @@ impl BatchScheduler {
         }
         if st.plan.preempted.is_empty() {
             self.admit_waiting(&mut st);
-        } else {
-            self.running.retain(|&s| {
-                self.seqs[s as usize]
-                    .as_ref()
-                    .is_some_and(|q| q.state == State::Running)
-            });
         }
         self.awaiting_update = true;
         self.finish_step(st)
     }
 
     fn serve_running(&mut self, st: &mut Step) {
-        for i in 0..self.running.len() {
+        for pos in 0..self.running.len() {
             if st.budget == 0 {
                 break;
             }
-            let slot = self.running[i];
-            if self.seq(slot).state != State::Running {
+            let run = &self.running[pos];
+            if run.slot == NIL {
                 continue;
             }
-            let tokens = self.tokens_for(self.seq(slot).outstanding(), st.budget);
+            let tokens = self.tokens_for(run.known - run.computed, st.budget);
             if tokens == 0 {
                 continue;
             }
-            if let Some(new_blocks) = self.grow(slot, tokens, st) {
-                self.push_entry(st, slot, tokens, new_blocks, Vec::new());
+            if let Some(new_blocks) = self.grow(pos, tokens, st) {
+                self.push_entry(st, pos, tokens, new_blocks, Vec::new());
             }
         }
     }
 
     /// Tokens a request with `outstanding` tokens gets from `budget` (0: not this step).
     fn tokens_for(&self, outstanding: u32, budget: u32) -> u32 {
-        let want = outstanding.min(self.cfg.chunk_cap());
+        let want = outstanding.min(self.chunk_cap);
         let tokens = want.min(budget);
         if !self.cfg.chunked_prefill && tokens < want.min(self.cfg.token_budget) {
             return 0;
@@ -88,19 +91,17 @@ impl BatchScheduler {
         tokens
     }
 
-    /// Allocates the blocks `slot` needs to compute `tokens` more, preempting victims when the
-    /// pool is exhausted. `None` if `slot` itself was preempted.
-    fn grow(&mut self, slot: u32, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
-        let (seq, bs) = (self.seq(slot), self.cfg.block_size);
-        if seq.computed % bs != 0 && seq.computed % bs + tokens <= bs {
-            return Some(Vec::new()); // fits the partly filled last block
+    /// Allocates the blocks the running request at `pos` needs to compute `tokens` more,
+    /// preempting victims when the pool is exhausted. `None` if it was preempted itself.
+    fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
+        let run = &self.running[pos];
+        let (slot, bs) = (run.slot, self.cfg.block_size);
+        let upto = run.computed + tokens;
+        if u64::from(upto) <= u64::from(run.nblocks) * u64::from(bs) {
+            return Some(Vec::new()); // fits the blocks it holds
         }
-        let have = seq.blocks.len() as u32;
-        let need = self
-            .cfg
-            .blocks_for(seq.computed + tokens)
-            .saturating_sub(have);
-        let mut new = Vec::new();
+        let need = self.cfg.blocks_for(upto) - run.nblocks;
+        let mut new = Vec::with_capacity(need as usize);
         while (new.len() as u32) < need {
             if let Some(b) = self.pool.allocate() {
                 new.push(b);
@@ -120,47 +121,51 @@ impl BatchScheduler {
     /// Sends a running request back to the waiting queue (recompute), undoing its share of
     /// this step if it had one.
     fn preempt(&mut self, slot: u32, st: &mut Step) {
-        let pos = self.seq(slot).plan_pos;
-        if pos != NIL {
-            let entry = &mut st.plan.scheduled[pos as usize];
+        let pos = self.run_pos(slot);
+        let run = &self.running[pos];
+        if run.sched_step == self.step {
+            let entry = &mut st.plan.scheduled[run.plan_pos as usize];
             st.budget += entry.num_tokens;
             entry.num_tokens = 0;
             entry.new_blocks.clear();
             st.removed = true;
-            self.seq_mut(slot).plan_pos = NIL;
         }
-        self.stop_running(slot);
+        self.stop_running_at(pos);
         self.enqueue(slot);
         self.preemptions += 1;
         st.plan.preempted.push(self.seq(slot).id);
     }
 
+    /// Adds the plan entry of the running request at `pos` and advances its computed tokens.
     fn push_entry(
         &mut self,
         st: &mut Step,
-        slot: u32,
+        pos: usize,
         tokens: u32,
         new_blocks: Vec<u32>,
         cached: Vec<u32>,
     ) {
-        let pos = st.plan.scheduled.len() as u32;
-        let seq = self.seq_mut(slot);
+        let plan_pos = st.plan.scheduled.len() as u32;
+        let step = self.step;
+        let run = &mut self.running[pos];
+        run.computed += tokens;
+        run.nblocks += new_blocks.len() as u32;
+        run.plan_pos = plan_pos;
+        run.sched_step = step;
+        st.register |= run.computed >= run.reg_at;
+        let (id, slot, samples) = (run.id, run.slot, run.computed == run.known);
         if !new_blocks.is_empty() {
-            seq.blocks.extend_from_slice(&new_blocks);
+            self.seq_mut(slot).blocks.extend_from_slice(&new_blocks);
         }
-        seq.computed += tokens;
-        seq.plan_pos = pos;
-        let (id, samples) = (seq.id, seq.computed == seq.known());
         st.budget -= tokens;
-        st.slots.push(slot);
-        let entry = ScheduledRequest {
+        self.last_runs.push(pos as u32);
+        st.plan.scheduled.push(ScheduledRequest {
             id,
             num_tokens: tokens,
             new_blocks,
             cached_blocks: cached,
             samples,
-        };
-        st.plan.scheduled.push(entry);
+        });
     }
 
     /// At the sequence cap, preempts one low-priority running request per waiting request
@@ -170,7 +175,7 @@ impl BatchScheduler {
         let Some(gap) = self.cfg.gap() else { return };
         let mut held = Vec::new();
         let cap = self.cfg.max_running as usize;
-        while self.running.len() - st.plan.preempted.len() + held.len() >= cap {
+        while self.n_running + held.len() >= cap {
             let (Some(head), Some(low)) = (self.waiting.best(), self.running_idx.lowest_band())
             else {
                 break;
@@ -195,7 +200,7 @@ impl BatchScheduler {
     }
 
     fn admit_waiting(&mut self, st: &mut Step) {
-        while st.budget > 0 && self.running.len() < self.cfg.max_running as usize {
+        while st.budget > 0 && self.n_running < self.cfg.max_running as usize {
             let Some(adm) = self.next_admission(st.budget) else {
                 break;
             };
@@ -242,25 +247,36 @@ impl BatchScheduler {
     fn admit(&mut self, adm: Admission, st: &mut Step) {
         let slot = adm.slot;
         self.dequeue(slot);
-        let mut cached = Vec::with_capacity(adm.hits as usize);
         let hits = adm.hits as usize;
+        let bs = self.cfg.block_size;
+        let (known, most_known) = {
+            let seq = self.seq(slot);
+            (seq.known(), seq.prompt_len + seq.max_new - 1)
+        };
+        let need = self.cfg.blocks_for(known) - adm.hits;
+        // Room for the blocks it holds now plus some growth, so decode rarely reallocates.
+        let capacity = self
+            .cfg
+            .blocks_for(most_known)
+            .min(self.cfg.blocks_for(known) + 64);
+        let mut blocks = Vec::with_capacity(capacity as usize);
         self.pool.acquire_cached(
             &self.seqs[slot as usize].as_ref().expect("live").hashes[..hits],
-            &mut cached,
+            &mut blocks,
         );
-        let need = self.cfg.blocks_for(self.seq(slot).known()) - adm.hits;
+        let cached = blocks.clone();
         let new: Vec<u32> = (0..need).map_while(|_| self.pool.allocate()).collect();
-        let cached_tokens = adm.hits * self.cfg.block_size;
+        let cached_tokens = adm.hits * bs;
         let seq = self.seq_mut(slot);
         seq.state = State::Running;
-        seq.blocks = cached.clone();
+        seq.blocks = blocks;
         seq.computed = cached_tokens;
         seq.registered = adm.hits;
         self.index_running(slot);
-        self.running.push(slot);
+        let pos = self.push_run(slot);
         self.first_admission(slot, cached_tokens);
-        self.push_entry(st, slot, adm.tokens, new, cached);
-        st.plan.admitted.push(self.seq(slot).id);
+        self.push_entry(st, pos, adm.tokens, new, cached);
+        st.plan.admitted.push(self.running[pos].id);
     }
 
     /// Records the queue time and charges the uncached prompt, once per request.
@@ -281,36 +297,41 @@ impl BatchScheduler {
     /// Drops undone entries, registers computed prompt blocks in the prefix cache.
     fn finish_step(&mut self, mut st: Step) -> StepPlan {
         if st.removed {
-            st.plan.scheduled.retain(|e| e.num_tokens > 0);
+            let mut kept = 0;
+            for i in 0..st.plan.scheduled.len() {
+                if st.plan.scheduled[i].num_tokens > 0 {
+                    st.plan.scheduled.swap(kept, i);
+                    self.last_runs[kept] = self.last_runs[i];
+                    kept += 1;
+                }
+            }
+            st.plan.scheduled.truncate(kept);
+            self.last_runs.truncate(kept);
         }
-        for &slot in &st.slots {
-            if let Some(seq) = self.seqs[slot as usize].as_mut() {
-                seq.plan_pos = NIL;
+        if st.register {
+            for i in 0..self.last_runs.len() {
+                let pos = self.last_runs[i] as usize;
+                let run = &self.running[pos];
+                if run.slot != NIL && run.computed >= run.reg_at {
+                    self.register_prefix(pos);
+                }
             }
         }
-        st.slots.retain(|&s| {
-            self.seqs[s as usize]
-                .as_ref()
-                .is_some_and(|q| q.state == State::Running)
-        });
-        for &slot in &st.slots {
-            self.seq_mut(slot).sched_step = self.step;
-            self.register_prefix(slot);
-        }
-        st.plan.total_tokens = st.plan.scheduled.iter().map(|e| e.num_tokens).sum();
-        self.last_slots = st.slots;
+        st.plan.total_tokens = self.cfg.token_budget - st.budget;
         st.plan
     }
 
-    fn register_prefix(&mut self, slot: u32) {
+    /// Registers the computed prompt blocks of the running request at `pos`.
+    fn register_prefix(&mut self, pos: usize) {
         let bs = self.cfg.block_size;
+        let (slot, computed) = (self.running[pos].slot, self.running[pos].computed);
         let seq = self.seqs[slot as usize].as_mut().expect("live slot");
-        while (seq.registered as usize) < seq.hashes.len()
-            && (seq.registered + 1) * bs <= seq.computed
+        while (seq.registered as usize) < seq.hashes.len() && (seq.registered + 1) * bs <= computed
         {
             let i = seq.registered as usize;
             self.pool.register(seq.blocks[i], seq.hashes[i]);
             seq.registered += 1;
         }
+        self.running[pos].reg_at = seq.reg_at(bs);
     }
 }

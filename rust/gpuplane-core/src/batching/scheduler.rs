@@ -8,7 +8,7 @@ use super::hash::{FxHashMap, FxHashSet};
 use super::kv::BlockPool;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
-use super::seq::{Seq, State, NIL};
+use super::seq::{Run, Seq, State, NIL};
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
 
@@ -29,6 +29,8 @@ pub(crate) struct TenantStats {
 pub struct BatchScheduler {
     pub(crate) cfg: BatchConfig,
     pub(crate) wm_blocks: u32,
+    /// `cfg.chunk_cap()`, cached for the hot loop.
+    pub(crate) chunk_cap: u32,
     pub(crate) now: f64,
     pub(crate) step: u64,
     pub(crate) epoch: u32,
@@ -40,9 +42,19 @@ pub struct BatchScheduler {
     pub(crate) waiting: Ladder,
     pub(crate) running_idx: Ladder,
     pub(crate) need_idx: BTreeSet<(u32, QKey)>,
-    pub(crate) running: Vec<u32>,
-    /// Slots of the last plan's entries, in plan order (fast path of `update`).
-    pub(crate) last_slots: Vec<u32>,
+    /// Running requests' per-step state in running order, with holes (see [`Run`]).
+    pub(crate) running: Vec<Run>,
+    /// Live (non-hole) entries of `running`.
+    pub(crate) n_running: usize,
+    /// Holes in `running`.
+    pub(crate) holes: usize,
+    /// Next admission stamp.
+    pub(crate) next_stamp: u64,
+    /// Positions in `running` of the last plan's entries, in plan order (used by `update`).
+    pub(crate) last_runs: Vec<u32>,
+    /// Reused buffers of `update`: `(position, generated)` pairs and stopped positions.
+    pub(crate) scratch_generated: Vec<(u32, u32)>,
+    pub(crate) scratch_stopped: Vec<u32>,
     pub(crate) tenant_names: Vec<String>,
     tenant_by_name: BTreeMap<String, u32>,
     pub(crate) tenant_stats: Vec<TenantStats>,
@@ -65,6 +77,7 @@ impl BatchScheduler {
         cfg.validate()?;
         let mut s = Self {
             wm_blocks: cfg.watermark_blocks(),
+            chunk_cap: cfg.chunk_cap(),
             pool: BlockPool::new(cfg.kv_blocks),
             cfg,
             now: 0.0,
@@ -78,7 +91,12 @@ impl BatchScheduler {
             running_idx: Ladder::default(),
             need_idx: BTreeSet::new(),
             running: Vec::new(),
-            last_slots: Vec::new(),
+            n_running: 0,
+            holes: 0,
+            next_stamp: 0,
+            last_runs: Vec::new(),
+            scratch_generated: Vec::new(),
+            scratch_stopped: Vec::new(),
             tenant_names: Vec::new(),
             tenant_by_name: BTreeMap::new(),
             tenant_stats: Vec::new(),
@@ -130,7 +148,7 @@ impl BatchScheduler {
 
     /// Number of running requests.
     pub fn num_running(&self) -> usize {
-        self.running.len()
+        self.n_running
     }
 
     /// Number of waiting requests (new and preempted).
@@ -145,12 +163,22 @@ impl BatchScheduler {
 
     /// Progress of a live request.
     pub fn progress(&self, id: u64) -> Option<RequestProgress> {
-        let s = self.seq(*self.by_id.get(&id)?);
+        let slot = *self.by_id.get(&id)?;
+        let s = self.seq(slot);
+        if s.state == State::Running {
+            let r = &self.running[self.run_pos(slot)];
+            return Some(RequestProgress {
+                computed: r.computed,
+                generated: r.known - s.prompt_len,
+                known: r.known,
+                running: true,
+            });
+        }
         Some(RequestProgress {
             computed: s.computed,
             generated: s.generated,
             known: s.known(),
-            running: s.state == State::Running,
+            running: false,
         })
     }
 
@@ -171,7 +199,11 @@ impl BatchScheduler {
 
     /// Ids of running requests in their scheduling order.
     pub fn running_ids(&self) -> Vec<u64> {
-        self.running.iter().map(|&s| self.seq(s).id).collect()
+        self.running
+            .iter()
+            .filter(|r| r.slot != NIL)
+            .map(|r| r.id)
+            .collect()
     }
 
     /// Adds one request to the waiting queue. On error nothing changes.
@@ -209,7 +241,6 @@ impl BatchScheduler {
             self.dequeue(slot);
         } else {
             self.stop_running(slot);
-            self.running.retain(|&s| s != slot);
         }
         self.remove_seq(slot);
         Ok(())
@@ -377,8 +408,65 @@ impl BatchScheduler {
             .insert(band, account, self.order_counter(account), key);
     }
 
+    /// Position in `running` of the running request in `slot` (binary search by stamp).
+    pub(crate) fn run_pos(&self, slot: u32) -> usize {
+        let stamp = self.seq(slot).stamp;
+        let pos = self
+            .running
+            .binary_search_by_key(&stamp, |r| r.stamp)
+            .expect("running request has a run entry");
+        debug_assert_eq!(self.running[pos].slot, slot);
+        pos
+    }
+
+    /// Appends a run entry for a request being admitted; returns its position.
+    pub(crate) fn push_run(&mut self, slot: u32) -> usize {
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        let bs = self.cfg.block_size;
+        let seq = self.seq_mut(slot);
+        seq.stamp = stamp;
+        let run = Run {
+            id: seq.id,
+            stamp,
+            sched_step: 0,
+            slot,
+            computed: seq.computed,
+            known: seq.known(),
+            max_known: seq.prompt_len + seq.max_new,
+            nblocks: seq.blocks.len() as u32,
+            reg_at: seq.reg_at(bs),
+            plan_pos: NIL,
+            tenant: seq.tenant,
+            workflow: seq.workflow,
+            seen_epoch: 0,
+        };
+        self.running.push(run);
+        self.n_running += 1;
+        self.running.len() - 1
+    }
+
+    /// Drops the holes of `running` once they are a quarter of it (amortized O(1) per hole).
+    /// Only called at the start of a step, so positions are stable from a `schedule` to the
+    /// following `update`.
+    pub(crate) fn compact_running(&mut self) {
+        if self.holes > 0 && self.holes * 4 >= self.running.len() {
+            self.running.retain(|r| r.slot != NIL);
+            self.holes = 0;
+        }
+    }
+
     /// Takes a running request out of the victim index and frees its KV blocks.
     pub(crate) fn stop_running(&mut self, slot: u32) {
+        let pos = self.run_pos(slot);
+        self.stop_running_at(pos);
+    }
+
+    /// [`BatchScheduler::stop_running`] for the entry at `pos`: writes its progress back to
+    /// the slab entry and leaves a hole.
+    pub(crate) fn stop_running_at(&mut self, pos: usize) {
+        let run = self.running[pos];
+        let slot = run.slot;
         let seq = self.seq(slot);
         let (band, account, key) = (seq.band, seq.account, seq.fcfs_key(slot));
         self.running_idx
@@ -386,13 +474,22 @@ impl BatchScheduler {
         let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
         self.pool.release(&blocks);
         let seq = self.seq_mut(slot);
+        seq.generated = run.known - seq.prompt_len;
         seq.computed = 0;
         seq.registered = 0;
+        self.running[pos].slot = NIL;
+        self.n_running -= 1;
+        self.holes += 1;
     }
 
     /// Charges the request's tenant (and workflow) `tokens` at `per_token` weighted tokens.
     pub(crate) fn charge(&mut self, slot: u32, tokens: u32, input: bool) {
         let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
+        self.charge_accounts(tenant, workflow, tokens, input);
+    }
+
+    /// Charges `tenant` (and `workflow` unless `NIL`) `tokens` at `per_token` weighted tokens.
+    pub(crate) fn charge_accounts(&mut self, tenant: u32, workflow: u32, tokens: u32, input: bool) {
         let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
         let amount = per_token * f64::from(tokens);
         let stats = &mut self.tenant_stats[tenant as usize];

@@ -16,22 +16,20 @@ pub(crate) enum State {
 /// Marker for "no index".
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// One request inside the scheduler. Fields touched on every step come first and the struct
-/// is cache-line aligned, so a step touches one line per request.
+/// One request inside the scheduler (the slab entry). While it runs, its per-step fields
+/// (computed and generated tokens, block count) live in its [`Run`] entry instead, which is
+/// authoritative until the request stops running (see `BatchScheduler::stop_running`).
 #[derive(Debug, Clone)]
-#[repr(C, align(64))]
 pub(crate) struct Seq {
     pub id: u64,
-    /// Step in which it was last scheduled.
-    pub sched_step: u64,
-    /// Last `update` call that saw it (duplicate detection).
-    pub seen_epoch: u32,
+    /// Admission stamp of its current [`Run`] entry (valid while running).
+    pub stamp: u64,
     pub prompt_len: u32,
+    /// Tokens generated (up to date while waiting; see [`Run::known`] while running).
     pub generated: u32,
+    /// Tokens computed (up to date while waiting; see [`Run::computed`] while running).
     pub computed: u32,
     pub max_new: u32,
-    /// Index of its entry in the plan being built, or `NIL`.
-    pub plan_pos: u32,
     pub tenant: u32,
     /// Workflow account, or `NIL` outside workflow-fair mode.
     pub workflow: u32,
@@ -39,7 +37,6 @@ pub(crate) struct Seq {
     pub account: u32,
     pub band: i32,
     pub state: State,
-    // Second cache line: touched at admission, preemption, block growth and finish.
     pub blocks: Vec<u32>,
     pub hashes: Vec<u64>,
     /// Prompt blocks already registered in (or taken from) the prefix cache.
@@ -50,6 +47,36 @@ pub(crate) struct Seq {
     pub deadline: Option<f64>,
     /// Time from arrival to first admission.
     pub queue_time: Option<f64>,
+}
+
+/// The per-step state of one running request, kept densely in running (admission) order so
+/// that a step walks one contiguous array instead of the request slab. A removed entry is a
+/// hole (`slot == NIL`) until the array is compacted at the start of a step; entries stay
+/// sorted by `stamp`, so a slot's entry is found by binary search.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run {
+    pub id: u64,
+    /// Admission stamp (strictly increasing along the array).
+    pub stamp: u64,
+    /// Step of its last plan entry.
+    pub sched_step: u64,
+    /// Slab slot, or `NIL` for a hole.
+    pub slot: u32,
+    pub computed: u32,
+    /// Known tokens: prompt plus generated.
+    pub known: u32,
+    /// Known tokens once it has generated `max_new_tokens`.
+    pub max_known: u32,
+    /// KV blocks held (length of the slab entry's block list).
+    pub nblocks: u32,
+    /// Computed tokens at which its next prompt block can be registered (`NIL`: none left).
+    pub reg_at: u32,
+    /// Index of its entry in the plan of step `sched_step`.
+    pub plan_pos: u32,
+    pub tenant: u32,
+    pub workflow: u32,
+    /// Last `update` call that saw it (duplicate detection).
+    pub seen_epoch: u32,
 }
 
 impl Seq {
@@ -73,9 +100,7 @@ impl Seq {
             state: State::Waiting,
             need: 0,
             queue_time: None,
-            plan_pos: NIL,
-            sched_step: 0,
-            seen_epoch: 0,
+            stamp: 0,
         }
     }
 
@@ -84,9 +109,13 @@ impl Seq {
         self.prompt_len + self.generated
     }
 
-    /// Known tokens not computed yet.
-    pub fn outstanding(&self) -> u32 {
-        self.known() - self.computed
+    /// Computed tokens at which the next prompt block can be registered (`NIL`: none left).
+    pub fn reg_at(&self, block_size: u32) -> u32 {
+        if (self.registered as usize) < self.hashes.len() {
+            (self.registered + 1) * block_size
+        } else {
+            NIL
+        }
     }
 
     /// FCFS key: arrival, then id.

@@ -1,13 +1,13 @@
 //! Applying the engine's results of a step.
+//!
+//! Outputs usually list the plan's entries in plan order, so each id is checked against the
+//! run entry of the same plan position first (no hash lookup, no visit to the request slab).
 
 use super::plan::{FinishReason, Finished, StepOutputs};
 use super::scheduler::BatchScheduler;
-use super::seq::State;
+use super::seq::{State, NIL};
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
-
-/// Validated outputs: `(slot, generated)` pairs and slots that stopped.
-type CheckedOutputs = (Vec<(u32, u32)>, Vec<u32>);
 
 impl BatchScheduler {
     /// Applies the engine's results for the last step: adds generated tokens (clamped to
@@ -16,96 +16,113 @@ impl BatchScheduler {
     /// (`Conflict` otherwise, `NotFound` for unknown ids); a request still prefilling cannot
     /// report generated tokens. On error nothing changes.
     pub fn update(&mut self, outputs: &StepOutputs) -> Result<Vec<Finished>> {
-        let (generated, stopped) = self.check_outputs(outputs)?;
+        let mut generated = std::mem::take(&mut self.scratch_generated);
+        let mut stopped = std::mem::take(&mut self.scratch_stopped);
+        generated.clear();
+        stopped.clear();
+        let checked = self.check_outputs(outputs, &mut generated, &mut stopped);
         let mut done = Vec::new();
-        for (slot, n) in generated {
-            self.add_generated(slot, n, &mut done);
-        }
-        for slot in stopped {
-            if self.seqs[slot as usize].is_some() {
-                self.finish(slot, FinishReason::Stop, &mut done);
+        if checked.is_ok() {
+            for &(pos, n) in &generated {
+                self.add_generated(pos as usize, n, &mut done);
             }
+            for &pos in &stopped {
+                if self.running[pos as usize].slot != NIL {
+                    self.finish(pos as usize, FinishReason::Stop, &mut done);
+                }
+            }
+            self.flush_counters();
+            self.awaiting_update = false;
         }
-        self.flush_counters();
-        if !done.is_empty() {
-            self.running.retain(|&s| self.seqs[s as usize].is_some());
-        }
-        self.awaiting_update = false;
-        Ok(done)
+        self.scratch_generated = generated;
+        self.scratch_stopped = stopped;
+        checked.map(|()| done)
     }
 
-    fn check_outputs(&mut self, outputs: &StepOutputs) -> Result<CheckedOutputs> {
+    /// Validates `outputs` into `(position, generated)` pairs and stopped positions.
+    fn check_outputs(
+        &mut self,
+        outputs: &StepOutputs,
+        generated: &mut Vec<(u32, u32)>,
+        stopped: &mut Vec<u32>,
+    ) -> Result<()> {
         self.epoch = self.epoch.wrapping_add(1);
         let epoch = self.epoch;
-        let mut generated = Vec::with_capacity(outputs.generated.len());
+        generated.reserve(outputs.generated.len());
         for (i, &(id, n)) in outputs.generated.iter().enumerate() {
-            let slot = self.scheduled_slot(id, i)?;
-            let seq = self.seq_mut(slot);
-            if seq.seen_epoch == epoch {
+            let pos = self.scheduled_pos(id, i)?;
+            let run = &mut self.running[pos];
+            if run.seen_epoch == epoch {
                 return Err(Error::invalid(
                     "generated",
                     format!("request {id} listed twice"),
                 ));
             }
-            seq.seen_epoch = epoch;
+            run.seen_epoch = epoch;
             if n > MAX_TOKENS {
                 return Err(Error::invalid(
                     "generated",
                     format!("{n} tokens for request {id}"),
                 ));
             }
-            if n > 0 && seq.computed < seq.known() {
+            if n > 0 && run.computed < run.known {
                 return Err(Error::invalid(
                     "generated",
                     format!("request {id} is still prefilling"),
                 ));
             }
-            generated.push((slot, n));
+            generated.push((pos as u32, n));
         }
-        let stopped = outputs
-            .finished
-            .iter()
-            .map(|&id| self.scheduled_slot(id, usize::MAX))
-            .collect::<Result<_>>()?;
-        Ok((generated, stopped))
+        for &id in &outputs.finished {
+            stopped.push(self.scheduled_pos(id, usize::MAX)? as u32);
+        }
+        Ok(())
     }
 
-    /// The slot of a request scheduled in the last step, awaiting its update. `hint` is its
-    /// likely position in the last plan (outputs usually come in plan order).
-    fn scheduled_slot(&self, id: u64, hint: usize) -> Result<u32> {
-        let hinted = self.last_slots.get(hint).copied();
-        let slot =
-            match hinted.filter(|&s| self.seqs[s as usize].as_ref().is_some_and(|q| q.id == id)) {
-                Some(s) => s,
-                None => *self
+    /// The position in `running` of a request scheduled in the last step, awaiting its update.
+    /// `hint` is its likely position in the last plan (outputs usually come in plan order).
+    fn scheduled_pos(&self, id: u64, hint: usize) -> Result<usize> {
+        let hinted = self.last_runs.get(hint).map(|&p| p as usize).filter(|&p| {
+            self.running
+                .get(p)
+                .is_some_and(|r| r.slot != NIL && r.id == id)
+        });
+        let pos = match hinted {
+            Some(p) => p,
+            None => {
+                let slot = *self
                     .by_id
                     .get(&id)
-                    .ok_or_else(|| Error::not_found("request", id.to_string()))?,
-            };
-        let seq = self.seq(slot);
-        if !self.awaiting_update || seq.state != State::Running || seq.sched_step != self.step {
-            return Err(Error::Conflict(format!(
-                "request {id} was not scheduled in the last step"
-            )));
+                    .ok_or_else(|| Error::not_found("request", id.to_string()))?;
+                if self.seq(slot).state != State::Running {
+                    return Err(not_scheduled(id));
+                }
+                self.run_pos(slot)
+            }
+        };
+        if !self.awaiting_update || self.running[pos].sched_step != self.step {
+            return Err(not_scheduled(id));
         }
-        Ok(slot)
+        Ok(pos)
     }
 
-    fn add_generated(&mut self, slot: u32, n: u32, done: &mut Vec<Finished>) {
-        let seq = self.seq_mut(slot);
-        let n = n.min(seq.max_new - seq.generated);
-        seq.generated += n;
-        let reached = seq.generated >= seq.max_new;
+    fn add_generated(&mut self, pos: usize, n: u32, done: &mut Vec<Finished>) {
+        let run = &mut self.running[pos];
+        let n = n.min(run.max_known - run.known);
+        run.known += n;
+        let reached = run.known >= run.max_known;
+        let (tenant, workflow) = (run.tenant, run.workflow);
         if n > 0 {
-            self.charge(slot, n, false);
+            self.charge_accounts(tenant, workflow, n, false);
         }
         if reached {
-            self.finish(slot, FinishReason::Length, done);
+            self.finish(pos, FinishReason::Length, done);
         }
     }
 
-    fn finish(&mut self, slot: u32, reason: FinishReason, done: &mut Vec<Finished>) {
-        self.stop_running(slot);
+    fn finish(&mut self, pos: usize, reason: FinishReason, done: &mut Vec<Finished>) {
+        let slot = self.running[pos].slot;
+        self.stop_running_at(pos);
         let seq = self.seq(slot);
         done.push(Finished {
             id: seq.id,
@@ -116,4 +133,8 @@ impl BatchScheduler {
         self.finished_total += 1;
         self.remove_seq(slot);
     }
+}
+
+fn not_scheduled(id: u64) -> Error {
+    Error::Conflict(format!("request {id} was not scheduled in the last step"))
 }

@@ -36,7 +36,7 @@ impl Request {
 }
 
 /// Lexicographic score: lower is better.
-pub type Score = (f64, f64);
+pub type Score = (f64, f64, f64);
 
 /// The GPUs (positions in the view) a policy picked on one node, with their score.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +75,9 @@ pub fn best_on_node(
     if !req.node_ok(view) {
         return None;
     }
+    if req.count <= 1 {
+        return best_single(view, req, bases, scoring);
+    }
     let mut best: Option<Candidate> = None;
     for (pool, topology) in pools(view, req) {
         for gpus in candidate_sets(view, req, &pool, scoring) {
@@ -91,9 +94,69 @@ pub fn best_on_node(
     best
 }
 
+/// The common case without allocation: a GPU-less request, or one GPU scored on each eligible
+/// GPU (interchangeable GPUs are scored once).
+fn best_single(
+    view: &NodeView,
+    req: &Request,
+    bases: &[ShapeFrag],
+    scoring: &mut Scoring<'_>,
+) -> Option<Candidate> {
+    let single = |score, gpus| {
+        Some(Candidate {
+            score,
+            gpus,
+            topology: Topology::NotApplicable,
+        })
+    };
+    if req.count == 0 {
+        return single(score(view, req, &[], bases, scoring), Vec::new());
+    }
+    if scoring.policy == PolicyKind::Random {
+        return random_single(view, req, scoring);
+    }
+    let mut best: Option<(Score, usize)> = None;
+    for p in 0..view.gpus.len() {
+        let gpu = &view.gpus[p];
+        if !req.gpu_ok(gpu) || view.gpus[..p].iter().any(|q| q == gpu && req.gpu_ok(q)) {
+            continue;
+        }
+        let s = score(view, req, &[p], bases, scoring);
+        if scoring.policy == PolicyKind::FirstFit {
+            return single(s, vec![p]);
+        }
+        if best.is_none_or(|(b, _)| score_lt(s, b)) {
+            best = Some((s, p));
+        }
+    }
+    best.and_then(|(s, p)| single(s, vec![p]))
+}
+
+fn random_single(view: &NodeView, req: &Request, scoring: &mut Scoring<'_>) -> Option<Candidate> {
+    let eligible = view.gpus.iter().filter(|g| req.gpu_ok(g)).count();
+    if eligible == 0 {
+        return None;
+    }
+    let pick = scoring
+        .rng
+        .as_deref_mut()
+        .map_or(0, |r| r.below(eligible as u64) as usize);
+    let p = (0..view.gpus.len())
+        .filter(|&p| req.gpu_ok(&view.gpus[p]))
+        .nth(pick)?;
+    Some(Candidate {
+        score: (0.0, 0.0, 0.0),
+        gpus: vec![p],
+        topology: Topology::NotApplicable,
+    })
+}
+
 /// Strict "better than" on scores, total over floats.
 pub fn score_lt(a: Score, b: Score) -> bool {
-    a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).is_lt()
+    a.0.total_cmp(&b.0)
+        .then(a.1.total_cmp(&b.1))
+        .then(a.2.total_cmp(&b.2))
+        .is_lt()
 }
 
 /// Sets of GPU positions to choose from: each topology group able to hold the whole gang, or
@@ -154,7 +217,6 @@ fn candidate_sets(
             (!view.gpus[p].occupied as u32, leftover(p))
         })],
         PolicyKind::Random => vec![random_subset(pool, k, scoring.rng.as_deref_mut())],
-        PolicyKind::Fgd if k == 1 => distinct_states(view, pool),
         PolicyKind::Fgd => vec![
             take_sorted(pool, k, |p| (leftover(p), 0)),
             take_sorted(pool, k, |p| (u32::MAX - leftover(p), 0)),
@@ -183,20 +245,6 @@ fn random_subset(pool: &[usize], k: usize, rng: Option<&mut SplitMix64>) -> Vec<
     items
 }
 
-/// One GPU of each distinct state: interchangeable GPUs give the same score.
-fn distinct_states(view: &NodeView, pool: &[usize]) -> Vec<Vec<usize>> {
-    let mut seen: Vec<GpuView> = Vec::with_capacity(pool.len());
-    let mut out = Vec::with_capacity(pool.len());
-    for &p in pool {
-        let g = view.gpus[p];
-        if !seen.contains(&g) {
-            seen.push(g);
-            out.push(vec![p]);
-        }
-    }
-    out
-}
-
 fn score(
     view: &NodeView,
     req: &Request,
@@ -204,37 +252,32 @@ fn score(
     bases: &[ShapeFrag],
     scoring: &Scoring<'_>,
 ) -> Score {
-    let freed: u32 = gpus
-        .iter()
-        .map(|&p| view.gpus[p].share() - view.gpus[p].after(req.mem, req.milli).share())
-        .sum();
+    let mut freed = 0;
+    let mut gpu_left = 0.0;
+    for &p in gpus {
+        let after = view.gpus[p].after(req.mem, req.milli).share();
+        freed += view.gpus[p].share() - after;
+        gpu_left += after as f64;
+    }
     let node_left = (view.total_share() - freed) as f64;
-    let gpu_left: f64 = gpus
-        .iter()
-        .map(|&p| view.gpus[p].after(req.mem, req.milli).share() as f64)
-        .sum();
     let cpu_left = (view.cpu_free - req.cpu) as f64;
     match scoring.policy {
-        PolicyKind::FirstFit | PolicyKind::Random => (0.0, 0.0),
-        PolicyKind::BestFit => (node_left, cpu_left),
-        PolicyKind::Spread => (-node_left, -cpu_left),
-        PolicyKind::Packing => (packing_tier(view, gpus), node_left),
+        PolicyKind::FirstFit | PolicyKind::Random => (0.0, 0.0, 0.0),
+        PolicyKind::BestFit => (node_left, gpu_left, cpu_left),
+        PolicyKind::Spread => (-node_left, -gpu_left, -cpu_left),
+        PolicyKind::Packing => (packing_tier(view, gpus), node_left, gpu_left),
         PolicyKind::Fgd => {
             let delta = quantize(frag_delta(view, req, gpus, bases, scoring.shapes));
-            (delta, fgd_tie_break(view, gpus, node_left, gpu_left))
+            (delta, packing_tier(view, gpus), node_left * 1e5 + gpu_left)
         }
     }
 }
 
-/// Equal fragmentation changes are common (a whole GPU taken from any idle GPU changes nothing
-/// fragmented), so ties go to GPUs already in use, then busy nodes, then the tightest node and
-/// GPUs, which keeps idle nodes whole for large gangs (+0.7 points on openb over lowest index).
-fn fgd_tie_break(view: &NodeView, gpus: &[usize], node_left: f64, gpu_left: f64) -> f64 {
-    packing_tier(view, gpus) * 1e10 + node_left * 1e5 + gpu_left
-}
-
-/// Rounds to 1e-6 milli-GPU so that candidates equal in exact arithmetic tie, and the
-/// secondary criterion (not float rounding noise) decides between them.
+/// Rounds to 1e-6 milli-GPU so that candidates equal in exact arithmetic tie, and the tie-break
+/// (not float rounding noise) decides between them. Ties are common (a whole GPU taken from any
+/// idle GPU changes nothing fragmented); they go to GPUs already in use, then busy nodes, then
+/// the tightest node and GPUs, which keeps idle nodes whole for large gangs (+0.7 points on
+/// openb over the lowest index).
 fn quantize(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -257,16 +300,25 @@ pub fn frag_delta(
     bases: &[ShapeFrag],
     shapes: &[WeightedShape],
 ) -> f64 {
-    let changes: Vec<(GpuView, GpuView)> = gpus
-        .iter()
-        .map(|&p| (view.gpus[p], view.gpus[p].after(req.mem, req.milli)))
-        .collect();
+    let change = |&p: &usize| (view.gpus[p], view.gpus[p].after(req.mem, req.milli));
+    let one: [(GpuView, GpuView); 1];
+    let many: Vec<(GpuView, GpuView)>;
+    let changes: &[(GpuView, GpuView)] = match gpus {
+        [p] => {
+            one = [change(p)];
+            &one
+        }
+        _ => {
+            many = gpus.iter().map(change).collect();
+            &many
+        }
+    };
     let (cpu, mem) = (view.cpu_free - req.cpu, view.mem_free - req.host_mem);
     shapes
         .iter()
         .zip(bases)
         .map(|(w, base)| {
-            let after = base.changed(&w.shape, &changes, cpu, mem).value(&w.shape);
+            let after = base.changed(&w.shape, changes, cpu, mem).value(&w.shape);
             w.probability * (after as f64 - base.value(&w.shape) as f64)
         })
         .sum()

@@ -4,7 +4,9 @@
 //! so the number of classes grows far slower than the number of GPUs. Each class also caches
 //! its fragmentation terms per shape of the distribution.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
 
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::view::NodeView;
@@ -14,7 +16,15 @@ use super::view::NodeView;
 pub struct Class {
     pub view: NodeView,
     pub members: BTreeSet<usize>,
-    frag: Vec<Option<ShapeFrag>>,
+    pub frag: FragCache,
+}
+
+/// A class's fragmentation terms by distribution slot, and a buffer aligned with the shapes of
+/// the current decision (reused so scoring allocates nothing).
+#[derive(Debug, Clone, Default)]
+pub struct FragCache {
+    by_slot: Vec<Option<ShapeFrag>>,
+    aligned: Vec<ShapeFrag>,
 }
 
 impl Class {
@@ -22,32 +32,31 @@ impl Class {
     pub fn first(&self) -> usize {
         *self.members.first().expect("classes are never empty")
     }
+}
 
-    /// This class's fragmentation terms, aligned with `shapes`, computed on first use.
-    pub fn bases(&mut self, shapes: &[WeightedShape]) -> Vec<ShapeFrag> {
-        shapes
-            .iter()
-            .map(|w| {
-                if self.frag.len() <= w.slot {
-                    self.frag.resize(w.slot + 1, None);
-                }
-                match self.frag[w.slot] {
-                    Some(f) if f.generation == w.generation => f,
-                    _ => {
-                        let f = ShapeFrag::of(&self.view, &w.shape, w.generation);
-                        self.frag[w.slot] = Some(f);
-                        f
-                    }
-                }
-            })
-            .collect()
+impl FragCache {
+    /// The terms of `view` for each of `shapes`, in order, computed on first use.
+    pub fn bases(&mut self, view: &NodeView, shapes: &[WeightedShape]) -> &[ShapeFrag] {
+        self.aligned.clear();
+        for w in shapes {
+            if self.by_slot.len() <= w.slot {
+                self.by_slot.resize(w.slot + 1, None);
+            }
+            let f = match self.by_slot[w.slot] {
+                Some(f) if f.generation == w.generation => f,
+                _ => ShapeFrag::of(view, &w.shape, w.generation),
+            };
+            self.by_slot[w.slot] = Some(f);
+            self.aligned.push(f);
+        }
+        &self.aligned
     }
 }
 
 /// The classes and which class each node is in.
 #[derive(Debug, Clone, Default)]
 pub struct ClassIndex {
-    by_view: HashMap<NodeView, usize>,
+    by_view: FxHashMap<NodeView, usize>,
     classes: Vec<Option<Class>>,
     free_ids: Vec<usize>,
     node_class: Vec<usize>,
@@ -78,7 +87,7 @@ impl ClassIndex {
         let class = Class {
             view: view.clone(),
             members: BTreeSet::new(),
-            frag: Vec::new(),
+            frag: FragCache::default(),
         };
         let id = match self.free_ids.pop() {
             Some(id) => {

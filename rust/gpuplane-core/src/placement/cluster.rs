@@ -141,7 +141,7 @@ impl Cluster {
             self.inv.node(idx),
             &self.inv.gpus,
             self.node_labels[idx],
-            &mut |m| models.get(&m.to_string()).unwrap_or(u32::MAX),
+            &mut |m| models.get(m).unwrap_or(u32::MAX),
         )
     }
 
@@ -196,14 +196,16 @@ impl Cluster {
         Ok(Some(ids))
     }
 
-    /// Places `w` with the cluster's policy or `policy` if given.
+    /// Places `w` with the cluster's policy or `policy` if given. Only placed workloads feed the
+    /// learned distribution, so a refused call changes nothing (and journal replay is exact).
     pub fn place(&mut self, w: Workload, policy: Option<PolicyKind>) -> Result<Placement> {
         let req = self.request_of(&w)?;
         let policy = policy.unwrap_or(self.policy);
-        let chosen = self.choose(&w, &req, policy);
-        self.distribution.observe(shape_of(&w));
-        match chosen {
-            Some((node, cand)) => Ok(self.commit(w, node, cand, policy)),
+        match self.choose(&w, &req, policy) {
+            Some((node, cand)) => {
+                self.distribution.observe(shape_of(&w));
+                Ok(self.commit(w, node, cand, policy))
+            }
             None => Err(self.no_fit(&w, &req)),
         }
     }
@@ -308,20 +310,18 @@ impl Cluster {
     ) -> Option<usize> {
         let mut best: Option<(Score, usize)> = None;
         for class in self.classes.iter_mut() {
-            if !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector) {
+            if !w.node_selector.is_empty()
+                && !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector)
+            {
                 continue;
             }
-            let bases = if shapes.is_empty() {
-                Vec::new()
-            } else {
-                class.bases(shapes)
-            };
+            let bases = class.frag.bases(&class.view, shapes);
             let mut scoring = Scoring {
                 policy,
                 shapes,
                 rng: None,
             };
-            if let Some(c) = best_on_node(&class.view, req, &bases, &mut scoring) {
+            if let Some(c) = best_on_node(&class.view, req, bases, &mut scoring) {
                 let first = class.first();
                 let better = match best {
                     None => true,

@@ -6,7 +6,7 @@
 //! cannot host one GPU's worth of `m`. A node's expected fragmentation is the average over the
 //! shape distribution, weighted by each shape's probability.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,7 @@ pub struct ShapeDistribution {
     learning: bool,
     next_generation: u64,
     #[serde(skip)]
-    index: HashMap<Shape, usize>,
+    index: FxHashMap<Shape, usize>,
 }
 
 /// One shape of the distribution with its slot, generation and probability.
@@ -136,7 +136,7 @@ impl Default for ShapeDistribution {
             capacity: 32,
             learning: true,
             next_generation: 1,
-            index: HashMap::new(),
+            index: FxHashMap::default(),
         }
     }
 }

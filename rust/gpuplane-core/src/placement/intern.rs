@@ -1,7 +1,9 @@
 //! Small interning tables: names and label sets become dense numbers for cheap comparison.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
 use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct Interner<T: Hash + Eq + Clone> {
     values: Vec<T>,
     #[serde(skip)]
-    index: HashMap<T, u32>,
+    index: FxHashMap<T, u32>,
 }
 
 impl<T: Hash + Eq + Clone> Interner<T> {
@@ -24,7 +26,10 @@ impl<T: Hash + Eq + Clone> Interner<T> {
         id
     }
 
-    pub fn get(&self, value: &T) -> Option<u32> {
+    pub fn get<Q: ?Sized + Hash + Eq>(&self, value: &Q) -> Option<u32>
+    where
+        T: Borrow<Q>,
+    {
         self.index.get(value).copied()
     }
 

@@ -88,9 +88,12 @@ impl Cluster {
         best_on_node(&view, req, &[], &mut scoring).is_some()
     }
 
+    /// The node as it would be without `victims`. Free memory is recomputed from the raw
+    /// usage, since the saturated free figure hides over-commit by external usage.
     fn view_without(&self, idx: usize, victims: &[&Allocation]) -> NodeView {
         let mut view = self.node_view(idx);
         let node = self.inv.node(idx);
+        let mut freed = vec![(0u64, 0u32); node.gpus.len()];
         for a in victims {
             for g in &a.gpus {
                 let p = node
@@ -98,11 +101,18 @@ impl Cluster {
                     .iter()
                     .position(|x| x == g)
                     .expect("victim GPU is on its node");
-                view.gpus[p].mem_free += a.workload.memory_mib;
-                view.gpus[p].milli_free += a.workload.compute_milli;
+                freed[p].0 += a.workload.memory_mib;
+                freed[p].1 += a.workload.compute_milli;
             }
             view.cpu_free += a.workload.cpu_milli;
             view.mem_free += a.workload.host_memory_mib;
+        }
+        for (p, &(mem, milli)) in freed.iter().enumerate() {
+            let gpu = self.inv.gpu(node.gpus[p]);
+            view.gpus[p].mem_free = gpu
+                .memory_mib
+                .saturating_sub(gpu.used_mib - mem + gpu.external_mib);
+            view.gpus[p].milli_free = gpu.compute_milli - (gpu.used_milli - milli);
         }
         view
     }

@@ -1,0 +1,117 @@
+//! `gpuplane.StepPlan`: one step's plan, as numpy columns.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use gpuplane_core::batching::StepPlan;
+use gpuplane_core::Error;
+use numpy::PyArray1;
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+use crate::values::repr;
+
+/// Ids as numpy int64 (the binding only accepts ids below 2**63).
+fn id_array<'py>(py: Python<'py>, ids: impl Iterator<Item = u64>) -> Bound<'py, PyArray1<i64>> {
+    PyArray1::from_vec(py, ids.map(|id| id as i64).collect())
+}
+
+/// What one step hands to the engine: for each scheduled request (running ones first, then
+/// newly admitted) the tokens to compute, whether a token is sampled, and its new KV blocks.
+#[pyclass(frozen, module = "gpuplane", name = "StepPlan")]
+pub struct PyStepPlan {
+    inner: StepPlan,
+    /// Position in the plan by id, built on the first `blocks` call.
+    index: OnceLock<HashMap<u64, usize>>,
+}
+
+impl From<StepPlan> for PyStepPlan {
+    fn from(inner: StepPlan) -> Self {
+        PyStepPlan {
+            inner,
+            index: OnceLock::new(),
+        }
+    }
+}
+
+impl PyStepPlan {
+    fn position(&self, id: u64) -> Option<usize> {
+        let index = self.index.get_or_init(|| {
+            let entries = self.inner.scheduled.iter().enumerate();
+            entries.map(|(i, e)| (e.id, i)).collect()
+        });
+        index.get(&id).copied()
+    }
+}
+
+#[pymethods]
+impl PyStepPlan {
+    /// Ids of the scheduled requests, in plan order.
+    #[getter]
+    fn ids<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        id_array(py, self.inner.scheduled.iter().map(|e| e.id))
+    }
+
+    /// Tokens each scheduled request computes this step (>= 1).
+    #[getter]
+    fn num_tokens<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let tokens = self.inner.scheduled.iter().map(|e| i64::from(e.num_tokens));
+        PyArray1::from_vec(py, tokens.collect())
+    }
+
+    /// Whether the engine samples a token for each scheduled request (False for a prefill
+    /// chunk that is not the last).
+    #[getter]
+    fn samples<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        PyArray1::from_vec(py, self.inner.scheduled.iter().map(|e| e.samples).collect())
+    }
+
+    /// Ids admitted this step (they are also scheduled).
+    #[getter]
+    fn admitted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        id_array(py, self.inner.admitted.iter().copied())
+    }
+
+    /// Ids preempted this step: their KV is freed and they wait for recompute.
+    #[getter]
+    fn preempted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        id_array(py, self.inner.preempted.iter().copied())
+    }
+
+    /// Sum of `num_tokens`.
+    #[getter]
+    fn total_tokens(&self) -> u32 {
+        self.inner.total_tokens
+    }
+
+    /// `(new_blocks, cached_blocks)` of a scheduled request: KV blocks allocated to it this
+    /// step and cached prefix blocks it reuses (only on the step that admits it).
+    fn blocks(&self, id: i64) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        let pos = u64::try_from(id).ok().and_then(|id| self.position(id));
+        let pos =
+            pos.ok_or_else(|| to_py(Error::not_found("scheduled request", id.to_string())))?;
+        let e = &self.inner.scheduled[pos];
+        Ok((e.new_blocks.clone(), e.cached_blocks.clone()))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.scheduled.len()
+    }
+
+    fn __contains__(&self, id: i64) -> bool {
+        u64::try_from(id).is_ok_and(|id| self.position(id).is_some())
+    }
+
+    fn __repr__(&self) -> String {
+        let p = &self.inner;
+        repr(
+            "StepPlan",
+            &[
+                ("requests", p.scheduled.len().to_string()),
+                ("total_tokens", p.total_tokens.to_string()),
+                ("admitted", p.admitted.len().to_string()),
+                ("preempted", p.preempted.len().to_string()),
+            ],
+        )
+    }
+}
