@@ -115,9 +115,8 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=2000)
     ap.add_argument("--bulk", type=int, default=2000)
     args = ap.parse_args()
-    print(
-        f"{'GPUs':>7} {'policy':<20} {'p50 µs':>8} {'p99 µs':>8} {'mean µs':>8} {'vs naive':>9} {'bulk dec/s':>11}"
-    )
+    row = "{:>7} {:<20} {:>8} {:>8} {:>8} {:>9} {:>11}"
+    print(row.format("GPUs", "policy", "p50 µs", "p99 µs", "mean µs", "vs naive", "bulk dec/s"))
     for size in args.sizes:
         base = half_full(size)
         naive = time_naive(base, max(args.decisions // 10, 50) if size > 10_000 else args.decisions)
@@ -129,9 +128,17 @@ def main() -> None:
             bulk = bulk_throughput(c, policy, args.bulk)
             p50, p99 = percentile(lat, 50), percentile(lat, 99)
             speedup = naive_mean / mean
-            print(f"{size:>7} {policy:<20} {p50:>8.1f} {p99:>8.1f} {mean:>8.1f} {speedup:>8.1f}x {bulk:>11,.0f}")
+            print(
+                row.format(
+                    size, policy, f"{p50:.1f}", f"{p99:.1f}", f"{mean:.1f}", f"{speedup:.1f}x", f"{bulk:,.0f}"
+                )
+            )
         p50, p99 = percentile(naive, 50), percentile(naive, 99)
-        print(f"{size:>7} {'naive Python scan':<20} {p50:>8.1f} {p99:>8.1f} {naive_mean:>8.1f} {1.0:>8.1f}x {'-':>11}")
+        print(
+            row.format(
+                size, "naive Python scan", f"{p50:.1f}", f"{p99:.1f}", f"{naive_mean:.1f}", "1.0x", "-"
+            )
+        )
 
 
 if __name__ == "__main__":
