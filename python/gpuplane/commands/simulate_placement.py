@@ -36,15 +36,16 @@ def run(args: argparse.Namespace) -> int:
     runs = [(p, s) for p in args.policies for s in range(args.seeds)]
     bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
     results = [replay(nodes, pods, p, s, args.target, args.distribution) for p, s in bar]
-    print(table(results, args.policies))
+    print(table(results, args.policies, with_reference=args.nodes is not None))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump([asdict(r) for r in results], f, indent=1)
     return 0
 
 
-def table(results: list[ReplayResult], policies: list[str]) -> str:
-    """A readable table: mean and spread per policy, beside the published figure."""
+def table(results: list[ReplayResult], policies: list[str], with_reference: bool = True) -> str:
+    """A readable table: mean and spread per policy, beside the FGD paper's openb figure when
+    ``with_reference`` (the reference only means something for the openb trace)."""
     lines = [
         f"{'policy':<10} {'allocated':>10} {'± std':>7} {'min':>7} {'max':>7} {'FGD paper':>10} {'delta':>7} "
         f"{'placed':>8} {'µs/decision':>12}"
@@ -54,7 +55,7 @@ def table(results: list[ReplayResult], policies: list[str]) -> str:
         ratios = [100 * r.allocation_ratio for r in rs]
         mean = statistics.fmean(ratios)
         std = statistics.stdev(ratios) if len(ratios) > 1 else 0.0
-        ref = PUBLISHED_REFERENCE.get(policy)
+        ref = PUBLISHED_REFERENCE.get(policy) if with_reference else None
         ref_text = f"{ref:.2f} %" if ref is not None else "-"
         delta = f"{mean - ref:+.2f}" if ref is not None else "-"
         placed = statistics.fmean(r.placed / r.arrived for r in rs)

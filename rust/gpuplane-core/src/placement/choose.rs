@@ -279,7 +279,7 @@ fn score(
 /// the tightest node and GPUs, which keeps idle nodes whole for large gangs (+0.7 points on
 /// openb over the lowest index).
 fn quantize(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
+    (x * 1e6).round() / 1e6 + 0.0
 }
 
 fn packing_tier(view: &NodeView, gpus: &[usize]) -> f64 {
