@@ -17,6 +17,27 @@ struct Admission {
     tokens: u32,
 }
 
+/// The per-request token limits of a step.
+#[derive(Debug, Clone, Copy)]
+struct Chunking {
+    cap: u32,
+    chunked: bool,
+    token_budget: u32,
+}
+
+impl Chunking {
+    /// Tokens a request with `outstanding` tokens gets from `budget` (0: not this step).
+    #[inline(always)]
+    fn tokens_for(self, outstanding: u32, budget: u32) -> u32 {
+        let want = outstanding.min(self.cap);
+        let tokens = want.min(budget);
+        if !self.chunked && tokens < want.min(self.token_budget) {
+            return 0;
+        }
+        tokens
+    }
+}
+
 /// The step being built. The positions of its entries in `running` go to
 /// `BatchScheduler::last_runs`, in plan order.
 #[derive(Debug)]
@@ -63,44 +84,71 @@ impl BatchScheduler {
     }
 
     fn serve_running(&mut self, st: &mut Step) {
+        let step = self.step;
+        let bs = u64::from(self.cfg.block_size);
+        let chunking = self.chunking();
+        self.last_runs.reserve(self.n_running + 8);
         for pos in 0..self.running.len() {
             if st.budget == 0 {
                 break;
             }
-            let run = &self.running[pos];
+            let run = &mut self.running[pos];
             if run.slot == NIL {
                 continue;
             }
-            let tokens = self.tokens_for(run.known - run.computed, st.budget);
+            let tokens = chunking.tokens_for(run.known - run.computed, st.budget);
             if tokens == 0 {
                 continue;
             }
-            if let Some(new_blocks) = self.grow(pos, tokens, st) {
-                self.push_entry(st, pos, tokens, new_blocks, Vec::new());
+            if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
+                // Needs new blocks (may preempt): the slow path.
+                if let Some(new_blocks) = self.grow(pos, tokens, st) {
+                    self.push_entry(st, pos, tokens, new_blocks, Vec::new());
+                }
+                continue;
             }
+            // Fits the blocks it holds (every decode step but one per block): the entry is
+            // built from the run entry alone.
+            run.computed += tokens;
+            run.plan_pos = st.plan.scheduled.len() as u32;
+            run.sched_step = step;
+            st.register |= run.computed >= run.reg_at;
+            st.budget -= tokens;
+            let entry = ScheduledRequest {
+                id: run.id,
+                num_tokens: tokens,
+                new_blocks: Vec::new(),
+                cached_blocks: Vec::new(),
+                samples: run.computed == run.known,
+            };
+            self.last_runs.push(pos as u32);
+            st.plan.scheduled.push(entry);
+        }
+    }
+
+    fn chunking(&self) -> Chunking {
+        Chunking {
+            cap: self.chunk_cap,
+            chunked: self.cfg.chunked_prefill,
+            token_budget: self.cfg.token_budget,
         }
     }
 
     /// Tokens a request with `outstanding` tokens gets from `budget` (0: not this step).
     fn tokens_for(&self, outstanding: u32, budget: u32) -> u32 {
-        let want = outstanding.min(self.chunk_cap);
-        let tokens = want.min(budget);
-        if !self.cfg.chunked_prefill && tokens < want.min(self.cfg.token_budget) {
-            return 0;
-        }
-        tokens
+        self.chunking().tokens_for(outstanding, budget)
     }
 
     /// Allocates the blocks the running request at `pos` needs to compute `tokens` more,
     /// preempting victims when the pool is exhausted. `None` if it was preempted itself.
+    #[cold]
     fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
         let run = &self.running[pos];
-        let (slot, bs) = (run.slot, self.cfg.block_size);
-        let upto = run.computed + tokens;
-        if u64::from(upto) <= u64::from(run.nblocks) * u64::from(bs) {
-            return Some(Vec::new()); // fits the blocks it holds
-        }
-        let need = self.cfg.blocks_for(upto) - run.nblocks;
+        let slot = run.slot;
+        let need = self
+            .cfg
+            .blocks_for(run.computed + tokens)
+            .saturating_sub(run.nblocks);
         let mut new = Vec::with_capacity(need as usize);
         while (new.len() as u32) < need {
             if let Some(b) = self.pool.allocate() {

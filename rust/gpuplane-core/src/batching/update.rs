@@ -32,6 +32,7 @@ impl BatchScheduler {
                 }
             }
             self.flush_counters();
+            self.sync_usage();
             self.awaiting_update = false;
         }
         self.scratch_generated = generated;
@@ -48,8 +49,13 @@ impl BatchScheduler {
     ) -> Result<()> {
         self.epoch = self.epoch.wrapping_add(1);
         let epoch = self.epoch;
-        generated.reserve(outputs.generated.len());
-        for (i, &(id, n)) in outputs.generated.iter().enumerate() {
+        generated.resize(outputs.generated.len(), (0, 0));
+        for ((i, &(id, n)), out) in outputs
+            .generated
+            .iter()
+            .enumerate()
+            .zip(generated.iter_mut())
+        {
             let pos = self.scheduled_pos(id, i)?;
             let run = &mut self.running[pos];
             if run.seen_epoch == epoch {
@@ -71,7 +77,7 @@ impl BatchScheduler {
                     format!("request {id} is still prefilling"),
                 ));
             }
-            generated.push((pos as u32, n));
+            *out = (pos as u32, n);
         }
         for &id in &outputs.finished {
             stopped.push(self.scheduled_pos(id, usize::MAX)? as u32);
@@ -81,24 +87,16 @@ impl BatchScheduler {
 
     /// The position in `running` of a request scheduled in the last step, awaiting its update.
     /// `hint` is its likely position in the last plan (outputs usually come in plan order).
+    #[inline(always)]
     fn scheduled_pos(&self, id: u64, hint: usize) -> Result<usize> {
         let hinted = self.last_runs.get(hint).map(|&p| p as usize).filter(|&p| {
             self.running
                 .get(p)
-                .is_some_and(|r| r.slot != NIL && r.id == id)
+                .is_some_and(|r| r.id == id && r.slot != NIL)
         });
         let pos = match hinted {
             Some(p) => p,
-            None => {
-                let slot = *self
-                    .by_id
-                    .get(&id)
-                    .ok_or_else(|| Error::not_found("request", id.to_string()))?;
-                if self.seq(slot).state != State::Running {
-                    return Err(not_scheduled(id));
-                }
-                self.run_pos(slot)
-            }
+            None => self.lookup_running(id)?,
         };
         if !self.awaiting_update || self.running[pos].sched_step != self.step {
             return Err(not_scheduled(id));
@@ -106,6 +104,20 @@ impl BatchScheduler {
         Ok(pos)
     }
 
+    /// The position in `running` of a running request, by id.
+    #[cold]
+    fn lookup_running(&self, id: u64) -> Result<usize> {
+        let slot = *self
+            .by_id
+            .get(&id)
+            .ok_or_else(|| Error::not_found("request", id.to_string()))?;
+        if self.seq(slot).state != State::Running {
+            return Err(not_scheduled(id));
+        }
+        Ok(self.run_pos(slot))
+    }
+
+    #[inline(always)]
     fn add_generated(&mut self, pos: usize, n: u32, done: &mut Vec<Finished>) {
         let run = &mut self.running[pos];
         let n = n.min(run.max_known - run.known);
@@ -135,6 +147,7 @@ impl BatchScheduler {
     }
 }
 
+#[cold]
 fn not_scheduled(id: u64) -> Error {
     Error::Conflict(format!("request {id} was not scheduled in the last step"))
 }

@@ -62,6 +62,7 @@ impl CounterBook {
 
     /// Charges `amount` weighted tokens (divided by the weight); applied to ordered sets by
     /// the next [`CounterBook::flush`].
+    #[inline(always)]
     pub fn charge(&mut self, a: u32, amount: f64) {
         let i = a as usize;
         self.counter[i] += amount / self.weight[i];
