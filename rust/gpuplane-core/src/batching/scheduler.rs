@@ -9,7 +9,6 @@ use super::kv::BlockPool;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
-use super::tenancy::PolicyLink;
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
 
@@ -70,8 +69,6 @@ pub struct BatchScheduler {
     pub(crate) finished_total: u64,
     pub(crate) queue_time_sum: f64,
     pub(crate) queue_time_max: f64,
-    /// The shared policy engine, if attached (see `tenancy.rs`).
-    pub(crate) link: Option<PolicyLink>,
 }
 
 impl BatchScheduler {
@@ -114,7 +111,6 @@ impl BatchScheduler {
             finished_total: 0,
             queue_time_sum: 0.0,
             queue_time_max: 0.0,
-            link: None,
         };
         let declared: Vec<(String, f64)> = s
             .cfg
@@ -261,13 +257,13 @@ impl BatchScheduler {
                 format!("unknown tenant {:?}", req.tenant),
             ));
         }
-        self.check_linked_tenant(&req.tenant)
+        Ok(())
     }
 
     fn insert(&mut self, req: Request) {
         let tenant = match self.tenant_by_name.get(&req.tenant) {
             Some(&t) => t,
-            None => self.intern_tenant(&req.tenant, self.linked_weight(&req.tenant)),
+            None => self.intern_tenant(&req.tenant, 1.0),
         };
         let workflow = self.workflow_account(req.workflow, tenant);
         let account = match self.cfg.policy {

@@ -32,7 +32,6 @@ impl BatchScheduler {
                 }
             }
             self.flush_counters();
-            self.sync_usage();
             self.awaiting_update = false;
         }
         self.scratch_generated = generated;
