@@ -47,6 +47,7 @@ __all__ = [
     "BatchMetrics",
     "BatchScheduler",
     "CapacityError",
+    "Client",
     "Cluster",
     "ClusterStats",
     "Conflict",
@@ -68,3 +69,12 @@ __all__ = [
     "Workload",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``gpuplane.Client`` is imported lazily: embedding the library does not load gRPC."""
+    if name == "Client":
+        from gpuplane.client import Client
+
+        return Client
+    raise AttributeError(f"module 'gpuplane' has no attribute {name!r}")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gpuplane._core import POLICIES
-from gpuplane.commands import simulate_placement
+from gpuplane.commands import agent, remote, serve, simulate_placement
 from gpuplane.errors import GpuplaneError
 
 
@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     placement.add_argument("--json", metavar="FILE", help="also write per-run results as JSON")
     placement.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     placement.set_defaults(run=simulate_placement.run)
+    serve.register(commands)
+    remote.register(commands)
+    agent.register(commands)
     return top
 
 

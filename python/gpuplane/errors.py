@@ -43,6 +43,14 @@ class QuotaExceeded(GpuplaneError):
     """Refused by a quota, limit, rate or budget."""
 
 
+class Unauthenticated(GpuplaneError):
+    """The caller presented no credentials, or credentials the service does not know."""
+
+
+class PermissionDenied(GpuplaneError):
+    """The caller is known but may not do this (another tenant's work, or an admin call)."""
+
+
 class SnapshotError(InvalidRequest):
     """A snapshot is damaged, foreign, or from an unsupported version."""
 
@@ -62,7 +70,9 @@ __all__ = [
     "GpuplaneError",
     "InvalidRequest",
     "NotFound",
+    "PermissionDenied",
     "QuotaExceeded",
     "SnapshotError",
     "TraceError",
+    "Unauthenticated",
 ]

@@ -1,0 +1,197 @@
+"""Daemon RPC throughput and latency on loopback, beside the in-process library call.
+
+Starts a real ``gpuplane serve`` subprocess (simulated H100 cluster, journal in a temp folder,
+``synchronous=FULL``), then drives it from separate load-generator processes
+(multiprocessing), each with a few client threads:
+
+* unary ``Place`` + ``Release`` pairs (each RPC one decision, each journaled before it returns);
+* unary ``Admit`` + ``Finish`` (only when the build has the core policy engine);
+* the batched path: ``PlaceBatch`` + ``ReleaseBatch`` of ``--batch`` workloads per call;
+* the baseline: the same place/release pairs on an in-process ``gpuplane.Cluster``.
+
+    python benches/bench_daemon.py [--procs 2] [--threads 8] [--seconds 5] [--batch 2000]
+
+Prints decisions/s and p50/p99 latency per RPC, and the machine's ``uptime`` load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gpuplane
+from gpuplane import Client, Workload
+
+SPEC = "64x8xH100-80GB"
+MEMORY_MIB = 1_000
+
+
+def start_daemon(state_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``gpuplane serve`` subprocess on 127.0.0.1:0 and its target."""
+    cmd = [sys.executable, "-m", "gpuplane", "serve", "--listen", "127.0.0.1:0", "--no-nvml"]
+    cmd += ["--state-dir", str(state_dir), "--simulate", SPEC, "--log-level", "WARNING"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        if b"listening on" in raw:
+            return proc, f"127.0.0.1:{int(raw.decode().rsplit(':', 1)[1])}"
+    raise SystemExit("daemon did not start")
+
+
+def unary_thread(target: str, kind: str, tag: str, seconds: float, out: list[float]) -> None:
+    """One client thread: place/release (or admit/finish) pairs until ``seconds`` pass."""
+    with Client(target, timeout=30) as c:
+        end = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < end:
+            wid = f"{tag}-{i}"
+            t0 = time.perf_counter()
+            if kind == "place":
+                c.place(Workload(wid, MEMORY_MIB, 1, tenant="bench"))
+                t1 = time.perf_counter()
+                c.release(wid)
+            else:
+                c.admit(wid, "bench", resources={"gpus": 1})
+                t1 = time.perf_counter()
+                c.finish(wid)
+            t2 = time.perf_counter()
+            out.extend((t1 - t0, t2 - t1))
+            i += 1
+
+
+def load_process(target: str, kind: str, proc: int, threads: int, seconds: float, queue: mp.Queue) -> None:
+    """A load-generator process: ``threads`` client threads; sends back every latency."""
+    samples: list[list[float]] = [[] for _ in range(threads)]
+    workers = [
+        threading.Thread(target=unary_thread, args=(target, kind, f"p{proc}t{t}", seconds, samples[t]))
+        for t in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put([x for s in samples for x in s])
+
+
+def run_unary(target: str, kind: str, procs: int, threads: int, seconds: float) -> tuple[float, float, float]:
+    """(decisions/s, p50 ms, p99 ms) of unary calls from ``procs`` separate processes."""
+    queue: mp.Queue = mp.Queue()
+    ps = [
+        mp.Process(target=load_process, args=(target, kind, p, threads, seconds, queue)) for p in range(procs)
+    ]
+    start = time.perf_counter()
+    for p in ps:
+        p.start()
+    latencies = [x for _ in ps for x in queue.get()]
+    for p in ps:
+        p.join()
+    elapsed = time.perf_counter() - start
+    return len(latencies) / min(elapsed, seconds + 0.5), *percentiles(latencies)
+
+
+def percentiles(xs: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    q = statistics.quantiles(xs, n=100)
+    return q[49] * 1e3, q[98] * 1e3
+
+
+def run_batched(target: str, batch: int, seconds: float) -> tuple[float, float, float]:
+    """(decisions/s, p50 ms, p99 ms per call) of PlaceBatch + ReleaseBatch from another process."""
+    queue: mp.Queue = mp.Queue()
+    p = mp.Process(target=batch_process, args=(target, batch, seconds, queue))
+    p.start()
+    decisions, elapsed, latencies = queue.get()
+    p.join()
+    return decisions / elapsed, *percentiles(latencies)
+
+
+def batch_process(target: str, batch: int, seconds: float, queue: mp.Queue) -> None:
+    """Placing and releasing ``batch`` workloads per call until ``seconds`` pass."""
+    decisions, latencies, k = 0, [], 0
+    with Client(target, timeout=60) as c:
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            ids = [f"b{k}-{i}" for i in range(batch)]
+            t0 = time.perf_counter()
+            placed = c.place_batch([Workload(w, MEMORY_MIB, 1, tenant="bench") for w in ids])
+            t1 = time.perf_counter()
+            c.release_batch([o.workload_id for o in placed if o.placed])
+            t2 = time.perf_counter()
+            latencies += [t1 - t0, t2 - t1]
+            decisions += len(ids) + sum(o.placed for o in placed)
+            k += 1
+        queue.put((decisions, time.perf_counter() - start, latencies))
+
+
+def run_library(seconds: float) -> tuple[float, float, float]:
+    """The baseline: place/release on an in-process Cluster of the same size."""
+    nodes, gpus, model = SPEC.split("x", 2)
+    c = gpuplane.Cluster("fgd")
+    for n in range(int(nodes)):
+        c.add_node(f"sim-{n}", [gpuplane.GpuSpec(model, 81_920)] * int(gpus))
+    latencies, i = [], 0
+    end = time.perf_counter() + seconds
+    start = time.perf_counter()
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        c.place(Workload(f"w{i}", MEMORY_MIB, 1, tenant="bench"))
+        t1 = time.perf_counter()
+        c.release(f"w{i}")
+        latencies += [t1 - t0, time.perf_counter() - t1]
+        i += 1
+    return len(latencies) / (time.perf_counter() - start), *percentiles(latencies)
+
+
+def main() -> None:
+    """Runs every measurement and prints the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    ap.add_argument("--threads", type=int, default=8, help="client threads per process")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--batch", type=int, default=2000)
+    args = ap.parse_args()
+    rows = [("library Cluster.place/release (in-process)", *run_library(args.seconds))]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, target = start_daemon(Path(tmp))
+        try:
+            rows.append(
+                (
+                    "gRPC Place/Release (unary)",
+                    *run_unary(target, "place", args.procs, args.threads, args.seconds),
+                )
+            )
+            if hasattr(gpuplane, "Policy"):
+                rows.append(
+                    (
+                        "gRPC Admit/Finish (unary)",
+                        *run_unary(target, "admit", args.procs, args.threads, args.seconds),
+                    )
+                )
+            rows.append(
+                (
+                    f"gRPC PlaceBatch/ReleaseBatch x{args.batch}",
+                    *run_batched(target, args.batch, args.seconds),
+                )
+            )
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print(f"cluster {SPEC}; {args.procs} load processes x {args.threads} threads; {os.cpu_count()} CPUs")
+    print(f"{'path':<46} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, rate, p50, p99 in rows:
+        print(f"{name:<46} {rate:>12,.0f} {p50:>8.3f} {p99:>8.3f}")
+    if not hasattr(gpuplane, "Policy"):
+        print("Admit: not measured (this build has no gpuplane.Policy)")
+    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``ServeConfig``: every option of ``gpuplane serve`` in one value, shared by the server, the
+journal, the security layer (``auth.py``) and the metrics exporter (``metrics.py``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50151"
+DEFAULT_SIMULATE = "1x8xH100-80GB"
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def default_state_dir() -> Path:
+    """``$GPUPLANE_STATE_DIR``, else ``$XDG_STATE_HOME/gpuplane``, else ``~/.local/state/gpuplane``."""
+    explicit = os.environ.get("GPUPLANE_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "gpuplane"
+
+
+def host_of(listen: str) -> str:
+    """The host part of ``HOST:PORT`` (``[::1]:50151`` -> ``::1``)."""
+    host, _, _ = listen.rpartition(":")
+    return host.strip("[]")
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether ``listen`` binds only a loopback address (``localhost`` counts)."""
+    host = host_of(listen)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """All options of ``gpuplane serve``.
+
+    Inventory: ``inventory`` (a YAML/JSON file) or ``simulate`` (``2x8xH100-80GB``) are used when
+    NVML finds no driver; ``simulate`` defaults to ``1x8xH100-80GB``. Security (read by
+    ``auth.py``): a loopback ``listen`` may run open; any other needs ``tls_cert``/``tls_key`` and
+    tokens unless ``insecure``. ``tokens_file`` maps tokens to tenants (or ``admin``).
+    """
+
+    listen: str = DEFAULT_LISTEN
+    simulate: str | None = None
+    inventory: Path | None = None
+    use_nvml: bool = True
+    state_dir: Path = field(default_factory=default_state_dir)
+    journal_path: Path | None = None
+    policy: str = "fgd"
+    seed: int = 0
+    insecure: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    admin_token: str | None = None
+    tokens_file: Path | None = None
+    metrics_port: int | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    compact_every: int = 10_000
+    shutdown_grace_s: float = 10.0
+
+    @property
+    def journal_file(self) -> Path:
+        """The SQLite journal: ``journal_path`` if set, else ``state_dir/gpuplane.db``."""
+        return self.journal_path or (self.state_dir / "gpuplane.db")
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the server binds only a loopback address."""
+        return is_loopback(self.listen)
+
+    @property
+    def tls(self) -> bool:
+        """Whether a server certificate is configured."""
+        return self.tls_cert is not None and self.tls_key is not None

@@ -1,0 +1,268 @@
+"""Prometheus metrics of ``gpuplane serve`` (``hooks.MetricsSink``), on their own registry.
+
+Cluster state is pushed by the server (``on_state``, from its event loop, so the core is never
+read from the exporter's thread) and exported as it was last pushed; decision latencies and
+preemptions are counted as they happen. Engine replicas' load uses vLLM's metric names
+(``vllm:num_requests_waiting``, ``vllm:num_requests_running``, ``vllm:kv_cache_usage_perc`` and
+its older name ``vllm:gpu_cache_usage_perc``) with a ``model_name`` label, so routers and
+dashboards made for vLLM read them; everything else is ``gpuplane_*``. Memory is in bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gpuplane.daemon.config import ServeConfig, host_of
+
+log = logging.getLogger("gpuplane.daemon")
+
+MIB = 1024 * 1024
+# Decisions take microseconds in the core; the buckets reach from 10 us to 1 s.
+LATENCY_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0)
+GPU_LABELS = ("gpu", "node", "model")
+
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` or ``obj[name]``."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _replica_values(view: Any) -> tuple[str, str, float, float, float]:
+    """(id, model, waiting, running, kv_usage) of a replica view: a flat object or dict, or a
+    ``ReplicaStatus``-like value with ``replica`` and ``load`` parts."""
+    replica = _field(view, "replica", view)
+    load = _field(view, "load", view)
+    return (
+        str(_field(replica, "id", "")),
+        str(_field(replica, "model", "") or ""),
+        float(_field(load, "waiting", 0) or 0),
+        float(_field(load, "running", 0) or 0),
+        float(_field(load, "kv_usage", 0.0) or 0.0),
+    )
+
+
+class StateCollector(Collector):
+    """Exports the last pushed state; series of GPUs, tenants or replicas that are gone vanish."""
+
+    def __init__(self) -> None:
+        self._state: tuple[Any, list[Any], list[Any]] | None = None
+
+    def update(
+        self, cluster_stats: Any, tenants: Iterable[Any] | None, replicas: Iterable[Any] | None
+    ) -> None:
+        """Replaces the exported state (one reference swap: safe against a concurrent scrape)."""
+        self._state = (cluster_stats, list(tenants or ()), list(replicas or ()))
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The gauges of the current state."""
+        if self._state is None:
+            return
+        stats, tenants, replicas = self._state
+        yield from _cluster_families(stats)
+        yield from _gpu_families(stats.gpus)
+        yield from _tenant_families(tenants)
+        yield from _replica_families(replicas)
+
+
+def _cluster_families(stats: Any) -> Iterator[GaugeMetricFamily]:
+    for name, doc, value in (
+        ("gpuplane_nodes", "Nodes in the cluster.", stats.nodes),
+        ("gpuplane_workloads", "Placed workloads.", stats.workloads),
+        ("gpuplane_gpus", "GPUs in the cluster.", stats.totals.gpus),
+        ("gpuplane_healthy_gpus", "GPUs not drained.", stats.totals.healthy_gpus),
+        ("gpuplane_allocation_ratio", "Share of GPU capacity allocated (0..1).", stats.allocation_ratio),
+        ("gpuplane_memory_allocation_ratio", "Share of GPU memory allocated.", stats.memory_allocation_ratio),
+        (
+            "gpuplane_compute_allocation_ratio",
+            "Share of GPU compute allocated.",
+            stats.compute_allocation_ratio,
+        ),
+        (
+            "gpuplane_fragmentation_gpus",
+            "GPU capacity fragmented for the expected workloads.",
+            stats.fragmentation_gpus,
+        ),
+        (
+            "gpuplane_fragmentation_ratio",
+            "Share of free GPU capacity that is fragmented.",
+            stats.fragmentation_ratio,
+        ),
+    ):
+        yield GaugeMetricFamily(name, doc, value=float(value))
+
+
+def _gpu_families(gpus: Iterable[Any]) -> Iterator[GaugeMetricFamily]:
+    families = {
+        "total": GaugeMetricFamily("gpuplane_gpu_memory_total_bytes", "GPU memory.", labels=GPU_LABELS),
+        "used": GaugeMetricFamily(
+            "gpuplane_gpu_memory_allocated_bytes", "GPU memory held by placed workloads.", labels=GPU_LABELS
+        ),
+        "external": GaugeMetricFamily(
+            "gpuplane_gpu_memory_external_bytes",
+            "GPU memory used by processes gpuplane did not place.",
+            labels=GPU_LABELS,
+        ),
+        "free": GaugeMetricFamily(
+            "gpuplane_gpu_memory_free_bytes", "GPU memory free to place.", labels=GPU_LABELS
+        ),
+        "healthy": GaugeMetricFamily(
+            "gpuplane_gpu_healthy", "1 if the GPU is healthy, 0 if drained.", labels=GPU_LABELS
+        ),
+        "workloads": GaugeMetricFamily("gpuplane_gpu_workloads", "Workloads on the GPU.", labels=GPU_LABELS),
+    }
+    for gpu in gpus:
+        labels = [gpu.id, gpu.node, gpu.model]
+        families["total"].add_metric(labels, gpu.memory_total_mib * MIB)
+        families["used"].add_metric(labels, gpu.memory_used_mib * MIB)
+        families["external"].add_metric(labels, gpu.memory_external_mib * MIB)
+        families["free"].add_metric(labels, gpu.memory_free_mib * MIB)
+        families["healthy"].add_metric(labels, 1.0 if gpu.healthy else 0.0)
+        families["workloads"].add_metric(labels, gpu.workloads)
+    yield from families.values()
+
+
+def _tenant_families(tenants: list[Any]) -> Iterator[GaugeMetricFamily]:
+    if not tenants:
+        return
+    counts = {
+        "placed_workloads": GaugeMetricFamily(
+            "gpuplane_tenant_workloads", "Placed workloads.", labels=["tenant"]
+        ),
+        "placed_gpus": GaugeMetricFamily(
+            "gpuplane_tenant_gpus", "GPUs held by placed workloads.", labels=["tenant"]
+        ),
+        "admitted": GaugeMetricFamily(
+            "gpuplane_tenant_admitted", "Requests admitted and running.", labels=["tenant"]
+        ),
+        "queued": GaugeMetricFamily(
+            "gpuplane_tenant_queued", "Requests waiting in admission.", labels=["tenant"]
+        ),
+    }
+    amounts = {
+        "allocated": GaugeMetricFamily(
+            "gpuplane_tenant_allocated", "Resources held now, per resource.", labels=["tenant", "resource"]
+        ),
+        "usage": GaugeMetricFamily(
+            "gpuplane_tenant_usage",
+            "Decayed usage (service received), per resource.",
+            labels=["tenant", "resource"],
+        ),
+        "fair_share": GaugeMetricFamily(
+            "gpuplane_tenant_fair_share",
+            "The tenant's fair share, per resource.",
+            labels=["tenant", "resource"],
+        ),
+    }
+    for view in tenants:
+        name = str(_field(_field(view, "spec", {}), "name", ""))
+        for attr, family in counts.items():
+            family.add_metric([name], float(_field(view, attr, 0) or 0))
+        for attr, family in amounts.items():
+            for resource, value in sorted((_field(view, attr) or {}).items()):
+                family.add_metric([name, resource], float(value))
+    yield from counts.values()
+    yield from amounts.values()
+
+
+def _replica_families(replicas: list[Any]) -> Iterator[GaugeMetricFamily]:
+    if not replicas:
+        return
+    labels = ["model_name", "replica"]
+    waiting = GaugeMetricFamily(
+        "vllm:num_requests_waiting", "Requests waiting on the replica.", labels=labels
+    )
+    running = GaugeMetricFamily(
+        "vllm:num_requests_running", "Requests running on the replica.", labels=labels
+    )
+    kv = GaugeMetricFamily("vllm:kv_cache_usage_perc", "KV-cache usage (1 = full).", labels=labels)
+    kv_old = GaugeMetricFamily(
+        "vllm:gpu_cache_usage_perc", "KV-cache usage (vLLM's older name).", labels=labels
+    )
+    for view in replicas:
+        replica_id, model, n_waiting, n_running, kv_usage = _replica_values(view)
+        for family, value in ((waiting, n_waiting), (running, n_running), (kv, kv_usage), (kv_old, kv_usage)):
+            family.add_metric([model, replica_id], value)
+    yield from (waiting, running, kv, kv_old)
+
+
+class Metrics:
+    """``hooks.MetricsSink`` exporting to Prometheus on ``config.metrics_port`` (0: any free port),
+    bound to the server's listen host; with TLS configured the endpoint uses the same certificate."""
+
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.state = StateCollector()
+        self.registry.register(self.state)
+        self.latency = Histogram(
+            "gpuplane_decision_duration_seconds",
+            "Time the core took to decide, per RPC.",
+            ["rpc"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.preemptions = Counter("gpuplane_preemptions", "Preemptions executed.", registry=self.registry)
+        self.preempted = Counter(
+            "gpuplane_preempted_workloads", "Workloads evicted by preemptions.", registry=self.registry
+        )
+        self._server: Any = None
+        self._thread: Any = None
+
+    @property
+    def port(self) -> int | None:
+        """The port the endpoint listens on (once started)."""
+        return None if self._server is None else int(self._server.server_port)
+
+    def start(self) -> None:
+        """Serves ``/metrics`` over HTTP(S); does nothing without ``metrics_port``."""
+        if self.config.metrics_port is None or self._server is not None:
+            return
+        tls = {}
+        if self.config.tls:
+            tls = {"certfile": str(self.config.tls_cert), "keyfile": str(self.config.tls_key)}
+        host = host_of(self.config.listen) or "127.0.0.1"
+        self._server, self._thread = start_http_server(
+            self.config.metrics_port, addr=host, registry=self.registry, **tls
+        )
+        log.info("metrics on %s://%s:%d/metrics", "https" if tls else "http", host, self.port)
+
+    def observe_decision(self, rpc: str, seconds: float) -> None:
+        """Records one decision's latency."""
+        self.latency.labels(rpc=rpc).observe(seconds)
+
+    def on_state(self, cluster_stats: Any, tenants: Any = None, replicas: Any = None) -> None:
+        """Exports this view of the state until the next one."""
+        self.state.update(cluster_stats, tenants, replicas)
+
+    def on_preemption(self, victims: int) -> None:
+        """Counts one preemption and its victims."""
+        self.preemptions.inc()
+        self.preempted.inc(victims)
+
+    def stop(self) -> None:
+        """Stops the HTTP endpoint."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+
+async def refresh(metrics: Any, view: Callable[[], tuple[Any, Any, Any]], interval_s: float = 1.0) -> None:
+    """Pushes ``view()`` (cluster stats, tenant views, replica views) to ``metrics`` every
+    ``interval_s`` until cancelled; run it as a task on the server's event loop."""
+    while True:
+        try:
+            metrics.on_state(*view())
+        except Exception:
+            log.exception("metrics: reading the state failed")
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,137 @@
+"""Adapter between the daemon's operations and the core policy engine (``gpuplane.Policy``).
+
+The engine makes every admission decision (quotas, limits, rates, budgets, deadlines, fair
+share); this module only converts the daemon's dicts to its arguments. When the installed
+binding has no ``Policy``, :func:`make_policy` returns None and admission RPCs answer
+FAILED_PRECONDITION (``NotSupported``) while placement keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gpuplane
+
+RESOURCES = ("gpus", "memory_mib", "tokens_per_s", "concurrent")
+
+
+def make_policy() -> PolicyEngine | None:
+    """The engine of this build, or None when the binding lacks ``gpuplane.Policy``."""
+    if not hasattr(gpuplane, "Policy"):
+        return None
+    return PolicyEngine(gpuplane.Policy())
+
+
+def verdict_of(code: str) -> str:
+    """``admit``, ``queue`` or ``reject`` from a reason code."""
+    if code == "admitted":
+        return "admit"
+    if code.startswith("queued"):
+        return "queue"
+    return "reject"
+
+
+class PolicyEngine:
+    """Thin calls into ``gpuplane.Policy`` with the daemon's JSON-able dicts."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+
+    def snapshot(self) -> bytes:
+        """The engine's snapshot (tree, usage history, buckets, running and queued work)."""
+        return bytes(self.engine.snapshot())
+
+    def restore(self, data: bytes) -> None:
+        """Replaces the engine with a restored snapshot."""
+        self.engine = type(self.engine).restore(data)
+
+    def rebuild(self, registry: Any) -> None:
+        """Re-creates the engine's tenants and classes from the registry (no snapshot stored)."""
+        self.engine = type(self.engine)()
+        for spec in registry.tenants.values():
+            self.put_tenant(spec, True)
+        for cls in registry.classes.values():
+            self.put_class(cls)
+
+    def set_capacity(self, totals: Any) -> None:
+        """Sets the cluster capacity shared by the top-level tenants from the cluster's totals."""
+        self.engine.set_capacity(gpus=float(totals.healthy_gpus), memory_mib=float(totals.memory_free_mib))
+
+    def put_tenant(self, spec: dict[str, Any], created: bool) -> None:
+        """Adds (``created``) or updates a tenant."""
+        kwargs = {
+            "parent": spec["parent"],
+            "guaranteed": spec["quota"]["guaranteed"],
+            "deserved": spec["quota"]["deserved"],
+            "limit": {k: v for k, v in spec["quota"]["limit"].items() if v is not None},
+            "over_quota_priority": spec["quota"]["over_quota_priority"],
+            "over_quota_weight": spec["quota"]["over_quota_weight"],
+            "max_queued": spec["max_queued"],
+            "budget": spec["budget"],
+            "burst_tokens": spec["burst_tokens"],
+        }
+        if created:
+            self.engine.add_tenant(spec["name"], **kwargs)
+        else:
+            self.engine.update_tenant(spec["name"], **kwargs)
+
+    def delete_tenant(self, name: str) -> None:
+        """Removes a tenant (its past usage stays charged to its ancestors)."""
+        self.engine.remove_tenant(name)
+
+    def put_class(self, cls: dict[str, Any]) -> None:
+        """Adds or replaces a priority class."""
+        self.engine.upsert_class(cls["name"], cls["value"], cls["preemptible"])
+
+    def delete_class(self, name: str) -> None:
+        """Removes a priority class."""
+        self.engine.remove_class(name)
+
+    def holds_work(self, tenant: str) -> bool:
+        """Whether the tenant has running or queued requests."""
+        view = self.tenant_view(tenant)
+        return bool(view.get("admitted") or view.get("queued"))
+
+    def admit(self, req: dict[str, Any], now: float) -> dict[str, Any]:
+        """Admits, queues or rejects; returns ``{verdict, reason_code, reason, at}``."""
+        d = self.engine.admit(
+            req["request_id"],
+            req["tenant"],
+            req["resources"],
+            now=now,
+            priority_class=req["priority_class"],
+            gpu_model=req["gpu_model"],
+            tokens=req["tokens"],
+            est_duration_s=req["est_duration_s"],
+            deadline_s=req["deadline_s"],
+            queue_ahead=req["queue_ahead"],
+            service_rate=req["service_rate"],
+        )
+        code = str(d.reason)
+        return {"verdict": verdict_of(code), "reason_code": code, "reason": d.text, "at": d.at}
+
+    def finish(self, request_id: str, now: float) -> bool:
+        """Releases an admitted request (charging its usage) or cancels a queued one."""
+        try:
+            self.engine.release(request_id, now=now)
+            return True
+        except gpuplane.NotFound:
+            self.engine.cancel(request_id)
+            return False
+
+    def tenant_view(self, name: str) -> dict[str, Any]:
+        """Running/queued counts, allocation, decayed usage and fair share of a tenant."""
+        view = getattr(self.engine, "tenant_metrics", None)
+        if view is None:
+            return {}
+        try:
+            m = view(name)
+        except gpuplane.GpuplaneError:
+            return {}
+        return {
+            "admitted": getattr(m, "running", 0),
+            "queued": getattr(m, "queued", 0),
+            "allocated": dict(getattr(m, "allocated", {}) or {}),
+            "usage": dict(getattr(m, "usage", {}) or {}),
+            "fair_share": dict(getattr(m, "fair_share", {}) or {}),
+        }

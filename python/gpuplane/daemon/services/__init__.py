@@ -1,0 +1,1 @@
+"""The gpuplane.v1 servicers: each converts, authorizes, calls the engine and converts back."""

@@ -1,0 +1,157 @@
+"""``AdmissionService``: admission through the core policy engine, and replica routing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from gpuplane._proto.v1 import admission_pb2 as ap
+from gpuplane._proto.v1 import admission_pb2_grpc
+from gpuplane.daemon import convert
+from gpuplane.daemon.engine import Engine
+from gpuplane.daemon.routing import Router
+
+VERDICTS = {"admit": ap.VERDICT_ADMIT, "queue": ap.VERDICT_QUEUE, "reject": ap.VERDICT_REJECT}
+MAX_HASHES = 1 << 16
+
+
+def admit_dict(msg: ap.AdmitRequest) -> dict[str, Any]:
+    """A validated admission request."""
+    return {
+        "request_id": convert.text(msg.request_id, "request_id", limit=convert.MAX_ID_LEN),
+        "tenant": convert.text(msg.tenant, "tenant"),
+        "priority_class": convert.text(msg.priority_class or "default", "priority_class"),
+        "resources": convert.resources_dict(msg.resources, "resources"),
+        "gpu_model": convert.text(msg.gpu_model, "gpu_model", required=False) or None,
+        "tokens": convert.amount(msg.tokens, "tokens"),
+        "est_duration_s": convert.amount(msg.est_duration_s, "est_duration_s"),
+        "deadline_s": convert.amount(msg.deadline_s, "deadline_s") if msg.HasField("deadline_s") else None,
+        "queue_ahead": convert.amount(msg.queue_ahead, "queue_ahead"),
+        "service_rate": convert.amount(msg.service_rate, "service_rate"),
+    }
+
+
+def replica_dict(msg: ap.Replica) -> dict[str, Any]:
+    """A validated replica registration."""
+    return {
+        "id": convert.text(msg.id, "replica.id", limit=convert.MAX_ID_LEN),
+        "address": convert.text(msg.address, "replica.address", required=False, limit=convert.MAX_ID_LEN),
+        "model": convert.text(msg.model, "replica.model", required=False),
+        "tenant": convert.text(msg.tenant, "replica.tenant", required=False),
+        "kv_blocks": msg.kv_blocks,
+        "block_size": msg.block_size,
+        "max_running": msg.max_running,
+    }
+
+
+def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
+    """A validated load report."""
+    if len(msg.cached_block_hashes) > MAX_HASHES:
+        raise convert.invalid("load.cached_block_hashes", f"at most {MAX_HASHES} entries")
+    if not 0.0 <= msg.kv_usage <= 1.0:
+        raise convert.invalid("load.kv_usage", f"must be in 0..1, got {msg.kv_usage}")
+    return {
+        "replica_id": convert.text(msg.replica_id, "load.replica_id", limit=convert.MAX_ID_LEN),
+        "waiting": msg.waiting,
+        "running": msg.running,
+        "kv_usage": msg.kv_usage,
+        "cached": list(msg.cached_block_hashes),
+        "adapters": convert.strings(msg.resident_adapters, "load.resident_adapters"),
+        "tenant_service": {
+            k: convert.amount(v, f"load.tenant_service[{k}]") for k, v in msg.tenant_service.items()
+        },
+    }
+
+
+def route_dict(msg: ap.RouteRequest) -> dict[str, Any]:
+    """A validated routing request."""
+    if len(msg.block_hashes) > MAX_HASHES:
+        raise convert.invalid("block_hashes", f"at most {MAX_HASHES} entries")
+    return {
+        "tenant": convert.text(msg.tenant or "default", "tenant"),
+        "model": convert.text(msg.model, "model", required=False),
+        "adapter": convert.text(msg.adapter, "adapter", required=False),
+        "block_hashes": list(msg.block_hashes),
+    }
+
+
+class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
+    """Admission RPCs over one :class:`Engine` and a :class:`Router`."""
+
+    def __init__(self, engine: Engine, router: Router):
+        self.engine = engine
+        self.router = router
+
+    async def Admit(self, request: ap.AdmitRequest, context: grpc.aio.ServicerContext) -> ap.AdmitResponse:
+        """Admit, queue or reject, decided by the core policy engine (journaled)."""
+        self.engine.state.require_policy()
+        req = admit_dict(request)
+        self.engine.access.check("Admit", req["tenant"])
+        d = await self.engine.mutate(self.engine.stamp({"op": "admit", "req": req}), "Admit")
+        return ap.AdmitResponse(
+            verdict=VERDICTS[d["verdict"]], reason_code=d["reason_code"], reason=d["reason"], at=d["at"]
+        )
+
+    async def Finish(self, request: ap.FinishRequest, context: grpc.aio.ServicerContext) -> ap.FinishResponse:
+        """Releases an admitted request or cancels a queued one (journaled)."""
+        self.engine.state.require_policy()
+        rid = convert.text(request.request_id, "request_id", limit=convert.MAX_ID_LEN)
+        self.engine.access.check("Finish", self.engine.state.request_owner(rid))
+        was_running = await self.engine.mutate(self.engine.stamp({"op": "finish", "id": rid}), "Finish")
+        return ap.FinishResponse(was_running=was_running)
+
+    async def Route(self, request: ap.RouteRequest, context: grpc.aio.ServicerContext) -> ap.RouteResponse:
+        """The best registered replica for the request."""
+        req = route_dict(request)
+        self.engine.access.check("Route", req["tenant"])
+        c = self.router.route(req)
+        return ap.RouteResponse(
+            replica_id=c.replica_id,
+            address=c.address,
+            score=c.score,
+            reason=c.reason,
+            prefix_blocks=c.prefix_blocks,
+        )
+
+    async def RegisterReplica(
+        self, request: ap.RegisterReplicaRequest, context: grpc.aio.ServicerContext
+    ) -> ap.RegisterReplicaResponse:
+        """Registers an engine replica."""
+        if not request.HasField("replica"):
+            raise convert.invalid("replica", "is required")
+        replica = replica_dict(request.replica)
+        self.engine.access.check("RegisterReplica", replica["tenant"] or None)
+        self.router.register(replica)
+        return ap.RegisterReplicaResponse()
+
+    async def ReportLoad(
+        self, request: ap.ReportLoadRequest, context: grpc.aio.ServicerContext
+    ) -> ap.ReportLoadResponse:
+        """Records a replica's load."""
+        if not request.HasField("load"):
+            raise convert.invalid("load", "is required")
+        load = load_dict(request.load)
+        self.engine.access.check("ReportLoad", self.router.tenant_of(load["replica_id"]))
+        self.router.report(load)
+        return ap.ReportLoadResponse()
+
+    async def ListReplicas(
+        self, request: ap.ListReplicasRequest, context: grpc.aio.ServicerContext
+    ) -> ap.ListReplicasResponse:
+        """Registered replicas and their last load."""
+        self.engine.access.check("ListReplicas", None)
+        out = ap.ListReplicasResponse()
+        for rid, r in sorted(self.router.replicas.items()):
+            out.replicas.add(
+                replica=ap.Replica(**r.replica),
+                load=ap.ReplicaLoad(
+                    replica_id=rid,
+                    waiting=r.waiting,
+                    running=r.running,
+                    kv_usage=r.kv_usage,
+                    resident_adapters=sorted(r.adapters),
+                    tenant_service=r.tenant_service,
+                ),
+            )
+        return out

@@ -1,0 +1,147 @@
+"""The Prometheus endpoint (``daemon.metrics``): scraped over real HTTP(S) and parsed."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.request
+
+import pytest
+from certs import CertificateAuthority
+from gpuplane import Cluster, GpuSpec, Workload
+from gpuplane.daemon.config import ServeConfig
+from gpuplane.daemon.hooks import MetricsSink
+from gpuplane.daemon.metrics import Metrics
+from gpuplane.daemon.state import TenantView
+from prometheus_client.parser import text_string_to_metric_families
+
+MIB = 1024 * 1024
+
+
+def scrape(metrics: Metrics, context: ssl.SSLContext | None = None) -> dict[tuple[str, tuple], float]:
+    """Every sample of the endpoint: (name, sorted labels) -> value."""
+    scheme = "https" if context else "http"
+    host = "localhost" if context else "127.0.0.1"
+    with urllib.request.urlopen(
+        f"{scheme}://{host}:{metrics.port}/metrics", timeout=10, context=context
+    ) as r:
+        text = r.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def metrics():
+    m = Metrics(ServeConfig(listen="127.0.0.1:0", metrics_port=0))
+    m.start()
+    yield m
+    m.stop()
+
+
+def small_cluster() -> Cluster:
+    cluster = Cluster()
+    cluster.add_node("n1", [GpuSpec("H100-80GB", 81920, id=f"g{i}") for i in range(2)])
+    cluster.place(Workload("w1", 40_000, 1, tenant="a"), policy="first_fit")
+    cluster.set_external_usage("g1", 1_000)
+    return cluster
+
+
+def gpu(name: str, gpu_id: str) -> tuple[str, tuple]:
+    return name, (("gpu", gpu_id), ("model", "H100-80GB"), ("node", "n1"))
+
+
+def test_metrics_implements_the_sink_protocol(metrics):
+    assert isinstance(metrics, MetricsSink)
+
+
+def test_per_gpu_memory_health_and_cluster_ratios(metrics):
+    cluster = small_cluster()
+    cluster.set_gpu_health("g1", False)
+    metrics.on_state(cluster.stats())
+    got = scrape(metrics)
+    assert got[gpu("gpuplane_gpu_memory_total_bytes", "g0")] == 81920 * MIB
+    assert got[gpu("gpuplane_gpu_memory_allocated_bytes", "g0")] == 40_000 * MIB
+    assert got[gpu("gpuplane_gpu_memory_free_bytes", "g0")] == (81920 - 40_000) * MIB
+    assert got[gpu("gpuplane_gpu_memory_external_bytes", "g1")] == 1_000 * MIB
+    assert got[gpu("gpuplane_gpu_healthy", "g0")] == 1
+    assert got[gpu("gpuplane_gpu_healthy", "g1")] == 0
+    stats = cluster.stats()
+    assert got[("gpuplane_allocation_ratio", ())] == pytest.approx(stats.allocation_ratio)
+    assert got[("gpuplane_fragmentation_ratio", ())] == pytest.approx(stats.fragmentation_ratio)
+    assert got[("gpuplane_workloads", ())] == 1
+
+
+def test_series_of_removed_gpus_vanish(metrics):
+    cluster = small_cluster()
+    metrics.on_state(cluster.stats())
+    assert gpu("gpuplane_gpu_healthy", "g0") in scrape(metrics)
+    cluster.remove_node("n1")
+    metrics.on_state(cluster.stats())
+    assert not any(name.startswith("gpuplane_gpu_") for name, _ in scrape(metrics))
+
+
+def test_tenants_share_usage_and_queues(metrics):
+    view = TenantView(
+        spec={"name": "a", "parent": None},
+        placed_workloads=1,
+        placed_gpus=1,
+        admitted=3,
+        queued=2,
+        allocated={"gpus": 1.0},
+        usage={"gpus": 0.75},
+        fair_share={"gpus": 0.5},
+    )
+    metrics.on_state(small_cluster().stats(), [view])
+    got = scrape(metrics)
+    assert got[("gpuplane_tenant_queued", (("tenant", "a"),))] == 2
+    assert got[("gpuplane_tenant_admitted", (("tenant", "a"),))] == 3
+    assert got[("gpuplane_tenant_usage", (("resource", "gpus"), ("tenant", "a")))] == 0.75
+    assert got[("gpuplane_tenant_fair_share", (("resource", "gpus"), ("tenant", "a")))] == 0.5
+
+
+def test_replica_load_uses_vllm_names(metrics):
+    replicas = [{"id": "r1", "model": "llama", "waiting": 4, "running": 7, "kv_usage": 0.6}]
+    metrics.on_state(small_cluster().stats(), [], replicas)
+    got = scrape(metrics)
+    labels = (("model_name", "llama"), ("replica", "r1"))
+    assert got[("vllm:num_requests_waiting", labels)] == 4
+    assert got[("vllm:num_requests_running", labels)] == 7
+    assert got[("vllm:kv_cache_usage_perc", labels)] == 0.6
+    assert got[("vllm:gpu_cache_usage_perc", labels)] == 0.6
+
+
+def test_decision_latency_histogram_and_preemptions(metrics):
+    for seconds in (0.00002, 0.0004, 0.003):
+        metrics.observe_decision("Place", seconds)
+    metrics.observe_decision("Admit", 0.00001)
+    metrics.on_preemption(victims=3)
+    got = scrape(metrics)
+    assert got[("gpuplane_decision_duration_seconds_count", (("rpc", "Place"),))] == 3
+    assert got[("gpuplane_decision_duration_seconds_bucket", (("le", "0.0005"), ("rpc", "Place")))] == 2
+    assert got[("gpuplane_decision_duration_seconds_count", (("rpc", "Admit"),))] == 1
+    assert got[("gpuplane_preemptions_total", ())] == 1
+    assert got[("gpuplane_preempted_workloads_total", ())] == 3
+
+
+def test_no_port_means_no_endpoint():
+    m = Metrics(ServeConfig(listen="127.0.0.1:0"))
+    m.start()
+    assert m.port is None
+    m.stop()
+
+
+def test_with_tls_the_endpoint_serves_https_only(tmp_path):
+    ca = CertificateAuthority(tmp_path)
+    server = ca.issue("server", "localhost", server=True)
+    m = Metrics(ServeConfig(listen="127.0.0.1:0", metrics_port=0, tls_cert=server.cert, tls_key=server.key))
+    m.start()
+    try:
+        m.on_state(small_cluster().stats())
+        context = ssl.create_default_context(cadata=ca.pem.decode())
+        assert scrape(m, context)[("gpuplane_nodes", ())] == 1
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{m.port}/metrics", timeout=10).read()
+    finally:
+        m.stop()
