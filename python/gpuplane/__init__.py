@@ -2,7 +2,8 @@
 
 The decisions (placement, batching, policy) are made in a Rust core; this package is its Python
 face. Start with :class:`Cluster` for GPU placement and :class:`BatchScheduler` for continuous
-batching of one inference engine.
+batching of one inference engine; share one :class:`Policy` (tenants, quotas, priority classes,
+fair share, admission) between them so that both decide in the same terms.
 """
 
 from __future__ import annotations
@@ -11,23 +12,32 @@ from gpuplane._core import (
     BATCH_POLICIES,
     POLICIES,
     SNAPSHOT_VERSION,
+    AdmissionDecision,
     BatchConfig,
     BatchMetrics,
     BatchScheduler,
     Cluster,
     ClusterStats,
+    Explanation,
     FinishedRequest,
     GpuSpec,
     GpuStats,
     Placement,
+    Policy,
+    PolicyConfig,
     PreemptionPlan,
+    PriorityClass,
+    Quota,
     Request,
     RequestProgress,
     StepPlan,
+    Tenant,
     TenantMetrics,
     Totals,
     Workload,
     __version__,
+    replay_cluster_json,
+    simulate_llm_json,
 )
 from gpuplane.errors import (
     CapacityError,
@@ -38,11 +48,13 @@ from gpuplane.errors import (
     QuotaExceeded,
     SnapshotError,
 )
+from gpuplane.simulate.llm import simulate_llm
 
 __all__ = [
     "BATCH_POLICIES",
     "POLICIES",
     "SNAPSHOT_VERSION",
+    "AdmissionDecision",
     "BatchConfig",
     "BatchMetrics",
     "BatchScheduler",
@@ -51,6 +63,7 @@ __all__ = [
     "Cluster",
     "ClusterStats",
     "Conflict",
+    "Explanation",
     "FinishedRequest",
     "GpuSpec",
     "GpuStats",
@@ -58,16 +71,24 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "Placement",
+    "Policy",
+    "PolicyConfig",
     "PreemptionPlan",
+    "PriorityClass",
+    "Quota",
     "QuotaExceeded",
     "Request",
     "RequestProgress",
     "SnapshotError",
     "StepPlan",
+    "Tenant",
     "TenantMetrics",
     "Totals",
     "Workload",
     "__version__",
+    "replay_cluster_json",
+    "simulate_llm",
+    "simulate_llm_json",
 ]
 
 

@@ -55,6 +55,7 @@ class Workload:
         node_selector: Mapping[str, str] | None = None,
         priority: int = 0,
         preemptible: bool = True,
+        priority_class: str | None = None,
     ) -> None: ...
     @property
     def id(self) -> str: ...
@@ -78,6 +79,10 @@ class Workload:
     def priority(self) -> int: ...
     @property
     def preemptible(self) -> bool: ...
+    @property
+    def priority_class(self) -> str | None:
+        """A priority class of the cluster's policy engine; it then gives the priority and
+        preemptibility (the two fields are ignored)."""
 
 @final
 class Placement:
@@ -165,7 +170,14 @@ class ClusterStats:
 
 @final
 class Cluster:
-    """A cluster of nodes and GPUs and the workloads placed on it."""
+    """A cluster of nodes and GPUs and the workloads placed on it.
+
+    With a :class:`Policy` attached (``set_policy_engine``), ``place`` admits each workload
+    against its tenant's quotas first (``QuotaExceeded`` on refusal), priority classes give
+    priorities, placed workloads run in the policy (usage, fair and dominant shares see them),
+    and ``preemption_plan`` follows the policy's reclaim laws. ``now`` arguments are seconds on
+    the policy's clock, ``time.monotonic()`` when omitted; without a policy they are unused.
+    """
 
     def __init__(self, policy: str = "fgd", seed: int = 0) -> None: ...
     @property
@@ -181,7 +193,7 @@ class Cluster:
         labels: Mapping[str, str] | None = None,
     ) -> None: ...
     def remove_node(self, name: str) -> list[str]: ...
-    def place(self, workload: Workload, policy: str | None = None) -> Placement: ...
+    def place(self, workload: Workload, policy: str | None = None, now: float | None = None) -> Placement: ...
     def place_many(
         self,
         ids: Sequence[str],
@@ -195,9 +207,15 @@ class Cluster:
         policy: str | None = None,
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
     def release_many(self, ids: Sequence[str]) -> npt.NDArray[np.bool_]: ...
-    def release(self, workload_id: str) -> Placement: ...
-    def preemption_plan(self, workload: Workload) -> PreemptionPlan | None: ...
-    def preempt(self, plan: PreemptionPlan) -> Placement: ...
+    def release(self, workload_id: str, now: float | None = None) -> Placement: ...
+    def preemption_plan(self, workload: Workload, now: float | None = None) -> PreemptionPlan | None: ...
+    def preempt(self, plan: PreemptionPlan, now: float | None = None) -> Placement: ...
+    def set_policy_engine(self, policy: Policy | None, now: float | None = None) -> None:
+        """Attaches a policy (None detaches). Placed workloads are recorded in it as running since
+        ``now``; one whose tenant or class it does not know raises and nothing changes."""
+    @property
+    def policy_engine(self) -> Policy | None:
+        """The attached policy (the same shared state), or None."""
     def set_external_usage(self, gpu_id: str, memory_mib: int) -> None: ...
     def set_gpu_health(self, gpu_id: str, healthy: bool) -> list[str]: ...
     def set_workload_distribution(self, shapes: Sequence[tuple[Workload, float]] | None) -> None: ...
@@ -287,6 +305,7 @@ class Request:
         ttft_deadline: float | None = None,
         workflow: int | None = None,
         block_hashes: Sequence[int] = (),
+        priority_class: str | None = None,
     ) -> None: ...
     @property
     def id(self) -> int: ...
@@ -306,6 +325,9 @@ class Request:
     def workflow(self) -> int | None: ...
     @property
     def block_hashes(self) -> list[int]: ...
+    @property
+    def priority_class(self) -> str | None:
+        """A policy priority class; when added, its value is the priority (needs a policy)."""
 
 @final
 class StepPlan:
@@ -395,9 +417,16 @@ class BatchScheduler:
     known tokens (prompt plus generated), within the token budget, the sequence cap and the KV
     block pool; ``update()`` applies what the engine generated. Bad input raises
     ``InvalidRequest`` / ``NotFound`` / ``Conflict`` and changes nothing.
+
+    With a shared :class:`Policy` (``policy=``), tenants must be leaves of its tree, a tenant's
+    fair-share weight is its over-quota weight, a request's ``priority_class`` gives its
+    priority, and after each ``update`` the tokens served are charged to the policy's usage
+    accounts (``Policy.charge_tokens``, at the scheduler clock).
     """
 
-    def __init__(self, config: BatchConfig) -> None: ...
+    def __init__(self, config: BatchConfig, policy: Policy | None = None) -> None: ...
+    @property
+    def policy_engine(self) -> Policy | None: ...
     @property
     def config(self) -> BatchConfig: ...
     @property
@@ -437,3 +466,313 @@ class BatchScheduler:
     def block_refcount(self, block: int) -> int | None: ...
     def __len__(self) -> int: ...
     def __contains__(self, id: int) -> bool: ...
+
+_Amounts = Mapping[str, float]
+
+@final
+class PolicyConfig:
+    """Engine-wide settings of a :class:`Policy` (checked when built).
+
+    ``half_life_s``: usage half-life; ``usage_factor`` in ``[0, 1)``: how much decayed usage
+    lowers the over-quota share; ``w_in`` / ``w_out``: weighted-token charge per prompt /
+    output token; ``collateral_factor``: memory a preemption may evict per MiB requested;
+    ``min_runtime_s``: work younger than this is never preempted; ``default_burst_s``: token
+    bucket burst in seconds of the rate limit; ``gpu_prices``: price per GPU-hour by model.
+    """
+
+    def __init__(
+        self,
+        *,
+        half_life_s: float = 86400.0,
+        usage_factor: float = 0.5,
+        w_in: float = 1.0,
+        w_out: float = 2.0,
+        collateral_factor: float = 2.0,
+        min_runtime_s: float = 60.0,
+        default_burst_s: float = 1.0,
+        gpu_prices: Mapping[str, float] | None = None,
+    ) -> None: ...
+    @property
+    def half_life_s(self) -> float: ...
+    @property
+    def usage_factor(self) -> float: ...
+    @property
+    def w_in(self) -> float: ...
+    @property
+    def w_out(self) -> float: ...
+    @property
+    def collateral_factor(self) -> float: ...
+    @property
+    def min_runtime_s(self) -> float: ...
+    @property
+    def default_burst_s(self) -> float: ...
+    @property
+    def gpu_prices(self) -> dict[str, float]: ...
+
+@final
+class Quota:
+    """The quota of one tenant-tree node, per resource (``gpus``, ``memory_mib``,
+    ``tokens_per_s``, ``concurrent``): ``guaranteed`` (never lent) <= ``deserved`` (lendable,
+    reclaimable) <= ``limit`` (hard cap; a missing resource is uncapped). ``models`` maps a GPU
+    model to ``{"guaranteed": n, "limit": m}`` GPUs. Checked when built: negative or NaN
+    amounts and a guarantee above the deserved quota or the limit raise ``InvalidRequest``
+    naming the field (``quota.guaranteed.gpus``)."""
+
+    def __init__(
+        self,
+        guaranteed: _Amounts | None = None,
+        deserved: _Amounts | None = None,
+        limit: Mapping[str, float | None] | None = None,
+        *,
+        over_quota_priority: int = 0,
+        over_quota_weight: float = 1.0,
+        models: Mapping[str, Mapping[str, float | None]] | None = None,
+    ) -> None: ...
+    @property
+    def guaranteed(self) -> dict[str, float]: ...
+    @property
+    def deserved(self) -> dict[str, float]: ...
+    @property
+    def limit(self) -> dict[str, float]: ...
+    @property
+    def over_quota_priority(self) -> int: ...
+    @property
+    def over_quota_weight(self) -> float: ...
+    @property
+    def models(self) -> dict[str, dict[str, float | None]]: ...
+
+@final
+class PriorityClass:
+    """A priority class: higher ``value`` preempts lower; non-preemptible work runs only within
+    guaranteed quota."""
+
+    def __init__(self, name: str, value: int, preemptible: bool = True) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def preemptible(self) -> bool: ...
+
+@final
+class Tenant:
+    """One node of the tenant tree as configured."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def quota(self) -> Quota: ...
+    @property
+    def max_queued(self) -> int | None: ...
+    @property
+    def budget(self) -> float | None: ...
+    @property
+    def burst_tokens(self) -> float | None: ...
+
+@final
+class AdmissionDecision:
+    """The outcome of ``Policy.admit``: ``outcome`` is ``admit``, ``queue`` or ``reject``;
+    ``reason`` the stable code (``admitted``, ``queued_quota``, ``rejected_limit``,
+    ``rejected_rate``, ``rejected_queue_cap``, ``rejected_budget``, ``rejected_deadline``,
+    ``rejected_unknown_tenant``, ``rejected_class``); ``text`` says why."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def admitted(self) -> bool: ...
+
+@final
+class Explanation:
+    """Where a tenant-tree node stands (``Policy.explain``); ``str()`` is ``summary``."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def path(self) -> list[str]: ...
+    @property
+    def fair_share(self) -> dict[str, float]: ...
+    @property
+    def guaranteed(self) -> dict[str, float]: ...
+    @property
+    def deserved(self) -> dict[str, float]: ...
+    @property
+    def limit(self) -> dict[str, float]: ...
+    @property
+    def demand(self) -> dict[str, float]: ...
+    @property
+    def allocated(self) -> dict[str, float]: ...
+    @property
+    def usage(self) -> dict[str, float]: ...
+    @property
+    def dominant_share(self) -> float: ...
+    @property
+    def fair_share_ratio(self) -> float: ...
+    @property
+    def borrowed(self) -> dict[str, float]:
+        """Held above the deserved quota."""
+    @property
+    def lent(self) -> dict[str, float]:
+        """Deserved quota left for others (idle guarantees are never lent)."""
+    @property
+    def spent(self) -> float: ...
+    @property
+    def budget(self) -> float | None: ...
+    @property
+    def queued(self) -> int: ...
+    @property
+    def running(self) -> int: ...
+    @property
+    def last_decision(self) -> AdmissionDecision | None: ...
+    @property
+    def summary(self) -> str: ...
+    def __str__(self) -> str: ...
+
+@final
+class Policy:
+    """The policy engine: a tenant tree (only leaves hold work) with quotas, priority classes,
+    hierarchical fair share, decayed usage, token buckets, cost budgets and admission with
+    reasons. Share one with a :class:`Cluster` (``Cluster.set_policy_engine``) and
+    :class:`BatchScheduler` s (``BatchScheduler(config, policy=...)``).
+
+    Time: ``now`` arguments are seconds; omitted, ``time.monotonic()`` is read (the Rust core
+    never reads a clock). Times earlier than the latest seen count as the latest.
+    Bad input (cycles, negative or NaN quotas, a guarantee above the limit or the parent's
+    guarantees, unknown tenants or classes in configuration calls, ``Cluster.place`` and
+    ``BatchScheduler.add``) raises ``InvalidRequest`` naming the field and changes nothing;
+    ``admit`` answers an unknown tenant or class with a rejection and its reason code.
+    """
+
+    def __init__(self, config: PolicyConfig | None = None) -> None: ...
+    @property
+    def config(self) -> PolicyConfig: ...
+    @property
+    def now(self) -> float:
+        """The latest time the engine has seen."""
+    def add_tenant(
+        self,
+        name: str,
+        parent: str | None = None,
+        quota: Quota | None = None,
+        *,
+        guaranteed: _Amounts | None = None,
+        deserved: _Amounts | None = None,
+        limit: Mapping[str, float | None] | None = None,
+        over_quota_priority: int | None = None,
+        over_quota_weight: float | None = None,
+        models: Mapping[str, Mapping[str, float | None]] | None = None,
+        max_queued: int | None = None,
+        budget: float | None = None,
+        burst_tokens: float | None = None,
+    ) -> None:
+        """Adds a node under ``parent`` (None: the cluster), with ``quota`` or its parts."""
+    def update_tenant(
+        self,
+        name: str,
+        parent: str | None = None,
+        quota: Quota | None = None,
+        *,
+        guaranteed: _Amounts | None = None,
+        deserved: _Amounts | None = None,
+        limit: Mapping[str, float | None] | None = None,
+        over_quota_priority: int | None = None,
+        over_quota_weight: float | None = None,
+        models: Mapping[str, Mapping[str, float | None]] | None = None,
+        max_queued: int | None = None,
+        budget: float | None = None,
+        burst_tokens: float | None = None,
+    ) -> None:
+        """Replaces a node's spec; may move it (cycles are refused)."""
+    def remove_tenant(self, name: str) -> None: ...
+    def tenants(self) -> list[Tenant]: ...
+    def upsert_class(
+        self, priority_class: PriorityClass | str, value: int | None = None, preemptible: bool = True
+    ) -> None:
+        """Adds or replaces a class: a ``PriorityClass``, or its name, value and preemptibility."""
+    def remove_class(self, name: str) -> None: ...
+    def classes(self) -> list[PriorityClass]: ...
+    def set_capacity(self, capacity: _Amounts | None = None, **amounts: float) -> None:
+        """Sets the capacity shared by the top-level nodes (a dict or keywords; missing is 0)."""
+    def set_demand(self, tenant: str, demand: _Amounts) -> None: ...
+    def charge_tokens(
+        self, tenant: str, prompt_tokens: int, output_tokens: int, now: float | None = None
+    ) -> None:
+        """Charges ``w_in * prompt_tokens + w_out * output_tokens`` to a leaf's usage."""
+    def usage(self, tenant: str, now: float | None = None) -> dict[str, float]:
+        """Decayed usage at ``now``."""
+    def allocated(self, tenant: str) -> dict[str, float]: ...
+    def fair_share(self, tenant: str) -> dict[str, float]:
+        """A node's fair share, recomputed incrementally where stale."""
+    def fair_shares(self) -> dict[str, dict[str, float]]:
+        """Every node's fair share, recomputed from scratch."""
+    def recompute_fair_shares(self) -> None:
+        """Recomputes every fair share from scratch (the incremental path's baseline)."""
+    def dominant_share(self, tenant: str) -> float: ...
+    def fair_share_ratio(self, tenant: str) -> float: ...
+    def admit(
+        self,
+        id: str,
+        tenant: str,
+        resources: _Amounts | None = None,
+        *,
+        priority_class: str = "default",
+        gpu_model: str | None = None,
+        tokens: float = 0.0,
+        est_duration_s: float = 0.0,
+        deadline_s: float | None = None,
+        queue_ahead: float = 0.0,
+        service_rate: float = 0.0,
+        now: float | None = None,
+    ) -> AdmissionDecision:
+        """Admits (holding ``resources`` until ``release``), queues or rejects, with a reason.
+        An unknown tenant or class is a rejection with its own code (``rejected_unknown_tenant``,
+        ``rejected_class``), never an exception; malformed fields raise ``InvalidRequest``."""
+    def release(self, id: str, now: float | None = None) -> None: ...
+    def cancel(self, id: str) -> None: ...
+    def running(self) -> list[str]: ...
+    def queued(self) -> list[str]: ...
+    def explain(self, tenant: str, now: float | None = None) -> Explanation: ...
+    def snapshot(self) -> bytes: ...
+    @classmethod
+    def restore(cls, data: bytes) -> Policy: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, tenant: str) -> bool: ...
+
+def simulate_llm_json(
+    arrival: _FloatColumn,
+    prompt: _IntColumn,
+    output: _IntColumn,
+    tenant: _IntColumn | None = None,
+    priority: _IntColumn | None = None,
+    workflow: _IntColumn | None = None,
+    hash_offsets: _IntColumn | None = None,
+    hashes: _IntColumn | None = None,
+    config: str = "{}",
+) -> str:
+    """Simulates serving the requests (one entry per column per request) on simulated replicas
+    under the JSON ``config`` (``gpuplane_core::sim::SimConfig``); returns the JSON report.
+    ``workflow`` is -1 for none; ``hash_offsets``/``hashes`` are prefix block hashes in CSR form.
+    Releases the GIL. Bad input: :class:`InvalidRequest` naming the field."""
+
+def replay_cluster_json(
+    cluster: Cluster,
+    ids: Sequence[str],
+    gpu_count: _IntColumn,
+    compute_milli: _IntColumn,
+    cpu_milli: _IntColumn,
+    host_memory_mib: _IntColumn,
+    arrival: _FloatColumn,
+    departure: _FloatColumn,
+    samples: int = 200,
+) -> str:
+    """Replays pods on ``cluster`` in time order (departures, NaN for never, go first at equal
+    times), sampling allocation and fragmentation ratios ``samples`` times; returns JSON."""

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gpuplane._core import POLICIES
-from gpuplane.commands import agent, remote, serve, simulate_placement
+from gpuplane.commands import agent, remote, serve, simulate_llm, simulate_placement
 from gpuplane.errors import GpuplaneError
 
 
@@ -40,7 +40,11 @@ def parser() -> argparse.ArgumentParser:
     )
     placement.add_argument("--json", metavar="FILE", help="also write per-run results as JSON")
     placement.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    placement.add_argument(
+        "--departures", action="store_true", help="also replay in trace time with departures"
+    )
     placement.set_defaults(run=simulate_placement.run)
+    simulate_llm.register(kinds)
     serve.register(commands)
     remote.register(commands)
     agent.register(commands)

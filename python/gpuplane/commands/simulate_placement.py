@@ -10,7 +10,14 @@ from dataclasses import asdict
 from tqdm import tqdm
 
 from gpuplane.errors import InvalidRequest
-from gpuplane.simulate.placement import PUBLISHED_REFERENCE, ReplayResult, replay
+from gpuplane.simulate.placement import (
+    PUBLISHED_REFERENCE,
+    DeparturesResult,
+    ReplayResult,
+    offered_load_scale,
+    replay,
+    replay_departures,
+)
 from gpuplane.simulate.synthetic import synthetic_nodes, synthetic_pods
 from gpuplane.traces.openb import read_nodes, read_pods
 
@@ -37,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
     results = [replay(nodes, pods, p, s, args.target, args.distribution) for p, s in bar]
     print(table(results, args.policies, with_reference=args.nodes is not None))
+    departures = run_departures(args, nodes, pods) if args.departures else []
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump([asdict(r) for r in results], f, indent=1)
+            json.dump([asdict(r) for r in [*results, *departures]], f, indent=1)
     return 0
 
 
@@ -63,5 +71,40 @@ def table(results: list[ReplayResult], policies: list[str], with_reference: bool
         lines.append(
             f"{policy:<10} {mean:>8.2f} % {std:>7.2f} {min(ratios):>7.2f} {max(ratios):>7.2f} {ref_text:>10} "
             f"{delta:>7} {placed:>7.1%} {micros:>12.1f}"
+        )
+    return "\n".join(lines)
+
+
+def run_departures(args: argparse.Namespace, nodes: list, pods: list) -> list[DeparturesResult]:
+    """The second scenario: the trace in time order with departures; prints its table."""
+    timed = sum(p.deletion_time is not None for p in pods)
+    scale = offered_load_scale(nodes, pods, args.target)
+    print(
+        f"\nwith departures: {len(pods)} pods in creation order, {timed} depart after their lifetime "
+        f"(deletion - creation); arrivals {scale:.3g}x faster so the mean offered load is "
+        f"{args.target:.0%} of GPU capacity"
+    )
+    runs = [(p, s) for p in args.policies for s in range(args.seeds)]
+    bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
+    results = [replay_departures(nodes, pods, p, s, args.distribution, scale) for p, s in bar]
+    print(departures_table(results, args.policies))
+    return results
+
+
+def departures_table(results: list[DeparturesResult], policies: list[str]) -> str:
+    """Per policy: time-averaged, peak and final allocation, placed share, fragmentation."""
+    lines = [f"{'policy':<10} {'mean alloc':>10} {'peak':>8} {'final':>8} {'placed':>8} {'frag':>7}"]
+    for policy in policies:
+        rs = [r for r in results if r.policy == policy]
+
+        def mean(f, rs=rs):
+            return statistics.fmean(f(r) for r in rs)
+
+        lines.append(
+            f"{policy:<10} {mean(lambda r: 100 * r.mean_allocation_ratio):>8.2f} % "
+            f"{mean(lambda r: 100 * r.peak_allocation_ratio):>6.2f} % "
+            f"{mean(lambda r: 100 * r.allocation_ratio):>6.2f} % "
+            f"{mean(lambda r: r.placed / r.arrived):>7.1%} "
+            f"{mean(lambda r: r.fragmentation_ratio):>7.3f}"
         )
     return "\n".join(lines)

@@ -47,11 +47,26 @@ class OpenbPod:
     num_gpu: int
     gpu_milli: int
     gpu_spec: tuple[str, ...]
+    creation_time: float | None = None
+    deletion_time: float | None = None
 
     @property
     def gpu_request(self) -> float:
         """GPUs requested, in whole-GPU units."""
         return self.num_gpu * self.gpu_milli / 1000
+
+
+def _time(path: str | Path, line: int, row: dict[str, str], column: str) -> float | None:
+    """An optional event time in seconds (``None`` when the column is absent or empty)."""
+    text = (row.get(column) or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise TraceError(
+            f"{path}:{line}: column {column!r} is not a number: {text!r}", str(path), line
+        ) from None
 
 
 def read_nodes(path: str | Path) -> list[OpenbNode]:
@@ -95,6 +110,8 @@ def read_pods(path: str | Path) -> list[OpenbPod]:
                 num_gpu=num_gpu,
                 gpu_milli=gpu_milli if num_gpu else 0,
                 gpu_spec=spec,
+                creation_time=_time(path, line, row, "creation_time"),
+                deletion_time=_time(path, line, row, "deletion_time"),
             )
         )
     if not out:

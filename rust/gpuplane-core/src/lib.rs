@@ -3,6 +3,7 @@
 //! * [`inventory`]: nodes and GPUs.
 //! * [`placement`]: GPU memory/compute bin-packing, gangs, preemption plans, snapshots.
 //! * [`batching`]: per-engine continuous-batching scheduler with fair share and prefix reuse.
+//! * [`sim`]: trace-driven LLM serving and cluster simulation with a GPU step-time model.
 //!
 //! The core is deterministic: the same inputs and seed give the same decisions.
 
@@ -12,5 +13,6 @@ pub mod inventory;
 pub mod placement;
 pub mod policy;
 pub mod rng;
+pub mod sim;
 
 pub use error::{Error, Result};

@@ -16,6 +16,7 @@ use crate::batching_values::{
     PyBatchConfig, PyBatchMetrics, PyFinishedRequest, PyRequest, PyRequestProgress,
 };
 use crate::errors::{to_py, unsigned};
+use crate::policy::PyPolicy;
 use crate::values::{q, repr};
 
 /// A continuous-batching scheduler: each `schedule()` hands out tokens per request so that
@@ -42,8 +43,13 @@ fn request_id(id: i64) -> PyResult<u64> {
 #[pymethods]
 impl PyBatchScheduler {
     #[new]
-    fn new(config: PyBatchConfig) -> PyResult<Self> {
-        let inner = BatchScheduler::new(config.inner).map_err(to_py)?;
+    #[pyo3(signature = (config, policy=None))]
+    fn new(config: PyBatchConfig, policy: Option<PyRef<'_, PyPolicy>>) -> PyResult<Self> {
+        let inner = match policy {
+            Some(p) => BatchScheduler::with_policy(config.inner, p.inner.clone()),
+            None => BatchScheduler::new(config.inner),
+        }
+        .map_err(to_py)?;
         Ok(PyBatchScheduler {
             inner: Mutex::new(inner),
         })
@@ -55,6 +61,14 @@ impl PyBatchScheduler {
         PyBatchConfig {
             inner: self.lock().config().clone(),
         }
+    }
+
+    /// The shared policy engine, or None.
+    #[getter]
+    fn policy_engine(&self) -> Option<PyPolicy> {
+        self.lock()
+            .policy_engine()
+            .map(|e| PyPolicy { inner: e.clone() })
     }
 
     /// The scheduler clock (seconds).
@@ -70,7 +84,15 @@ impl PyBatchScheduler {
 
     /// Adds one request to the waiting queue.
     fn add(&self, py: Python<'_>, request: PyRequest) -> PyResult<()> {
-        py.detach(|| self.lock().add(request.inner)).map_err(to_py)
+        let PyRequest {
+            inner,
+            priority_class,
+        } = request;
+        py.detach(|| match priority_class {
+            Some(c) => self.lock().add_in_class(inner, &c),
+            None => self.lock().add(inner),
+        })
+        .map_err(to_py)
     }
 
     /// Adds many requests from columns (numpy arrays or lists), all or none; a bad entry

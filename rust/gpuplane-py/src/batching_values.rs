@@ -184,13 +184,15 @@ impl PyBatchConfig {
 #[derive(Clone, PartialEq)]
 pub struct PyRequest {
     pub inner: Request,
+    /// A policy-engine priority class giving the priority when added (see `BatchScheduler`).
+    pub priority_class: Option<String>,
 }
 
 #[pymethods]
 impl PyRequest {
     #[new]
     #[pyo3(signature = (id, tenant, prompt_len, max_new_tokens, *, priority=0, arrival=0.0,
-        ttft_deadline=None, workflow=None, block_hashes=Vec::new()))]
+        ttft_deadline=None, workflow=None, block_hashes=Vec::new(), priority_class=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: i64,
@@ -202,6 +204,7 @@ impl PyRequest {
         ttft_deadline: Option<f64>,
         workflow: Option<i64>,
         block_hashes: Vec<Bound<'_, PyAny>>,
+        priority_class: Option<String>,
     ) -> PyResult<Self> {
         let hashes = block_hashes
             .iter()
@@ -220,7 +223,13 @@ impl PyRequest {
             workflow: workflow.map(|w| unsigned("workflow", w)).transpose()?,
         };
         inner.validate().map_err(to_py)?;
-        Ok(PyRequest { inner })
+        if priority_class.as_deref() == Some("") {
+            return Err(invalid("priority_class", "must not be empty"));
+        }
+        Ok(PyRequest {
+            inner,
+            priority_class,
+        })
     }
 
     #[getter]
@@ -259,6 +268,11 @@ impl PyRequest {
     fn block_hashes(&self) -> Vec<u64> {
         self.inner.block_hashes.clone()
     }
+    /// The policy engine's priority class that gives the priority when added, if any.
+    #[getter]
+    fn priority_class(&self) -> Option<&str> {
+        self.priority_class.as_deref()
+    }
 
     fn __repr__(&self) -> String {
         let r = &self.inner;
@@ -281,6 +295,11 @@ impl PyRequest {
                 "block_hashes",
                 !r.block_hashes.is_empty(),
                 format!("<{} hashes>", r.block_hashes.len()),
+            ),
+            (
+                "priority_class",
+                self.priority_class.is_some(),
+                self.priority_class.as_deref().map_or("None".into(), q),
             ),
         ];
         fields.extend(

@@ -11,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyType};
 
 use crate::bulk;
 use crate::errors::{to_py, unsigned};
+use crate::policy::{now_or_clock, PyPolicy};
 use crate::stats::PyClusterStats;
 use crate::values::{q, repr, PyGpuSpec, PyPlacement, PyPreemptionPlan, PyWorkload};
 
@@ -28,6 +29,14 @@ impl PyCluster {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `now`, else `time.monotonic()` with a policy engine attached (else unused: 0).
+    fn now(&self, py: Python<'_>, now: Option<f64>) -> PyResult<f64> {
+        match now {
+            None if self.lock().policy_engine().is_none() => Ok(0.0),
+            _ => now_or_clock(py, now),
+        }
     }
 }
 
@@ -85,16 +94,20 @@ impl PyCluster {
         py.detach(|| self.lock().remove_node(name)).map_err(to_py)
     }
 
-    /// Places a workload with the cluster's policy, or `policy` for this call.
-    #[pyo3(signature = (workload, policy=None))]
+    /// Places a workload with the cluster's policy, or `policy` for this call. With a policy
+    /// engine attached, the workload is first admitted against its tenant's quotas at `now`
+    /// (seconds; default `time.monotonic()`): a refusal raises `QuotaExceeded`.
+    #[pyo3(signature = (workload, policy=None, now=None))]
     fn place(
         &self,
         py: Python<'_>,
         workload: PyWorkload,
         policy: Option<&str>,
+        now: Option<f64>,
     ) -> PyResult<PyPlacement> {
         let policy = parse_policy(policy)?;
-        let placed = py.detach(|| self.lock().place(workload.inner, policy));
+        let now = self.now(py, now)?;
+        let placed = py.detach(|| self.lock().place_at(workload.inner, policy, now));
         placed.map(|inner| PyPlacement { inner }).map_err(to_py)
     }
 
@@ -144,30 +157,74 @@ impl PyCluster {
         numpy::PyArray1::from_vec(py, released)
     }
 
-    /// Frees exactly what the workload holds; returns where it was.
-    fn release(&self, py: Python<'_>, workload_id: &str) -> PyResult<PyPlacement> {
-        let released = py.detach(|| self.lock().release(workload_id));
+    /// Frees exactly what the workload holds; returns where it was. An attached policy engine
+    /// charges its usage up to `now` (default `time.monotonic()`).
+    #[pyo3(signature = (workload_id, now=None))]
+    fn release(
+        &self,
+        py: Python<'_>,
+        workload_id: &str,
+        now: Option<f64>,
+    ) -> PyResult<PyPlacement> {
+        let now = self.now(py, now)?;
+        let released = py.detach(|| self.lock().release_at(workload_id, now));
         released.map(|inner| PyPlacement { inner }).map_err(to_py)
     }
 
     /// The cheapest set of lower-priority preemptible victims that lets `workload` fit, or None.
+    /// With a policy engine attached, victims are those its reclaim laws allow at `now`.
+    #[pyo3(signature = (workload, now=None))]
     fn preemption_plan(
         &self,
         py: Python<'_>,
         workload: PyWorkload,
+        now: Option<f64>,
     ) -> PyResult<Option<PyPreemptionPlan>> {
+        let now = self.now(py, now)?;
         let plan = py
-            .detach(|| self.lock().preemption_plan(&workload.inner))
+            .detach(|| self.lock().preemption_plan_at(&workload.inner, now))
             .map_err(to_py)?;
         Ok(plan.map(|inner| PyPreemptionPlan { inner }))
     }
 
-    /// Executes a plan: evicts its victims and places its workload. Raises `Conflict` if stale.
-    fn preempt(&self, py: Python<'_>, plan: PyPreemptionPlan) -> PyResult<PyPlacement> {
+    /// Executes a plan at `now`: evicts its victims and places its workload. Raises `Conflict`
+    /// if stale.
+    #[pyo3(signature = (plan, now=None))]
+    fn preempt(
+        &self,
+        py: Python<'_>,
+        plan: PyPreemptionPlan,
+        now: Option<f64>,
+    ) -> PyResult<PyPlacement> {
+        let now = self.now(py, now)?;
         let done = py
-            .detach(|| self.lock().preempt(&plan.inner))
+            .detach(|| self.lock().preempt_at(&plan.inner, now))
             .map_err(to_py)?;
         Ok(PyPlacement { inner: done.0 })
+    }
+
+    /// Attaches a policy engine (or detaches it with None). Placed workloads are recorded in it
+    /// as running since `now`; one whose tenant or class it does not know raises and nothing
+    /// changes.
+    #[pyo3(signature = (policy, now=None))]
+    fn set_policy_engine(
+        &self,
+        py: Python<'_>,
+        policy: Option<PyRef<'_, PyPolicy>>,
+        now: Option<f64>,
+    ) -> PyResult<()> {
+        let engine = policy.map(|p| p.inner.clone());
+        let now = now_or_clock(py, now)?;
+        py.detach(|| self.lock().set_policy_engine(engine, now))
+            .map_err(to_py)
+    }
+
+    /// The attached policy engine (the same shared state), or None.
+    #[getter]
+    fn policy_engine(&self) -> Option<PyPolicy> {
+        self.lock()
+            .policy_engine()
+            .map(|e| PyPolicy { inner: e.clone() })
     }
 
     /// Memory used on a GPU by processes gpuplane did not place (as NVML reports it).

@@ -8,6 +8,9 @@ mod batching_values;
 mod bulk;
 mod cluster;
 mod errors;
+mod policy;
+mod policy_values;
+mod sim;
 mod stats;
 mod values;
 
@@ -34,7 +37,20 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::PyClusterStats>()?;
     m.add_class::<stats::PyGpuStats>()?;
     m.add_class::<stats::PyTotals>()?;
-    add_batching(m)
+    sim::register(m)?;
+    add_batching(m)?;
+    add_policy(m)
+}
+
+fn add_policy(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<policy::PyPolicy>()?;
+    m.add_class::<policy_values::PyPolicyConfig>()?;
+    m.add_class::<policy_values::PyQuota>()?;
+    m.add_class::<policy_values::PyPriorityClass>()?;
+    m.add_class::<policy_values::PyTenant>()?;
+    m.add_class::<policy_values::PyAdmissionDecision>()?;
+    m.add_class::<policy_values::PyExplanation>()?;
+    Ok(())
 }
 
 fn add_batching(m: &Bound<'_, PyModule>) -> PyResult<()> {

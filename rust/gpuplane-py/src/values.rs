@@ -128,7 +128,8 @@ pub struct PyWorkload {
 impl PyWorkload {
     #[new]
     #[pyo3(signature = (id, memory_mib=0, gpu_count=1, *, tenant="default".to_string(), compute_milli=0,
-        cpu_milli=0, host_memory_mib=0, allowed_models=Vec::new(), node_selector=None, priority=0, preemptible=true))]
+        cpu_milli=0, host_memory_mib=0, allowed_models=Vec::new(), node_selector=None, priority=0, preemptible=true,
+        priority_class=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: String,
@@ -142,6 +143,7 @@ impl PyWorkload {
         node_selector: Option<BTreeMap<String, String>>,
         priority: i64,
         preemptible: bool,
+        priority_class: Option<String>,
     ) -> PyResult<Self> {
         let inner = Workload {
             id,
@@ -155,6 +157,7 @@ impl PyWorkload {
             node_selector: node_selector.unwrap_or_default(),
             priority: signed32("priority", priority)?,
             preemptible,
+            priority_class,
         };
         inner.validate().map_err(to_py)?;
         Ok(PyWorkload { inner })
@@ -204,6 +207,11 @@ impl PyWorkload {
     fn preemptible(&self) -> bool {
         self.inner.preemptible
     }
+    /// The policy engine's priority class, which then gives priority and preemptibility.
+    #[getter]
+    fn priority_class(&self) -> Option<&str> {
+        self.inner.priority_class.as_deref()
+    }
 
     fn __repr__(&self) -> String {
         workload_repr(&self.inner)
@@ -217,7 +225,7 @@ pub fn workload_repr(w: &Workload) -> String {
         ("gpu_count", w.gpu_count.to_string()),
         ("tenant", q(&w.tenant)),
     ];
-    let optional: [(&str, bool, String); 7] = [
+    let optional: [(&str, bool, String); 8] = [
         (
             "compute_milli",
             w.compute_milli > 0,
@@ -241,6 +249,11 @@ pub fn workload_repr(w: &Workload) -> String {
         ),
         ("priority", w.priority != 0, w.priority.to_string()),
         ("preemptible", !w.preemptible, "False".into()),
+        (
+            "priority_class",
+            w.priority_class.is_some(),
+            opt(&w.priority_class),
+        ),
     ];
     fields.extend(
         optional

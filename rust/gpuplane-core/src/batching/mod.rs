@@ -18,6 +18,10 @@
 //! * Ordering: strict priority bands, then the weighted Virtual Token Counter (Sheng et al.,
 //!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline).
 //!
+//! * Tenancy: a scheduler may share a [`crate::policy`] engine with the placement cluster
+//!   ([`BatchScheduler::with_policy`]): tenants, weights and priority classes then come from
+//!   it, and served tokens are charged to its usage accounts after each update.
+//!
 //! Every step costs O(k log n) for k scheduled requests out of n queued: there is no pass over
 //! the waiting queue and no re-sort. Time is a caller-set clock ([`BatchScheduler::set_time`]);
 //! everything is deterministic.
@@ -32,6 +36,7 @@ mod request;
 mod schedule;
 mod scheduler;
 mod seq;
+mod tenancy;
 mod update;
 mod vtc;
 
@@ -40,6 +45,7 @@ pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
 pub use request::{Request, RequestProgress};
 pub use scheduler::BatchScheduler;
+pub use tenancy::MIN_WEIGHT;
 
 /// Upper bound on any token count the scheduler accepts (prompt length, max new tokens, token
 /// budget, tokens generated in one step): 2^24 tokens.

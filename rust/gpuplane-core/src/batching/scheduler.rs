@@ -9,6 +9,7 @@ use super::kv::BlockPool;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
+use super::tenancy::PolicyLink;
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
 
@@ -69,6 +70,8 @@ pub struct BatchScheduler {
     pub(crate) finished_total: u64,
     pub(crate) queue_time_sum: f64,
     pub(crate) queue_time_max: f64,
+    /// The shared policy engine, if attached (see `tenancy.rs`).
+    pub(crate) link: Option<PolicyLink>,
 }
 
 impl BatchScheduler {
@@ -111,6 +114,7 @@ impl BatchScheduler {
             finished_total: 0,
             queue_time_sum: 0.0,
             queue_time_max: 0.0,
+            link: None,
         };
         let declared: Vec<(String, f64)> = s
             .cfg
@@ -257,13 +261,13 @@ impl BatchScheduler {
                 format!("unknown tenant {:?}", req.tenant),
             ));
         }
-        Ok(())
+        self.check_linked_tenant(&req.tenant)
     }
 
     fn insert(&mut self, req: Request) {
         let tenant = match self.tenant_by_name.get(&req.tenant) {
             Some(&t) => t,
-            None => self.intern_tenant(&req.tenant, 1.0),
+            None => self.intern_tenant(&req.tenant, self.linked_weight(&req.tenant)),
         };
         let workflow = self.workflow_account(req.workflow, tenant);
         let account = match self.cfg.policy {

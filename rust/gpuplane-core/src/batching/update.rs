@@ -32,6 +32,7 @@ impl BatchScheduler {
                 }
             }
             self.flush_counters();
+            self.sync_usage();
             self.awaiting_update = false;
         }
         self.scratch_generated = generated;

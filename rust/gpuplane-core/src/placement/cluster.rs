@@ -7,10 +7,12 @@ use super::classes::ClassIndex;
 use super::fragmentation::{Shape, ShapeDistribution, ShapeFrag, WeightedShape};
 use super::intern::Interner;
 use super::policy::PolicyKind;
+use super::tenancy::{admit_running, check_now};
 use super::view::NodeView;
 use super::workload::{Allocation, Placement, Workload};
 use crate::error::{Error, Result};
 use crate::inventory::{Inventory, NodeSpec};
+use crate::policy::{lock, Policy, SharedPolicy};
 use crate::rng::SplitMix64;
 
 /// Where a bulk-placed workload went: node index and GPU indices.
@@ -31,6 +33,8 @@ pub struct Cluster {
     pub(super) models: Interner<String>,
     pub(super) labelsets: Interner<Labels>,
     pub(super) seq: u64,
+    /// The attached policy engine (tenants, quotas, classes), if any; see `tenancy.rs`.
+    pub(super) engine: Option<SharedPolicy>,
     // Derived from the fields above; rebuilt on restore.
     pub(super) node_labels: Vec<u32>,
     pub(super) node_workloads: Vec<BTreeSet<String>>,
@@ -51,6 +55,7 @@ impl Cluster {
             models: Interner::default(),
             labelsets: Interner::default(),
             seq: 0,
+            engine: None,
             node_labels: Vec::new(),
             node_workloads: Vec::new(),
             node_sizes: BTreeMap::new(),
@@ -196,23 +201,42 @@ impl Cluster {
         Ok(Some(ids))
     }
 
-    /// Places `w` with the cluster's policy or `policy` if given. Only placed workloads feed the
-    /// learned distribution, so a refused call changes nothing (and journal replay is exact).
+    /// Places `w` with the cluster's policy or `policy` if given, at the attached policy
+    /// engine's latest time (see [`Cluster::place_at`]).
     pub fn place(&mut self, w: Workload, policy: Option<PolicyKind>) -> Result<Placement> {
-        let req = self.request_of(&w)?;
+        let now = self.engine_clock();
+        self.place_at(w, policy, now)
+    }
+
+    /// Places `w` at time `now` (seconds; used only by an attached policy engine, which first
+    /// admits the workload against its tenant's quotas: a refusal is `Error::Quota`). Only
+    /// placed workloads feed the learned distribution, so a refused call changes nothing (and
+    /// journal replay is exact).
+    pub fn place_at(
+        &mut self,
+        w: Workload,
+        policy: Option<PolicyKind>,
+        now: f64,
+    ) -> Result<Placement> {
+        check_now(now)?;
+        let mut req = self.request_of(&w)?;
+        let engine = self.engine.clone();
+        let mut guard = engine.as_ref().map(lock);
+        let areq = self.gate(guard.as_deref_mut(), &w, &mut req, now)?;
         let policy = policy.unwrap_or(self.policy);
-        match self.choose(&w, &req, policy) {
-            Some((node, cand)) => {
-                self.distribution.observe(shape_of(&w));
-                Ok(self.commit(w, node, cand, policy))
-            }
-            None => Err(self.no_fit(&w, &req)),
+        let Some((node, cand)) = self.choose(&w, &req, policy) else {
+            return Err(self.no_fit(&w, &req));
+        };
+        if let (Some(p), Some(areq)) = (guard.as_deref_mut(), areq) {
+            admit_running(p, areq, self.model_on(node, Some(&req)), now)?;
         }
+        self.distribution.observe(shape_of(&w));
+        Ok(self.commit(w, node, cand, policy))
     }
 
     /// Places many workloads in order. Every workload is checked first and one bad workload
     /// (named by its index) refuses the whole batch; otherwise each gets its (node, GPU indices),
-    /// or `None` if it did not fit.
+    /// or `None` if it did not fit or an attached policy engine refused it.
     pub fn place_batch(
         &mut self,
         ws: Vec<Workload>,
@@ -220,7 +244,9 @@ impl Cluster {
     ) -> Result<Vec<Option<NodeAndGpus>>> {
         let mut seen = std::collections::HashSet::with_capacity(ws.len());
         for (i, w) in ws.iter().enumerate() {
-            self.request_of(w).map_err(|e| at_index(e, i))?;
+            self.request_of(w)
+                .and_then(|_| self.check_terms(w))
+                .map_err(|e| at_index(e, i))?;
             if !seen.insert(w.id.as_str()) {
                 return Err(Error::invalid(
                     format!("workloads[{i}].id"),
@@ -228,13 +254,14 @@ impl Cluster {
                 ));
             }
         }
+        let now = self.engine_clock();
         let mut out = Vec::with_capacity(ws.len());
-        for w in ws {
+        for (i, w) in ws.into_iter().enumerate() {
             let id = w.id.clone();
-            out.push(match self.place(w, policy) {
+            out.push(match self.place_at(w, policy, now) {
                 Ok(_) => self.allocations.get(&id).map(|a| (a.node, a.gpus.clone())),
-                Err(Error::NoFit { .. }) => None,
-                Err(e) => unreachable!("checked before placing: {e}"),
+                Err(Error::NoFit { .. } | Error::Quota(_)) => None,
+                Err(e) => return Err(at_index(e, i)),
             });
         }
         Ok(out)
@@ -421,8 +448,35 @@ impl Cluster {
         }
     }
 
-    /// Frees exactly what `id` holds and returns where it was.
+    /// Frees exactly what `id` holds and returns where it was, at the attached policy engine's
+    /// latest time.
     pub fn release(&mut self, id: &str) -> Result<Placement> {
+        let now = self.engine_clock();
+        self.release_at(id, now)
+    }
+
+    /// Frees exactly what `id` holds at time `now` (an attached policy engine charges the
+    /// workload's usage up to `now`) and returns where it was.
+    pub fn release_at(&mut self, id: &str, now: f64) -> Result<Placement> {
+        check_now(now)?;
+        let engine = self.engine.clone();
+        let mut guard = engine.as_ref().map(lock);
+        self.release_with(id, guard.as_deref_mut(), now)
+    }
+
+    /// [`Cluster::release_at`] with the engine already locked.
+    pub(super) fn release_with(
+        &mut self,
+        id: &str,
+        engine: Option<&mut Policy>,
+        now: f64,
+    ) -> Result<Placement> {
+        if let Some(p) = engine {
+            if self.allocations.contains_key(id) {
+                // Absent when the engine forgot it (released there directly): nothing to charge.
+                let _ = p.release(id, now);
+            }
+        }
         let alloc = self
             .allocations
             .remove(id)

@@ -33,6 +33,11 @@ impl<T: Hash + Eq + Clone> Interner<T> {
         self.index.get(value).copied()
     }
 
+    /// Every number handed out, in order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> {
+        0..self.values.len() as u32
+    }
+
     pub fn value(&self, id: u32) -> &T {
         &self.values[id as usize]
     }

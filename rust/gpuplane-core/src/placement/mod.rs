@@ -5,6 +5,10 @@
 //! [`Cluster::preemption_plan`] / [`Cluster::preempt`], draining through
 //! [`Cluster::set_gpu_health`], [`Cluster::snapshot`] / [`Cluster::restore`] and
 //! [`Cluster::stats`].
+//!
+//! A [`crate::policy`] engine may be attached ([`Cluster::set_policy_engine`]): placement then
+//! admits against tenant quotas, takes priorities from priority classes, records running work
+//! in the engine and plans preemptions by its reclaim laws.
 
 mod choose;
 mod classes;
@@ -14,8 +18,10 @@ mod fragmentation;
 mod intern;
 mod policy;
 mod preemption;
+mod reclaim;
 mod snapshot;
 mod stats;
+mod tenancy;
 mod view;
 mod workload;
 

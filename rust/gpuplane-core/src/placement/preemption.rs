@@ -1,15 +1,20 @@
 //! Preemption plans: the cheapest set of lower-priority preemptible workloads whose eviction
 //! lets a workload fit (fewest victims, then least memory evicted, then lowest node index).
-//! Equal or higher priority and non-preemptible work is never proposed.
+//! Equal or higher priority and non-preemptible work is never proposed. With a policy engine
+//! attached, victims are those its reclaim laws allow instead (see `reclaim.rs`): equal
+//! priority work may then be reclaimed across tenants, but only where the laws say so.
 
 use serde::{Deserialize, Serialize};
 
 use super::choose::{best_on_node, Request, Scoring};
 use super::cluster::{selector_ok, Cluster};
 use super::policy::PolicyKind;
+use super::reclaim::{grow, stale_by_laws, Reclaim};
+use super::tenancy::{admit_running, check_now};
 use super::view::NodeView;
 use super::workload::{Allocation, Placement, Workload};
 use crate::error::{Error, Result};
+use crate::policy::{lock, AdmissionRequest};
 
 /// Victim sets up to this size are searched exhaustively; larger ones greedily.
 const EXACT_MAX_VICTIMS: usize = 3;
@@ -27,12 +32,28 @@ pub struct PreemptionPlan {
 }
 
 impl Cluster {
-    /// The cheapest plan, or `None` if no eviction of allowed victims makes `w` fit.
+    /// The cheapest plan at the attached policy engine's latest time (see
+    /// [`Cluster::preemption_plan_at`]).
     pub fn preemption_plan(&self, w: &Workload) -> Result<Option<PreemptionPlan>> {
-        let req = self.request_of(w)?;
+        self.preemption_plan_at(w, self.engine_clock())
+    }
+
+    /// The cheapest plan at time `now`, or `None` if no eviction of allowed victims makes `w`
+    /// fit. With a policy engine attached, `Quota` if the engine rejects `w` outright.
+    pub fn preemption_plan_at(&self, w: &Workload, now: f64) -> Result<Option<PreemptionPlan>> {
+        check_now(now)?;
+        let mut req = self.request_of(w)?;
+        let guard = self.engine.as_ref().map(lock);
+        let rc = match guard.as_deref() {
+            Some(p) => Some(Reclaim::new(p, w, now)?),
+            None => {
+                self.gate(None, w, &mut req, now)?;
+                None
+            }
+        };
         let mut best: Option<(usize, u64, usize, Vec<String>)> = None;
         for (idx, _) in self.inv.live_nodes() {
-            if let Some((victims, mem)) = self.node_plan(idx, w, &req) {
+            if let Some((victims, mem)) = self.node_plan(idx, w, &req, rc.as_ref()) {
                 let key = (victims.len(), mem, idx);
                 if best.as_ref().is_none_or(|b| key < (b.0, b.1, b.2)) {
                     best = Some((key.0, key.1, key.2, victims));
@@ -52,7 +73,13 @@ impl Cluster {
     }
 
     /// The cheapest victim set on one node, if any.
-    fn node_plan(&self, idx: usize, w: &Workload, req: &Request) -> Option<(Vec<String>, u64)> {
+    fn node_plan(
+        &self,
+        idx: usize,
+        w: &Workload,
+        req: &Request,
+        rc: Option<&Reclaim>,
+    ) -> Option<(Vec<String>, u64)> {
         if !selector_ok(
             self.labelsets.value(self.node_labels[idx]),
             &w.node_selector,
@@ -62,7 +89,7 @@ impl Cluster {
         let mut cands: Vec<&Allocation> = self.node_workloads[idx]
             .iter()
             .map(|id| &self.allocations[id])
-            .filter(|a| may_evict(a, w))
+            .filter(|a| rc.map_or_else(|| may_evict(a, w), |rc| rc.may_evict(a)))
             .collect();
         cands.sort_by(|a, b| {
             let key = |x: &Allocation| (x.workload.total_memory_mib(), u64::MAX - x.seq);
@@ -72,7 +99,14 @@ impl Cluster {
         if !fits(&cands) {
             return None;
         }
-        let chosen = exact_search(&cands, &fits).unwrap_or_else(|| greedy_search(&cands, &fits));
+        let chosen = match rc {
+            None => exact_search(&cands, &fits).unwrap_or_else(|| greedy_search(&cands, &fits)),
+            Some(rc) => {
+                let ok = |set: &[&Allocation]| fits(set) && rc.allows(set);
+                let lawful = |set: &[&Allocation]| rc.lawful(set).is_some();
+                exact_search(&cands, &ok).or_else(|| grow(&cands, &ok, &lawful))?
+            }
+        };
         let mem = chosen.iter().map(|a| a.workload.total_memory_mib()).sum();
         Some((chosen.iter().map(|a| a.workload.id.clone()).collect(), mem))
     }
@@ -117,28 +151,87 @@ impl Cluster {
         view
     }
 
-    /// Executes a plan: evicts its victims and places its workload on its node. Fails with
-    /// `Conflict` and changes nothing if the plan no longer holds.
+    /// Executes a plan at the attached policy engine's latest time (see
+    /// [`Cluster::preempt_at`]).
     pub fn preempt(&mut self, plan: &PreemptionPlan) -> Result<(Placement, Vec<Placement>)> {
+        let now = self.engine_clock();
+        self.preempt_at(plan, now)
+    }
+
+    /// Executes a plan at time `now`: evicts its victims and places its workload on its node.
+    /// Fails with `Conflict` and changes nothing if the plan no longer holds (with a policy
+    /// engine: if its laws no longer allow the victims, or it would not admit the workload once
+    /// they are gone).
+    pub fn preempt_at(
+        &mut self,
+        plan: &PreemptionPlan,
+        now: f64,
+    ) -> Result<(Placement, Vec<Placement>)> {
+        check_now(now)?;
         let req = self.request_of(&plan.workload)?;
         let idx = self.inv.node_idx(&plan.node)?;
-        let victims = self.check_victims(plan, idx)?;
-        if !self.fits_without(idx, &req, &victims) {
+        let engine = self.engine.clone();
+        let mut guard = engine.as_ref().map(lock);
+        let admit = self.check_plan(plan, idx, &req, guard.as_deref(), now)?;
+        let evicted = plan
+            .victims
+            .iter()
+            .map(|v| self.release_with(v, guard.as_deref_mut(), now))
+            .collect::<Result<Vec<_>>>()?;
+        let placed = self.place_on(plan.workload.clone(), &req, idx);
+        if let (Some(p), Some((areq, model))) = (guard.as_deref_mut(), admit) {
+            admit_running(p, areq, model, now)?;
+        }
+        Ok((placed, evicted))
+    }
+
+    /// Checks that a plan still holds; with an engine, returns the admission to record (with
+    /// the node's GPU model) once the victims are gone.
+    fn check_plan(
+        &self,
+        plan: &PreemptionPlan,
+        idx: usize,
+        req: &Request,
+        engine: Option<&crate::policy::Policy>,
+        now: f64,
+    ) -> Result<Option<(AdmissionRequest, Option<String>)>> {
+        let rc = engine
+            .map(|p| Reclaim::new(p, &plan.workload, now))
+            .transpose()?;
+        let victims = self.check_victims(plan, idx, rc.as_ref())?;
+        if !self.fits_without(idx, req, &victims) {
             return Err(Error::Conflict(format!(
                 "stale plan: {:?} no longer fits on {:?} after evicting {:?}",
                 plan.workload.id, plan.node, plan.victims
             )));
         }
-        let evicted = plan
-            .victims
-            .iter()
-            .map(|v| self.release(v))
-            .collect::<Result<Vec<_>>>()?;
-        let placed = self.place_on(plan.workload.clone(), &req, idx);
-        Ok((placed, evicted))
+        let Some(rc) = rc else { return Ok(None) };
+        if !rc.allows(&victims) {
+            return Err(stale_by_laws(&plan.victims));
+        }
+        let model = self.model_on(idx, Some(req));
+        let mut trial = rc.policy.clone();
+        for v in &plan.victims {
+            trial.release(v, now)?;
+        }
+        let mut areq = rc.preemptor.clone();
+        areq.gpu_model = model.clone();
+        let d = trial.evaluate(&areq, now)?;
+        if !d.reason.is_admitted() {
+            return Err(Error::Conflict(format!(
+                "stale plan: once {:?} are evicted the policy engine would not admit {:?}: {}",
+                plan.victims, plan.workload.id, d.text
+            )));
+        }
+        Ok(Some((rc.preemptor, model)))
     }
 
-    fn check_victims(&self, plan: &PreemptionPlan, idx: usize) -> Result<Vec<&Allocation>> {
+    fn check_victims(
+        &self,
+        plan: &PreemptionPlan,
+        idx: usize,
+        rc: Option<&Reclaim>,
+    ) -> Result<Vec<&Allocation>> {
         plan.victims
             .iter()
             .map(|v| {
@@ -149,7 +242,10 @@ impl Cluster {
                 if a.node != idx {
                     return Err(Error::Conflict(format!("stale plan: victim {v:?} is not on {:?}", plan.node)));
                 }
-                if !may_evict(a, &plan.workload) {
+                if rc.is_some_and(|rc| !rc.may_evict(a)) {
+                    return Err(stale_by_laws(&plan.victims));
+                }
+                if rc.is_none() && !may_evict(a, &plan.workload) {
                     return Err(Error::Conflict(format!(
                         "victim {v:?} (priority {}, preemptible {}) may not be preempted by priority {}",
                         a.workload.priority, a.workload.preemptible, plan.workload.priority

@@ -1,6 +1,11 @@
 //! Snapshot and restore of a whole cluster in a stable, versioned, checksummed format:
 //! `GPUPLSNP` magic, format version (u16 LE), CRC-32 of the payload (u32 LE), payload length
 //! (u64 LE), then the payload as JSON.
+//!
+//! Version 2 adds the attached policy engine's state (tenants, quotas, classes, usage, spend,
+//! buckets, running and queued work; see [`crate::policy::PolicySnapshot`]) and workloads'
+//! priority classes, so placements and the quota accounting they feed are saved and restored
+//! together, under one checksum. Version 1 snapshots (no engine) are still read.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +18,12 @@ use super::policy::PolicyKind;
 use super::workload::Allocation;
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
+use crate::policy::{lock, shared, Policy};
 use crate::rng::SplitMix64;
 
 const MAGIC: &[u8; 8] = b"GPUPLSNP";
-/// The snapshot format this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 1;
+/// The snapshot format this build writes (it also reads every version from 1 up).
+pub const SNAPSHOT_VERSION: u16 = 2;
 const HEADER_LEN: usize = 8 + 2 + 4 + 8;
 
 #[derive(Serialize, Deserialize)]
@@ -31,6 +37,9 @@ struct State {
     models: Interner<String>,
     labelsets: Interner<Labels>,
     seq: u64,
+    /// The attached policy engine (absent in version 1).
+    #[serde(default)]
+    engine: Option<Policy>,
 }
 
 impl Cluster {
@@ -46,6 +55,7 @@ impl Cluster {
             models: self.models.clone(),
             labelsets: self.labelsets.clone(),
             seq: self.seq,
+            engine: self.engine.as_ref().map(|e| lock(e).clone()),
         };
         let payload = serde_json::to_vec(&state).expect("cluster state serializes");
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -73,9 +83,9 @@ fn check_header(data: &[u8]) -> Result<&[u8]> {
         ));
     }
     let version = u16::from_le_bytes([data[8], data[9]]);
-    if version != SNAPSHOT_VERSION {
+    if !(1..=SNAPSHOT_VERSION).contains(&version) {
         return Err(Error::Snapshot(format!(
-            "format version {version} is not supported (this build reads {SNAPSHOT_VERSION})"
+            "format version {version} is not supported (this build reads 1 to {SNAPSHOT_VERSION})"
         )));
     }
     let crc = u32::from_le_bytes(data[10..14].try_into().expect("4 bytes"));
@@ -122,6 +132,11 @@ fn rebuild(mut s: State) -> Result<Cluster> {
     }
     attach_allocations(&mut c, s.allocations)?;
     check_usage(&c)?;
+    if let Some(p) = s.engine {
+        let clock = p.clock();
+        c.set_policy_engine(Some(shared(p)), clock)
+            .map_err(|e| Error::Snapshot(format!("policy engine does not match: {e}")))?;
+    }
     let live: Vec<usize> = c.inv.live_nodes().map(|(i, _)| i).collect();
     for idx in live {
         c.reindex(idx);

@@ -26,6 +26,10 @@ pub struct Workload {
     pub node_selector: BTreeMap<String, String>,
     pub priority: i32,
     pub preemptible: bool,
+    /// A priority class of the cluster's policy engine. When set, the class gives the
+    /// priority and preemptibility (the two fields above are ignored); `None` keeps them.
+    #[serde(default)]
+    pub priority_class: Option<String>,
 }
 
 impl Workload {
@@ -43,6 +47,7 @@ impl Workload {
             node_selector: BTreeMap::new(),
             priority: 0,
             preemptible: true,
+            priority_class: None,
         }
     }
 
@@ -109,6 +114,9 @@ impl Workload {
                 "memory_mib",
                 "must be > 0 (or compute_milli > 0) when gpu_count > 0",
             ));
+        }
+        if self.priority_class.as_deref() == Some("") {
+            return Err(Error::invalid("priority_class", "must not be empty"));
         }
         if self.allowed_models.iter().any(|m| m.is_empty()) {
             return Err(Error::invalid(

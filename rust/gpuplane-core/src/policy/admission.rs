@@ -166,6 +166,8 @@ impl AdmissionRequest {
     }
 }
 
+const ADMITTED: &str = "admitted: fits quota, limits and capacity";
+
 type Verdict = std::result::Result<(), (Reason, String)>;
 
 fn fail(reason: Reason, text: String) -> Verdict {
@@ -185,10 +187,7 @@ impl Policy {
             self.cancel(&req.id)?;
         }
         let (reason, text) = match self.decide(req, now) {
-            Ok(()) => (
-                Reason::Admitted,
-                "admitted: fits quota, limits and capacity".to_owned(),
-            ),
+            Ok(()) => (Reason::Admitted, ADMITTED.to_owned()),
             Err(rt) => rt,
         };
         let d = Decision {
@@ -199,6 +198,30 @@ impl Policy {
         };
         self.record(req, &d, now);
         Ok(d)
+    }
+
+    /// What [`Policy::admit`] would decide at `now`, without recording anything (no tokens
+    /// taken, nothing started or queued, the clock not advanced). `Err` for malformed input
+    /// (`InvalidRequest`) or an id already running (`Conflict`).
+    pub fn evaluate(&self, req: &AdmissionRequest, now: f64) -> Result<Decision> {
+        req.validate()?;
+        if !now.is_finite() {
+            return Err(Error::invalid("now", format!("must be finite, got {now}")));
+        }
+        if self.running.contains_key(&req.id) {
+            return Err(Error::Conflict(format!("{:?} is already running", req.id)));
+        }
+        let now = now.max(self.clock);
+        let (reason, text) = match self.decide(req, now) {
+            Ok(()) => (Reason::Admitted, ADMITTED.to_owned()),
+            Err(rt) => rt,
+        };
+        Ok(Decision {
+            request_id: req.id.clone(),
+            reason,
+            text,
+            at: now,
+        })
     }
 
     fn decide(&self, req: &AdmissionRequest, now: f64) -> Verdict {

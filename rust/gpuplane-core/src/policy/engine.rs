@@ -472,6 +472,36 @@ impl Policy {
         Ok(r)
     }
 
+    /// Records work that is already running without an admission decision (for example
+    /// workloads placed before this engine was attached to a cluster): no quota is checked.
+    /// Errors: `InvalidRequest` (unknown leaf or class, bad resources), `Conflict` (id running).
+    pub fn adopt(&mut self, r: Running) -> Result<()> {
+        r.resources.validate("resources")?;
+        let i = self.leaf(&r.tenant)?;
+        if self.classes.get(&r.class).is_none() {
+            return Err(Error::invalid(
+                "class",
+                format!("unknown priority class {:?}", r.class),
+            ));
+        }
+        if self.running.contains_key(&r.id) {
+            return Err(Error::Conflict(format!("{:?} is already running", r.id)));
+        }
+        self.account(i, &r, 1.0);
+        self.running.insert(r.id.clone(), r);
+        Ok(())
+    }
+
+    /// Whether any node on a tenant's path has per-GPU-model quotas (so the GPU model of a
+    /// request matters to its admission). `false` for an unknown tenant.
+    pub fn has_model_quotas(&self, tenant: &str) -> bool {
+        self.tree.lookup(tenant).is_some_and(|i| {
+            self.tree
+                .ancestors(i)
+                .any(|n| !self.tree.node(n).spec.quota.models.is_empty())
+        })
+    }
+
     /// Drops a queued request; `NotFound` if it is not queued.
     pub fn cancel(&mut self, id: &str) -> Result<()> {
         let i = self

@@ -16,6 +16,10 @@
 //!
 //! Everything is deterministic; time is an argument in seconds. A [`Policy`] serializes (serde)
 //! through [`PolicySnapshot`], which is re-validated on restore.
+//!
+//! One engine may be shared, as a [`SharedPolicy`], by a placement
+//! [`Cluster`](crate::placement::Cluster) and any number of batching schedulers, so that all
+//! of them decide in the same tenants, classes and quotas and charge the same accounts.
 
 pub mod admission;
 pub mod classes;
@@ -41,3 +45,21 @@ pub use resources::{Limits, Resource, Resources, NUM_RESOURCES};
 pub use snapshot::{PolicySnapshot, TenantState, POLICY_SNAPSHOT_VERSION};
 pub use tree::TenantSpec;
 pub use usage::{decay_factor, Decayed};
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A policy engine shared by a cluster and batching schedulers.
+pub type SharedPolicy = Arc<Mutex<Policy>>;
+
+/// Wraps an engine for sharing.
+pub fn shared(policy: Policy) -> SharedPolicy {
+    Arc::new(Mutex::new(policy))
+}
+
+/// Locks a shared engine. A panic while it was held cannot leave it half-changed (every
+/// mutation validates before it changes anything), so a poisoned lock is taken over.
+pub fn lock(policy: &SharedPolicy) -> MutexGuard<'_, Policy> {
+    policy
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

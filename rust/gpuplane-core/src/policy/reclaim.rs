@@ -278,6 +278,33 @@ impl Policy {
         refuse(RefusalCode::ShareLoop, format!("{:?}'s share after ({p_after:.4}) would exceed {:?}'s share before ({v_before:.4})", np.spec.name, nv.spec.name))
     }
 
+    /// Whether evicting `victims`, in the order given, is allowed for `p` at `now`: every law
+    /// holds for each victim given the ones before it, and their memory stays within the
+    /// collateral bound. Returns what they free. Used by callers that choose victims by their
+    /// own criteria (the placement engine chooses by node fit).
+    pub fn check_victim_set(
+        &self,
+        p: &AdmissionRequest,
+        victims: &[&Running],
+        now: f64,
+    ) -> Result<Resources, Refusal> {
+        let requested = p.resources.get(Resource::MemoryMib);
+        let mut ev = Evicted::new();
+        let mut mem = 0.0;
+        for &v in victims {
+            mem += v.resources.get(Resource::MemoryMib);
+            if !law_collateral(mem, requested, self.config.collateral_factor) {
+                return refuse(
+                    RefusalCode::Collateral,
+                    format!("evicting {:?} would exceed the collateral bound", v.id),
+                );
+            }
+            self.check_victim(p, v, now, &ev)?;
+            self.add_evicted(&mut ev, v);
+        }
+        Ok(sum(victims))
+    }
+
     /// What `p` needs freed to run now: `max(0, request - headroom)` per resource, where the
     /// headroom is capacity not allocated and not held by others' idle guarantees, within
     /// limits. `Err` if `p`'s tenant is unknown.

@@ -1,0 +1,58 @@
+"""Running the core's LLM serving simulator on a trace, and comparing configurations.
+
+The configuration is a dict in the shape of ``gpuplane_core::sim::SimConfig`` (all keys
+optional): ``replicas``, ``gpu``, ``model``, ``model_options`` (``tp``,
+``compute_efficiency``, ``bandwidth_efficiency``, ``step_overhead_s``, ``allreduce_latency_s``,
+``memory_utilization``), ``policy``, ``routing`` (``round_robin``, ``least_loaded``,
+``prefix_aware``), ``engine`` (``token_budget``, ``max_running``, ``block_size``, ...),
+``tenants`` (``[{"name", "weight"}]``; by default the trace's), ``max_queue``,
+``think_time_s``, ``slo`` (``ttft_s``, ``tpot_s``, ``e2e_s``), ``window_s``, ``name``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from gpuplane._core import simulate_llm_json
+from gpuplane.traces.llm import LlmTrace
+
+
+def config_for(trace: LlmTrace, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``config`` with the trace's tenants filled in when it names none."""
+    cfg = dict(config or {})
+    if "tenants" not in cfg:
+        weights = trace.tenant_weights or [1.0] * len(trace.tenant_names)
+        cfg["tenants"] = [{"name": n, "weight": w} for n, w in zip(trace.tenant_names, weights, strict=True)]
+    return cfg
+
+
+def simulate_llm_text(trace: LlmTrace, config: Mapping[str, Any] | None = None) -> str:
+    """The core's JSON report, byte for byte (identical for identical inputs)."""
+    return simulate_llm_json(
+        trace.arrival,
+        trace.prompt,
+        trace.output,
+        tenant=trace.tenant,
+        priority=trace.priority,
+        workflow=trace.workflow,
+        hash_offsets=trace.hash_offsets,
+        hashes=trace.hashes,
+        config=json.dumps(config_for(trace, config), sort_keys=True),
+    )
+
+
+def simulate_llm(trace: LlmTrace, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Simulates serving ``trace`` under ``config``; returns the report as a dict."""
+    return json.loads(simulate_llm_text(trace, config))
+
+
+def compare(
+    trace: LlmTrace, configs: Sequence[Mapping[str, Any]], progress: bool = False
+) -> list[dict[str, Any]]:
+    """One report per configuration, on the same trace, in order."""
+    bar = tqdm(configs, desc="simulating", unit="run", disable=not progress)
+    return [simulate_llm(trace, c) for c in bar]

@@ -1,0 +1,265 @@
+//! Configuration of an LLM serving simulation (deserialized from JSON by the binding).
+
+use serde::{Deserialize, Serialize};
+
+use super::hardware::GpuModel;
+use super::llm::LlmModel;
+use super::model::{ModelOptions, StepModel};
+use crate::batching::{BatchConfig, Policy};
+use crate::error::{Error, Result};
+
+/// How arrivals are spread over the engine replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// Replica `k mod N` for the `k`-th admitted arrival.
+    RoundRobin,
+    /// The replica with the fewest waiting requests, ties broken by KV usage, then index.
+    LeastLoaded,
+    /// A request's home replica, from the hash of its first prompt block (else its workflow
+    /// id), so that shared prefixes meet the same cache; falls back to least loaded when the
+    /// home's queue is longer than the least loaded one's by more than `prefix_slack`, or when
+    /// the request has neither.
+    PrefixAware,
+}
+
+/// One tenant: a name and a fair-share weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    /// Tenant name (non-empty, unique).
+    pub name: String,
+    /// Weight (finite, > 0), used by the `fair` policies.
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Latency objectives a finished request must meet to count towards goodput.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Slo {
+    /// Most seconds from arrival to the first token.
+    pub ttft_s: f64,
+    /// Most seconds per output token after the first.
+    pub tpot_s: f64,
+    /// Most seconds from arrival to the last token (`None`: no limit).
+    pub e2e_s: Option<f64>,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Self {
+            ttft_s: 2.0,
+            tpot_s: 0.1,
+            e2e_s: None,
+        }
+    }
+}
+
+/// Engine-side scheduler settings of every replica (see [`BatchConfig`]); the KV pool size comes
+/// from the step-time model unless `kv_blocks` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineOptions {
+    pub token_budget: u32,
+    pub max_running: u32,
+    pub block_size: u32,
+    pub watermark: f64,
+    pub long_prefill_token_threshold: u32,
+    pub chunked_prefill: bool,
+    pub preempt_priority_gap: Option<i32>,
+    pub w_in: f64,
+    pub w_out: f64,
+    /// KV blocks per replica; `None`: the step-time model's capacity.
+    pub kv_blocks: Option<u32>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        let d = BatchConfig::default();
+        Self {
+            token_budget: d.token_budget,
+            max_running: d.max_running,
+            block_size: d.block_size,
+            watermark: d.watermark,
+            long_prefill_token_threshold: d.long_prefill_token_threshold,
+            chunked_prefill: d.chunked_prefill,
+            preempt_priority_gap: d.preempt_priority_gap,
+            w_in: d.w_in,
+            w_out: d.w_out,
+            kv_blocks: None,
+        }
+    }
+}
+
+/// Everything a simulation run needs besides the requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// A label for reports (comparison mode).
+    pub name: String,
+    /// Engine replicas (1..=4096).
+    pub replicas: u32,
+    /// GPU catalog name (see [`GpuModel::catalog`]); ignored when `gpu_spec` is set.
+    pub gpu: String,
+    /// LLM catalog name (see [`LlmModel::catalog`]); ignored when `model_spec` is set.
+    pub model: String,
+    /// A GPU outside the catalog.
+    pub gpu_spec: Option<GpuModel>,
+    /// An LLM outside the catalog.
+    pub model_spec: Option<LlmModel>,
+    /// Step-time model assumptions (tensor parallelism, efficiencies, overheads).
+    pub model_options: ModelOptions,
+    /// Batching policy name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`).
+    pub policy: String,
+    /// Routing policy.
+    pub routing: Routing,
+    /// Prefix-aware routing leaves the home replica when its queue is longer than the least
+    /// loaded one's by more than this many requests.
+    pub prefix_slack: u32,
+    /// Scheduler settings of each replica.
+    pub engine: EngineOptions,
+    /// Tenants by index (the workload's tenant column); empty: `t0`, `t1`, ... with weight 1.
+    pub tenants: Vec<TenantSpec>,
+    /// Admission: most waiting requests per replica (0: no cap). A request routed to a full
+    /// queue is rejected (`queue_full`).
+    pub max_queue: u32,
+    /// Seconds between a workflow call's completion and the arrival of its next call (the next
+    /// call also never arrives before its own trace timestamp).
+    pub think_time_s: f64,
+    /// Latency objectives for goodput.
+    pub slo: Slo,
+    /// Width of the report's timeline and fairness windows, seconds (> 0).
+    pub window_s: f64,
+    /// Tokens per prefix block of the workload's block hashes (512 for the Mooncake JSONL).
+    pub hash_block_tokens: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            replicas: 1,
+            gpu: "H100-80GB".into(),
+            model: "llama-3-8b".into(),
+            gpu_spec: None,
+            model_spec: None,
+            model_options: ModelOptions::default(),
+            policy: "fcfs".into(),
+            routing: Routing::LeastLoaded,
+            prefix_slack: 4,
+            engine: EngineOptions::default(),
+            tenants: Vec::new(),
+            max_queue: 0,
+            think_time_s: 0.0,
+            slo: Slo::default(),
+            window_s: 60.0,
+            hash_block_tokens: 512,
+        }
+    }
+}
+
+impl SimConfig {
+    /// The step-time model of one replica.
+    pub fn step_model(&self) -> Result<StepModel> {
+        let gpu = match &self.gpu_spec {
+            Some(g) => g.clone(),
+            None => GpuModel::by_name(&self.gpu)?,
+        };
+        let llm = match &self.model_spec {
+            Some(m) => m.clone(),
+            None => LlmModel::by_name(&self.model)?,
+        };
+        StepModel::new(gpu, llm, self.model_options.clone())
+    }
+
+    /// The batching configuration of every replica, its KV pool sized by `model`.
+    pub fn batch_config(&self, model: &StepModel, tenants: &[TenantSpec]) -> Result<BatchConfig> {
+        let e = &self.engine;
+        let bs = e.block_size.max(1);
+        let from_model = (model.kv_capacity_tokens() / u64::from(bs)).min(1 << 26) as u32;
+        let cfg = BatchConfig {
+            token_budget: e.token_budget,
+            max_running: e.max_running,
+            kv_blocks: e.kv_blocks.unwrap_or(from_model),
+            block_size: e.block_size,
+            watermark: e.watermark,
+            long_prefill_token_threshold: e.long_prefill_token_threshold,
+            chunked_prefill: e.chunked_prefill,
+            preempt_priority_gap: e.preempt_priority_gap,
+            policy: self.policy.parse::<Policy>()?,
+            w_in: e.w_in,
+            w_out: e.w_out,
+            tenant_weights: tenants.iter().map(|t| (t.name.clone(), t.weight)).collect(),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The tenants for a workload whose tenant indices are below `n`.
+    pub fn tenants_for(&self, n: usize) -> Result<Vec<TenantSpec>> {
+        if self.tenants.is_empty() {
+            return Ok((0..n.max(1))
+                .map(|i| TenantSpec {
+                    name: format!("t{i}"),
+                    weight: 1.0,
+                })
+                .collect());
+        }
+        if self.tenants.len() < n {
+            let why = format!(
+                "{} tenants configured, the workload uses index {}",
+                self.tenants.len(),
+                n - 1
+            );
+            return Err(Error::invalid("tenants", why));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for t in &self.tenants {
+            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+                return Err(Error::invalid(
+                    "tenants",
+                    format!("empty or duplicate name {:?}", t.name),
+                ));
+            }
+        }
+        Ok(self.tenants.clone())
+    }
+
+    /// Checks the scalar fields (the rest is checked when the model and configs are built).
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=4096).contains(&self.replicas) {
+            return Err(Error::invalid(
+                "replicas",
+                format!("must be in 1..=4096, got {}", self.replicas),
+            ));
+        }
+        let positive = |field: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    field,
+                    format!("must be finite and > 0, got {v}"),
+                ))
+            }
+        };
+        positive("window_s", self.window_s)?;
+        positive("slo.ttft_s", self.slo.ttft_s)?;
+        positive("slo.tpot_s", self.slo.tpot_s)?;
+        if let Some(e) = self.slo.e2e_s {
+            positive("slo.e2e_s", e)?;
+        }
+        if !self.think_time_s.is_finite() || self.think_time_s < 0.0 {
+            return Err(Error::invalid("think_time_s", "must be finite and >= 0"));
+        }
+        if self.hash_block_tokens == 0 {
+            return Err(Error::invalid("hash_block_tokens", "must be > 0"));
+        }
+        Ok(())
+    }
+}

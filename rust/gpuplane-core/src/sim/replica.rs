@@ -1,0 +1,156 @@
+//! One engine replica: its batching scheduler, the step in flight, and running one step
+//! through the step-time model.
+
+use super::engine::{Event, Sim};
+use super::model::StepWork;
+use super::request::Status;
+use crate::batching::{BatchScheduler, StepOutputs, StepPlan};
+
+/// An engine replica in the simulation.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub sched: BatchScheduler,
+    /// The step in flight, if any.
+    pub plan: Option<StepPlan>,
+    /// Reused buffer of the engine's outputs.
+    outputs: StepOutputs,
+    /// Tokens of KV held by running requests (computed tokens, prefix hits included).
+    pub kv_tokens: u64,
+    pub busy_s: f64,
+    pub kv_s: f64,
+    pub steps: u64,
+    pub preemptions: u64,
+    pub routed: u64,
+}
+
+impl Replica {
+    pub fn new(sched: BatchScheduler) -> Self {
+        Self {
+            sched,
+            plan: None,
+            outputs: StepOutputs::default(),
+            kv_tokens: 0,
+            busy_s: 0.0,
+            kv_s: 0.0,
+            steps: 0,
+            preemptions: 0,
+            routed: 0,
+        }
+    }
+}
+
+impl Sim<'_> {
+    /// Plans and starts a step on replica `r` at `t` (nothing if it has no work).
+    pub(crate) fn start_step(&mut self, r: usize, t: f64) {
+        let rep = &mut self.replicas[r];
+        rep.sched
+            .set_time(t)
+            .expect("simulated time never goes back");
+        let plan = rep.sched.schedule();
+        if plan.scheduled.is_empty() {
+            rep.sched
+                .update(&StepOutputs::default())
+                .expect("empty outputs");
+            return;
+        }
+        for &id in &plan.preempted {
+            self.preempted(r, id as usize, t);
+        }
+        let mut work = StepWork::default();
+        for s in &plan.scheduled {
+            let cached = s.cached_blocks.len() as u32 * self.block_size;
+            self.account_entry(r, s.id as usize, cached, s.num_tokens, t, &mut work);
+        }
+        let dt = self.model.step_time(&work);
+        let rep = &mut self.replicas[r];
+        let kv = rep.kv_tokens as f64 / self.kv_capacity;
+        rep.busy_s += dt;
+        rep.kv_s += kv * dt;
+        rep.steps += 1;
+        rep.plan = Some(plan);
+        self.timeline.step(t, dt, kv);
+        self.push(t + dt, Event::StepDone(r as u32));
+    }
+
+    fn preempted(&mut self, r: usize, i: usize, t: f64) {
+        let q = &mut self.reqs[i];
+        self.replicas[r].kv_tokens -= u64::from(q.computed);
+        self.replicas[r].preemptions += 1;
+        q.running = false;
+        q.computed = 0;
+        q.preemptions += 1;
+        self.timeline.wait(t, self.w.tenant[i]);
+    }
+
+    /// Updates request `i`'s computed tokens for a step entry and adds it to `work`.
+    fn account_entry(
+        &mut self,
+        r: usize,
+        i: usize,
+        cached: u32,
+        n: u32,
+        t: f64,
+        work: &mut StepWork,
+    ) {
+        let tenant = self.w.tenant[i];
+        let q = &mut self.reqs[i];
+        if !q.running {
+            q.running = true;
+            q.computed = cached;
+            self.replicas[r].kv_tokens += u64::from(cached);
+            self.timeline.unwait(t, tenant);
+        }
+        let decode = n == 1 && q.generated > 0 && q.computed + 1 == self.w.prompt[i] + q.generated;
+        work.add(q.computed, n);
+        q.computed += n;
+        self.replicas[r].kv_tokens += u64::from(n);
+        if !decode {
+            self.timeline.serve(t, tenant, self.w_in * f64::from(n));
+        }
+    }
+
+    /// Applies the step in flight on replica `r`, which ends at `t`, then starts the next one.
+    pub(crate) fn finish_step(&mut self, r: usize, t: f64) {
+        let plan = self.replicas[r].plan.take().expect("a step in flight");
+        let mut outputs = std::mem::take(&mut self.replicas[r].outputs);
+        outputs.generated.clear();
+        outputs.generated.extend(
+            plan.scheduled
+                .iter()
+                .filter(|s| s.samples)
+                .map(|s| (s.id, 1)),
+        );
+        let done = self.replicas[r]
+            .sched
+            .update(&outputs)
+            .expect("outputs of the step just planned");
+        for &(id, _) in &outputs.generated {
+            self.generated(id as usize, t);
+        }
+        self.timeline.tokens(t, outputs.generated.len() as u64);
+        for f in &done {
+            self.finished(r, f.id as usize, t);
+        }
+        self.replicas[r].outputs = outputs;
+        self.start_step(r, t);
+    }
+
+    fn generated(&mut self, i: usize, t: f64) {
+        let q = &mut self.reqs[i];
+        q.generated += 1;
+        if q.first.is_nan() {
+            q.first = t;
+        }
+        self.timeline.serve(t, self.w.tenant[i], self.w_out);
+    }
+
+    fn finished(&mut self, r: usize, i: usize, t: f64) {
+        let q = &mut self.reqs[i];
+        q.finish = t;
+        q.status = Status::Finished;
+        q.running = false;
+        self.replicas[r].kv_tokens -= u64::from(q.computed);
+        self.timeline.finish(t);
+        self.release_next_call(i, t);
+    }
+}

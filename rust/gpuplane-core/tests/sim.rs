@@ -1,0 +1,168 @@
+//! The LLM serving simulator: conservation, determinism, workflows, admission.
+
+use gpuplane_core::rng::SplitMix64;
+use gpuplane_core::sim::{simulate, Routing, SimConfig, TenantSpec, Workload};
+
+fn workload(n: usize, seed: u64) -> Workload {
+    let mut rng = SplitMix64::new(seed);
+    let mut w = Workload::default();
+    let mut t = 0.0;
+    for i in 0..n {
+        t += rng.below(1000) as f64 / 10_000.0;
+        w.arrival.push(t);
+        w.prompt.push(1 + rng.below(3000) as u32);
+        w.output.push(1 + rng.below(400) as u32);
+        w.tenant.push((i % 3) as u32);
+        w.priority.push((i % 2) as i32);
+        w.workflow
+            .push(if i % 5 == 0 { (i % 7) as i64 } else { -1 });
+    }
+    w
+}
+
+fn config(policy: &str, replicas: u32) -> SimConfig {
+    SimConfig {
+        policy: policy.into(),
+        replicas,
+        window_s: 5.0,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn every_request_finishes_or_is_rejected_and_tokens_add_up() {
+    let w = workload(2000, 1);
+    for policy in ["fcfs", "priority", "fair", "deadline", "workflow_fair"] {
+        let r = simulate(&config(policy, 2), &w).unwrap();
+        let rejected: u64 = r.rejected_by_reason.values().sum();
+        assert_eq!(r.summary.requests, 2000);
+        assert_eq!(r.summary.finished + rejected, 2000, "{policy}");
+        assert_eq!(rejected, 0, "{policy}: {:?}", r.rejected_by_reason);
+        let out: u64 = w.output.iter().map(|&o| u64::from(o)).sum();
+        let inp: u64 = w.prompt.iter().map(|&p| u64::from(p)).sum();
+        assert_eq!(r.summary.output_tokens, out, "{policy}");
+        assert_eq!(r.summary.input_tokens, inp, "{policy}");
+        let per_tenant: u64 = r.tenants.iter().map(|t| t.group.output_tokens).sum();
+        assert_eq!(per_tenant, out);
+        assert!(r.summary.ttft_s.p50 > 0.0 && r.summary.ttft_s.p99 >= r.summary.ttft_s.p50);
+    }
+}
+
+#[test]
+fn same_inputs_give_byte_identical_reports() {
+    let w = workload(1500, 2);
+    for routing in [
+        Routing::RoundRobin,
+        Routing::LeastLoaded,
+        Routing::PrefixAware,
+    ] {
+        let cfg = SimConfig {
+            routing,
+            ..config("fair", 3)
+        };
+        let a = simulate(&cfg, &w).unwrap().to_json();
+        let b = simulate(&cfg, &w).unwrap().to_json();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn workflow_calls_arrive_after_the_previous_call_finishes() {
+    let mut w = Workload::default();
+    for i in 0..3 {
+        w.arrival.push(0.0);
+        w.prompt.push(100);
+        w.output.push(50);
+        w.tenant.push(0);
+        w.priority.push(0);
+        w.workflow.push(if i < 2 { 7 } else { -1 });
+    }
+    let cfg = SimConfig {
+        think_time_s: 1.0,
+        ..config("fcfs", 1)
+    };
+    let r = simulate(&cfg, &w).unwrap();
+    assert_eq!(r.summary.finished, 3);
+    // the second call starts 1 s after the first ends, so the run lasts > 1 s + 2 requests
+    assert!(
+        r.duration_s > 1.0 + 2.0 * r.model.decode_b1_s * 49.0,
+        "{}",
+        r.duration_s
+    );
+}
+
+#[test]
+fn queue_cap_rejects_with_a_reason_and_aborts_workflows() {
+    let mut w = workload(500, 3);
+    for a in &mut w.arrival {
+        *a = 0.0;
+    }
+    let cfg = SimConfig {
+        max_queue: 10,
+        ..config("fcfs", 1)
+    };
+    let r = simulate(&cfg, &w).unwrap();
+    let rejected: u64 = r.rejected_by_reason.values().sum();
+    assert!(r.rejected_by_reason.get("queue_full").copied().unwrap_or(0) > 0);
+    assert_eq!(r.summary.finished + rejected, 500);
+}
+
+#[test]
+fn prompts_that_never_fit_are_rejected_too_long() {
+    let mut w = workload(10, 4);
+    w.prompt[3] = 1 << 24;
+    let r = simulate(&config("fcfs", 1), &w).unwrap();
+    assert_eq!(r.rejected_by_reason.get("too_long"), Some(&1));
+    assert_eq!(r.summary.finished, 9);
+}
+
+#[test]
+fn tenants_by_index_and_bad_inputs_are_refused() {
+    let w = workload(10, 5);
+    let named = SimConfig {
+        tenants: vec![
+            TenantSpec {
+                name: "a".into(),
+                weight: 2.0,
+            },
+            TenantSpec {
+                name: "b".into(),
+                weight: 1.0,
+            },
+            TenantSpec {
+                name: "c".into(),
+                weight: 1.0,
+            },
+        ],
+        ..config("fair", 1)
+    };
+    let r = simulate(&named, &w).unwrap();
+    assert_eq!(r.tenants[0].group.name, "a");
+    let too_few = SimConfig {
+        tenants: named.tenants[..1].to_vec(),
+        ..named.clone()
+    };
+    assert!(simulate(&too_few, &w).is_err());
+    let mut bad = w.clone();
+    bad.arrival[2] = f64::NAN;
+    assert!(simulate(&named, &bad).is_err());
+    assert!(simulate(
+        &SimConfig {
+            gpu: "TPU".into(),
+            ..named
+        },
+        &w
+    )
+    .is_err());
+}
+
+#[test]
+fn more_replicas_lower_latency_under_load() {
+    let mut w = workload(3000, 6);
+    for a in &mut w.arrival {
+        *a /= 10.0;
+    }
+    let one = simulate(&config("fcfs", 1), &w).unwrap();
+    let four = simulate(&config("fcfs", 4), &w).unwrap();
+    assert!(four.summary.ttft_s.p90 < one.summary.ttft_s.p90);
+}

@@ -1,0 +1,481 @@
+//! `gpuplane.Policy`: the policy engine (tenants, quotas, classes, fair share, admission),
+//! shareable by a `Cluster` and `BatchScheduler`s. Every call converts and delegates to
+//! `gpuplane_core::policy::Policy` behind one shared lock.
+//!
+//! Time: methods that depend on it take `now` in seconds. Omitted, it is `time.monotonic()`,
+//! read here in the binding; the core never reads a clock. Times earlier than the latest one
+//! the engine has seen count as that latest one.
+
+use std::collections::BTreeMap;
+
+use gpuplane_core::policy::{
+    lock, shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, Quota, SharedPolicy,
+    TenantSpec,
+};
+use gpuplane_core::Error;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyType};
+
+use crate::errors::{invalid, signed32, to_py, unsigned, unsigned32};
+use crate::policy_values::{
+    res_dict, resources, PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass,
+    PyQuota, PyTenant,
+};
+use crate::values::repr;
+
+static MONOTONIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `now`, or `time.monotonic()` when omitted.
+pub fn now_or_clock(py: Python<'_>, now: Option<f64>) -> PyResult<f64> {
+    if let Some(t) = now {
+        return Ok(t);
+    }
+    let f = MONOTONIC.get_or_try_init(py, || {
+        py.import("time")?.getattr("monotonic").map(Bound::unbind)
+    })?;
+    f.bind(py).call0()?.extract()
+}
+
+type Amounts = Option<BTreeMap<String, f64>>;
+type Caps = Option<BTreeMap<String, Option<f64>>>;
+type Models = Option<BTreeMap<String, BTreeMap<String, Option<f64>>>>;
+
+/// A priority class, or just its name.
+#[derive(FromPyObject)]
+enum ClassArg {
+    Class(PyPriorityClass),
+    Name(String),
+}
+
+/// A tenant's quota given either as a `Quota` or as its parts (not both).
+struct QuotaParts {
+    guaranteed: Amounts,
+    deserved: Amounts,
+    limit: Caps,
+    over_quota_priority: Option<i64>,
+    over_quota_weight: Option<f64>,
+    models: Models,
+}
+
+impl QuotaParts {
+    fn given(&self) -> bool {
+        self.guaranteed.is_some()
+            || self.deserved.is_some()
+            || self.limit.is_some()
+            || self.over_quota_priority.is_some()
+            || self.over_quota_weight.is_some()
+            || self.models.is_some()
+    }
+
+    fn quota(self, quota: Option<PyQuota>) -> PyResult<Quota> {
+        if let Some(q) = quota {
+            if self.given() {
+                return Err(invalid(
+                    "quota",
+                    "give a Quota or its parts as keywords, not both",
+                ));
+            }
+            return Ok(q.inner);
+        }
+        PyQuota::build(
+            self.guaranteed,
+            self.deserved,
+            self.limit,
+            self.over_quota_priority.unwrap_or(0),
+            self.over_quota_weight.unwrap_or(1.0),
+            self.models,
+        )
+    }
+}
+
+/// The policy engine: a tenant tree with quotas, priority classes, fair share, decayed usage,
+/// token buckets, budgets and admission with reasons. Share one between a `Cluster`
+/// (`Cluster.set_policy_engine`) and `BatchScheduler`s (`BatchScheduler(config, policy=...)`)
+/// so that all decide in the same terms and charge the same accounts. Bad input raises
+/// `InvalidRequest` naming the field and changes nothing.
+#[pyclass(frozen, module = "gpuplane", name = "Policy")]
+pub struct PyPolicy {
+    pub inner: SharedPolicy,
+}
+
+impl PyPolicy {
+    fn with<T>(&self, f: impl FnOnce(&mut Policy) -> gpuplane_core::Result<T>) -> PyResult<T> {
+        f(&mut lock(&self.inner)).map_err(to_py)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spec(
+    name: String,
+    parent: Option<String>,
+    quota: Quota,
+    max_queued: Option<i64>,
+    budget: Option<f64>,
+    burst_tokens: Option<f64>,
+) -> PyResult<TenantSpec> {
+    Ok(TenantSpec {
+        name,
+        parent,
+        quota,
+        max_queued: max_queued
+            .map(|v| unsigned32("max_queued", v))
+            .transpose()?,
+        budget,
+        burst_tokens,
+    })
+}
+
+#[pymethods]
+impl PyPolicy {
+    #[new]
+    #[pyo3(signature = (config=None))]
+    fn new(config: Option<PyPolicyConfig>) -> PyResult<Self> {
+        let config = config.map_or_else(PolicyConfig::default, |c| c.inner);
+        let p = Policy::new(config).map_err(to_py)?;
+        Ok(PyPolicy { inner: shared(p) })
+    }
+
+    /// The configuration.
+    #[getter]
+    fn config(&self) -> PyPolicyConfig {
+        PyPolicyConfig {
+            inner: lock(&self.inner).config().clone(),
+        }
+    }
+
+    /// The latest time the engine has seen (seconds).
+    #[getter]
+    fn now(&self) -> f64 {
+        lock(&self.inner).clock()
+    }
+
+    /// Adds a tree node under `parent` (`None`: the cluster). Its quota is `quota` or the
+    /// keyword parts (`guaranteed`, `deserved`, `limit` as `{resource: amount}` dicts, ...).
+    #[pyo3(signature = (name, parent=None, quota=None, *, guaranteed=None, deserved=None,
+        limit=None, over_quota_priority=None, over_quota_weight=None, models=None,
+        max_queued=None, budget=None, burst_tokens=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_tenant(
+        &self,
+        name: String,
+        parent: Option<String>,
+        quota: Option<PyQuota>,
+        guaranteed: Amounts,
+        deserved: Amounts,
+        limit: Caps,
+        over_quota_priority: Option<i64>,
+        over_quota_weight: Option<f64>,
+        models: Models,
+        max_queued: Option<i64>,
+        budget: Option<f64>,
+        burst_tokens: Option<f64>,
+    ) -> PyResult<()> {
+        let parts = QuotaParts {
+            guaranteed,
+            deserved,
+            limit,
+            over_quota_priority,
+            over_quota_weight,
+            models,
+        };
+        let s = spec(
+            name,
+            parent,
+            parts.quota(quota)?,
+            max_queued,
+            budget,
+            burst_tokens,
+        )?;
+        self.with(|p| p.add_tenant(s))
+    }
+
+    /// Replaces a node's spec (same arguments as `add_tenant`); may move it to another parent
+    /// (cycles are refused).
+    #[pyo3(signature = (name, parent=None, quota=None, *, guaranteed=None, deserved=None,
+        limit=None, over_quota_priority=None, over_quota_weight=None, models=None,
+        max_queued=None, budget=None, burst_tokens=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update_tenant(
+        &self,
+        name: String,
+        parent: Option<String>,
+        quota: Option<PyQuota>,
+        guaranteed: Amounts,
+        deserved: Amounts,
+        limit: Caps,
+        over_quota_priority: Option<i64>,
+        over_quota_weight: Option<f64>,
+        models: Models,
+        max_queued: Option<i64>,
+        budget: Option<f64>,
+        burst_tokens: Option<f64>,
+    ) -> PyResult<()> {
+        let parts = QuotaParts {
+            guaranteed,
+            deserved,
+            limit,
+            over_quota_priority,
+            over_quota_weight,
+            models,
+        };
+        let s = spec(
+            name,
+            parent,
+            parts.quota(quota)?,
+            max_queued,
+            budget,
+            burst_tokens,
+        )?;
+        self.with(|p| p.update_tenant(s))
+    }
+
+    /// Removes a node without children, running or queued work.
+    fn remove_tenant(&self, name: &str) -> PyResult<()> {
+        self.with(|p| p.remove_tenant(name))
+    }
+
+    /// Every node, parents before children.
+    fn tenants(&self) -> Vec<PyTenant> {
+        let p = lock(&self.inner);
+        p.tenants()
+            .into_iter()
+            .map(|s| PyTenant { inner: s.clone() })
+            .collect()
+    }
+
+    /// Adds or replaces a priority class: a `PriorityClass`, or its name, value and
+    /// preemptibility.
+    #[pyo3(signature = (priority_class, value=None, preemptible=true))]
+    fn upsert_class(
+        &self,
+        priority_class: ClassArg,
+        value: Option<i64>,
+        preemptible: bool,
+    ) -> PyResult<()> {
+        let class = match (priority_class, value) {
+            (ClassArg::Class(c), None) => c.inner,
+            (ClassArg::Name(name), Some(v)) => {
+                PriorityClass::new(name, signed32("value", v)?, preemptible)
+            }
+            (ClassArg::Class(_), Some(_)) => {
+                return Err(invalid(
+                    "value",
+                    "give a PriorityClass or a name and a value",
+                ))
+            }
+            (ClassArg::Name(_), None) => return Err(invalid("value", "missing")),
+        };
+        self.with(|p| p.upsert_class(class))
+    }
+
+    /// Removes a priority class (`Conflict` while running work uses it).
+    fn remove_class(&self, name: &str) -> PyResult<()> {
+        self.with(|p| p.remove_class(name))
+    }
+
+    /// Every priority class, by name (`default` and `critical` exist from the start).
+    fn classes(&self) -> Vec<PyPriorityClass> {
+        lock(&self.inner)
+            .classes()
+            .map(|c| PyPriorityClass { inner: c.clone() })
+            .collect()
+    }
+
+    /// Sets the cluster capacity shared by the top-level nodes, as a `{resource: amount}`
+    /// dict or as keywords (`gpus=8, memory_mib=640000`); resources not given are 0.
+    #[pyo3(signature = (capacity=None, **amounts))]
+    fn set_capacity(
+        &self,
+        capacity: Amounts,
+        amounts: Option<BTreeMap<String, f64>>,
+    ) -> PyResult<()> {
+        let mut all = capacity.unwrap_or_default();
+        all.extend(amounts.unwrap_or_default());
+        let c = resources("capacity", Some(all))?;
+        self.with(|p| p.set_capacity(c))
+    }
+
+    /// Sets a leaf's demand (what it would use unconstrained).
+    fn set_demand(&self, tenant: &str, demand: BTreeMap<String, f64>) -> PyResult<()> {
+        let d = resources("demand", Some(demand))?;
+        self.with(|p| p.set_demand(tenant, d))
+    }
+
+    /// Charges `w_in * prompt_tokens + w_out * output_tokens` weighted tokens to a leaf's usage.
+    #[pyo3(signature = (tenant, prompt_tokens, output_tokens, now=None))]
+    fn charge_tokens(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        prompt_tokens: i64,
+        output_tokens: i64,
+        now: Option<f64>,
+    ) -> PyResult<()> {
+        let prompt = unsigned("prompt_tokens", prompt_tokens)?;
+        let output = unsigned("output_tokens", output_tokens)?;
+        let now = now_or_clock(py, now)?;
+        self.with(|p| p.charge_tokens(tenant, prompt, output, now))
+    }
+
+    /// Decayed usage of a node at `now` (the clock is not advanced).
+    #[pyo3(signature = (tenant, now=None))]
+    fn usage(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        now: Option<f64>,
+    ) -> PyResult<BTreeMap<&'static str, f64>> {
+        let now = now_or_clock(py, now)?;
+        self.with(|p| p.usage(tenant, now)).map(|r| res_dict(&r))
+    }
+
+    /// Resources a node's subtree holds now.
+    fn allocated(&self, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
+        self.with(|p| p.allocated(tenant)).map(|r| res_dict(&r))
+    }
+
+    /// A node's fair share, made current incrementally (its path and the siblings along it).
+    fn fair_share(&self, py: Python<'_>, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
+        let r = py.detach(|| lock(&self.inner).resolve_fair_share(tenant));
+        r.map(|r| res_dict(&r)).map_err(to_py)
+    }
+
+    /// Every node's fair share by name, computed from scratch (the baseline of the incremental
+    /// `fair_share`; it also makes every cached share current).
+    fn fair_shares(&self, py: Python<'_>) -> BTreeMap<String, BTreeMap<&'static str, f64>> {
+        let all = py.detach(|| {
+            let mut p = lock(&self.inner);
+            p.recompute_all_fair_shares();
+            p.full_fair_shares()
+        });
+        all.iter().map(|(k, r)| (k.clone(), res_dict(r))).collect()
+    }
+
+    /// Recomputes every fair share from scratch (the full-recomputation baseline).
+    fn recompute_fair_shares(&self, py: Python<'_>) {
+        py.detach(|| lock(&self.inner).recompute_all_fair_shares());
+    }
+
+    /// Dominant share (DRF): `max over resources of allocated / capacity`.
+    fn dominant_share(&self, tenant: &str) -> PyResult<f64> {
+        self.with(|p| p.dominant_share(tenant))
+    }
+
+    /// `max over resources of allocated / fair share`.
+    fn fair_share_ratio(&self, tenant: &str) -> PyResult<f64> {
+        self.with(|p| p.fair_share_ratio(tenant))
+    }
+
+    /// Decides a request at `now`: admit (it holds `resources` until `release`), queue, or
+    /// reject, with a reason code and text (an unknown tenant or class is a rejection with its
+    /// own code, so a stream of requests never raises on one; malformed fields raise). `tokens` are weighted tokens taken from token
+    /// buckets; `est_duration_s` prices it (GPU-hours by `gpu_model`); `queue_ahead /
+    /// service_rate` estimates its wait against `deadline_s`.
+    #[pyo3(signature = (id, tenant, resources=None, *, priority_class="default".to_string(),
+        gpu_model=None, tokens=0.0, est_duration_s=0.0, deadline_s=None, queue_ahead=0.0,
+        service_rate=0.0, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &self,
+        py: Python<'_>,
+        id: String,
+        tenant: String,
+        resources: Amounts,
+        priority_class: String,
+        gpu_model: Option<String>,
+        tokens: f64,
+        est_duration_s: f64,
+        deadline_s: Option<f64>,
+        queue_ahead: f64,
+        service_rate: f64,
+        now: Option<f64>,
+    ) -> PyResult<PyAdmissionDecision> {
+        let req = AdmissionRequest {
+            id,
+            tenant,
+            class: priority_class,
+            resources: crate::policy_values::resources("resources", resources)?,
+            gpu_model,
+            tokens,
+            est_duration_s,
+            deadline_s,
+            queue_ahead,
+            service_rate,
+        };
+        let now = now_or_clock(py, now)?;
+        let d = self.with(|p| p.admit(&req, now))?;
+        Ok(PyAdmissionDecision { inner: d })
+    }
+
+    /// Releases admitted work at `now`, charging `resources * run time` to its usage.
+    #[pyo3(signature = (id, now=None))]
+    fn release(&self, py: Python<'_>, id: &str, now: Option<f64>) -> PyResult<()> {
+        let now = now_or_clock(py, now)?;
+        self.with(|p| p.release(id, now).map(|_| ()))
+    }
+
+    /// Drops a queued request.
+    fn cancel(&self, id: &str) -> PyResult<()> {
+        self.with(|p| p.cancel(id))
+    }
+
+    /// Ids of running (admitted or placed) work.
+    fn running(&self) -> Vec<String> {
+        lock(&self.inner)
+            .running_all()
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Ids of queued requests.
+    fn queued(&self) -> Vec<String> {
+        lock(&self.inner).queued().map(str::to_owned).collect()
+    }
+
+    /// A node's standing at `now`: fair share, usage, dominant share, borrowed and lent
+    /// amounts, and why its last request was queued or rejected.
+    #[pyo3(signature = (tenant, now=None))]
+    fn explain(&self, py: Python<'_>, tenant: &str, now: Option<f64>) -> PyResult<PyExplanation> {
+        let now = now_or_clock(py, now)?;
+        let e = self.with(|p| p.explain(tenant, now))?;
+        Ok(PyExplanation { inner: e })
+    }
+
+    /// The whole state as bytes (versioned JSON; see `restore`).
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let data =
+            py.detach(|| serde_json::to_vec(&*lock(&self.inner)).expect("policy state serializes"));
+        PyBytes::new(py, &data)
+    }
+
+    /// An engine rebuilt from `snapshot()` bytes, every part re-validated; raises
+    /// `SnapshotError` on damaged data.
+    #[classmethod]
+    fn restore(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let p: Policy = py
+            .detach(|| serde_json::from_slice(data))
+            .map_err(|e| to_py(Error::Snapshot(e.to_string())))?;
+        Ok(PyPolicy { inner: shared(p) })
+    }
+
+    fn __len__(&self) -> usize {
+        lock(&self.inner).tenant_count()
+    }
+
+    fn __contains__(&self, tenant: &str) -> bool {
+        lock(&self.inner).tenant(tenant).is_some()
+    }
+
+    fn __repr__(&self) -> String {
+        let p = lock(&self.inner);
+        repr(
+            "Policy",
+            &[
+                ("tenants", p.tenant_count().to_string()),
+                ("classes", p.classes().count().to_string()),
+                ("running", p.running_all().count().to_string()),
+            ],
+        )
+    }
+}
