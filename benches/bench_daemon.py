@@ -29,6 +29,7 @@ from pathlib import Path
 
 import gpuplane
 from gpuplane import Client, Workload
+from gpuplane.client_values import Quota
 
 SPEC = "64x8xH100-80GB"
 MEMORY_MIB = 1_000
@@ -59,9 +60,10 @@ def unary_thread(target: str, kind: str, tag: str, seconds: float, out: list[flo
                 t1 = time.perf_counter()
                 c.release(wid)
             else:
-                c.admit(wid, "bench", resources={"gpus": 1})
+                decision = c.admit(wid, "bench", resources={"gpus": 1})
                 t1 = time.perf_counter()
-                c.finish(wid)
+                if decision.verdict != "reject":
+                    c.finish(wid)
             t2 = time.perf_counter()
             out.extend((t1 - t0, t2 - t1))
             i += 1
@@ -169,6 +171,8 @@ def main() -> None:
                 )
             )
             if hasattr(gpuplane, "Policy"):
+                with Client(target) as c:
+                    c.put_tenant("bench", quota=Quota(deserved={"gpus": 1e6}))
                 rows.append(
                     (
                         "gRPC Admit/Finish (unary)",
