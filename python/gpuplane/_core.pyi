@@ -747,6 +747,108 @@ class Policy:
     def __len__(self) -> int: ...
     def __contains__(self, tenant: str) -> bool: ...
 
+@final
+class Route:
+    """The replica :meth:`Router.route` chose, its score, the leading prompt blocks it has
+    cached, and the weighted score terms (also as text in ``reason``)."""
+
+    @property
+    def replica_id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def prefix_blocks(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def terms(self) -> dict[str, float]:
+        """``prefix``, ``adapter``, ``queue``, ``kv``, ``fair``; they sum to ``score``."""
+
+@final
+class ReplicaStatus:
+    """A registered engine replica and its last reported load."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def tenant(self) -> str:
+        """The tenant it is dedicated to; empty: shared."""
+    @property
+    def kv_blocks(self) -> int: ...
+    @property
+    def block_size(self) -> int: ...
+    @property
+    def max_running(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def running(self) -> int: ...
+    @property
+    def kv_usage(self) -> float: ...
+    @property
+    def cached_blocks(self) -> int:
+        """How many KV block hashes it reported cached."""
+    @property
+    def resident_adapters(self) -> list[str]: ...
+    @property
+    def tenant_service(self) -> dict[str, float]: ...
+
+@final
+class Router:
+    """Engine replicas (soft state) and the choice of one per request.
+
+    A replica scores ``2 x`` the share of the prompt's leading KV blocks it has cached, ``+1``
+    when the requested adapter is resident, ``-waiting / max_running``, ``-kv_usage`` and
+    ``-0.5 x`` how far the tenant's share of its recent service exceeds an equal share; the
+    highest score wins, then fewer waiting, then the greater id. Candidates serve the model
+    (any when ``model`` is empty) and are shared or dedicated to the tenant. Unknown replicas
+    raise ``NotFound``; out-of-range loads ``InvalidRequest`` (nothing changes). Releases the GIL.
+    """
+
+    def __init__(self) -> None: ...
+    def register(
+        self,
+        id: str,
+        *,
+        address: str = "",
+        model: str = "",
+        tenant: str = "",
+        kv_blocks: int = 0,
+        block_size: int = 0,
+        max_running: int = 0,
+    ) -> None:
+        """Adds or replaces a replica; a re-registered replica keeps its last load."""
+    def unregister(self, id: str) -> None: ...
+    def report_load(
+        self,
+        replica_id: str,
+        *,
+        waiting: int = 0,
+        running: int = 0,
+        kv_usage: float = 0.0,
+        cached_block_hashes: Sequence[int] = ...,
+        resident_adapters: Sequence[str] = ...,
+        tenant_service: Mapping[str, float] = ...,
+    ) -> None:
+        """Records a replica's load, replacing the last one."""
+    def route(
+        self,
+        *,
+        tenant: str = "default",
+        model: str = "",
+        adapter: str = "",
+        block_hashes: Sequence[int] = ...,
+    ) -> Route: ...
+    def replica(self, id: str) -> ReplicaStatus: ...
+    def replicas(self) -> list[ReplicaStatus]: ...
+    def __len__(self) -> int: ...
+
 def simulate_llm_json(
     arrival: _FloatColumn,
     prompt: _IntColumn,

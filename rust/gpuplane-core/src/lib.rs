@@ -3,6 +3,7 @@
 //! * [`inventory`]: nodes and GPUs.
 //! * [`placement`]: GPU memory/compute bin-packing, gangs, preemption plans, snapshots.
 //! * [`batching`]: per-engine continuous-batching scheduler with fair share and prefix reuse.
+//! * [`routing`]: choosing an engine replica per request from reported loads.
 //! * [`sim`]: trace-driven LLM serving and cluster simulation with a GPU step-time model.
 //!
 //! The core is deterministic: the same inputs and seed give the same decisions.
@@ -13,6 +14,7 @@ pub mod inventory;
 pub mod placement;
 pub mod policy;
 pub mod rng;
+pub mod routing;
 pub mod sim;
 
 pub use error::{Error, Result};

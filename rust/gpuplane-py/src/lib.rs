@@ -10,6 +10,7 @@ mod cluster;
 mod errors;
 mod policy;
 mod policy_values;
+mod routing;
 mod sim;
 mod stats;
 mod values;
@@ -37,6 +38,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::PyClusterStats>()?;
     m.add_class::<stats::PyGpuStats>()?;
     m.add_class::<stats::PyTotals>()?;
+    m.add_class::<routing::PyRouter>()?;
+    m.add_class::<routing::PyRoute>()?;
+    m.add_class::<routing::PyReplicaStatus>()?;
     sim::register(m)?;
     add_batching(m)?;
     add_policy(m)

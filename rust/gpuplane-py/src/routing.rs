@@ -1,0 +1,287 @@
+//! `gpuplane.Router`: engine replicas, their reported loads and the routing choice. Every call
+//! converts, releases the GIL and delegates to `gpuplane_core::routing::Router`.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use gpuplane_core::routing::{
+    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, ScoreTerms,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::{to_py, unsigned32};
+use crate::values::{q, q_list, repr};
+
+/// The chosen replica, its score, the prompt blocks it has cached, and the score terms.
+#[pyclass(frozen, module = "gpuplane", name = "Route")]
+pub struct PyRoute {
+    inner: Route,
+}
+
+#[pymethods]
+impl PyRoute {
+    #[getter]
+    fn replica_id(&self) -> &str {
+        &self.inner.replica_id
+    }
+    #[getter]
+    fn address(&self) -> &str {
+        &self.inner.address
+    }
+    #[getter]
+    fn score(&self) -> f64 {
+        self.inner.score
+    }
+    #[getter]
+    fn prefix_blocks(&self) -> u32 {
+        self.inner.prefix_blocks
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    /// The weighted terms (`prefix`, `adapter`, `queue`, `kv`, `fair`) whose sum is `score`.
+    #[getter]
+    fn terms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (k, v) in ScoreTerms::NAMES.into_iter().zip(self.inner.terms.values()) {
+            out.set_item(k, v)?;
+        }
+        Ok(out)
+    }
+
+    fn __repr__(&self) -> String {
+        let r = &self.inner;
+        repr(
+            "Route",
+            &[
+                ("replica_id", q(&r.replica_id)),
+                ("address", q(&r.address)),
+                ("score", format!("{:?}", r.score)),
+                ("prefix_blocks", r.prefix_blocks.to_string()),
+                ("reason", q(&r.reason)),
+            ],
+        )
+    }
+}
+
+/// A registered replica and its last reported load.
+#[pyclass(frozen, module = "gpuplane", name = "ReplicaStatus")]
+pub struct PyReplicaStatus {
+    inner: ReplicaStatus,
+}
+
+#[pymethods]
+impl PyReplicaStatus {
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.spec.id
+    }
+    #[getter]
+    fn address(&self) -> &str {
+        &self.inner.spec.address
+    }
+    #[getter]
+    fn model(&self) -> &str {
+        &self.inner.spec.model
+    }
+    /// The tenant it is dedicated to; empty: shared.
+    #[getter]
+    fn tenant(&self) -> &str {
+        &self.inner.spec.tenant
+    }
+    #[getter]
+    fn kv_blocks(&self) -> u32 {
+        self.inner.spec.kv_blocks
+    }
+    #[getter]
+    fn block_size(&self) -> u32 {
+        self.inner.spec.block_size
+    }
+    #[getter]
+    fn max_running(&self) -> u32 {
+        self.inner.spec.max_running
+    }
+    #[getter]
+    fn waiting(&self) -> u32 {
+        self.inner.load.waiting
+    }
+    #[getter]
+    fn running(&self) -> u32 {
+        self.inner.load.running
+    }
+    #[getter]
+    fn kv_usage(&self) -> f64 {
+        self.inner.load.kv_usage
+    }
+    /// How many KV block hashes it reported cached.
+    #[getter]
+    fn cached_blocks(&self) -> usize {
+        self.inner.load.cached.len()
+    }
+    /// Resident adapters, sorted.
+    #[getter]
+    fn resident_adapters(&self) -> Vec<String> {
+        self.inner.load.adapters.iter().cloned().collect()
+    }
+    #[getter]
+    fn tenant_service(&self) -> BTreeMap<String, f64> {
+        self.inner.load.tenant_service.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        let (s, l) = (&self.inner.spec, &self.inner.load);
+        let adapters: Vec<String> = l.adapters.iter().cloned().collect();
+        repr(
+            "ReplicaStatus",
+            &[
+                ("id", q(&s.id)),
+                ("address", q(&s.address)),
+                ("model", q(&s.model)),
+                ("tenant", q(&s.tenant)),
+                ("max_running", s.max_running.to_string()),
+                ("waiting", l.waiting.to_string()),
+                ("running", l.running.to_string()),
+                ("kv_usage", format!("{:?}", l.kv_usage)),
+                ("cached_blocks", l.cached.len().to_string()),
+                ("resident_adapters", q_list(&adapters)),
+            ],
+        )
+    }
+}
+
+/// Engine replicas (soft state) and the choice of one per request: by prefix-cache overlap,
+/// adapter residency, queue depth, KV usage and the tenant's share of recent service.
+#[pyclass(frozen, module = "gpuplane", name = "Router")]
+pub struct PyRouter {
+    inner: Mutex<Router>,
+}
+
+impl PyRouter {
+    fn lock(&self) -> MutexGuard<'_, Router> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    fn new() -> Self {
+        PyRouter {
+            inner: Mutex::new(Router::new()),
+        }
+    }
+
+    /// Adds or replaces a replica; a re-registered replica keeps its last load.
+    #[pyo3(signature = (id, *, address=String::new(), model=String::new(), tenant=String::new(),
+        kv_blocks=0, block_size=0, max_running=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &self,
+        py: Python<'_>,
+        id: String,
+        address: String,
+        model: String,
+        tenant: String,
+        kv_blocks: i64,
+        block_size: i64,
+        max_running: i64,
+    ) -> PyResult<()> {
+        let spec = ReplicaSpec {
+            id,
+            address,
+            model,
+            tenant,
+            kv_blocks: unsigned32("kv_blocks", kv_blocks)?,
+            block_size: unsigned32("block_size", block_size)?,
+            max_running: unsigned32("max_running", max_running)?,
+        };
+        py.detach(|| self.lock().register(spec)).map_err(to_py)
+    }
+
+    /// Removes a replica; `NotFound` if it is not registered.
+    fn unregister(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+        py.detach(|| self.lock().unregister(id))
+            .map(drop)
+            .map_err(to_py)
+    }
+
+    /// Records a replica's load, replacing the last one.
+    #[pyo3(signature = (replica_id, *, waiting=0, running=0, kv_usage=0.0,
+        cached_block_hashes=Vec::new(), resident_adapters=Vec::new(), tenant_service=BTreeMap::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn report_load(
+        &self,
+        py: Python<'_>,
+        replica_id: &str,
+        waiting: i64,
+        running: i64,
+        kv_usage: f64,
+        cached_block_hashes: Vec<u64>,
+        resident_adapters: Vec<String>,
+        tenant_service: BTreeMap<String, f64>,
+    ) -> PyResult<()> {
+        let waiting = unsigned32("waiting", waiting)?;
+        let running = unsigned32("running", running)?;
+        py.detach(|| {
+            let load = Load {
+                waiting,
+                running,
+                kv_usage,
+                cached: cached_block_hashes.into_iter().collect(),
+                adapters: resident_adapters.into_iter().collect(),
+                tenant_service,
+            };
+            self.lock().report_load(replica_id, load)
+        })
+        .map_err(to_py)
+    }
+
+    /// The best replica for a request; `NotFound` when no registered replica serves it.
+    #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
+        block_hashes=Vec::new()))]
+    fn route(
+        &self,
+        py: Python<'_>,
+        tenant: String,
+        model: String,
+        adapter: String,
+        block_hashes: Vec<u64>,
+    ) -> PyResult<PyRoute> {
+        let req = RouteRequest {
+            tenant,
+            model,
+            adapter,
+            block_hashes,
+        };
+        py.detach(|| self.lock().route(&req))
+            .map(|inner| PyRoute { inner })
+            .map_err(to_py)
+    }
+
+    /// One replica and its last load; `NotFound` if it is not registered.
+    fn replica(&self, py: Python<'_>, id: &str) -> PyResult<PyReplicaStatus> {
+        py.detach(|| self.lock().replica(id).cloned())
+            .map(|inner| PyReplicaStatus { inner })
+            .map_err(to_py)
+    }
+
+    /// The replicas and their last loads, by id.
+    fn replicas(&self, py: Python<'_>) -> Vec<PyReplicaStatus> {
+        py.detach(|| self.lock().replicas().cloned().collect::<Vec<_>>())
+            .into_iter()
+            .map(|inner| PyReplicaStatus { inner })
+            .collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn __repr__(&self) -> String {
+        repr("Router", &[("replicas", self.lock().len().to_string())])
+    }
+}

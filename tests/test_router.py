@@ -1,0 +1,131 @@
+"""``gpuplane.Router``: the core's replica registry and routing choice, and the daemon adapter."""
+
+from __future__ import annotations
+
+import threading
+
+import gpuplane
+import pytest
+from gpuplane import InvalidRequest, NotFound, Router
+from gpuplane.daemon.routing import Router as DaemonRouter
+
+
+@pytest.fixture
+def router() -> Router:
+    r = Router()
+    r.register("r1", address="10.0.0.1:8000", model="llama", max_running=8)
+    r.register("r2", address="10.0.0.2:8000", model="llama", max_running=8)
+    return r
+
+
+def test_exported():
+    assert {"Router", "Route", "ReplicaStatus"} <= set(gpuplane.__all__)
+
+
+def test_prefix_overlap_then_load(router):
+    router.report_load("r1", waiting=1, kv_usage=0.5, cached_block_hashes=[1, 2, 3])
+    router.report_load("r2", waiting=0, kv_usage=0.1)
+    c = router.route(model="llama", block_hashes=[1, 2, 3, 4])
+    assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "10.0.0.1:8000", 3)
+    assert c.score == pytest.approx(1.5 - 0.125 - 0.5)
+    assert c.reason == "prefix +1.500, adapter +0.000, queue -0.125, kv -0.500, fair -0.000"
+    assert list(c.terms) == ["prefix", "adapter", "queue", "kv", "fair"]
+    assert sum(c.terms.values()) == pytest.approx(c.score)
+    assert router.route(model="llama", block_hashes=[9]).replica_id == "r2"
+    assert "Route(replica_id='r2'" in repr(router.route(model="llama"))
+
+
+def test_adapter_fair_share_and_ties(router):
+    router.report_load("r1", kv_usage=0.2, resident_adapters=["sql"])
+    assert router.route(model="llama", adapter="sql").replica_id == "r1"
+    assert router.route(model="llama").replica_id == "r2"
+    router.report_load("r1")
+    router.report_load("r2", tenant_service={"a": 9.0, "b": 1.0})
+    assert router.route(tenant="a", model="llama").replica_id == "r1"
+    assert router.route(tenant="a", model="llama").terms["fair"] == 0.0
+    # Equal scores and queues: the greater id.
+    assert router.route(tenant="b", model="llama").replica_id == "r2"
+
+
+def test_candidates_model_and_tenant():
+    r = Router()
+    r.register("shared", model="llama")
+    r.register("mine", model="llama", tenant="a")
+    r.report_load("shared", waiting=4, kv_usage=0.9)
+    assert r.route(tenant="a", model="llama").replica_id == "mine"
+    assert r.route(tenant="b", model="llama").replica_id == "shared"
+    with pytest.raises(NotFound):
+        r.route(model="mistral")
+
+
+def test_registry_and_errors(router):
+    with pytest.raises(NotFound):
+        router.report_load("r9")
+    with pytest.raises(InvalidRequest) as e:
+        router.report_load("r1", kv_usage=7.0)
+    assert e.value.field == "kv_usage"
+    with pytest.raises(InvalidRequest):
+        router.register("r3", max_running=-1)
+    router.report_load("r1", waiting=3, cached_block_hashes=[5, 6], resident_adapters=["b", "a"])
+    router.register("r1", model="llama2")
+    s = router.replica("r1")
+    assert (s.model, s.waiting, s.cached_blocks, s.resident_adapters) == ("llama2", 3, 2, ["a", "b"])
+    assert [s.id for s in router.replicas()] == ["r1", "r2"]
+    assert len(router) == 2 and repr(router) == "Router(replicas=2)"
+    router.unregister("r1")
+    with pytest.raises(NotFound):
+        router.unregister("r1")
+    with pytest.raises(NotFound):
+        router.replica("r1")
+    with pytest.raises(AttributeError):
+        router.x = 1  # type: ignore[attr-defined]
+
+
+def test_concurrent_reports_and_routes(router):
+    def work(i: int) -> None:
+        for j in range(200):
+            router.report_load(f"r{1 + i % 2}", waiting=j % 5, cached_block_hashes=list(range(j % 7)))
+            router.route(model="llama", block_hashes=[0, 1, 2])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(router) == 2
+
+
+def test_daemon_adapter_keeps_its_interface():
+    d = DaemonRouter()
+    rep = {
+        "id": "r1",
+        "address": "a:1",
+        "model": "m",
+        "tenant": "t",
+        "kv_blocks": 4,
+        "block_size": 16,
+        "max_running": 2,
+    }
+    d.register(rep)
+    assert d.tenant_of("r1") == "t"
+    with pytest.raises(NotFound):
+        d.tenant_of("zz")
+    load = {
+        "replica_id": "r1",
+        "waiting": 1,
+        "running": 2,
+        "kv_usage": 0.25,
+        "cached": [1, 2],
+        "adapters": ["x"],
+        "tenant_service": {"t": 3.0},
+    }
+    d.report(load)
+    state = d.replicas["r1"]
+    assert state.replica == rep
+    assert (state.waiting, state.running, state.kv_usage, state.adapters) == (1, 2, 0.25, frozenset({"x"}))
+    assert state.tenant_service == {"t": 3.0}
+    c = d.route({"tenant": "t", "model": "m", "adapter": "x", "block_hashes": [1, 2, 3]})
+    assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "a:1", 2)
+    assert c.reason == "prefix +1.333, adapter +1.000, queue -0.500, kv -0.250, fair -0.000"
+    with pytest.raises(NotFound):
+        d.route({"tenant": "other", "model": "m", "adapter": "", "block_hashes": []})
