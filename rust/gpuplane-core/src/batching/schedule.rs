@@ -50,6 +50,22 @@ struct Step {
     register: bool,
 }
 
+/// Appends plain plan entries (no new or cached blocks) given as `(id, tokens, samples)`.
+#[inline(always)]
+fn flush_pending(plan: &mut Vec<ScheduledRequest>, pending: &[(u64, u32, bool)]) {
+    plan.extend(
+        pending
+            .iter()
+            .map(|&(id, num_tokens, samples)| ScheduledRequest {
+                id,
+                num_tokens,
+                new_blocks: Vec::new(),
+                cached_blocks: Vec::new(),
+                samples,
+            }),
+    );
+}
+
 impl BatchScheduler {
     /// Plans the next step (see [`StepPlan`]). Running requests are served first, in their
     /// order, each catching up on its outstanding tokens within the token budget and its chunk
@@ -88,6 +104,17 @@ impl BatchScheduler {
         let bs = u64::from(self.cfg.block_size);
         let chunking = self.chunking();
         self.last_runs.reserve(self.n_running + 8);
+        // Plain entries are first written as `(id, tokens, samples)` into a pre-sized buffer
+        // (indexed stores, no reallocation check) and moved into the plan in batches, right
+        // before a slow-path entry and at the end. Pushing each 64-byte entry directly makes
+        // the compiler stage it on the stack and copy it back, which stalls on store
+        // forwarding.
+        let mut pending = std::mem::take(&mut self.scratch_entries);
+        if pending.len() < self.running.len() {
+            pending.resize(self.running.len(), (0, 0, false));
+        }
+        self.warm_growing(chunking);
+        let mut k = 0;
         for pos in 0..self.running.len() {
             if st.budget == 0 {
                 break;
@@ -102,6 +129,8 @@ impl BatchScheduler {
             }
             if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
                 // Needs new blocks (may preempt): the slow path.
+                flush_pending(&mut st.plan.scheduled, &pending[..k]);
+                k = 0;
                 if let Some(new_blocks) = self.grow(pos, tokens, st) {
                     self.push_entry(st, pos, tokens, new_blocks, Vec::new());
                 }
@@ -110,20 +139,43 @@ impl BatchScheduler {
             // Fits the blocks it holds (every decode step but one per block): the entry is
             // built from the run entry alone.
             run.computed += tokens;
-            run.plan_pos = st.plan.scheduled.len() as u32;
+            run.plan_pos = (st.plan.scheduled.len() + k) as u32;
             run.sched_step = step;
             st.register |= run.computed >= run.reg_at;
             st.budget -= tokens;
-            let entry = ScheduledRequest {
-                id: run.id,
-                num_tokens: tokens,
-                new_blocks: Vec::new(),
-                cached_blocks: Vec::new(),
-                samples: run.computed == run.known,
-            };
+            pending[k] = (run.id, tokens, run.computed == run.known);
+            k += 1;
             self.last_runs.push(pos as u32);
-            st.plan.scheduled.push(entry);
         }
+        flush_pending(&mut st.plan.scheduled, &pending[..k]);
+        self.scratch_entries = pending;
+    }
+
+    /// Loads the slab entries (and block lists) of the running requests likely to need a new
+    /// block this step, so that their cache misses overlap instead of stalling the main loop
+    /// one at a time: their slots are gathered first, then read in a loop of independent
+    /// loads. Reads only.
+    fn warm_growing(&mut self, chunking: Chunking) {
+        let bs = u64::from(self.cfg.block_size);
+        let mut slots = std::mem::take(&mut self.scratch_slots);
+        slots.clear();
+        for run in &self.running {
+            if run.slot == NIL || run.known <= run.computed {
+                continue;
+            }
+            let tokens = (run.known - run.computed).min(chunking.cap);
+            if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
+                slots.push(run.slot);
+            }
+        }
+        let mut acc = 0u32;
+        for &slot in &slots {
+            if let Some(seq) = &self.seqs[slot as usize] {
+                acc ^= seq.blocks.last().copied().unwrap_or(0);
+            }
+        }
+        std::hint::black_box(acc);
+        self.scratch_slots = slots;
     }
 
     fn chunking(&self) -> Chunking {

@@ -56,6 +56,10 @@ pub struct BatchScheduler {
     /// Reused buffers of `update`: `(position, generated)` pairs and stopped positions.
     pub(crate) scratch_generated: Vec<(u32, u32)>,
     pub(crate) scratch_stopped: Vec<u32>,
+    /// Reused buffer of `schedule`: plain plan entries not yet moved into the plan.
+    pub(crate) scratch_entries: Vec<(u64, u32, bool)>,
+    /// Reused buffer of `schedule`: slots of running requests likely to need a block.
+    pub(crate) scratch_slots: Vec<u32>,
     pub(crate) tenant_names: Vec<String>,
     tenant_by_name: BTreeMap<String, u32>,
     pub(crate) tenant_stats: Vec<TenantStats>,
@@ -100,6 +104,8 @@ impl BatchScheduler {
             last_runs: Vec::new(),
             scratch_generated: Vec::new(),
             scratch_stopped: Vec::new(),
+            scratch_entries: Vec::new(),
+            scratch_slots: Vec::new(),
             tenant_names: Vec::new(),
             tenant_by_name: BTreeMap::new(),
             tenant_stats: Vec::new(),

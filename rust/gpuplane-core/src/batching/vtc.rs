@@ -15,6 +15,9 @@ pub(crate) struct CounterBook {
     /// The counter value the ordered sets currently hold for each account.
     keyed: Vec<f64>,
     weight: Vec<f64>,
+    /// Last `(amount bits, amount / weight)` charged per account: repeated charges of the
+    /// same amount (one output token) skip the division, with bit-identical results.
+    quot: Vec<(u64, f64)>,
     waiting: Vec<u32>,
     dirty: Vec<bool>,
     dirty_list: Vec<u32>,
@@ -27,6 +30,7 @@ impl CounterBook {
         self.counter.push(0.0);
         self.keyed.push(0.0);
         self.weight.push(weight);
+        self.quot.push((0.0f64.to_bits(), 0.0 / weight));
         self.waiting.push(0);
         self.dirty.push(false);
         (self.counter.len() - 1) as u32
@@ -38,6 +42,7 @@ impl CounterBook {
         self.counter[i] = 0.0;
         self.keyed[i] = 0.0;
         self.weight[i] = weight;
+        self.quot[i] = (0.0f64.to_bits(), 0.0 / weight);
     }
 
     /// The counter value held in ordered sets (equal to the counter outside a flush window).
@@ -65,7 +70,15 @@ impl CounterBook {
     #[inline(always)]
     pub fn charge(&mut self, a: u32, amount: f64) {
         let i = a as usize;
-        self.counter[i] += amount / self.weight[i];
+        let bits = amount.to_bits();
+        let q = if self.quot[i].0 == bits {
+            self.quot[i].1
+        } else {
+            let q = amount / self.weight[i];
+            self.quot[i] = (bits, q);
+            q
+        };
+        self.counter[i] += q;
         if !self.dirty[i] {
             self.dirty[i] = true;
             self.dirty_list.push(a);
