@@ -7,6 +7,10 @@ Starts a real ``gpuplane serve`` subprocess (simulated H100 cluster, journal in 
 * unary ``Place`` + ``Release`` pairs (each RPC one decision, each journaled before it returns);
 * unary ``Admit`` + ``Finish`` (only when the build has the core policy engine);
 * the batched path: ``PlaceBatch`` + ``ReleaseBatch`` of ``--batch`` workloads per call;
+* the columns path: ``PlaceColumns`` + ``ReleaseBatch`` of ``--batch`` workloads per call;
+* the transport's ceiling: the same load generator against a grpc.aio server whose handler
+  does nothing (the standard health ``Check``), so every row can be read against what gRPC
+  itself costs on this machine;
 * the baseline: the same place/release pairs on an in-process ``gpuplane.Cluster``.
 
     python benches/bench_daemon.py [--procs 2] [--threads 8] [--seconds 5] [--batch 2000]
@@ -17,6 +21,8 @@ Prints decisions/s and p50/p99 latency per RPC, and the machine's ``uptime`` loa
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import multiprocessing as mp
 import os
 import statistics
@@ -26,10 +32,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import gpuplane
+import grpc
+import numpy as np
 from gpuplane import Client, Workload
 from gpuplane.client_values import Quota
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SPEC = "64x8xH100-80GB"
 MEMORY_MIB = 1_000
@@ -47,15 +57,48 @@ def start_daemon(state_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("daemon did not start")
 
 
+async def _noop_server(port_queue: mp.Queue) -> None:
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(NoopHealth(), server)
+    port_queue.put(server.add_insecure_port("127.0.0.1:0"))
+    await server.start()
+    await server.wait_for_termination()
+
+
+def noop_server_main(port_queue: mp.Queue) -> None:
+    """The no-op server process."""
+    asyncio.run(_noop_server(port_queue))
+
+
+class NoopHealth(health_pb2_grpc.HealthServicer):
+    """A handler that does nothing: what a unary grpc.aio call costs by itself."""
+
+    async def Check(self, request: Any, context: Any) -> Any:
+        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+
+def start_noop_server() -> tuple[mp.Process, str]:
+    """A grpc.aio server process with a do-nothing unary handler, and its target."""
+    ports: mp.Queue = mp.Queue()
+    proc = mp.Process(target=noop_server_main, args=(ports,), daemon=True)
+    proc.start()
+    return proc, f"127.0.0.1:{ports.get(timeout=30)}"
+
+
 def unary_thread(target: str, kind: str, tag: str, seconds: float, out: list[float]) -> None:
     """One client thread: place/release (or admit/finish) pairs until ``seconds`` pass."""
     with Client(target, timeout=30) as c:
         end = time.perf_counter() + seconds
         i = 0
+        check, noop = health_pb2.HealthCheckRequest(), health_pb2_grpc.HealthStub(c.channel)
         while time.perf_counter() < end:
             wid = f"{tag}-{i}"
             t0 = time.perf_counter()
-            if kind == "place":
+            if kind == "noop":
+                noop.Check(check)
+                t1 = time.perf_counter()
+                noop.Check(check)
+            elif kind == "place":
                 c.place(Workload(wid, MEMORY_MIB, 1, tenant="bench"))
                 t1 = time.perf_counter()
                 c.release(wid)
@@ -105,30 +148,37 @@ def percentiles(xs: list[float]) -> tuple[float, float]:
     return q[49] * 1e3, q[98] * 1e3
 
 
-def run_batched(target: str, batch: int, seconds: float) -> tuple[float, float, float]:
-    """(decisions/s, p50 ms, p99 ms per call) of PlaceBatch + ReleaseBatch from another process."""
+def run_batched(target: str, kind: str, batch: int, seconds: float) -> tuple[float, float, float]:
+    """(decisions/s, p50 ms, p99 ms per call) of batched place + release from another process."""
     queue: mp.Queue = mp.Queue()
-    p = mp.Process(target=batch_process, args=(target, batch, seconds, queue))
+    p = mp.Process(target=batch_process, args=(target, kind, batch, seconds, queue))
     p.start()
     decisions, elapsed, latencies = queue.get()
     p.join()
     return decisions / elapsed, *percentiles(latencies)
 
 
-def batch_process(target: str, batch: int, seconds: float, queue: mp.Queue) -> None:
-    """Placing and releasing ``batch`` workloads per call until ``seconds`` pass."""
+def batch_process(target: str, kind: str, batch: int, seconds: float, queue: mp.Queue) -> None:
+    """Placing (PlaceBatch or PlaceColumns) and releasing ``batch`` workloads per call until
+    ``seconds`` pass."""
     decisions, latencies, k = 0, [], 0
+    memory, count = np.full(batch, MEMORY_MIB, dtype=np.int64), np.ones(batch, dtype=np.int64)
     with Client(target, timeout=60) as c:
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
-            ids = [f"b{k}-{i}" for i in range(batch)]
+            ids = [f"{kind}{k}-{i}" for i in range(batch)]
             t0 = time.perf_counter()
-            placed = c.place_batch([Workload(w, MEMORY_MIB, 1, tenant="bench") for w in ids])
+            if kind == "columns":
+                placed = c.place_columns(ids, memory, count, tenant="bench")
+                released = list(itertools.compress(ids, placed.placed))
+            else:
+                outcomes = c.place_batch([Workload(w, MEMORY_MIB, 1, tenant="bench") for w in ids])
+                released = [o.workload_id for o in outcomes if o.placed]
             t1 = time.perf_counter()
-            c.release_batch([o.workload_id for o in placed if o.placed])
+            c.release_batch(released)
             t2 = time.perf_counter()
             latencies += [t1 - t0, t2 - t1]
-            decisions += len(ids) + sum(o.placed for o in placed)
+            decisions += len(ids) + len(released)
             k += 1
         queue.put((decisions, time.perf_counter() - start, latencies))
 
@@ -160,7 +210,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--batch", type=int, default=2000)
     args = ap.parse_args()
+    load = (args.procs, args.threads, args.seconds)
     rows = [("library Cluster.place/release (in-process)", *run_library(args.seconds))]
+    noop, noop_target = start_noop_server()
+    try:
+        rows.append(("gRPC no-op handler (transport ceiling)", *run_unary(noop_target, "noop", *load)))
+    finally:
+        noop.kill()
     with tempfile.TemporaryDirectory() as tmp:
         proc, target = start_daemon(Path(tmp))
         try:
@@ -173,18 +229,10 @@ def main() -> None:
             if hasattr(gpuplane, "Policy"):
                 with Client(target) as c:
                     c.put_tenant("bench", quota=Quota(deserved={"gpus": 1e6}))
-                rows.append(
-                    (
-                        "gRPC Admit/Finish (unary)",
-                        *run_unary(target, "admit", args.procs, args.threads, args.seconds),
-                    )
-                )
-            rows.append(
-                (
-                    f"gRPC PlaceBatch/ReleaseBatch x{args.batch}",
-                    *run_batched(target, args.batch, args.seconds),
-                )
-            )
+                rows.append(("gRPC Admit/Finish (unary)", *run_unary(target, "admit", *load)))
+            for kind in ("batch", "columns"):
+                name = f"gRPC Place{kind.title()}/ReleaseBatch x{args.batch}"
+                rows.append((name, *run_batched(target, kind, args.batch, args.seconds)))
         finally:
             proc.terminate()
             proc.wait(30)

@@ -173,6 +173,25 @@ def test_a_tenant_cannot_touch_another_tenants_workload(config):
     with_server(config, body)
 
 
+def test_bulk_calls_act_only_on_the_callers_tenant(config):
+    async def body(port: int) -> None:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = placement_pb2_grpc.PlacementServiceStub(channel)
+            columns = placement_pb2.WorkloadColumns(ids=["c1", "c2"], memory_mib=[1, 1], gpu_count=[1, 1])
+            as_alice = placement_pb2.PlaceColumnsRequest(tenant="alice", columns=columns)
+            denied = stub.PlaceColumns(as_alice, metadata=bearer(BOB))
+            assert await code_of(denied) == grpc.StatusCode.PERMISSION_DENIED
+            placed = await stub.PlaceColumns(as_alice, metadata=bearer(ALICE))
+            assert list(placed.placed) == [True, True]
+            release = placement_pb2.ReleaseBatchRequest(workload_ids=["c1", "c2"])
+            by_bob = await stub.ReleaseBatch(release, metadata=bearer(BOB))
+            assert list(by_bob.released) == [False, False]
+            by_alice = await stub.ReleaseBatch(release, metadata=bearer(ALICE))
+            assert list(by_alice.released) == [True, True]
+
+    with_server(config, body)
+
+
 def test_admin_calls_need_the_admin_token(config):
     async def body(port: int) -> None:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

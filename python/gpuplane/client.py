@@ -27,6 +27,7 @@ from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import types_pb2 as pb
 from gpuplane.client_values import (
     ClusterView,
+    ColumnsOutcome,
     Decision,
     Event,
     Placement,
@@ -51,6 +52,11 @@ BY_CODE: dict[grpc.StatusCode, type[gerrors.GpuplaneError]] = {
     grpc.StatusCode.PERMISSION_DENIED: gerrors.PermissionDenied,
     grpc.StatusCode.UNAVAILABLE: derrors.Unavailable,
 }
+
+
+def _ints(values: Sequence[int] | Any) -> Sequence[int]:
+    """A numpy array as a list of Python ints (what protobuf takes); other sequences as they are."""
+    return values.tolist() if hasattr(values, "tolist") else values
 
 
 class ServiceError(gerrors.GpuplaneError):
@@ -156,6 +162,36 @@ class Client:
             )
             for r in self._call(self.placement.PlaceBatch, request).results
         ]
+
+    def place_columns(
+        self,
+        ids: Sequence[str],
+        memory_mib: Sequence[int],
+        gpu_count: Sequence[int],
+        *,
+        tenant: str = "default",
+        compute_milli: Sequence[int] | None = None,
+        cpu_milli: Sequence[int] | None = None,
+        host_memory_mib: Sequence[int] | None = None,
+        priority: Sequence[int] | None = None,
+        policy: str | None = None,
+    ) -> ColumnsOutcome:
+        """The bulk fast path: places ``ids[i]`` with ``memory_mib[i]`` per GPU on
+        ``gpu_count[i]`` GPUs, in order, all for ``tenant``. Columns are sequences or numpy
+        integer arrays. Bad input refuses the whole call (``InvalidRequest`` naming
+        ``columns.<name>[i]``); workloads that do not fit come back not placed."""
+        columns = pp.WorkloadColumns(ids=ids, memory_mib=_ints(memory_mib), gpu_count=_ints(gpu_count))
+        for name, values in (
+            ("compute_milli", compute_milli),
+            ("cpu_milli", cpu_milli),
+            ("host_memory_mib", host_memory_mib),
+            ("priority", priority),
+        ):
+            if values is not None:
+                getattr(columns, name).extend(_ints(values))
+        request = pp.PlaceColumnsRequest(tenant=tenant, columns=columns, policy=policy or "")
+        response = self._call(self.placement.PlaceColumns, request)
+        return ColumnsOutcome.from_pb(ids, columns.gpu_count, response)
 
     def release(self, workload_id: str) -> Placement:
         """Frees what a workload holds; returns where it was."""

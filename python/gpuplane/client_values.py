@@ -7,6 +7,7 @@ mirror the core's result classes field for field (``Placement``, ``PreemptionPla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,30 @@ class PlaceOutcome:
     def placed(self) -> bool:
         """Whether it was placed."""
         return self.placement is not None
+
+
+@dataclass(frozen=True)
+class ColumnsOutcome:
+    """The answer to ``Client.place_columns``: entry i answers ``ids[i]``."""
+
+    ids: tuple[str, ...]
+    placed: tuple[bool, ...]
+    node: tuple[str, ...]  # "" where not placed
+    gpu_ids: tuple[tuple[str, ...], ...]  # () where not placed
+
+    @property
+    def count(self) -> int:
+        """How many were placed."""
+        return sum(self.placed)
+
+    @classmethod
+    def from_pb(cls, ids: Sequence[str], counts: Sequence[int], m: pp.PlaceColumnsResponse) -> ColumnsOutcome:
+        """From the response; ``counts`` (the request's gpu_count) splits the flat GPU list."""
+        gpus, at = [], 0
+        for ok, n in zip(m.placed, counts, strict=True):
+            gpus.append(tuple(m.gpu_ids[at : at + n]) if ok else ())
+            at += n if ok else 0
+        return cls(tuple(ids), tuple(m.placed), tuple(m.node), tuple(gpus))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class Engine:
         self.state = State(config.policy, config.seed)
         self.journal = Journal(config.journal_file)
         self.bus = EventBus()
+        self.state.watched = self.bus.has_subscribers
         self.next_seq = 1
         self.since_snapshot = 0
         self.inventory_source = ""

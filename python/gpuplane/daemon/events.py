@@ -44,6 +44,10 @@ class EventBus:
         """Stops delivering to ``sub``."""
         self._subs.discard(sub)
 
+    def has_subscribers(self) -> bool:
+        """Whether any stream is watching (events need not be built otherwise)."""
+        return bool(self._subs)
+
     def publish(self, seq: int, events: list[Event]) -> None:
         """Delivers ``events`` (of operation ``seq``) to every subscriber."""
         for sub in self._subs:

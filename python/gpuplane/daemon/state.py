@@ -9,6 +9,7 @@ operations carry their time (``now``) in the dict.
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from collections.abc import Callable
@@ -90,11 +91,14 @@ class State:
         self.owners: dict[str, tuple[str, int]] = {}  # workload id -> (tenant, gpu count)
         self.requests: dict[str, str] = {}  # admitted or queued request id -> tenant
         self.policy: PolicyEngine | None = make_policy() if with_policy_engine else None
+        self.watched: Callable[[], bool] = lambda: True  # whether anyone reads the events
+        self._names: tuple[list[str | None], list[str | None]] | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Outcome]] = {
             "add_node": self._add_node,
             "remove_node": self._remove_node,
             "place": self._place,
             "place_batch": self._place_batch,
+            "place_columns": self._place_columns,
             "release": self._release,
             "release_batch": self._release_batch,
             "preempt": self._preempt,
@@ -137,6 +141,7 @@ class State:
         cluster = data[at : at + header["cluster_len"]]
         policy = data[at + header["cluster_len"] : at + header["cluster_len"] + header["policy_len"]]
         self.cluster = Cluster.restore(cluster)
+        self._names = None
         self.registry = Registry.from_json(header["registry"])
         self.owners = {k: (v[0], v[1]) for k, v in header["owners"].items()}
         self.requests = dict(header.get("requests", {}))
@@ -162,12 +167,14 @@ class State:
             for g in op["gpus"]
         ]
         self.cluster.add_node(op["name"], gpus, op.get("cpu_milli"), op.get("memory_mib"), op.get("labels"))
+        self._names = None
         self._sync_capacity()
         ids = tuple(g["id"] for g in op["gpus"])
         return Outcome(None, [Event("node_added", node=op["name"], gpu_ids=ids)])
 
     def _remove_node(self, op: dict[str, Any]) -> Outcome:
         displaced = self.cluster.remove_node(op["name"])
+        self._names = None
         events = [Event("node_removed", node=op["name"]), *self._displace(displaced, op["name"])]
         self._sync_capacity()
         return Outcome(displaced, events)
@@ -247,6 +254,8 @@ class State:
         return Outcome(p, [self._released(p)])
 
     def _release_batch(self, op: dict[str, Any]) -> Outcome:
+        if not self.watched():
+            return self._release_many(op["ids"])
         released = []
         events = []
         for wid in op["ids"]:
@@ -258,6 +267,48 @@ class State:
             released.append(True)
             events.append(self._released(p))
         return Outcome(released, events)
+
+    def _release_many(self, ids: list[str]) -> Outcome:
+        """The same releases in one core call, for when no one watches the events."""
+        released = self.cluster.release_many(ids).tolist()
+        owners = self.owners
+        for wid in itertools.compress(ids, released):
+            owners.pop(wid, None)
+        return Outcome(released)
+
+    def names(self) -> tuple[list[str | None], list[str | None]]:
+        """Node names and GPU ids by index (as the core's bulk calls number them), cached."""
+        if self._names is None:
+            self._names = (self.cluster.node_names(), self.cluster.gpu_ids())
+        return self._names
+
+    def _place_columns(self, op: dict[str, Any]) -> Outcome:
+        ids, tenant, counts = op["ids"], op["tenant"], op["gpu_count"]
+        cols = {k: op[k] for k in ("compute_milli", "cpu_milli", "host_memory_mib", "priority")}
+        placed, node_index, gpu_index = self.cluster.place_many(
+            ids, op["memory_mib"], counts, **cols, tenant=tenant, policy=op.get("policy") or None
+        )
+        node_names, gpu_names = self.names()
+        flags = placed.tolist()
+        nodes = [node_names[n] if ok else "" for ok, n in zip(flags, node_index.tolist(), strict=True)]
+        held = gpu_index[placed]
+        gpus = [gpu_names[g] for g in held[held >= 0].tolist()]
+        self.owners.update(
+            (wid, (tenant, n)) for wid, n in itertools.compress(zip(ids, counts, strict=True), flags)
+        )
+        events = self._columns_events(ids, flags, nodes, gpus, counts, tenant) if self.watched() else []
+        return Outcome((flags, nodes, gpus), events)
+
+    @staticmethod
+    def _columns_events(
+        ids: list[str], flags: list[bool], nodes: list[str], gpus: list[str], counts: list[int], tenant: str
+    ) -> list[Event]:
+        events, at = [], 0
+        for wid, ok, node, n in zip(ids, flags, nodes, counts, strict=True):
+            if ok:
+                events.append(Event("placed", wid, node, tuple(gpus[at : at + n]), tenant))
+                at += n
+        return events
 
     def _preempt(self, op: dict[str, Any]) -> Outcome:
         w = op["w"]

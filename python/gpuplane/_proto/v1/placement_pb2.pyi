@@ -73,6 +73,46 @@ class PlaceBatchResponse(_message.Message):
     placed: int
     def __init__(self, results: _Optional[_Iterable[_Union[PlaceResult, _Mapping]]] = ..., placed: _Optional[int] = ...) -> None: ...
 
+class WorkloadColumns(_message.Message):
+    __slots__ = ("ids", "memory_mib", "gpu_count", "compute_milli", "cpu_milli", "host_memory_mib", "priority")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
+    GPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_MILLI_FIELD_NUMBER: _ClassVar[int]
+    CPU_MILLI_FIELD_NUMBER: _ClassVar[int]
+    HOST_MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    memory_mib: _containers.RepeatedScalarFieldContainer[int]
+    gpu_count: _containers.RepeatedScalarFieldContainer[int]
+    compute_milli: _containers.RepeatedScalarFieldContainer[int]
+    cpu_milli: _containers.RepeatedScalarFieldContainer[int]
+    host_memory_mib: _containers.RepeatedScalarFieldContainer[int]
+    priority: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., memory_mib: _Optional[_Iterable[int]] = ..., gpu_count: _Optional[_Iterable[int]] = ..., compute_milli: _Optional[_Iterable[int]] = ..., cpu_milli: _Optional[_Iterable[int]] = ..., host_memory_mib: _Optional[_Iterable[int]] = ..., priority: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class PlaceColumnsRequest(_message.Message):
+    __slots__ = ("tenant", "columns", "policy")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    columns: WorkloadColumns
+    policy: str
+    def __init__(self, tenant: _Optional[str] = ..., columns: _Optional[_Union[WorkloadColumns, _Mapping]] = ..., policy: _Optional[str] = ...) -> None: ...
+
+class PlaceColumnsResponse(_message.Message):
+    __slots__ = ("placed", "node", "gpu_ids", "count")
+    PLACED_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_IDS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    placed: _containers.RepeatedScalarFieldContainer[bool]
+    node: _containers.RepeatedScalarFieldContainer[str]
+    gpu_ids: _containers.RepeatedScalarFieldContainer[str]
+    count: int
+    def __init__(self, placed: _Optional[_Iterable[bool]] = ..., node: _Optional[_Iterable[str]] = ..., gpu_ids: _Optional[_Iterable[str]] = ..., count: _Optional[int] = ...) -> None: ...
+
 class ReleaseRequest(_message.Message):
     __slots__ = ("workload_id",)
     WORKLOAD_ID_FIELD_NUMBER: _ClassVar[int]

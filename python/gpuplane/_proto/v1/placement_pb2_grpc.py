@@ -44,6 +44,11 @@ class PlacementServiceStub:
                 request_serializer=gpuplane_dot_v1_dot_placement__pb2.PlaceBatchRequest.SerializeToString,
                 response_deserializer=gpuplane_dot_v1_dot_placement__pb2.PlaceBatchResponse.FromString,
                 _registered_method=True)
+        self.PlaceColumns = channel.unary_unary(
+                '/gpuplane.v1.PlacementService/PlaceColumns',
+                request_serializer=gpuplane_dot_v1_dot_placement__pb2.PlaceColumnsRequest.SerializeToString,
+                response_deserializer=gpuplane_dot_v1_dot_placement__pb2.PlaceColumnsResponse.FromString,
+                _registered_method=True)
         self.Release = channel.unary_unary(
                 '/gpuplane.v1.PlacementService/Release',
                 request_serializer=gpuplane_dot_v1_dot_placement__pb2.ReleaseRequest.SerializeToString,
@@ -93,6 +98,15 @@ class PlacementServiceServicer:
 
     def PlaceBatch(self, request, context):
         """Places many workloads in one call, each independently; one journal commit for all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceColumns(self, request, context):
+        """The bulk fast path: many workloads of one tenant as columns (packed arrays), placed in
+        order in one core call and one journal commit. Reports placed or not per workload; use
+        PlaceBatch to get each refusal's reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,6 +173,11 @@ def add_PlacementServiceServicer_to_server(servicer, server):
                     servicer.PlaceBatch,
                     request_deserializer=gpuplane_dot_v1_dot_placement__pb2.PlaceBatchRequest.FromString,
                     response_serializer=gpuplane_dot_v1_dot_placement__pb2.PlaceBatchResponse.SerializeToString,
+            ),
+            'PlaceColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceColumns,
+                    request_deserializer=gpuplane_dot_v1_dot_placement__pb2.PlaceColumnsRequest.FromString,
+                    response_serializer=gpuplane_dot_v1_dot_placement__pb2.PlaceColumnsResponse.SerializeToString,
             ),
             'Release': grpc.unary_unary_rpc_method_handler(
                     servicer.Release,
@@ -250,6 +269,33 @@ class PlacementService:
             '/gpuplane.v1.PlacementService/PlaceBatch',
             gpuplane_dot_v1_dot_placement__pb2.PlaceBatchRequest.SerializeToString,
             gpuplane_dot_v1_dot_placement__pb2.PlaceBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gpuplane.v1.PlacementService/PlaceColumns',
+            gpuplane_dot_v1_dot_placement__pb2.PlaceColumnsRequest.SerializeToString,
+            gpuplane_dot_v1_dot_placement__pb2.PlaceColumnsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,7 +10,7 @@ import grpc
 from gpuplane._core import POLICIES
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc
-from gpuplane.daemon import convert
+from gpuplane.daemon import columns, convert
 from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.state import Event
 from gpuplane.errors import CapacityError, Conflict, GpuplaneError, NotFound
@@ -106,6 +106,20 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
                     )
                 )
         return pp.PlaceBatchResponse(results=results, placed=placed)
+
+    async def PlaceColumns(
+        self, request: pp.PlaceColumnsRequest, context: grpc.aio.ServicerContext
+    ) -> pp.PlaceColumnsResponse:
+        """Places workloads given as columns, in order, in one core call and one commit."""
+        op = columns.columns_op(request, policy_name(request.policy))
+        self.engine.access.check("PlaceColumns", op["tenant"])
+        if not op["ids"]:
+            return pp.PlaceColumnsResponse()
+        try:
+            placed, nodes, gpus = await self.engine.mutate(op, "PlaceColumns")
+        except GpuplaneError as e:
+            raise columns.renamed(e) from e
+        return columns.columns_response(placed, nodes, gpus)
 
     async def Release(
         self, request: pp.ReleaseRequest, context: grpc.aio.ServicerContext
