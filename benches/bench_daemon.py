@@ -45,9 +45,10 @@ SPEC = "64x8xH100-80GB"
 MEMORY_MIB = 1_000
 
 
-def start_daemon(state_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_daemon(state_dir: Path, journal_sync: str) -> tuple[subprocess.Popen[bytes], str]:
     """A ``gpuplane serve`` subprocess on 127.0.0.1:0 and its target."""
     cmd = [sys.executable, "-m", "gpuplane", "serve", "--listen", "127.0.0.1:0", "--no-nvml"]
+    cmd += ["--journal-sync", journal_sync]
     cmd += ["--state-dir", str(state_dir), "--simulate", SPEC, "--log-level", "WARNING"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
@@ -209,6 +210,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8, help="client threads per process")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--journal-sync", choices=("full", "normal"), default="full")
     args = ap.parse_args()
     load = (args.procs, args.threads, args.seconds)
     rows = [("library Cluster.place/release (in-process)", *run_library(args.seconds))]
@@ -218,7 +220,7 @@ def main() -> None:
     finally:
         noop.kill()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, target = start_daemon(Path(tmp))
+        proc, target = start_daemon(Path(tmp), args.journal_sync)
         try:
             rows.append(
                 (
@@ -236,7 +238,10 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"cluster {SPEC}; {args.procs} load processes x {args.threads} threads; {os.cpu_count()} CPUs")
+    print(
+        f"cluster {SPEC}; {args.procs} load processes x {args.threads} threads; {os.cpu_count()} CPUs;"
+        f" journal synchronous={args.journal_sync.upper()}"
+    )
     print(f"{'path':<46} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
     for name, rate, p50, p99 in rows:
         print(f"{name:<46} {rate:>12,.0f} {p50:>8.3f} {p99:>8.3f}")

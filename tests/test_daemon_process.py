@@ -174,12 +174,12 @@ def _check(target: str, ledger: Ledger) -> None:
         ledger.maybe_tenants.clear()
 
 
-@pytest.mark.parametrize("seed", [0])
-def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "sync"), [(0, "full"), (1, "normal")])
+def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path, seed, sync):
     rng = random.Random(seed)
     ledger = Ledger()
     for run in range(KILLS):
-        d = Process(tmp_path, "--compact-every", "200")
+        d = Process(tmp_path, "--compact-every", "200", "--journal-sync", sync)
         if run:
             _check(d.target, ledger)
         stop = threading.Event()

@@ -7,7 +7,13 @@ import asyncio
 import logging
 from pathlib import Path
 
-from gpuplane.daemon.config import DEFAULT_LISTEN, DEFAULT_MAX_MESSAGE_BYTES, ServeConfig, default_state_dir
+from gpuplane.daemon.config import (
+    DEFAULT_LISTEN,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    JOURNAL_SYNC_MODES,
+    ServeConfig,
+    default_state_dir,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,6 +35,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--state-dir", type=Path, default=None, help=f"journal folder (default {default_state_dir()})"
     )
     p.add_argument("--journal", type=Path, default=None, help="journal file (default STATE_DIR/gpuplane.db)")
+    p.add_argument(
+        "--journal-sync",
+        choices=JOURNAL_SYNC_MODES,
+        default="full",
+        help="full (default): every acknowledged call survives power loss; normal: survives a "
+        "crash of the process, may lose the last calls on power loss, and syncs less often",
+    )
     p.add_argument("--policy", default="fgd", help="placement policy (default fgd)")
     p.add_argument("--seed", type=int, default=0, help="seed of randomized policies")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS and tokens")
@@ -56,6 +69,7 @@ def config_of(args: argparse.Namespace) -> ServeConfig:
         use_nvml=not args.no_nvml,
         state_dir=args.state_dir or default_state_dir(),
         journal_path=args.journal,
+        journal_sync=args.journal_sync,
         policy=args.policy,
         seed=args.seed,
         insecure=args.insecure,

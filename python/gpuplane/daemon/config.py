@@ -12,6 +12,8 @@ DEFAULT_LISTEN = "127.0.0.1:50151"
 DEFAULT_SIMULATE = "1x8xH100-80GB"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
+JOURNAL_SYNC_MODES = ("full", "normal")  # SQLite synchronous= modes the journal accepts
+
 
 def default_state_dir() -> Path:
     """``$GPUPLANE_STATE_DIR``, else ``$XDG_STATE_HOME/gpuplane``, else ``~/.local/state/gpuplane``."""
@@ -55,6 +57,7 @@ class ServeConfig:
     use_nvml: bool = True
     state_dir: Path = field(default_factory=default_state_dir)
     journal_path: Path | None = None
+    journal_sync: str = "full"
     policy: str = "fgd"
     seed: int = 0
     insecure: bool = False

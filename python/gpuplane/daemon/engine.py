@@ -39,7 +39,7 @@ class Engine:
         self.access = Access(auth)
         self.router = Router()
         self.state = State(config.policy, config.seed)
-        self.journal = Journal(config.journal_file)
+        self.journal = Journal(config.journal_file, config.journal_sync)
         self.bus = EventBus()
         self.state.watched = self.bus.has_subscribers
         self.next_seq = 1

@@ -7,10 +7,10 @@ takes every operation queued since its last commit and writes them in one transa
 cost of ``fsync`` is shared by all concurrent calls (group commit) and one slow disk does not
 serialize the event loop.
 
-Durability: WAL mode with ``synchronous=FULL``: each commit fsyncs the WAL, so an acknowledged
-operation survives a process crash *and* a power loss. (``NORMAL`` in WAL mode survives a
-process crash but may lose the last commits on power loss; with group commit the fsync is
-amortized, so FULL costs little.) SQLite checkpoints the WAL into the main file on its own
+Durability: WAL mode with ``synchronous=FULL`` by default: each commit fsyncs the WAL, so an
+acknowledged operation survives a process crash *and* a power loss. ``--journal-sync normal``
+(``synchronous=NORMAL``) still survives a crash of the process, but may lose the last commits
+on power loss; it fsyncs only at checkpoints. SQLite checkpoints the WAL into the main file on its own
 (``wal_autocheckpoint``) and on close.
 
 Compaction: :meth:`Journal.snapshot` stores the state's snapshot at sequence ``seq`` and, in the
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gpuplane.daemon.config import JOURNAL_SYNC_MODES
 from gpuplane.daemon.errors import Unavailable
 
 log = logging.getLogger("gpuplane.daemon")
@@ -71,14 +72,17 @@ class _Pending:
     future: asyncio.Future[None] | None
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Opens (creating) the journal database in WAL mode with ``synchronous=FULL``."""
+def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
+    """Opens (creating) the journal database in WAL mode with ``synchronous=FULL`` (or
+    ``NORMAL``, see :data:`JOURNAL_SYNC_MODES`)."""
+    if sync not in JOURNAL_SYNC_MODES:
+        raise ValueError(f"journal_sync: must be one of {', '.join(JOURNAL_SYNC_MODES)}, got {sync!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if mode.lower() != "wal":
         raise Unavailable(f"{path}: cannot switch SQLite to WAL mode (got {mode})")
-    db.execute("PRAGMA synchronous=FULL")
+    db.execute(f"PRAGMA synchronous={sync.upper()}")
     db.executescript(SCHEMA)
     return db
 
@@ -86,10 +90,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class Journal:
     """The write-ahead journal of one daemon. Not shared between processes."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, sync: str = "full"):
         self.path = Path(path)
-        self._db = connect(self.path)
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._db = connect(self.path, sync)
+        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._handing: list[_Pending] = []  # submitted during this turn of the event loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._failed: BaseException | None = None
@@ -119,8 +124,20 @@ class Journal:
             raise Unavailable(f"journal unavailable: {self._failed}")
         assert self._loop is not None, "Journal.start() was not called"
         future = self._loop.create_future()
-        self._queue.put(_Pending(seq, op, None, future))
+        self._hand(_Pending(seq, op, None, future))
         return future
+
+    def _hand(self, pending: _Pending) -> None:
+        """Adds a write to what this turn of the loop hands the writer, in one wake-up."""
+        if not self._handing:
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_over)
+        self._handing.append(pending)
+
+    def _hand_over(self) -> None:
+        if self._handing:
+            self._queue.put(self._handing)
+            self._handing = []
 
     async def commit(self, seq: int, op: dict[str, Any]) -> None:
         """Queues an operation and waits until it is durable."""
@@ -130,7 +147,7 @@ class Journal:
         """Queues a snapshot taken after operation ``seq``; older operations are then dropped."""
         assert self._loop is not None
         future = self._loop.create_future()
-        self._queue.put(_Pending(seq, None, state, future))
+        self._hand(_Pending(seq, None, state, future))
         return future
 
     def write_now(self, seq: int, op: dict[str, Any] | None = None, state: bytes | None = None) -> None:
@@ -140,6 +157,7 @@ class Journal:
     def close(self) -> None:
         """Flushes everything queued, stops the writer and checkpoints the WAL."""
         if self._thread is not None:
+            self._hand_over()
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -148,8 +166,8 @@ class Journal:
         finally:
             self._db.close()
 
-    def _take_group(self, first: _Pending) -> tuple[list[_Pending], bool]:
-        group, stop = [first], False
+    def _take_group(self, first: list[_Pending]) -> tuple[list[_Pending], bool]:
+        group, stop = list(first), False
         while len(group) < MAX_GROUP:
             try:
                 item = self._queue.get_nowait()
@@ -158,7 +176,7 @@ class Journal:
             if item is None:
                 stop = True
                 break
-            group.append(item)
+            group += item
         return group, stop
 
     def _writer(self) -> None:
