@@ -37,9 +37,9 @@ from gpuplane.client_values import (
     ReplicaView,
     Route,
     TenantStatus,
-    workload_to_pb,
 )
 from gpuplane.daemon import errors as derrors
+from gpuplane.daemon.convert import workload_to_pb
 
 DEFAULT_TARGET = "127.0.0.1:50151"
 BY_CODE: dict[grpc.StatusCode, type[gerrors.GpuplaneError]] = {

@@ -300,23 +300,6 @@ class TenantStatus:
         )
 
 
-def workload_to_pb(w: Workload) -> pb.Workload:
-    """A core workload as a message."""
-    return pb.Workload(
-        id=w.id,
-        tenant=w.tenant,
-        memory_mib=w.memory_mib,
-        gpu_count=w.gpu_count,
-        compute_milli=w.compute_milli,
-        cpu_milli=w.cpu_milli,
-        host_memory_mib=w.host_memory_mib,
-        allowed_models=w.allowed_models,
-        node_selector=w.node_selector,
-        priority=w.priority,
-        preemptible=w.preemptible,
-    )
-
-
 def workload_from_pb(m: pb.Workload) -> Workload:
     """A message as a core workload."""
     return Workload(
