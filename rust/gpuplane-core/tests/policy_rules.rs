@@ -679,7 +679,13 @@ fn explain_reports_borrowed_lent_and_the_last_decision() {
         Reason::QueuedQuota
     );
     assert!(e.summary.contains("queued_quota"), "{}", e.summary);
+    assert!(e.summary.contains("borrowed {gpus=2}"), "{}", e.summary);
     let a = p.explain("a", 0.0).unwrap();
+    assert!(
+        a.summary.contains("lent {gpus=3, memory_mib=3000}"),
+        "{}",
+        a.summary
+    );
     assert_eq!(a.lent.get(Resource::Gpus), 3.0);
     assert_eq!(a.path, vec!["a"]);
     assert_eq!(b_share(&p), 6.0);

@@ -95,7 +95,7 @@ fn summary(e: &Explanation) -> String {
         None => "no request decided yet".to_owned(),
     };
     format!(
-        "{}: fair share {:?}, allocated {:?}, dominant share {:.4}, {:.4} of its fair share, borrowed {:?}, lent {:?}; {last}",
-        e.tenant, e.fair_share.0, e.allocated.0, e.dominant_share, e.fair_share_ratio, e.borrowed.0, e.lent.0
+        "{}: fair share {}, allocated {}, dominant share {:.4}, {:.4} of its fair share, borrowed {}, lent {}; {last}",
+        e.tenant, e.fair_share, e.allocated, e.dominant_share, e.fair_share_ratio, e.borrowed, e.lent
     )
 }

@@ -57,6 +57,23 @@ impl fmt::Display for Resource {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Resources(pub [f64; NUM_RESOURCES]);
 
+/// `{gpus=2, memory_mib=40000}`: the non-zero amounts by name (`{}` when all are zero).
+impl fmt::Display for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        let mut first = true;
+        for r in Resource::ALL {
+            let v = self.get(r);
+            if v != 0.0 {
+                let sep = if first { "" } else { ", " };
+                write!(f, "{sep}{r}={v}")?;
+                first = false;
+            }
+        }
+        f.write_str("}")
+    }
+}
+
 impl Resources {
     /// All zero.
     pub const ZERO: Resources = Resources([0.0; NUM_RESOURCES]);
