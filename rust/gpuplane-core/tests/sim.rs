@@ -166,3 +166,29 @@ fn more_replicas_lower_latency_under_load() {
     let four = simulate(&config("fcfs", 4), &w).unwrap();
     assert!(four.summary.ttft_s.p90 < one.summary.ttft_s.p90);
 }
+
+#[test]
+fn kv_utilization_counts_shared_prefix_blocks_once() {
+    // 64 requests share one 2,048-token prefix; the pool holds 4 prefixes' worth of blocks.
+    let mut w = workload(64, 9);
+    w.hash_offsets = vec![0];
+    for i in 0..64 {
+        w.arrival[i] = 0.0;
+        w.prompt[i] = 2048 + 16;
+        w.output[i] = 64;
+        w.hashes.extend(0..4u64);
+        w.hash_offsets.push(w.hashes.len() as u64);
+    }
+    let mut cfg = config("fcfs", 1);
+    cfg.engine.kv_blocks = Some(4 * 2048 / 16);
+    cfg.engine.block_size = 16;
+    let r = simulate(&cfg, &w).unwrap();
+    assert_eq!(r.summary.finished, 64);
+    let u = r.kv_utilization;
+    assert!(u > 0.0 && u <= 1.0, "{u}");
+    assert!(r
+        .timeline
+        .kv_utilization
+        .iter()
+        .all(|&k| (0.0..=1.0).contains(&k)));
+}

@@ -65,6 +65,11 @@ pub struct BatchMetrics {
 }
 
 impl BatchScheduler {
+    /// KV blocks held by requests (shared prefix blocks count once), without building metrics.
+    pub fn kv_used_blocks(&self) -> u32 {
+        self.pool.used()
+    }
+
     /// A snapshot of the scheduler's metrics.
     pub fn metrics(&self) -> BatchMetrics {
         let tenants: Vec<TenantMetrics> = (0..self.tenant_names.len() as u32)

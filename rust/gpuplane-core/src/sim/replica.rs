@@ -14,8 +14,6 @@ pub(crate) struct Replica {
     pub plan: Option<StepPlan>,
     /// Reused buffer of the engine's outputs.
     outputs: StepOutputs,
-    /// Tokens of KV held by running requests (computed tokens, prefix hits included).
-    pub kv_tokens: u64,
     pub busy_s: f64,
     pub kv_s: f64,
     pub steps: u64,
@@ -29,7 +27,6 @@ impl Replica {
             sched,
             plan: None,
             outputs: StepOutputs::default(),
-            kv_tokens: 0,
             busy_s: 0.0,
             kv_s: 0.0,
             steps: 0,
@@ -59,11 +56,11 @@ impl Sim<'_> {
         let mut work = StepWork::default();
         for s in &plan.scheduled {
             let cached = s.cached_blocks.len() as u32 * self.block_size;
-            self.account_entry(r, s.id as usize, cached, s.num_tokens, t, &mut work);
+            self.account_entry(s.id as usize, cached, s.num_tokens, t, &mut work);
         }
         let dt = self.model.step_time(&work);
         let rep = &mut self.replicas[r];
-        let kv = rep.kv_tokens as f64 / self.kv_capacity;
+        let kv = f64::from(rep.sched.kv_used_blocks()) / f64::from(rep.sched.config().kv_blocks);
         rep.busy_s += dt;
         rep.kv_s += kv * dt;
         rep.steps += 1;
@@ -74,7 +71,6 @@ impl Sim<'_> {
 
     fn preempted(&mut self, r: usize, i: usize, t: f64) {
         let q = &mut self.reqs[i];
-        self.replicas[r].kv_tokens -= u64::from(q.computed);
         self.replicas[r].preemptions += 1;
         q.running = false;
         q.computed = 0;
@@ -83,27 +79,17 @@ impl Sim<'_> {
     }
 
     /// Updates request `i`'s computed tokens for a step entry and adds it to `work`.
-    fn account_entry(
-        &mut self,
-        r: usize,
-        i: usize,
-        cached: u32,
-        n: u32,
-        t: f64,
-        work: &mut StepWork,
-    ) {
+    fn account_entry(&mut self, i: usize, cached: u32, n: u32, t: f64, work: &mut StepWork) {
         let tenant = self.w.tenant[i];
         let q = &mut self.reqs[i];
         if !q.running {
             q.running = true;
             q.computed = cached;
-            self.replicas[r].kv_tokens += u64::from(cached);
             self.timeline.unwait(t, tenant);
         }
         let decode = n == 1 && q.generated > 0 && q.computed + 1 == self.w.prompt[i] + q.generated;
         work.add(q.computed, n);
         q.computed += n;
-        self.replicas[r].kv_tokens += u64::from(n);
         if !decode {
             self.timeline.serve(t, tenant, self.w_in * f64::from(n));
         }
@@ -129,7 +115,7 @@ impl Sim<'_> {
         }
         self.timeline.tokens(t, outputs.generated.len() as u64);
         for f in &done {
-            self.finished(r, f.id as usize, t);
+            self.finished(f.id as usize, t);
         }
         self.replicas[r].outputs = outputs;
         self.start_step(r, t);
@@ -144,12 +130,11 @@ impl Sim<'_> {
         self.timeline.serve(t, self.w.tenant[i], self.w_out);
     }
 
-    fn finished(&mut self, r: usize, i: usize, t: f64) {
+    fn finished(&mut self, i: usize, t: f64) {
         let q = &mut self.reqs[i];
         q.finish = t;
         q.status = Status::Finished;
         q.running = false;
-        self.replicas[r].kv_tokens -= u64::from(q.computed);
         self.timeline.finish(t);
         self.release_next_call(i, t);
     }

@@ -58,9 +58,9 @@ impl Router {
 /// Fewest waiting requests, then least KV in use, then lowest index.
 fn least_loaded(replicas: &[Replica]) -> usize {
     let mut best = 0;
-    let mut key = (usize::MAX, u64::MAX);
+    let mut key = (usize::MAX, u32::MAX);
     for (i, r) in replicas.iter().enumerate() {
-        let k = (r.sched.num_waiting(), r.kv_tokens);
+        let k = (r.sched.num_waiting(), r.sched.kv_used_blocks());
         if k < key {
             key = k;
             best = i;
