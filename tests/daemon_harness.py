@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ from gpuplane.daemon.config import ServeConfig
 from gpuplane.daemon.server import Daemon, start
 
 STARTUP_TIMEOUT_S = 30.0
+
+
+def make_config(tmp_path: Path, **kw: object) -> ServeConfig:
+    """An open loopback server on port 0 over a simulated 2 x 8 H100 cluster, state in ``tmp_path``."""
+    base = ServeConfig(listen="127.0.0.1:0", state_dir=tmp_path, use_nvml=False, simulate="2x8xH100-80GB")
+    return replace(base, **kw)
 
 
 class InProcess:

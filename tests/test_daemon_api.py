@@ -6,45 +6,20 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import gpuplane
 import grpc
 import pytest
-from daemon_harness import InProcess, in_process
+from daemon_harness import InProcess, in_process, make_config
 from gpuplane import Client, Workload
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 from gpuplane._proto.v1 import types_pb2 as pb
 from gpuplane.client_values import Quota
-from gpuplane.daemon.config import ServeConfig
 from gpuplane.daemon.errors import InUse, StalePlan
 from gpuplane.errors import CapacityError, Conflict, InvalidRequest, NotFound
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
-
-def make_config(tmp_path: Path, **kw: object) -> ServeConfig:
-    base = ServeConfig(listen="127.0.0.1:0", state_dir=tmp_path, use_nvml=False, simulate="2x8xH100-80GB")
-    return replace(base, **kw)
-
-
-@pytest.fixture
-def server(tmp_path):
-    with in_process(make_config(tmp_path)) as s:
-        yield s
-
-
-@pytest.fixture
-def client(server):
-    with Client(server.target) as c:
-        yield c
-
-
-@pytest.fixture
-def stub(server):
-    with grpc.insecure_channel(server.target) as channel:
-        yield placement_pb2_grpc.PlacementServiceStub(channel)
 
 
 def code_and_details(call) -> tuple[grpc.StatusCode, str]:

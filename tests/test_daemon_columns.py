@@ -4,41 +4,14 @@ one-call ``ReleaseBatch``, against an in-process server on a loopback port."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
-from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
-from daemon_harness import in_process
+from daemon_harness import in_process, make_config
 from gpuplane import Client, Workload
 from gpuplane._proto.v1 import placement_pb2 as pp
-from gpuplane._proto.v1 import placement_pb2_grpc
-from gpuplane.daemon.config import ServeConfig
 from gpuplane.errors import Conflict, InvalidRequest
-
-
-def make_config(tmp_path: Path, **kw: object) -> ServeConfig:
-    base = ServeConfig(listen="127.0.0.1:0", state_dir=tmp_path, use_nvml=False, simulate="2x8xH100-80GB")
-    return replace(base, **kw)
-
-
-@pytest.fixture
-def server(tmp_path):
-    with in_process(make_config(tmp_path)) as s:
-        yield s
-
-
-@pytest.fixture
-def client(server):
-    with Client(server.target) as c:
-        yield c
-
-
-@pytest.fixture
-def stub(server):
-    with grpc.insecure_channel(server.target) as channel:
-        yield placement_pb2_grpc.PlacementServiceStub(channel)
 
 
 def placements(client: Client) -> dict[str, tuple[str, tuple[str, ...], str]]:
