@@ -81,7 +81,7 @@ impl BatchScheduler {
         self.last_runs.clear();
         let mut st = Step {
             plan: StepPlan {
-                scheduled: Vec::with_capacity(self.n_running + 8),
+                scheduled: Vec::with_capacity(self.max_plan_len()),
                 ..StepPlan::default()
             },
             budget: self.cfg.token_budget,
@@ -97,6 +97,17 @@ impl BatchScheduler {
         }
         self.awaiting_update = true;
         self.finish_step(st)
+    }
+
+    /// Most entries this step's plan can have: every running request plus the admissions
+    /// that the sequence cap, the waiting queue and the token budget (one token each) allow.
+    /// Sizing the plan for it up front spares a copy of the whole plan when many are admitted.
+    fn max_plan_len(&self) -> usize {
+        let cap = (self.cfg.max_running as usize).saturating_sub(self.n_running);
+        let admissions = cap
+            .min(self.waiting.len())
+            .min(self.cfg.token_budget as usize);
+        self.n_running + admissions
     }
 
     fn serve_running(&mut self, st: &mut Step) {
