@@ -9,6 +9,7 @@ use super::kv::BlockPool;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
+use super::tally::{add_repeated, OutputTally};
 use super::tenancy::PolicyLink;
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
@@ -60,6 +61,9 @@ pub struct BatchScheduler {
     pub(crate) scratch_entries: Vec<(u64, u32, bool)>,
     /// Reused buffer of `schedule`: slots of running requests likely to need a block.
     pub(crate) scratch_slots: Vec<u32>,
+    /// Output charges of the `update` in progress, per tenant, and a buffer to apply them.
+    pub(crate) tally: OutputTally,
+    pub(crate) scratch_runs: Vec<(u32, u32, u32)>,
     pub(crate) tenant_names: Vec<String>,
     tenant_by_name: BTreeMap<String, u32>,
     pub(crate) tenant_stats: Vec<TenantStats>,
@@ -106,6 +110,8 @@ impl BatchScheduler {
             scratch_stopped: Vec::new(),
             scratch_entries: Vec::new(),
             scratch_slots: Vec::new(),
+            tally: OutputTally::default(),
+            scratch_runs: Vec::new(),
             tenant_names: Vec::new(),
             tenant_by_name: BTreeMap::new(),
             tenant_stats: Vec::new(),
@@ -499,21 +505,29 @@ impl BatchScheduler {
     }
 
     /// Charges `tenant` (and `workflow` unless `NIL`) `tokens` at `per_token` weighted tokens.
-    #[inline(always)]
     pub(crate) fn charge_accounts(&mut self, tenant: u32, workflow: u32, tokens: u32, input: bool) {
+        self.charge_tenant(tenant, tokens, 1, input);
+        if workflow != NIL {
+            let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
+            self.workflows
+                .charge(workflow, per_token * f64::from(tokens));
+        }
+    }
+
+    /// Charges `tenant` `times` charges of `tokens` tokens each, with the same result as that
+    /// many single charges.
+    pub(crate) fn charge_tenant(&mut self, tenant: u32, tokens: u32, times: u32, input: bool) {
         let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
         let amount = per_token * f64::from(tokens);
         let stats = &mut self.tenant_stats[tenant as usize];
-        stats.service += amount;
+        stats.service = add_repeated(stats.service, amount, times);
+        let total = u64::from(tokens) * u64::from(times);
         if input {
-            stats.input_tokens += u64::from(tokens);
+            stats.input_tokens += total;
         } else {
-            stats.output_tokens += u64::from(tokens);
+            stats.output_tokens += total;
         }
-        self.tenants.charge(tenant, amount);
-        if workflow != NIL {
-            self.workflows.charge(workflow, amount);
-        }
+        self.tenants.charge_repeated(tenant, amount, times);
     }
 
     /// Applies pending charges to every ordered structure.

@@ -21,41 +21,90 @@ impl BatchScheduler {
         generated.clear();
         stopped.clear();
         let checked = self.check_outputs(outputs, &mut generated, &mut stopped);
-        let mut done = Vec::new();
-        if checked.is_ok() {
-            for &(pos, n) in &generated {
-                self.add_generated(pos as usize, n, &mut done);
-            }
-            for &pos in &stopped {
-                if self.running[pos as usize].slot != NIL {
-                    self.finish(pos as usize, FinishReason::Stop, &mut done);
-                }
-            }
-            self.flush_counters();
-            self.sync_usage();
-            self.awaiting_update = false;
-        }
+        let done = checked.map(|finishing| self.apply(&generated, &stopped, finishing));
         self.scratch_generated = generated;
         self.scratch_stopped = stopped;
-        checked.map(|()| done)
+        done
     }
 
-    /// Validates `outputs` into `(position, generated)` pairs and stopped positions.
+    /// Applies checked outputs; `finishing` is a capacity hint for the finished list.
+    fn apply(
+        &mut self,
+        generated: &[(u32, u32)],
+        stopped: &[u32],
+        finishing: usize,
+    ) -> Vec<Finished> {
+        let mut done = Vec::with_capacity(finishing + stopped.len());
+        self.tally.fit(self.tenant_stats.len());
+        for &(pos, n) in generated {
+            self.add_generated(pos as usize, n, &mut done);
+        }
+        self.apply_tally();
+        for &pos in stopped {
+            if self.running[pos as usize].slot != NIL {
+                self.finish(pos as usize, FinishReason::Stop, &mut done);
+            }
+        }
+        self.flush_counters();
+        self.sync_usage();
+        self.awaiting_update = false;
+        done
+    }
+
+    /// Validates `outputs` into `(position, generated)` pairs and stopped positions; returns a
+    /// guess of how many requests finish.
     fn check_outputs(
         &mut self,
         outputs: &StepOutputs,
         generated: &mut Vec<(u32, u32)>,
         stopped: &mut Vec<u32>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
+        let finishing = match self.match_plan_order(outputs, generated) {
+            Some(finishing) => finishing,
+            None => {
+                generated.clear();
+                self.check_generated(outputs, generated)?;
+                0
+            }
+        };
+        for &id in &outputs.finished {
+            stopped.push(self.scheduled_pos(id, usize::MAX)? as u32);
+        }
+        Ok(finishing)
+    }
+
+    /// The usual case of [`BatchScheduler::check_generated`]: `outputs.generated` lists some of
+    /// the last plan's entries in plan order (so none twice) and every check passes. Fills
+    /// `out` and returns how many requests reach `max_new_tokens`; `None` otherwise, for the
+    /// general check to find the error or match out-of-order outputs.
+    fn match_plan_order(&self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Option<usize> {
+        if !self.awaiting_update {
+            return None;
+        }
+        out.reserve(outputs.generated.len());
+        let mut plan = self.last_runs.iter();
+        let mut finishing = 0;
+        for &(id, n) in &outputs.generated {
+            let (pos, run) = plan
+                .by_ref()
+                .map(|&p| (p, &self.running[p as usize]))
+                .find(|(_, r)| r.id == id)?;
+            let prefilling = n > 0 && run.computed < run.known;
+            if run.slot == NIL || run.sched_step != self.step || n > MAX_TOKENS || prefilling {
+                return None;
+            }
+            finishing += usize::from(n >= run.max_known - run.known);
+            out.push((pos, n));
+        }
+        Some(finishing)
+    }
+
+    /// Validates `outputs.generated` into `(position, generated)` pairs, in any order.
+    #[cold]
+    fn check_generated(&mut self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Result<()> {
         self.epoch = self.epoch.wrapping_add(1);
         let epoch = self.epoch;
-        generated.resize(outputs.generated.len(), (0, 0));
-        for ((i, &(id, n)), out) in outputs
-            .generated
-            .iter()
-            .enumerate()
-            .zip(generated.iter_mut())
-        {
+        for (i, &(id, n)) in outputs.generated.iter().enumerate() {
             let pos = self.scheduled_pos(id, i)?;
             let run = &mut self.running[pos];
             if run.seen_epoch == epoch {
@@ -77,10 +126,7 @@ impl BatchScheduler {
                     format!("request {id} is still prefilling"),
                 ));
             }
-            *out = (pos as u32, n);
-        }
-        for &id in &outputs.finished {
-            stopped.push(self.scheduled_pos(id, usize::MAX)? as u32);
+            out.push((pos as u32, n));
         }
         Ok(())
     }
@@ -125,11 +171,35 @@ impl BatchScheduler {
         let reached = run.known >= run.max_known;
         let (tenant, workflow) = (run.tenant, run.workflow);
         if n > 0 {
-            self.charge_accounts(tenant, workflow, n, false);
+            self.charge_output(tenant, workflow, n);
         }
         if reached {
             self.finish(pos, FinishReason::Length, done);
         }
+    }
+
+    /// Charges `n` output tokens: to the tenant through the tally (see `tally.rs`), to the
+    /// workflow at once.
+    #[inline(always)]
+    fn charge_output(&mut self, tenant: u32, workflow: u32, n: u32) {
+        if let Some((tokens, times)) = self.tally.add(tenant, n) {
+            self.charge_tenant(tenant, tokens, times, false);
+        }
+        if workflow != NIL {
+            self.workflows
+                .charge(workflow, self.cfg.w_out * f64::from(n));
+        }
+    }
+
+    /// Charges the tenants the runs left in the tally.
+    fn apply_tally(&mut self) {
+        let mut runs = std::mem::take(&mut self.scratch_runs);
+        self.tally.drain_into(&mut runs);
+        for &(tenant, tokens, times) in &runs {
+            self.charge_tenant(tenant, tokens, times, false);
+        }
+        runs.clear();
+        self.scratch_runs = runs;
     }
 
     fn finish(&mut self, pos: usize, reason: FinishReason, done: &mut Vec<Finished>) {
