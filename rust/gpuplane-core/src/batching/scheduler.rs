@@ -11,6 +11,7 @@ use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
 use super::tally::{add_repeated, OutputTally};
 use super::tenancy::PolicyLink;
+use super::update::Credit;
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
 
@@ -54,7 +55,9 @@ pub struct BatchScheduler {
     pub(crate) next_stamp: u64,
     /// Positions in `running` of the last plan's entries, in plan order (used by `update`).
     pub(crate) last_runs: Vec<u32>,
-    /// Reused buffers of `update`: `(position, generated)` pairs and stopped positions.
+    /// Reused buffers of `update`: credited tokens, checked `(position, generated)` pairs and
+    /// stopped positions.
+    pub(crate) scratch_credits: Vec<Credit>,
     pub(crate) scratch_generated: Vec<(u32, u32)>,
     pub(crate) scratch_stopped: Vec<u32>,
     /// Reused buffer of `schedule`: plain plan entries not yet moved into the plan.
@@ -106,6 +109,7 @@ impl BatchScheduler {
             holes: 0,
             next_stamp: 0,
             last_runs: Vec::new(),
+            scratch_credits: Vec::new(),
             scratch_generated: Vec::new(),
             scratch_stopped: Vec::new(),
             scratch_entries: Vec::new(),

@@ -1,13 +1,28 @@
 //! Applying the engine's results of a step.
 //!
-//! Outputs usually list the plan's entries in plan order, so each id is checked against the
-//! run entry of the same plan position first (no hash lookup, no visit to the request slab).
+//! Outputs usually list some of the plan's entries in plan order, so they are matched by
+//! walking the plan's positions in `running` (no hash lookup, no visit to the request slab)
+//! and the generated tokens are added in the same pass, undone if a later check fails. Other
+//! outputs (any order) go through a general check by id first. Charges and finishes follow
+//! from the recorded [`Credit`]s, without a second pass over `running`.
 
 use super::plan::{FinishReason, Finished, StepOutputs};
 use super::scheduler::BatchScheduler;
 use super::seq::{State, NIL};
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
+
+/// Output tokens added to one running request by an `update`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Credit {
+    pos: u32,
+    /// Tokens added (clamped to `max_new_tokens`).
+    tokens: u32,
+    tenant: u32,
+    workflow: u32,
+    /// It reached `max_new_tokens`.
+    reached: bool,
+}
 
 impl BatchScheduler {
     /// Applies the engine's results for the last step: adds generated tokens (clamped to
@@ -16,91 +31,107 @@ impl BatchScheduler {
     /// (`Conflict` otherwise, `NotFound` for unknown ids); a request still prefilling cannot
     /// report generated tokens. On error nothing changes.
     pub fn update(&mut self, outputs: &StepOutputs) -> Result<Vec<Finished>> {
-        let mut generated = std::mem::take(&mut self.scratch_generated);
+        let mut credits = std::mem::take(&mut self.scratch_credits);
         let mut stopped = std::mem::take(&mut self.scratch_stopped);
-        generated.clear();
+        credits.clear();
         stopped.clear();
-        let checked = self.check_outputs(outputs, &mut generated, &mut stopped);
-        let done = checked.map(|finishing| self.apply(&generated, &stopped, finishing));
-        self.scratch_generated = generated;
+        let done = self
+            .advance(outputs, &mut credits, &mut stopped)
+            .map(|finishing| self.settle(&credits, &stopped, finishing));
+        self.scratch_credits = credits;
         self.scratch_stopped = stopped;
         done
     }
 
-    /// Applies checked outputs; `finishing` is a capacity hint for the finished list.
-    fn apply(
-        &mut self,
-        generated: &[(u32, u32)],
-        stopped: &[u32],
-        finishing: usize,
-    ) -> Vec<Finished> {
-        let mut done = Vec::with_capacity(finishing + stopped.len());
-        self.tally.fit(self.tenant_stats.len());
-        for &(pos, n) in generated {
-            self.add_generated(pos as usize, n, &mut done);
-        }
-        self.apply_tally();
-        for &pos in stopped {
-            if self.running[pos as usize].slot != NIL {
-                self.finish(pos as usize, FinishReason::Stop, &mut done);
-            }
-        }
-        self.flush_counters();
-        self.sync_usage();
-        self.awaiting_update = false;
-        done
-    }
-
-    /// Validates `outputs` into `(position, generated)` pairs and stopped positions; returns a
-    /// guess of how many requests finish.
-    fn check_outputs(
+    /// Checks `outputs` and adds the generated tokens to the running entries, recording them
+    /// in `credits` and the stopped positions in `stopped`; returns how many requests reached
+    /// `max_new_tokens`. On error nothing changes.
+    fn advance(
         &mut self,
         outputs: &StepOutputs,
-        generated: &mut Vec<(u32, u32)>,
+        credits: &mut Vec<Credit>,
         stopped: &mut Vec<u32>,
     ) -> Result<usize> {
-        let finishing = match self.match_plan_order(outputs, generated) {
+        let finishing = match self.advance_in_plan_order(outputs, credits) {
             Some(finishing) => finishing,
-            None => {
-                generated.clear();
-                self.check_generated(outputs, generated)?;
-                0
-            }
+            None => self.advance_by_id(outputs, credits)?,
         };
         for &id in &outputs.finished {
-            stopped.push(self.scheduled_pos(id, usize::MAX)? as u32);
+            match self.scheduled_pos(id, usize::MAX) {
+                Ok(pos) => stopped.push(pos as u32),
+                Err(e) => {
+                    self.undo(credits);
+                    return Err(e);
+                }
+            }
         }
         Ok(finishing)
     }
 
-    /// The usual case of [`BatchScheduler::check_generated`]: `outputs.generated` lists some of
-    /// the last plan's entries in plan order (so none twice) and every check passes. Fills
-    /// `out` and returns how many requests reach `max_new_tokens`; `None` otherwise, for the
-    /// general check to find the error or match out-of-order outputs.
-    fn match_plan_order(&self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Option<usize> {
+    /// The usual case: `outputs.generated` lists some of the last plan's entries in plan order
+    /// (so none twice) and every check passes; then the tokens are added. `None` (with nothing
+    /// changed) otherwise, for [`BatchScheduler::advance_by_id`] to find the error or match
+    /// out-of-order outputs.
+    fn advance_in_plan_order(
+        &mut self,
+        outputs: &StepOutputs,
+        credits: &mut Vec<Credit>,
+    ) -> Option<usize> {
         if !self.awaiting_update {
             return None;
         }
-        out.reserve(outputs.generated.len());
-        let mut plan = self.last_runs.iter();
-        let mut finishing = 0;
+        credits.reserve(outputs.generated.len());
+        let (mut next, mut finishing) = (0, 0);
         for &(id, n) in &outputs.generated {
-            let (pos, run) = plan
-                .by_ref()
-                .map(|&p| (p, &self.running[p as usize]))
-                .find(|(_, r)| r.id == id)?;
+            let Some(pos) = self.next_in_plan(id, &mut next) else {
+                self.undo(credits);
+                return None;
+            };
+            let run = &self.running[pos as usize];
             let prefilling = n > 0 && run.computed < run.known;
             if run.slot == NIL || run.sched_step != self.step || n > MAX_TOKENS || prefilling {
+                self.undo(credits);
                 return None;
             }
-            finishing += usize::from(n >= run.max_known - run.known);
-            out.push((pos, n));
+            let credit = self.add_tokens(pos, n);
+            finishing += usize::from(credit.reached);
+            credits.push(credit);
         }
         Some(finishing)
     }
 
-    /// Validates `outputs.generated` into `(position, generated)` pairs, in any order.
+    /// Position in `running` of the first entry of the last plan, from index `*next` on, that
+    /// has id `id`; `*next` moves past it.
+    #[inline(always)]
+    fn next_in_plan(&self, id: u64, next: &mut usize) -> Option<u32> {
+        while let Some(&pos) = self.last_runs.get(*next) {
+            *next += 1;
+            if self.running[pos as usize].id == id {
+                return Some(pos);
+            }
+        }
+        None
+    }
+
+    /// The general case: checks `outputs.generated` by id, in any order, then adds the tokens.
     #[cold]
+    fn advance_by_id(&mut self, outputs: &StepOutputs, credits: &mut Vec<Credit>) -> Result<usize> {
+        let mut checked = std::mem::take(&mut self.scratch_generated);
+        checked.clear();
+        let result = self.check_generated(outputs, &mut checked);
+        let mut finishing = 0;
+        if result.is_ok() {
+            for &(pos, n) in &checked {
+                let credit = self.add_tokens(pos, n);
+                finishing += usize::from(credit.reached);
+                credits.push(credit);
+            }
+        }
+        self.scratch_generated = checked;
+        result.map(|()| finishing)
+    }
+
+    /// Validates `outputs.generated` into `(position, generated)` pairs, in any order.
     fn check_generated(&mut self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Result<()> {
         self.epoch = self.epoch.wrapping_add(1);
         let epoch = self.epoch;
@@ -129,6 +160,53 @@ impl BatchScheduler {
             out.push((pos as u32, n));
         }
         Ok(())
+    }
+
+    /// Adds up to `n` generated tokens (clamped to `max_new_tokens`) to the entry at `pos`.
+    #[inline(always)]
+    fn add_tokens(&mut self, pos: u32, n: u32) -> Credit {
+        let run = &mut self.running[pos as usize];
+        let tokens = n.min(run.max_known - run.known);
+        run.known += tokens;
+        Credit {
+            pos,
+            tokens,
+            tenant: run.tenant,
+            workflow: run.workflow,
+            reached: run.known >= run.max_known,
+        }
+    }
+
+    /// Takes back the tokens of `credits` (in reverse, so a position listed twice is restored).
+    fn undo(&mut self, credits: &mut Vec<Credit>) {
+        for c in credits.drain(..).rev() {
+            self.running[c.pos as usize].known -= c.tokens;
+        }
+    }
+
+    /// Charges the credited tokens and finishes the requests that reached `max_new_tokens`,
+    /// then those that stopped; `finishing` sizes the finished list.
+    fn settle(&mut self, credits: &[Credit], stopped: &[u32], finishing: usize) -> Vec<Finished> {
+        let mut done = Vec::with_capacity(finishing + stopped.len());
+        self.tally.fit(self.tenant_stats.len());
+        for c in credits {
+            if c.tokens > 0 {
+                self.charge_output(c.tenant, c.workflow, c.tokens);
+            }
+            if c.reached {
+                self.finish(c.pos as usize, FinishReason::Length, &mut done);
+            }
+        }
+        self.apply_tally();
+        for &pos in stopped {
+            if self.running[pos as usize].slot != NIL {
+                self.finish(pos as usize, FinishReason::Stop, &mut done);
+            }
+        }
+        self.flush_counters();
+        self.sync_usage();
+        self.awaiting_update = false;
+        done
     }
 
     /// The position in `running` of a request scheduled in the last step, awaiting its update.
@@ -161,21 +239,6 @@ impl BatchScheduler {
             return Err(not_scheduled(id));
         }
         Ok(self.run_pos(slot))
-    }
-
-    #[inline(always)]
-    fn add_generated(&mut self, pos: usize, n: u32, done: &mut Vec<Finished>) {
-        let run = &mut self.running[pos];
-        let n = n.min(run.max_known - run.known);
-        run.known += n;
-        let reached = run.known >= run.max_known;
-        let (tenant, workflow) = (run.tenant, run.workflow);
-        if n > 0 {
-            self.charge_output(tenant, workflow, n);
-        }
-        if reached {
-            self.finish(pos, FinishReason::Length, done);
-        }
     }
 
     /// Charges `n` output tokens: to the tenant through the tally (see `tally.rs`), to the
