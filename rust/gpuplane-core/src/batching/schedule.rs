@@ -48,6 +48,9 @@ struct Step {
     removed: bool,
     /// Some entry may register prompt blocks in the prefix cache.
     register: bool,
+    /// `(slot, plan index)` of running requests that got new blocks while serving the running
+    /// set: their slab block lists are extended after that loop (see `extend_grown`).
+    grown: Vec<(u32, u32)>,
 }
 
 /// Appends plain plan entries (no new or cached blocks) given as `(id, tokens, samples)`.
@@ -87,6 +90,7 @@ impl BatchScheduler {
             budget: self.cfg.token_budget,
             removed: false,
             register: false,
+            grown: std::mem::take(&mut self.scratch_grown),
         };
         self.serve_running(&mut st);
         if st.plan.preempted.is_empty() {
@@ -96,6 +100,7 @@ impl BatchScheduler {
             self.admit_waiting(&mut st);
         }
         self.awaiting_update = true;
+        self.scratch_grown = std::mem::take(&mut st.grown);
         self.finish_step(st)
     }
 
@@ -124,7 +129,7 @@ impl BatchScheduler {
         if pending.len() < self.running.len() {
             pending.resize(self.running.len(), (0, 0, false));
         }
-        self.warm_growing(chunking);
+        st.grown.clear();
         let mut k = 0;
         for pos in 0..self.running.len() {
             if st.budget == 0 {
@@ -143,6 +148,8 @@ impl BatchScheduler {
                 flush_pending(&mut st.plan.scheduled, &pending[..k]);
                 k = 0;
                 if let Some(new_blocks) = self.grow(pos, tokens, st) {
+                    let slot = self.running[pos].slot;
+                    st.grown.push((slot, st.plan.scheduled.len() as u32));
                     self.push_entry(st, pos, tokens, new_blocks, Vec::new());
                 }
                 continue;
@@ -160,33 +167,19 @@ impl BatchScheduler {
         }
         flush_pending(&mut st.plan.scheduled, &pending[..k]);
         self.scratch_entries = pending;
+        self.extend_grown(st);
     }
 
-    /// Loads the slab entries (and block lists) of the running requests likely to need a new
-    /// block this step, so that their cache misses overlap instead of stalling the main loop
-    /// one at a time: their slots are gathered first, then read in a loop of independent
-    /// loads. Reads only.
-    fn warm_growing(&mut self, chunking: Chunking) {
-        let bs = u64::from(self.cfg.block_size);
-        let mut slots = std::mem::take(&mut self.scratch_slots);
-        slots.clear();
-        for run in &self.running {
-            if run.slot == NIL || run.known <= run.computed {
-                continue;
-            }
-            let tokens = (run.known - run.computed).min(chunking.cap);
-            if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
-                slots.push(run.slot);
+    /// Appends the blocks allocated while serving the running set to the requests' slab block
+    /// lists. Done after that loop rather than in it: the slab entries and their lists are
+    /// scattered, and here their cache misses overlap instead of stalling the loop one by one.
+    fn extend_grown(&mut self, st: &mut Step) {
+        for (slot, index) in st.grown.drain(..) {
+            let new_blocks = &st.plan.scheduled[index as usize].new_blocks;
+            if let Some(seq) = &mut self.seqs[slot as usize] {
+                seq.blocks.extend_from_slice(new_blocks);
             }
         }
-        let mut acc = 0u32;
-        for &slot in &slots {
-            if let Some(seq) = &self.seqs[slot as usize] {
-                acc ^= seq.blocks.last().copied().unwrap_or(0);
-            }
-        }
-        std::hint::black_box(acc);
-        self.scratch_slots = slots;
     }
 
     fn chunking(&self) -> Chunking {
@@ -238,8 +231,13 @@ impl BatchScheduler {
             let entry = &mut st.plan.scheduled[run.plan_pos as usize];
             st.budget += entry.num_tokens;
             entry.num_tokens = 0;
-            entry.new_blocks.clear();
+            let new_blocks = std::mem::take(&mut entry.new_blocks);
             st.removed = true;
+            if !st.grown.is_empty() {
+                // Still serving the running set: blocks it got this step (only a grown entry
+                // has any) are not in its list yet; add them so they are released with it.
+                self.seq_mut(slot).blocks.extend_from_slice(&new_blocks);
+            }
         }
         self.stop_running_at(pos);
         self.enqueue(slot);
@@ -247,7 +245,8 @@ impl BatchScheduler {
         st.plan.preempted.push(self.seq(slot).id);
     }
 
-    /// Adds the plan entry of the running request at `pos` and advances its computed tokens.
+    /// Adds the plan entry of the running request at `pos` and advances its computed tokens
+    /// and block count. The caller adds `new_blocks` to the slab entry's block list.
     fn push_entry(
         &mut self,
         st: &mut Step,
@@ -264,10 +263,7 @@ impl BatchScheduler {
         run.plan_pos = plan_pos;
         run.sched_step = step;
         st.register |= run.computed >= run.reg_at;
-        let (id, slot, samples) = (run.id, run.slot, run.computed == run.known);
-        if !new_blocks.is_empty() {
-            self.seq_mut(slot).blocks.extend_from_slice(&new_blocks);
-        }
+        let (id, samples) = (run.id, run.computed == run.known);
         st.budget -= tokens;
         self.last_runs.push(pos as u32);
         st.plan.scheduled.push(ScheduledRequest {
@@ -385,6 +381,7 @@ impl BatchScheduler {
         seq.registered = adm.hits;
         self.index_running(slot);
         let pos = self.push_run(slot);
+        self.seq_mut(slot).blocks.extend_from_slice(&new);
         self.first_admission(slot, cached_tokens);
         self.push_entry(st, pos, adm.tokens, new, cached);
         st.plan.admitted.push(self.running[pos].id);

@@ -62,8 +62,8 @@ pub struct BatchScheduler {
     pub(crate) scratch_stopped: Vec<u32>,
     /// Reused buffer of `schedule`: plain plan entries not yet moved into the plan.
     pub(crate) scratch_entries: Vec<(u64, u32, bool)>,
-    /// Reused buffer of `schedule`: slots of running requests likely to need a block.
-    pub(crate) scratch_slots: Vec<u32>,
+    /// Reused buffer of `schedule`: running requests that got new blocks (see `extend_grown`).
+    pub(crate) scratch_grown: Vec<(u32, u32)>,
     /// Output charges of the `update` in progress, per tenant, and a buffer to apply them.
     pub(crate) tally: OutputTally,
     pub(crate) scratch_runs: Vec<(u32, u32, u32)>,
@@ -113,7 +113,7 @@ impl BatchScheduler {
             scratch_generated: Vec::new(),
             scratch_stopped: Vec::new(),
             scratch_entries: Vec::new(),
-            scratch_slots: Vec::new(),
+            scratch_grown: Vec::new(),
             tally: OutputTally::default(),
             scratch_runs: Vec::new(),
             tenant_names: Vec::new(),
