@@ -8,7 +8,7 @@
 
 use super::plan::{FinishReason, Finished, StepOutputs};
 use super::scheduler::BatchScheduler;
-use super::seq::{State, NIL};
+use super::seq::{Run, State, NIL};
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
 
@@ -80,37 +80,16 @@ impl BatchScheduler {
         if !self.awaiting_update {
             return None;
         }
-        credits.reserve(outputs.generated.len());
-        let (mut next, mut finishing) = (0, 0);
-        for &(id, n) in &outputs.generated {
-            let Some(pos) = self.next_in_plan(id, &mut next) else {
-                self.undo(credits);
-                return None;
-            };
-            let run = &self.running[pos as usize];
-            let prefilling = n > 0 && run.computed < run.known;
-            if run.slot == NIL || run.sched_step != self.step || n > MAX_TOKENS || prefilling {
-                self.undo(credits);
-                return None;
-            }
-            let credit = self.add_tokens(pos, n);
-            finishing += usize::from(credit.reached);
-            credits.push(credit);
+        let walk = PlanWalk {
+            running: &mut self.running,
+            plan: &self.last_runs,
+            step: self.step,
+        };
+        let finishing = walk.advance(&outputs.generated, credits);
+        if finishing.is_none() {
+            self.undo(credits);
         }
-        Some(finishing)
-    }
-
-    /// Position in `running` of the first entry of the last plan, from index `*next` on, that
-    /// has id `id`; `*next` moves past it.
-    #[inline(always)]
-    fn next_in_plan(&self, id: u64, next: &mut usize) -> Option<u32> {
-        while let Some(&pos) = self.last_runs.get(*next) {
-            *next += 1;
-            if self.running[pos as usize].id == id {
-                return Some(pos);
-            }
-        }
-        None
+        finishing
     }
 
     /// The general case: checks `outputs.generated` by id, in any order, then adds the tokens.
@@ -122,7 +101,7 @@ impl BatchScheduler {
         let mut finishing = 0;
         if result.is_ok() {
             for &(pos, n) in &checked {
-                let credit = self.add_tokens(pos, n);
+                let credit = add_tokens(&mut self.running[pos as usize], pos, n);
                 finishing += usize::from(credit.reached);
                 credits.push(credit);
             }
@@ -160,21 +139,6 @@ impl BatchScheduler {
             out.push((pos as u32, n));
         }
         Ok(())
-    }
-
-    /// Adds up to `n` generated tokens (clamped to `max_new_tokens`) to the entry at `pos`.
-    #[inline(always)]
-    fn add_tokens(&mut self, pos: u32, n: u32) -> Credit {
-        let run = &mut self.running[pos as usize];
-        let tokens = n.min(run.max_known - run.known);
-        run.known += tokens;
-        Credit {
-            pos,
-            tokens,
-            tenant: run.tenant,
-            workflow: run.workflow,
-            reached: run.known >= run.max_known,
-        }
     }
 
     /// Takes back the tokens of `credits` (in reverse, so a position listed twice is restored).
@@ -277,6 +241,64 @@ impl BatchScheduler {
         });
         self.finished_total += 1;
         self.remove_seq(slot);
+    }
+}
+
+/// The running set walked along the last plan (see `advance_in_plan_order`). A separate,
+/// not inlined loop over plain slices: it keeps its state in registers.
+struct PlanWalk<'a> {
+    running: &'a mut [Run],
+    plan: &'a [u32],
+    step: u64,
+}
+
+impl PlanWalk<'_> {
+    /// Adds the tokens of `generated` while it matches the plan and passes the checks, pushing
+    /// a credit for each; returns how many reached `max_new_tokens`, or `None` at the first
+    /// output that does not (the caller takes the pushed credits back).
+    #[inline(never)]
+    fn advance(self, generated: &[(u64, u32)], credits: &mut Vec<Credit>) -> Option<usize> {
+        credits.reserve(generated.len());
+        let (mut next, mut finishing) = (0, 0);
+        for &(id, n) in generated {
+            let pos = self.next_in_plan(id, &mut next)?;
+            let run = &mut self.running[pos as usize];
+            let prefilling = n > 0 && run.computed < run.known;
+            if run.slot == NIL || run.sched_step != self.step || n > MAX_TOKENS || prefilling {
+                return None;
+            }
+            let credit = add_tokens(run, pos, n);
+            finishing += usize::from(credit.reached);
+            credits.push(credit);
+        }
+        Some(finishing)
+    }
+
+    /// Position in `running` of the first plan entry, from index `*next` on, with id `id`;
+    /// `*next` moves past it.
+    #[inline(always)]
+    fn next_in_plan(&self, id: u64, next: &mut usize) -> Option<u32> {
+        while let Some(&pos) = self.plan.get(*next) {
+            *next += 1;
+            if self.running[pos as usize].id == id {
+                return Some(pos);
+            }
+        }
+        None
+    }
+}
+
+/// Adds up to `n` generated tokens (clamped to `max_new_tokens`) to `run`, at `pos`.
+#[inline(always)]
+fn add_tokens(run: &mut Run, pos: u32, n: u32) -> Credit {
+    let tokens = n.min(run.max_known - run.known);
+    run.known += tokens;
+    Credit {
+        pos,
+        tokens,
+        tenant: run.tenant,
+        workflow: run.workflow,
+        reached: run.known >= run.max_known,
     }
 }
 
