@@ -36,6 +36,7 @@ mod request;
 mod schedule;
 mod scheduler;
 mod seq;
+mod serve;
 mod tally;
 mod tenancy;
 mod update;

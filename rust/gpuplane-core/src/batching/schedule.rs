@@ -8,6 +8,7 @@
 use super::plan::{ScheduledRequest, StepPlan};
 use super::scheduler::BatchScheduler;
 use super::seq::{State, NIL};
+use super::serve::Chunking;
 
 /// What a waiting request would get if admitted now.
 #[derive(Debug, Clone, Copy)]
@@ -17,56 +18,19 @@ struct Admission {
     tokens: u32,
 }
 
-/// The per-request token limits of a step.
-#[derive(Debug, Clone, Copy)]
-struct Chunking {
-    cap: u32,
-    chunked: bool,
-    token_budget: u32,
-}
-
-impl Chunking {
-    /// Tokens a request with `outstanding` tokens gets from `budget` (0: not this step).
-    #[inline(always)]
-    fn tokens_for(self, outstanding: u32, budget: u32) -> u32 {
-        let want = outstanding.min(self.cap);
-        let tokens = want.min(budget);
-        if !self.chunked && tokens < want.min(self.token_budget) {
-            return 0;
-        }
-        tokens
-    }
-}
-
 /// The step being built. The positions of its entries in `running` go to
 /// `BatchScheduler::last_runs`, in plan order.
 #[derive(Debug)]
-struct Step {
-    plan: StepPlan,
-    budget: u32,
+pub(super) struct Step {
+    pub plan: StepPlan,
+    pub budget: u32,
     /// Some entry was undone by a preemption.
     removed: bool,
     /// Some entry may register prompt blocks in the prefix cache.
-    register: bool,
+    pub register: bool,
     /// `(slot, plan index)` of running requests that got new blocks while serving the running
     /// set: their slab block lists are extended after that loop (see `extend_grown`).
-    grown: Vec<(u32, u32)>,
-}
-
-/// Appends plain plan entries (no new or cached blocks) given as `(id, tokens, samples)`.
-#[inline(always)]
-fn flush_pending(plan: &mut Vec<ScheduledRequest>, pending: &[(u64, u32, bool)]) {
-    plan.extend(
-        pending
-            .iter()
-            .map(|&(id, num_tokens, samples)| ScheduledRequest {
-                id,
-                num_tokens,
-                new_blocks: Vec::new(),
-                cached_blocks: Vec::new(),
-                samples,
-            }),
-    );
+    pub grown: Vec<(u32, u32)>,
 }
 
 impl BatchScheduler {
@@ -115,65 +79,10 @@ impl BatchScheduler {
         self.n_running + admissions
     }
 
-    fn serve_running(&mut self, st: &mut Step) {
-        let step = self.step;
-        let bs = u64::from(self.cfg.block_size);
-        let chunking = self.chunking();
-        self.last_runs.reserve(self.n_running + 8);
-        // Plain entries are first written as `(id, tokens, samples)` into a pre-sized buffer
-        // (indexed stores, no reallocation check) and moved into the plan in batches, right
-        // before a slow-path entry and at the end. Pushing each 64-byte entry directly makes
-        // the compiler stage it on the stack and copy it back, which stalls on store
-        // forwarding.
-        let mut pending = std::mem::take(&mut self.scratch_entries);
-        if pending.len() < self.running.len() {
-            pending.resize(self.running.len(), (0, 0, false));
-        }
-        st.grown.clear();
-        let mut k = 0;
-        for pos in 0..self.running.len() {
-            if st.budget == 0 {
-                break;
-            }
-            let run = &mut self.running[pos];
-            if run.slot == NIL {
-                continue;
-            }
-            let tokens = chunking.tokens_for(run.known - run.computed, st.budget);
-            if tokens == 0 {
-                continue;
-            }
-            if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
-                // Needs new blocks (may preempt): the slow path.
-                flush_pending(&mut st.plan.scheduled, &pending[..k]);
-                k = 0;
-                if let Some(new_blocks) = self.grow(pos, tokens, st) {
-                    let slot = self.running[pos].slot;
-                    st.grown.push((slot, st.plan.scheduled.len() as u32));
-                    self.push_entry(st, pos, tokens, new_blocks, Vec::new());
-                }
-                continue;
-            }
-            // Fits the blocks it holds (every decode step but one per block): the entry is
-            // built from the run entry alone.
-            run.computed += tokens;
-            run.plan_pos = (st.plan.scheduled.len() + k) as u32;
-            run.sched_step = step;
-            st.register |= run.computed >= run.reg_at;
-            st.budget -= tokens;
-            pending[k] = (run.id, tokens, run.computed == run.known);
-            k += 1;
-            self.last_runs.push(pos as u32);
-        }
-        flush_pending(&mut st.plan.scheduled, &pending[..k]);
-        self.scratch_entries = pending;
-        self.extend_grown(st);
-    }
-
     /// Appends the blocks allocated while serving the running set to the requests' slab block
     /// lists. Done after that loop rather than in it: the slab entries and their lists are
     /// scattered, and here their cache misses overlap instead of stalling the loop one by one.
-    fn extend_grown(&mut self, st: &mut Step) {
+    pub(super) fn extend_grown(&mut self, st: &mut Step) {
         for (slot, index) in st.grown.drain(..) {
             let new_blocks = &st.plan.scheduled[index as usize].new_blocks;
             if let Some(seq) = &mut self.seqs[slot as usize] {
@@ -182,7 +91,7 @@ impl BatchScheduler {
         }
     }
 
-    fn chunking(&self) -> Chunking {
+    pub(super) fn chunking(&self) -> Chunking {
         Chunking {
             cap: self.chunk_cap,
             chunked: self.cfg.chunked_prefill,
@@ -198,7 +107,7 @@ impl BatchScheduler {
     /// Allocates the blocks the running request at `pos` needs to compute `tokens` more,
     /// preempting victims when the pool is exhausted. `None` if it was preempted itself.
     #[cold]
-    fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
+    pub(super) fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
         let run = &self.running[pos];
         let slot = run.slot;
         let need = self
@@ -247,7 +156,7 @@ impl BatchScheduler {
 
     /// Adds the plan entry of the running request at `pos` and advances its computed tokens
     /// and block count. The caller adds `new_blocks` to the slab entry's block list.
-    fn push_entry(
+    pub(super) fn push_entry(
         &mut self,
         st: &mut Step,
         pos: usize,

@@ -9,6 +9,7 @@ use super::kv::BlockPool;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
+use super::serve::Pending;
 use super::tally::{add_repeated, OutputTally};
 use super::tenancy::PolicyLink;
 use super::update::Credit;
@@ -61,7 +62,7 @@ pub struct BatchScheduler {
     pub(crate) scratch_generated: Vec<(u32, u32)>,
     pub(crate) scratch_stopped: Vec<u32>,
     /// Reused buffer of `schedule`: plain plan entries not yet moved into the plan.
-    pub(crate) scratch_entries: Vec<(u64, u32, bool)>,
+    pub(crate) scratch_entries: Vec<Pending>,
     /// Reused buffer of `schedule`: running requests that got new blocks (see `extend_grown`).
     pub(crate) scratch_grown: Vec<(u32, u32)>,
     /// Output charges of the `update` in progress, per tenant, and a buffer to apply them.
