@@ -135,9 +135,9 @@ impl BatchScheduler {
     /// this step if it had one.
     fn preempt(&mut self, slot: u32, st: &mut Step) {
         let pos = self.run_pos(slot);
-        let run = &self.running[pos];
-        if run.sched_step == self.step {
-            let entry = &mut st.plan.scheduled[run.plan_pos as usize];
+        // Entries of this step's plan and their positions are in the same (ascending) order.
+        if let Ok(index) = self.last_runs.binary_search(&(pos as u32)) {
+            let entry = &mut st.plan.scheduled[index];
             st.budget += entry.num_tokens;
             entry.num_tokens = 0;
             let new_blocks = std::mem::take(&mut entry.new_blocks);
@@ -164,13 +164,9 @@ impl BatchScheduler {
         new_blocks: Vec<u32>,
         cached: Vec<u32>,
     ) {
-        let plan_pos = st.plan.scheduled.len() as u32;
-        let step = self.step;
         let run = &mut self.running[pos];
         run.computed += tokens;
         run.nblocks += new_blocks.len() as u32;
-        run.plan_pos = plan_pos;
-        run.sched_step = step;
         st.register |= run.computed >= run.reg_at;
         let (id, samples) = (run.id, run.computed == run.known);
         st.budget -= tokens;

@@ -37,7 +37,6 @@ pub struct BatchScheduler {
     pub(crate) chunk_cap: u32,
     pub(crate) now: f64,
     pub(crate) step: u64,
-    pub(crate) epoch: u32,
     pub(crate) awaiting_update: bool,
     pub(crate) seqs: Vec<Option<Seq>>,
     free_slots: Vec<u32>,
@@ -97,7 +96,6 @@ impl BatchScheduler {
             cfg,
             now: 0.0,
             step: 0,
-            epoch: 0,
             awaiting_update: false,
             seqs: Vec::new(),
             free_slots: Vec::new(),
@@ -450,17 +448,14 @@ impl BatchScheduler {
         let run = Run {
             id: seq.id,
             stamp,
-            sched_step: 0,
             slot,
             computed: seq.computed,
             known: seq.known(),
             max_known: seq.prompt_len + seq.max_new,
             nblocks: seq.blocks.len() as u32,
             reg_at: seq.reg_at(bs),
-            plan_pos: NIL,
             tenant: seq.tenant,
             workflow: seq.workflow,
-            seen_epoch: 0,
         };
         self.running.push(run);
         self.n_running += 1;

@@ -58,8 +58,6 @@ pub(crate) struct Run {
     pub id: u64,
     /// Admission stamp (strictly increasing along the array).
     pub stamp: u64,
-    /// Step of its last plan entry.
-    pub sched_step: u64,
     /// Slab slot, or `NIL` for a hole.
     pub slot: u32,
     pub computed: u32,
@@ -71,12 +69,8 @@ pub(crate) struct Run {
     pub nblocks: u32,
     /// Computed tokens at which its next prompt block can be registered (`NIL`: none left).
     pub reg_at: u32,
-    /// Index of its entry in the plan of step `sched_step`.
-    pub plan_pos: u32,
     pub tenant: u32,
     pub workflow: u32,
-    /// Last `update` call that saw it (duplicate detection).
-    pub seen_epoch: u32,
 }
 
 impl Seq {

@@ -93,8 +93,6 @@ impl BatchScheduler {
             served: 0,
             budget: st.budget,
             register: false,
-            plan_len: st.plan.scheduled.len(),
-            step: self.step,
             block_size: u64::from(self.cfg.block_size),
             chunking,
         };
@@ -121,9 +119,6 @@ struct FittingWalk<'a> {
     budget: u32,
     /// Some served entry may register prompt blocks in the prefix cache.
     register: bool,
-    /// Entries in the plan before this walk.
-    plan_len: usize,
-    step: u64,
     block_size: u64,
     chunking: Chunking,
 }
@@ -152,8 +147,6 @@ impl FittingWalk<'_> {
                 break;
             }
             run.computed += tokens;
-            run.plan_pos = (self.plan_len + served) as u32;
-            run.sched_step = self.step;
             register |= run.computed >= run.reg_at;
             budget -= tokens;
             self.pending[served] = Pending {

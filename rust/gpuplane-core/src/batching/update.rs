@@ -6,6 +6,7 @@
 //! outputs (any order) go through a general check by id first. Charges and finishes follow
 //! from the recorded [`Credit`]s, without a second pass over `running`.
 
+use super::hash::FxHashSet;
 use super::plan::{FinishReason, Finished, StepOutputs};
 use super::scheduler::BatchScheduler;
 use super::seq::{Run, State, NIL};
@@ -83,7 +84,6 @@ impl BatchScheduler {
         let walk = PlanWalk {
             running: &mut self.running,
             plan: &self.last_runs,
-            step: self.step,
         };
         let finishing = walk.advance(&outputs.generated, credits);
         if finishing.is_none() {
@@ -111,19 +111,17 @@ impl BatchScheduler {
     }
 
     /// Validates `outputs.generated` into `(position, generated)` pairs, in any order.
-    fn check_generated(&mut self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Result<()> {
-        self.epoch = self.epoch.wrapping_add(1);
-        let epoch = self.epoch;
+    fn check_generated(&self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Result<()> {
+        let mut seen = FxHashSet::default();
         for (i, &(id, n)) in outputs.generated.iter().enumerate() {
             let pos = self.scheduled_pos(id, i)?;
-            let run = &mut self.running[pos];
-            if run.seen_epoch == epoch {
+            let run = &self.running[pos];
+            if !seen.insert(pos) {
                 return Err(Error::invalid(
                     "generated",
                     format!("request {id} listed twice"),
                 ));
             }
-            run.seen_epoch = epoch;
             if n > MAX_TOKENS {
                 return Err(Error::invalid(
                     "generated",
@@ -186,7 +184,8 @@ impl BatchScheduler {
             Some(p) => p,
             None => self.lookup_running(id)?,
         };
-        if !self.awaiting_update || self.running[pos].sched_step != self.step {
+        let in_plan = self.last_runs.binary_search(&(pos as u32)).is_ok();
+        if !self.awaiting_update || !in_plan {
             return Err(not_scheduled(id));
         }
         Ok(pos)
@@ -249,7 +248,6 @@ impl BatchScheduler {
 struct PlanWalk<'a> {
     running: &'a mut [Run],
     plan: &'a [u32],
-    step: u64,
 }
 
 impl PlanWalk<'_> {
@@ -264,7 +262,7 @@ impl PlanWalk<'_> {
             let pos = self.next_in_plan(id, &mut next)?;
             let run = &mut self.running[pos as usize];
             let prefilling = n > 0 && run.computed < run.known;
-            if run.slot == NIL || run.sched_step != self.step || n > MAX_TOKENS || prefilling {
+            if run.slot == NIL || n > MAX_TOKENS || prefilling {
                 return None;
             }
             let credit = add_tokens(run, pos, n);
