@@ -47,6 +47,9 @@ pub struct BatchScheduler {
     pub(crate) need_idx: BTreeSet<(u32, QKey)>,
     /// Running requests' per-step state in running order, with holes (see [`Run`]).
     pub(crate) running: Vec<Run>,
+    /// Admission stamp of each entry of `running`, at the same position: strictly increasing,
+    /// so a slot's entry is found by binary search.
+    pub(crate) run_stamps: Vec<u64>,
     /// Live (non-hole) entries of `running`.
     pub(crate) n_running: usize,
     /// Holes in `running`.
@@ -104,6 +107,7 @@ impl BatchScheduler {
             running_idx: Ladder::default(),
             need_idx: BTreeSet::new(),
             running: Vec::new(),
+            run_stamps: Vec::new(),
             n_running: 0,
             holes: 0,
             next_stamp: 0,
@@ -431,8 +435,8 @@ impl BatchScheduler {
     pub(crate) fn run_pos(&self, slot: u32) -> usize {
         let stamp = self.seq(slot).stamp;
         let pos = self
-            .running
-            .binary_search_by_key(&stamp, |r| r.stamp)
+            .run_stamps
+            .binary_search(&stamp)
             .expect("running request has a run entry");
         debug_assert_eq!(self.running[pos].slot, slot);
         pos
@@ -447,7 +451,6 @@ impl BatchScheduler {
         seq.stamp = stamp;
         let run = Run {
             id: seq.id,
-            stamp,
             slot,
             computed: seq.computed,
             known: seq.known(),
@@ -458,6 +461,7 @@ impl BatchScheduler {
             workflow: seq.workflow,
         };
         self.running.push(run);
+        self.run_stamps.push(stamp);
         self.n_running += 1;
         self.running.len() - 1
     }
@@ -467,7 +471,16 @@ impl BatchScheduler {
     /// following `update`.
     pub(crate) fn compact_running(&mut self) {
         if self.holes > 0 && self.holes * 4 >= self.running.len() {
-            self.running.retain(|r| r.slot != NIL);
+            let mut kept = 0;
+            for i in 0..self.running.len() {
+                if self.running[i].slot != NIL {
+                    self.running[kept] = self.running[i];
+                    self.run_stamps[kept] = self.run_stamps[i];
+                    kept += 1;
+                }
+            }
+            self.running.truncate(kept);
+            self.run_stamps.truncate(kept);
             self.holes = 0;
         }
     }
