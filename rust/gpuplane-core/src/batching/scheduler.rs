@@ -10,9 +10,9 @@ use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
 use super::serve::Pending;
-use super::tally::{add_repeated, OutputTally};
+use super::tally::add_repeated;
 use super::tenancy::PolicyLink;
-use super::update::Credit;
+use super::update::Credits;
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
 
@@ -60,15 +60,14 @@ pub struct BatchScheduler {
     pub(crate) last_runs: Vec<u32>,
     /// Reused buffers of `update`: credited tokens, checked `(position, generated)` pairs and
     /// stopped positions.
-    pub(crate) scratch_credits: Vec<Credit>,
+    pub(crate) scratch_credits: Credits,
     pub(crate) scratch_generated: Vec<(u32, u32)>,
     pub(crate) scratch_stopped: Vec<u32>,
     /// Reused buffer of `schedule`: plain plan entries not yet moved into the plan.
     pub(crate) scratch_entries: Vec<Pending>,
     /// Reused buffer of `schedule`: running requests that got new blocks (see `extend_grown`).
     pub(crate) scratch_grown: Vec<(u32, u32)>,
-    /// Output charges of the `update` in progress, per tenant, and a buffer to apply them.
-    pub(crate) tally: OutputTally,
+    /// Reused buffer of `update`: tenant charge runs being applied.
     pub(crate) scratch_runs: Vec<(u32, u32, u32)>,
     pub(crate) tenant_names: Vec<String>,
     tenant_by_name: BTreeMap<String, u32>,
@@ -112,12 +111,11 @@ impl BatchScheduler {
             holes: 0,
             next_stamp: 0,
             last_runs: Vec::new(),
-            scratch_credits: Vec::new(),
+            scratch_credits: Credits::default(),
             scratch_generated: Vec::new(),
             scratch_stopped: Vec::new(),
             scratch_entries: Vec::new(),
             scratch_grown: Vec::new(),
-            tally: OutputTally::default(),
             scratch_runs: Vec::new(),
             tenant_names: Vec::new(),
             tenant_by_name: BTreeMap::new(),

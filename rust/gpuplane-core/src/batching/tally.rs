@@ -4,7 +4,8 @@
 //! dependent floating-point additions through memory (service and counter per tenant). The
 //! tally instead counts, per tenant, a run of equal charges (same tokens per request); the
 //! scheduler applies a run with [`add_repeated`], whose result has the same bits as adding one
-//! charge at a time, so nothing observable changes.
+//! charge at a time, so nothing observable changes. Until applied, the tally can be dropped
+//! (an `update` that fails changes nothing).
 
 /// Per-tenant runs of equal output charges, pending until applied.
 #[derive(Debug, Default)]
@@ -13,6 +14,8 @@ pub(crate) struct OutputTally {
     runs: Vec<(u32, u32)>,
     /// Tenants with a pending run, in first-charge order.
     touched: Vec<u32>,
+    /// Runs ended by a charge of other tokens per charge: `(tenant, tokens, charges)`.
+    ended: Vec<(u32, u32, u32)>,
 }
 
 impl OutputTally {
@@ -23,30 +26,35 @@ impl OutputTally {
         }
     }
 
-    /// Records a charge of `tokens` to `tenant` (below the `fit` size). If it ends the
-    /// tenant's pending run (other tokens per charge), returns that run, which the caller must
-    /// apply before the tally's runs.
+    /// Records a charge of `tokens` to `tenant` (below the `fit` size).
     #[inline(always)]
-    pub fn add(&mut self, tenant: u32, tokens: u32) -> Option<(u32, u32)> {
+    pub fn add(&mut self, tenant: u32, tokens: u32) {
         let run = &mut self.runs[tenant as usize];
         if run.1 == 0 {
             self.touched.push(tenant);
         } else if run.0 != tokens {
-            let ended = *run;
-            *run = (tokens, 1);
-            return Some(ended);
+            self.ended.push((tenant, run.0, run.1));
+            *run = (tokens, 0);
         }
         run.0 = tokens;
         run.1 += 1;
-        None
     }
 
-    /// Takes the pending runs as `(tenant, tokens per charge, charges)`, in the order the
-    /// tenants were first charged.
+    /// Takes the runs as `(tenant, tokens per charge, charges)`: each tenant's in the order
+    /// they were recorded.
     pub fn drain_into(&mut self, out: &mut Vec<(u32, u32, u32)>) {
+        out.append(&mut self.ended);
         for t in self.touched.drain(..) {
             let (tokens, times) = std::mem::take(&mut self.runs[t as usize]);
             out.push((t, tokens, times));
+        }
+    }
+
+    /// Drops every run.
+    pub fn clear(&mut self) {
+        self.ended.clear();
+        for t in self.touched.drain(..) {
+            self.runs[t as usize] = (0, 0);
         }
     }
 }
@@ -170,14 +178,19 @@ mod tests {
     fn runs_split_on_other_token_counts() {
         let mut t = OutputTally::default();
         t.fit(3);
-        assert_eq!(t.add(2, 1), None);
-        assert_eq!(t.add(0, 1), None);
-        assert_eq!(t.add(2, 1), None);
-        assert_eq!(t.add(2, 4), Some((1, 2)));
+        t.add(2, 1);
+        t.add(0, 1);
+        t.add(2, 1);
+        t.add(2, 4);
         let mut out = Vec::new();
         t.drain_into(&mut out);
-        assert_eq!(out, vec![(2, 4, 1), (0, 1, 1)]);
+        assert_eq!(out, vec![(2, 1, 2), (2, 4, 1), (0, 1, 1)]);
         t.drain_into(&mut out);
-        assert_eq!(out.len(), 2);
+        assert_eq!(out.len(), 3);
+        t.add(1, 3);
+        t.add(1, 2);
+        t.clear();
+        t.drain_into(&mut out);
+        assert_eq!(out.len(), 3);
     }
 }

@@ -4,25 +4,54 @@
 //! walking the plan's positions in `running` (no hash lookup, no visit to the request slab)
 //! and the generated tokens are added in the same pass, undone if a later check fails. Other
 //! outputs (any order) go through a general check by id first. Charges and finishes follow
-//! from the recorded [`Credit`]s, without a second pass over `running`.
+//! from the recorded [`Credits`], without a second pass over `running`.
 
 use super::hash::FxHashSet;
 use super::plan::{FinishReason, Finished, StepOutputs};
 use super::scheduler::BatchScheduler;
 use super::seq::{Run, State, NIL};
+use super::tally::OutputTally;
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
 
-/// Output tokens added to one running request by an `update`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Credit {
-    pos: u32,
-    /// Tokens added (clamped to `max_new_tokens`).
-    tokens: u32,
-    tenant: u32,
-    workflow: u32,
-    /// It reached `max_new_tokens`.
-    reached: bool,
+/// What an `update` adds to the running entries, with what follows from it; undone if the
+/// update fails.
+#[derive(Debug, Default)]
+pub(crate) struct Credits {
+    /// `(position, tokens)` added (clamped to `max_new_tokens`), in order.
+    added: Vec<(u32, u32)>,
+    /// Positions that reached `max_new_tokens`, in order.
+    reached: Vec<u32>,
+    /// Output charges of the tenants.
+    tally: OutputTally,
+    /// `(workflow account, tokens)` output charges, in order.
+    workflows: Vec<(u32, u32)>,
+}
+
+impl Credits {
+    fn clear(&mut self) {
+        self.added.clear();
+        self.reached.clear();
+        self.tally.clear();
+        self.workflows.clear();
+    }
+
+    /// Adds up to `n` generated tokens (clamped to `max_new_tokens`) to `run`, at `pos`.
+    #[inline(always)]
+    fn add(&mut self, run: &mut Run, pos: u32, n: u32) {
+        let tokens = n.min(run.max_known - run.known);
+        run.known += tokens;
+        self.added.push((pos, tokens));
+        if tokens > 0 {
+            self.tally.add(run.tenant, tokens);
+            if run.workflow != NIL {
+                self.workflows.push((run.workflow, tokens));
+            }
+        }
+        if run.known >= run.max_known {
+            self.reached.push(pos);
+        }
+    }
 }
 
 impl BatchScheduler {
@@ -35,28 +64,27 @@ impl BatchScheduler {
         let mut credits = std::mem::take(&mut self.scratch_credits);
         let mut stopped = std::mem::take(&mut self.scratch_stopped);
         credits.clear();
+        credits.tally.fit(self.tenant_stats.len());
         stopped.clear();
         let done = self
             .advance(outputs, &mut credits, &mut stopped)
-            .map(|finishing| self.settle(&credits, &stopped, finishing));
+            .map(|()| self.settle(&mut credits, &stopped));
         self.scratch_credits = credits;
         self.scratch_stopped = stopped;
         done
     }
 
     /// Checks `outputs` and adds the generated tokens to the running entries, recording them
-    /// in `credits` and the stopped positions in `stopped`; returns how many requests reached
-    /// `max_new_tokens`. On error nothing changes.
+    /// in `credits` and the stopped positions in `stopped`. On error nothing changes.
     fn advance(
         &mut self,
         outputs: &StepOutputs,
-        credits: &mut Vec<Credit>,
+        credits: &mut Credits,
         stopped: &mut Vec<u32>,
-    ) -> Result<usize> {
-        let finishing = match self.advance_in_plan_order(outputs, credits) {
-            Some(finishing) => finishing,
-            None => self.advance_by_id(outputs, credits)?,
-        };
+    ) -> Result<()> {
+        if self.advance_in_plan_order(outputs, credits).is_none() {
+            self.advance_by_id(outputs, credits)?;
+        }
         for &id in &outputs.finished {
             match self.scheduled_pos(id, usize::MAX) {
                 Ok(pos) => stopped.push(pos as u32),
@@ -66,7 +94,7 @@ impl BatchScheduler {
                 }
             }
         }
-        Ok(finishing)
+        Ok(())
     }
 
     /// The usual case: `outputs.generated` lists some of the last plan's entries in plan order
@@ -76,8 +104,8 @@ impl BatchScheduler {
     fn advance_in_plan_order(
         &mut self,
         outputs: &StepOutputs,
-        credits: &mut Vec<Credit>,
-    ) -> Option<usize> {
+        credits: &mut Credits,
+    ) -> Option<()> {
         if !self.awaiting_update {
             return None;
         }
@@ -85,29 +113,26 @@ impl BatchScheduler {
             running: &mut self.running,
             plan: &self.last_runs,
         };
-        let finishing = walk.advance(&outputs.generated, credits);
-        if finishing.is_none() {
+        let advanced = walk.advance(&outputs.generated, credits);
+        if advanced.is_none() {
             self.undo(credits);
         }
-        finishing
+        advanced
     }
 
     /// The general case: checks `outputs.generated` by id, in any order, then adds the tokens.
     #[cold]
-    fn advance_by_id(&mut self, outputs: &StepOutputs, credits: &mut Vec<Credit>) -> Result<usize> {
+    fn advance_by_id(&mut self, outputs: &StepOutputs, credits: &mut Credits) -> Result<()> {
         let mut checked = std::mem::take(&mut self.scratch_generated);
         checked.clear();
         let result = self.check_generated(outputs, &mut checked);
-        let mut finishing = 0;
         if result.is_ok() {
             for &(pos, n) in &checked {
-                let credit = add_tokens(&mut self.running[pos as usize], pos, n);
-                finishing += usize::from(credit.reached);
-                credits.push(credit);
+                credits.add(&mut self.running[pos as usize], pos, n);
             }
         }
         self.scratch_generated = checked;
-        result.map(|()| finishing)
+        result
     }
 
     /// Validates `outputs.generated` into `(position, generated)` pairs, in any order.
@@ -139,27 +164,27 @@ impl BatchScheduler {
         Ok(())
     }
 
-    /// Takes back the tokens of `credits` (in reverse, so a position listed twice is restored).
-    fn undo(&mut self, credits: &mut Vec<Credit>) {
-        for c in credits.drain(..).rev() {
-            self.running[c.pos as usize].known -= c.tokens;
+    /// Takes back the tokens of `credits` (in reverse, so a position listed twice is restored)
+    /// and drops what followed from them.
+    fn undo(&mut self, credits: &mut Credits) {
+        for &(pos, tokens) in credits.added.iter().rev() {
+            self.running[pos as usize].known -= tokens;
         }
+        credits.clear();
     }
 
     /// Charges the credited tokens and finishes the requests that reached `max_new_tokens`,
-    /// then those that stopped; `finishing` sizes the finished list.
-    fn settle(&mut self, credits: &[Credit], stopped: &[u32], finishing: usize) -> Vec<Finished> {
-        let mut done = Vec::with_capacity(finishing + stopped.len());
-        self.tally.fit(self.tenant_stats.len());
-        for c in credits {
-            if c.tokens > 0 {
-                self.charge_output(c.tenant, c.workflow, c.tokens);
-            }
-            if c.reached {
-                self.finish(c.pos as usize, FinishReason::Length, &mut done);
-            }
+    /// then those that stopped.
+    fn settle(&mut self, credits: &mut Credits, stopped: &[u32]) -> Vec<Finished> {
+        let mut done = Vec::with_capacity(credits.reached.len() + stopped.len());
+        self.apply_tally(&mut credits.tally);
+        for &(workflow, tokens) in &credits.workflows {
+            self.workflows
+                .charge(workflow, self.cfg.w_out * f64::from(tokens));
         }
-        self.apply_tally();
+        for &pos in &credits.reached {
+            self.finish(pos as usize, FinishReason::Length, &mut done);
+        }
         for &pos in stopped {
             if self.running[pos as usize].slot != NIL {
                 self.finish(pos as usize, FinishReason::Stop, &mut done);
@@ -204,23 +229,10 @@ impl BatchScheduler {
         Ok(self.run_pos(slot))
     }
 
-    /// Charges `n` output tokens: to the tenant through the tally (see `tally.rs`), to the
-    /// workflow at once.
-    #[inline(always)]
-    fn charge_output(&mut self, tenant: u32, workflow: u32, n: u32) {
-        if let Some((tokens, times)) = self.tally.add(tenant, n) {
-            self.charge_tenant(tenant, tokens, times, false);
-        }
-        if workflow != NIL {
-            self.workflows
-                .charge(workflow, self.cfg.w_out * f64::from(n));
-        }
-    }
-
-    /// Charges the tenants the runs left in the tally.
-    fn apply_tally(&mut self) {
+    /// Charges the tenants the runs of `tally`.
+    fn apply_tally(&mut self, tally: &mut OutputTally) {
         let mut runs = std::mem::take(&mut self.scratch_runs);
-        self.tally.drain_into(&mut runs);
+        tally.drain_into(&mut runs);
         for &(tenant, tokens, times) in &runs {
             self.charge_tenant(tenant, tokens, times, false);
         }
@@ -251,13 +263,12 @@ struct PlanWalk<'a> {
 }
 
 impl PlanWalk<'_> {
-    /// Adds the tokens of `generated` while it matches the plan and passes the checks, pushing
-    /// a credit for each; returns how many reached `max_new_tokens`, or `None` at the first
-    /// output that does not (the caller takes the pushed credits back).
+    /// Adds the tokens of `generated` to `credits` while it matches the plan and passes the
+    /// checks; `None` at the first output that does not (the caller takes the credits back).
     #[inline(never)]
-    fn advance(self, generated: &[(u64, u32)], credits: &mut Vec<Credit>) -> Option<usize> {
-        credits.reserve(generated.len());
-        let (mut next, mut finishing) = (0, 0);
+    fn advance(self, generated: &[(u64, u32)], credits: &mut Credits) -> Option<()> {
+        credits.added.reserve(generated.len());
+        let mut next = 0;
         for &(id, n) in generated {
             let pos = self.next_in_plan(id, &mut next)?;
             let run = &mut self.running[pos as usize];
@@ -265,11 +276,9 @@ impl PlanWalk<'_> {
             if run.slot == NIL || n > MAX_TOKENS || prefilling {
                 return None;
             }
-            let credit = add_tokens(run, pos, n);
-            finishing += usize::from(credit.reached);
-            credits.push(credit);
+            credits.add(run, pos, n);
         }
-        Some(finishing)
+        Some(())
     }
 
     /// Position in `running` of the first plan entry, from index `*next` on, with id `id`;
@@ -283,20 +292,6 @@ impl PlanWalk<'_> {
             }
         }
         None
-    }
-}
-
-/// Adds up to `n` generated tokens (clamped to `max_new_tokens`) to `run`, at `pos`.
-#[inline(always)]
-fn add_tokens(run: &mut Run, pos: u32, n: u32) -> Credit {
-    let tokens = n.min(run.max_known - run.known);
-    run.known += tokens;
-    Credit {
-        pos,
-        tokens,
-        tenant: run.tenant,
-        workflow: run.workflow,
-        reached: run.known >= run.max_known,
     }
 }
 
