@@ -138,7 +138,12 @@ impl FittingWalk<'_> {
             if run.slot == NIL {
                 continue;
             }
-            let tokens = self.chunking.tokens_for(run.known - run.computed, budget);
+            let outstanding = run.known - run.computed;
+            // A decode step: one token always fits (the cap and the budget are at least 1).
+            let tokens = match outstanding {
+                1 => 1,
+                _ => self.chunking.tokens_for(outstanding, budget),
+            };
             if tokens == 0 {
                 continue;
             }
