@@ -30,14 +30,24 @@ impl OutputTally {
     #[inline(always)]
     pub fn add(&mut self, tenant: u32, tokens: u32) {
         let run = &mut self.runs[tenant as usize];
-        if run.1 == 0 {
-            self.touched.push(tenant);
-        } else if run.0 != tokens {
-            self.ended.push((tenant, run.0, run.1));
-            *run = (tokens, 0);
+        if run.1 != 0 && run.0 == tokens {
+            run.1 += 1;
+        } else {
+            self.start_run(tenant, tokens);
         }
-        run.0 = tokens;
-        run.1 += 1;
+    }
+
+    /// Starts a run of `tenant` (its first charge, or other tokens per charge). Out of line:
+    /// once per tenant and update, usually.
+    #[cold]
+    #[inline(never)]
+    fn start_run(&mut self, tenant: u32, tokens: u32) {
+        let run = &mut self.runs[tenant as usize];
+        match run.1 {
+            0 => self.touched.push(tenant),
+            n => self.ended.push((tenant, run.0, n)),
+        }
+        *run = (tokens, 1);
     }
 
     /// Takes the runs as `(tenant, tokens per charge, charges)`: each tenant's in the order

@@ -49,8 +49,15 @@ impl Credits {
             }
         }
         if run.known >= run.max_known {
-            self.reached.push(pos);
+            self.reach(pos);
         }
+    }
+
+    /// Records a request that reached `max_new_tokens` (a few per update).
+    #[cold]
+    #[inline(never)]
+    fn reach(&mut self, pos: u32) {
+        self.reached.push(pos);
     }
 }
 
