@@ -471,7 +471,7 @@ mod batching {
             let mut c = with_policy(cfg(1000, 1, 100, 4), Policy::Priority);
             c.preempt_priority_gap = gap;
             let mut s = BatchScheduler::new(c).unwrap();
-            s.add(req(1, "a", 4, 50)).unwrap();
+            s.add(req(1, "a", 4, 12)).unwrap();
             step(&mut s);
             s.add(req(2, "a", 4, 50).with_priority(100)).unwrap();
             assert!(step(&mut s).0.preempted.is_empty());
@@ -692,5 +692,34 @@ mod batching {
             finished: vec![],
         });
         assert!(matches!(stale, Err(Error::Conflict(_))));
+    }
+
+    #[test]
+    fn a_victim_that_grew_earlier_in_the_step_gives_back_its_new_block() {
+        // 4 blocks of 4 tokens. A (band 0) runs first; B (band 1) is admitted after it. On
+        // the sixth step both cross a block boundary: A takes the last free block, then B
+        // needs one and preempts A, which must give back that block too.
+        let mut s = BatchScheduler::new(with_policy(cfg(64, 4, 4, 4), Policy::Priority)).unwrap();
+        s.add(req(1, "a", 4, 12)).unwrap();
+        step(&mut s);
+        s.add(req(2, "a", 1, 12).with_priority(1)).unwrap();
+        for _ in 0..4 {
+            step(&mut s);
+        }
+        let (plan, _) = step(&mut s);
+        assert_eq!(plan.preempted, vec![1]);
+        assert_eq!(tokens(&plan), vec![(2, 1)]);
+        assert_eq!(plan.scheduled[0].new_blocks.len(), 1);
+        let m = s.metrics();
+        assert_eq!(
+            (m.kv_used_blocks, m.kv_free_blocks + m.kv_cached_blocks),
+            (2, 2)
+        );
+        assert_eq!(s.blocks_of(1), Some(&[][..]));
+        let held = s.blocks_of(2).unwrap().to_vec();
+        for b in 0..4 {
+            let want = u32::from(held.contains(&b));
+            assert_eq!(s.block_refcount(b), Some(want), "block {b}");
+        }
     }
 }

@@ -36,6 +36,8 @@ mod request;
 mod schedule;
 mod scheduler;
 mod seq;
+mod serve;
+mod tally;
 mod tenancy;
 mod update;
 mod vtc;

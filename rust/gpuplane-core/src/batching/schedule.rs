@@ -8,6 +8,7 @@
 use super::plan::{ScheduledRequest, StepPlan};
 use super::scheduler::BatchScheduler;
 use super::seq::{State, NIL};
+use super::serve::Chunking;
 
 /// What a waiting request would get if admitted now.
 #[derive(Debug, Clone, Copy)]
@@ -17,53 +18,19 @@ struct Admission {
     tokens: u32,
 }
 
-/// The per-request token limits of a step.
-#[derive(Debug, Clone, Copy)]
-struct Chunking {
-    cap: u32,
-    chunked: bool,
-    token_budget: u32,
-}
-
-impl Chunking {
-    /// Tokens a request with `outstanding` tokens gets from `budget` (0: not this step).
-    #[inline(always)]
-    fn tokens_for(self, outstanding: u32, budget: u32) -> u32 {
-        let want = outstanding.min(self.cap);
-        let tokens = want.min(budget);
-        if !self.chunked && tokens < want.min(self.token_budget) {
-            return 0;
-        }
-        tokens
-    }
-}
-
 /// The step being built. The positions of its entries in `running` go to
 /// `BatchScheduler::last_runs`, in plan order.
 #[derive(Debug)]
-struct Step {
-    plan: StepPlan,
-    budget: u32,
+pub(super) struct Step {
+    pub plan: StepPlan,
+    pub budget: u32,
     /// Some entry was undone by a preemption.
     removed: bool,
     /// Some entry may register prompt blocks in the prefix cache.
-    register: bool,
-}
-
-/// Appends plain plan entries (no new or cached blocks) given as `(id, tokens, samples)`.
-#[inline(always)]
-fn flush_pending(plan: &mut Vec<ScheduledRequest>, pending: &[(u64, u32, bool)]) {
-    plan.extend(
-        pending
-            .iter()
-            .map(|&(id, num_tokens, samples)| ScheduledRequest {
-                id,
-                num_tokens,
-                new_blocks: Vec::new(),
-                cached_blocks: Vec::new(),
-                samples,
-            }),
-    );
+    pub register: bool,
+    /// `(slot, plan index)` of running requests that got new blocks while serving the running
+    /// set: their slab block lists are extended after that loop (see `extend_grown`).
+    pub grown: Vec<(u32, u32)>,
 }
 
 impl BatchScheduler {
@@ -81,12 +48,13 @@ impl BatchScheduler {
         self.last_runs.clear();
         let mut st = Step {
             plan: StepPlan {
-                scheduled: Vec::with_capacity(self.n_running + 8),
+                scheduled: Vec::with_capacity(self.max_plan_len()),
                 ..StepPlan::default()
             },
             budget: self.cfg.token_budget,
             removed: false,
             register: false,
+            grown: std::mem::take(&mut self.scratch_grown),
         };
         self.serve_running(&mut st);
         if st.plan.preempted.is_empty() {
@@ -96,89 +64,34 @@ impl BatchScheduler {
             self.admit_waiting(&mut st);
         }
         self.awaiting_update = true;
+        self.scratch_grown = std::mem::take(&mut st.grown);
         self.finish_step(st)
     }
 
-    fn serve_running(&mut self, st: &mut Step) {
-        let step = self.step;
-        let bs = u64::from(self.cfg.block_size);
-        let chunking = self.chunking();
-        self.last_runs.reserve(self.n_running + 8);
-        // Plain entries are first written as `(id, tokens, samples)` into a pre-sized buffer
-        // (indexed stores, no reallocation check) and moved into the plan in batches, right
-        // before a slow-path entry and at the end. Pushing each 64-byte entry directly makes
-        // the compiler stage it on the stack and copy it back, which stalls on store
-        // forwarding.
-        let mut pending = std::mem::take(&mut self.scratch_entries);
-        if pending.len() < self.running.len() {
-            pending.resize(self.running.len(), (0, 0, false));
-        }
-        self.warm_growing(chunking);
-        let mut k = 0;
-        for pos in 0..self.running.len() {
-            if st.budget == 0 {
-                break;
-            }
-            let run = &mut self.running[pos];
-            if run.slot == NIL {
-                continue;
-            }
-            let tokens = chunking.tokens_for(run.known - run.computed, st.budget);
-            if tokens == 0 {
-                continue;
-            }
-            if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
-                // Needs new blocks (may preempt): the slow path.
-                flush_pending(&mut st.plan.scheduled, &pending[..k]);
-                k = 0;
-                if let Some(new_blocks) = self.grow(pos, tokens, st) {
-                    self.push_entry(st, pos, tokens, new_blocks, Vec::new());
-                }
-                continue;
-            }
-            // Fits the blocks it holds (every decode step but one per block): the entry is
-            // built from the run entry alone.
-            run.computed += tokens;
-            run.plan_pos = (st.plan.scheduled.len() + k) as u32;
-            run.sched_step = step;
-            st.register |= run.computed >= run.reg_at;
-            st.budget -= tokens;
-            pending[k] = (run.id, tokens, run.computed == run.known);
-            k += 1;
-            self.last_runs.push(pos as u32);
-        }
-        flush_pending(&mut st.plan.scheduled, &pending[..k]);
-        self.scratch_entries = pending;
+    /// Most entries this step's plan can have: every running request plus the admissions
+    /// that the sequence cap, the waiting queue and the token budget (one token each) allow.
+    /// Sizing the plan for it up front spares a copy of the whole plan when many are admitted.
+    fn max_plan_len(&self) -> usize {
+        let cap = (self.cfg.max_running as usize).saturating_sub(self.n_running);
+        let admissions = cap
+            .min(self.waiting.len())
+            .min(self.cfg.token_budget as usize);
+        self.n_running + admissions
     }
 
-    /// Loads the slab entries (and block lists) of the running requests likely to need a new
-    /// block this step, so that their cache misses overlap instead of stalling the main loop
-    /// one at a time: their slots are gathered first, then read in a loop of independent
-    /// loads. Reads only.
-    fn warm_growing(&mut self, chunking: Chunking) {
-        let bs = u64::from(self.cfg.block_size);
-        let mut slots = std::mem::take(&mut self.scratch_slots);
-        slots.clear();
-        for run in &self.running {
-            if run.slot == NIL || run.known <= run.computed {
-                continue;
-            }
-            let tokens = (run.known - run.computed).min(chunking.cap);
-            if u64::from(run.computed + tokens) > u64::from(run.nblocks) * bs {
-                slots.push(run.slot);
+    /// Appends the blocks allocated while serving the running set to the requests' slab block
+    /// lists. Done after that loop rather than in it: the slab entries and their lists are
+    /// scattered, and here their cache misses overlap instead of stalling the loop one by one.
+    pub(super) fn extend_grown(&mut self, st: &mut Step) {
+        for (slot, index) in st.grown.drain(..) {
+            let new_blocks = &st.plan.scheduled[index as usize].new_blocks;
+            if let Some(seq) = &mut self.seqs[slot as usize] {
+                seq.blocks.extend_from_slice(new_blocks);
             }
         }
-        let mut acc = 0u32;
-        for &slot in &slots {
-            if let Some(seq) = &self.seqs[slot as usize] {
-                acc ^= seq.blocks.last().copied().unwrap_or(0);
-            }
-        }
-        std::hint::black_box(acc);
-        self.scratch_slots = slots;
     }
 
-    fn chunking(&self) -> Chunking {
+    pub(super) fn chunking(&self) -> Chunking {
         Chunking {
             cap: self.chunk_cap,
             chunked: self.cfg.chunked_prefill,
@@ -194,7 +107,7 @@ impl BatchScheduler {
     /// Allocates the blocks the running request at `pos` needs to compute `tokens` more,
     /// preempting victims when the pool is exhausted. `None` if it was preempted itself.
     #[cold]
-    fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
+    pub(super) fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
         let run = &self.running[pos];
         let slot = run.slot;
         let need = self
@@ -222,13 +135,18 @@ impl BatchScheduler {
     /// this step if it had one.
     fn preempt(&mut self, slot: u32, st: &mut Step) {
         let pos = self.run_pos(slot);
-        let run = &self.running[pos];
-        if run.sched_step == self.step {
-            let entry = &mut st.plan.scheduled[run.plan_pos as usize];
+        // Entries of this step's plan and their positions are in the same (ascending) order.
+        if let Ok(index) = self.last_runs.binary_search(&(pos as u32)) {
+            let entry = &mut st.plan.scheduled[index];
             st.budget += entry.num_tokens;
             entry.num_tokens = 0;
-            entry.new_blocks.clear();
+            let new_blocks = std::mem::take(&mut entry.new_blocks);
             st.removed = true;
+            if !st.grown.is_empty() {
+                // Still serving the running set: blocks it got this step (only a grown entry
+                // has any) are not in its list yet; add them so they are released with it.
+                self.seq_mut(slot).blocks.extend_from_slice(&new_blocks);
+            }
         }
         self.stop_running_at(pos);
         self.enqueue(slot);
@@ -236,8 +154,9 @@ impl BatchScheduler {
         st.plan.preempted.push(self.seq(slot).id);
     }
 
-    /// Adds the plan entry of the running request at `pos` and advances its computed tokens.
-    fn push_entry(
+    /// Adds the plan entry of the running request at `pos` and advances its computed tokens
+    /// and block count. The caller adds `new_blocks` to the slab entry's block list.
+    pub(super) fn push_entry(
         &mut self,
         st: &mut Step,
         pos: usize,
@@ -245,18 +164,11 @@ impl BatchScheduler {
         new_blocks: Vec<u32>,
         cached: Vec<u32>,
     ) {
-        let plan_pos = st.plan.scheduled.len() as u32;
-        let step = self.step;
         let run = &mut self.running[pos];
         run.computed += tokens;
         run.nblocks += new_blocks.len() as u32;
-        run.plan_pos = plan_pos;
-        run.sched_step = step;
         st.register |= run.computed >= run.reg_at;
-        let (id, slot, samples) = (run.id, run.slot, run.computed == run.known);
-        if !new_blocks.is_empty() {
-            self.seq_mut(slot).blocks.extend_from_slice(&new_blocks);
-        }
+        let (id, samples) = (run.id, run.computed == run.known);
         st.budget -= tokens;
         self.last_runs.push(pos as u32);
         st.plan.scheduled.push(ScheduledRequest {
@@ -374,6 +286,7 @@ impl BatchScheduler {
         seq.registered = adm.hits;
         self.index_running(slot);
         let pos = self.push_run(slot);
+        self.seq_mut(slot).blocks.extend_from_slice(&new);
         self.first_admission(slot, cached_tokens);
         self.push_entry(st, pos, adm.tokens, new, cached);
         st.plan.admitted.push(self.running[pos].id);

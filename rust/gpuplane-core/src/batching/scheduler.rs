@@ -9,7 +9,10 @@ use super::kv::BlockPool;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
+use super::serve::Pending;
+use super::tally::add_repeated;
 use super::tenancy::PolicyLink;
+use super::update::Credits;
 use super::vtc::CounterBook;
 use crate::error::{Error, Result};
 
@@ -34,7 +37,6 @@ pub struct BatchScheduler {
     pub(crate) chunk_cap: u32,
     pub(crate) now: f64,
     pub(crate) step: u64,
-    pub(crate) epoch: u32,
     pub(crate) awaiting_update: bool,
     pub(crate) seqs: Vec<Option<Seq>>,
     free_slots: Vec<u32>,
@@ -45,6 +47,9 @@ pub struct BatchScheduler {
     pub(crate) need_idx: BTreeSet<(u32, QKey)>,
     /// Running requests' per-step state in running order, with holes (see [`Run`]).
     pub(crate) running: Vec<Run>,
+    /// Admission stamp of each entry of `running`, at the same position: strictly increasing,
+    /// so a slot's entry is found by binary search.
+    pub(crate) run_stamps: Vec<u64>,
     /// Live (non-hole) entries of `running`.
     pub(crate) n_running: usize,
     /// Holes in `running`.
@@ -53,13 +58,17 @@ pub struct BatchScheduler {
     pub(crate) next_stamp: u64,
     /// Positions in `running` of the last plan's entries, in plan order (used by `update`).
     pub(crate) last_runs: Vec<u32>,
-    /// Reused buffers of `update`: `(position, generated)` pairs and stopped positions.
+    /// Reused buffers of `update`: credited tokens, checked `(position, generated)` pairs and
+    /// stopped positions.
+    pub(crate) scratch_credits: Credits,
     pub(crate) scratch_generated: Vec<(u32, u32)>,
     pub(crate) scratch_stopped: Vec<u32>,
     /// Reused buffer of `schedule`: plain plan entries not yet moved into the plan.
-    pub(crate) scratch_entries: Vec<(u64, u32, bool)>,
-    /// Reused buffer of `schedule`: slots of running requests likely to need a block.
-    pub(crate) scratch_slots: Vec<u32>,
+    pub(crate) scratch_entries: Vec<Pending>,
+    /// Reused buffer of `schedule`: running requests that got new blocks (see `extend_grown`).
+    pub(crate) scratch_grown: Vec<(u32, u32)>,
+    /// Reused buffer of `update`: tenant charge runs being applied.
+    pub(crate) scratch_runs: Vec<(u32, u32, u32)>,
     pub(crate) tenant_names: Vec<String>,
     tenant_by_name: BTreeMap<String, u32>,
     pub(crate) tenant_stats: Vec<TenantStats>,
@@ -89,7 +98,6 @@ impl BatchScheduler {
             cfg,
             now: 0.0,
             step: 0,
-            epoch: 0,
             awaiting_update: false,
             seqs: Vec::new(),
             free_slots: Vec::new(),
@@ -98,14 +106,17 @@ impl BatchScheduler {
             running_idx: Ladder::default(),
             need_idx: BTreeSet::new(),
             running: Vec::new(),
+            run_stamps: Vec::new(),
             n_running: 0,
             holes: 0,
             next_stamp: 0,
             last_runs: Vec::new(),
+            scratch_credits: Credits::default(),
             scratch_generated: Vec::new(),
             scratch_stopped: Vec::new(),
             scratch_entries: Vec::new(),
-            scratch_slots: Vec::new(),
+            scratch_grown: Vec::new(),
+            scratch_runs: Vec::new(),
             tenant_names: Vec::new(),
             tenant_by_name: BTreeMap::new(),
             tenant_stats: Vec::new(),
@@ -422,8 +433,8 @@ impl BatchScheduler {
     pub(crate) fn run_pos(&self, slot: u32) -> usize {
         let stamp = self.seq(slot).stamp;
         let pos = self
-            .running
-            .binary_search_by_key(&stamp, |r| r.stamp)
+            .run_stamps
+            .binary_search(&stamp)
             .expect("running request has a run entry");
         debug_assert_eq!(self.running[pos].slot, slot);
         pos
@@ -438,20 +449,17 @@ impl BatchScheduler {
         seq.stamp = stamp;
         let run = Run {
             id: seq.id,
-            stamp,
-            sched_step: 0,
             slot,
             computed: seq.computed,
             known: seq.known(),
             max_known: seq.prompt_len + seq.max_new,
             nblocks: seq.blocks.len() as u32,
             reg_at: seq.reg_at(bs),
-            plan_pos: NIL,
             tenant: seq.tenant,
             workflow: seq.workflow,
-            seen_epoch: 0,
         };
         self.running.push(run);
+        self.run_stamps.push(stamp);
         self.n_running += 1;
         self.running.len() - 1
     }
@@ -461,7 +469,16 @@ impl BatchScheduler {
     /// following `update`.
     pub(crate) fn compact_running(&mut self) {
         if self.holes > 0 && self.holes * 4 >= self.running.len() {
-            self.running.retain(|r| r.slot != NIL);
+            let mut kept = 0;
+            for i in 0..self.running.len() {
+                if self.running[i].slot != NIL {
+                    self.running[kept] = self.running[i];
+                    self.run_stamps[kept] = self.run_stamps[i];
+                    kept += 1;
+                }
+            }
+            self.running.truncate(kept);
+            self.run_stamps.truncate(kept);
             self.holes = 0;
         }
     }
@@ -499,21 +516,29 @@ impl BatchScheduler {
     }
 
     /// Charges `tenant` (and `workflow` unless `NIL`) `tokens` at `per_token` weighted tokens.
-    #[inline(always)]
     pub(crate) fn charge_accounts(&mut self, tenant: u32, workflow: u32, tokens: u32, input: bool) {
+        self.charge_tenant(tenant, tokens, 1, input);
+        if workflow != NIL {
+            let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
+            self.workflows
+                .charge(workflow, per_token * f64::from(tokens));
+        }
+    }
+
+    /// Charges `tenant` `times` charges of `tokens` tokens each, with the same result as that
+    /// many single charges.
+    pub(crate) fn charge_tenant(&mut self, tenant: u32, tokens: u32, times: u32, input: bool) {
         let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
         let amount = per_token * f64::from(tokens);
         let stats = &mut self.tenant_stats[tenant as usize];
-        stats.service += amount;
+        stats.service = add_repeated(stats.service, amount, times);
+        let total = u64::from(tokens) * u64::from(times);
         if input {
-            stats.input_tokens += u64::from(tokens);
+            stats.input_tokens += total;
         } else {
-            stats.output_tokens += u64::from(tokens);
+            stats.output_tokens += total;
         }
-        self.tenants.charge(tenant, amount);
-        if workflow != NIL {
-            self.workflows.charge(workflow, amount);
-        }
+        self.tenants.charge_repeated(tenant, amount, times);
     }
 
     /// Applies pending charges to every ordered structure.

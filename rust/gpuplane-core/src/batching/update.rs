@@ -1,13 +1,65 @@
 //! Applying the engine's results of a step.
 //!
-//! Outputs usually list the plan's entries in plan order, so each id is checked against the
-//! run entry of the same plan position first (no hash lookup, no visit to the request slab).
+//! Outputs usually list some of the plan's entries in plan order, so they are matched by
+//! walking the plan's positions in `running` (no hash lookup, no visit to the request slab)
+//! and the generated tokens are added in the same pass, undone if a later check fails. Other
+//! outputs (any order) go through a general check by id first. Charges and finishes follow
+//! from the recorded [`Credits`], without a second pass over `running`.
 
+use super::hash::FxHashSet;
 use super::plan::{FinishReason, Finished, StepOutputs};
 use super::scheduler::BatchScheduler;
-use super::seq::{State, NIL};
+use super::seq::{Run, State, NIL};
+use super::tally::OutputTally;
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
+
+/// What an `update` adds to the running entries, with what follows from it; undone if the
+/// update fails.
+#[derive(Debug, Default)]
+pub(crate) struct Credits {
+    /// `(position, tokens)` added (clamped to `max_new_tokens`), in order.
+    added: Vec<(u32, u32)>,
+    /// Positions that reached `max_new_tokens`, in order.
+    reached: Vec<u32>,
+    /// Output charges of the tenants.
+    tally: OutputTally,
+    /// `(workflow account, tokens)` output charges, in order.
+    workflows: Vec<(u32, u32)>,
+}
+
+impl Credits {
+    fn clear(&mut self) {
+        self.added.clear();
+        self.reached.clear();
+        self.tally.clear();
+        self.workflows.clear();
+    }
+
+    /// Adds up to `n` generated tokens (clamped to `max_new_tokens`) to `run`, at `pos`.
+    #[inline(always)]
+    fn add(&mut self, run: &mut Run, pos: u32, n: u32) {
+        let tokens = n.min(run.max_known - run.known);
+        run.known += tokens;
+        self.added.push((pos, tokens));
+        if tokens > 0 {
+            self.tally.add(run.tenant, tokens);
+            if run.workflow != NIL {
+                self.workflows.push((run.workflow, tokens));
+            }
+        }
+        if run.known >= run.max_known {
+            self.reach(pos);
+        }
+    }
+
+    /// Records a request that reached `max_new_tokens` (a few per update).
+    #[cold]
+    #[inline(never)]
+    fn reach(&mut self, pos: u32) {
+        self.reached.push(pos);
+    }
+}
 
 impl BatchScheduler {
     /// Applies the engine's results for the last step: adds generated tokens (clamped to
@@ -16,55 +68,92 @@ impl BatchScheduler {
     /// (`Conflict` otherwise, `NotFound` for unknown ids); a request still prefilling cannot
     /// report generated tokens. On error nothing changes.
     pub fn update(&mut self, outputs: &StepOutputs) -> Result<Vec<Finished>> {
-        let mut generated = std::mem::take(&mut self.scratch_generated);
+        let mut credits = std::mem::take(&mut self.scratch_credits);
         let mut stopped = std::mem::take(&mut self.scratch_stopped);
-        generated.clear();
+        credits.clear();
+        credits.tally.fit(self.tenant_stats.len());
         stopped.clear();
-        let checked = self.check_outputs(outputs, &mut generated, &mut stopped);
-        let mut done = Vec::new();
-        if checked.is_ok() {
-            for &(pos, n) in &generated {
-                self.add_generated(pos as usize, n, &mut done);
-            }
-            for &pos in &stopped {
-                if self.running[pos as usize].slot != NIL {
-                    self.finish(pos as usize, FinishReason::Stop, &mut done);
-                }
-            }
-            self.flush_counters();
-            self.sync_usage();
-            self.awaiting_update = false;
-        }
-        self.scratch_generated = generated;
+        let done = self
+            .advance(outputs, &mut credits, &mut stopped)
+            .map(|()| self.settle(&mut credits, &stopped));
+        self.scratch_credits = credits;
         self.scratch_stopped = stopped;
-        checked.map(|()| done)
+        done
     }
 
-    /// Validates `outputs` into `(position, generated)` pairs and stopped positions.
-    fn check_outputs(
+    /// Checks `outputs` and adds the generated tokens to the running entries, recording them
+    /// in `credits` and the stopped positions in `stopped`. On error nothing changes.
+    fn advance(
         &mut self,
         outputs: &StepOutputs,
-        generated: &mut Vec<(u32, u32)>,
+        credits: &mut Credits,
         stopped: &mut Vec<u32>,
     ) -> Result<()> {
-        self.epoch = self.epoch.wrapping_add(1);
-        let epoch = self.epoch;
-        generated.resize(outputs.generated.len(), (0, 0));
-        for ((i, &(id, n)), out) in outputs
-            .generated
-            .iter()
-            .enumerate()
-            .zip(generated.iter_mut())
-        {
+        if self.advance_in_plan_order(outputs, credits).is_none() {
+            self.advance_by_id(outputs, credits)?;
+        }
+        for &id in &outputs.finished {
+            match self.scheduled_pos(id, usize::MAX) {
+                Ok(pos) => stopped.push(pos as u32),
+                Err(e) => {
+                    self.undo(credits);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The usual case: `outputs.generated` lists some of the last plan's entries in plan order
+    /// (so none twice) and every check passes; then the tokens are added. `None` (with nothing
+    /// changed) otherwise, for [`BatchScheduler::advance_by_id`] to find the error or match
+    /// out-of-order outputs.
+    fn advance_in_plan_order(
+        &mut self,
+        outputs: &StepOutputs,
+        credits: &mut Credits,
+    ) -> Option<()> {
+        if !self.awaiting_update {
+            return None;
+        }
+        let walk = PlanWalk {
+            running: &mut self.running,
+            plan: &self.last_runs,
+        };
+        let advanced = walk.advance(&outputs.generated, credits);
+        if advanced.is_none() {
+            self.undo(credits);
+        }
+        advanced
+    }
+
+    /// The general case: checks `outputs.generated` by id, in any order, then adds the tokens.
+    #[cold]
+    fn advance_by_id(&mut self, outputs: &StepOutputs, credits: &mut Credits) -> Result<()> {
+        let mut checked = std::mem::take(&mut self.scratch_generated);
+        checked.clear();
+        let result = self.check_generated(outputs, &mut checked);
+        if result.is_ok() {
+            for &(pos, n) in &checked {
+                credits.add(&mut self.running[pos as usize], pos, n);
+            }
+        }
+        self.scratch_generated = checked;
+        result
+    }
+
+    /// Validates `outputs.generated` into `(position, generated)` pairs, in any order.
+    fn check_generated(&self, outputs: &StepOutputs, out: &mut Vec<(u32, u32)>) -> Result<()> {
+        let mut seen = FxHashSet::default();
+        for (i, &(id, n)) in outputs.generated.iter().enumerate() {
             let pos = self.scheduled_pos(id, i)?;
-            let run = &mut self.running[pos];
-            if run.seen_epoch == epoch {
+            let run = &self.running[pos];
+            if !seen.insert(pos) {
                 return Err(Error::invalid(
                     "generated",
                     format!("request {id} listed twice"),
                 ));
             }
-            run.seen_epoch = epoch;
             if n > MAX_TOKENS {
                 return Err(Error::invalid(
                     "generated",
@@ -77,12 +166,41 @@ impl BatchScheduler {
                     format!("request {id} is still prefilling"),
                 ));
             }
-            *out = (pos as u32, n);
-        }
-        for &id in &outputs.finished {
-            stopped.push(self.scheduled_pos(id, usize::MAX)? as u32);
+            out.push((pos as u32, n));
         }
         Ok(())
+    }
+
+    /// Takes back the tokens of `credits` (in reverse, so a position listed twice is restored)
+    /// and drops what followed from them.
+    fn undo(&mut self, credits: &mut Credits) {
+        for &(pos, tokens) in credits.added.iter().rev() {
+            self.running[pos as usize].known -= tokens;
+        }
+        credits.clear();
+    }
+
+    /// Charges the credited tokens and finishes the requests that reached `max_new_tokens`,
+    /// then those that stopped.
+    fn settle(&mut self, credits: &mut Credits, stopped: &[u32]) -> Vec<Finished> {
+        let mut done = Vec::with_capacity(credits.reached.len() + stopped.len());
+        self.apply_tally(&mut credits.tally);
+        for &(workflow, tokens) in &credits.workflows {
+            self.workflows
+                .charge(workflow, self.cfg.w_out * f64::from(tokens));
+        }
+        for &pos in &credits.reached {
+            self.finish(pos as usize, FinishReason::Length, &mut done);
+        }
+        for &pos in stopped {
+            if self.running[pos as usize].slot != NIL {
+                self.finish(pos as usize, FinishReason::Stop, &mut done);
+            }
+        }
+        self.flush_counters();
+        self.sync_usage();
+        self.awaiting_update = false;
+        done
     }
 
     /// The position in `running` of a request scheduled in the last step, awaiting its update.
@@ -98,7 +216,8 @@ impl BatchScheduler {
             Some(p) => p,
             None => self.lookup_running(id)?,
         };
-        if !self.awaiting_update || self.running[pos].sched_step != self.step {
+        let in_plan = self.last_runs.binary_search(&(pos as u32)).is_ok();
+        if !self.awaiting_update || !in_plan {
             return Err(not_scheduled(id));
         }
         Ok(pos)
@@ -117,19 +236,15 @@ impl BatchScheduler {
         Ok(self.run_pos(slot))
     }
 
-    #[inline(always)]
-    fn add_generated(&mut self, pos: usize, n: u32, done: &mut Vec<Finished>) {
-        let run = &mut self.running[pos];
-        let n = n.min(run.max_known - run.known);
-        run.known += n;
-        let reached = run.known >= run.max_known;
-        let (tenant, workflow) = (run.tenant, run.workflow);
-        if n > 0 {
-            self.charge_accounts(tenant, workflow, n, false);
+    /// Charges the tenants the runs of `tally`.
+    fn apply_tally(&mut self, tally: &mut OutputTally) {
+        let mut runs = std::mem::take(&mut self.scratch_runs);
+        tally.drain_into(&mut runs);
+        for &(tenant, tokens, times) in &runs {
+            self.charge_tenant(tenant, tokens, times, false);
         }
-        if reached {
-            self.finish(pos, FinishReason::Length, done);
-        }
+        runs.clear();
+        self.scratch_runs = runs;
     }
 
     fn finish(&mut self, pos: usize, reason: FinishReason, done: &mut Vec<Finished>) {
@@ -144,6 +259,46 @@ impl BatchScheduler {
         });
         self.finished_total += 1;
         self.remove_seq(slot);
+    }
+}
+
+/// The running set walked along the last plan (see `advance_in_plan_order`). A separate,
+/// not inlined loop over plain slices: it keeps its state in registers.
+struct PlanWalk<'a> {
+    running: &'a mut [Run],
+    plan: &'a [u32],
+}
+
+impl PlanWalk<'_> {
+    /// Adds the tokens of `generated` to `credits` while it matches the plan and passes the
+    /// checks; `None` at the first output that does not (the caller takes the credits back).
+    #[inline(never)]
+    fn advance(self, generated: &[(u64, u32)], credits: &mut Credits) -> Option<()> {
+        credits.added.reserve(generated.len());
+        let mut next = 0;
+        for &(id, n) in generated {
+            let pos = self.next_in_plan(id, &mut next)?;
+            let run = &mut self.running[pos as usize];
+            let prefilling = n > 0 && run.computed < run.known;
+            if run.slot == NIL || n > MAX_TOKENS || prefilling {
+                return None;
+            }
+            credits.add(run, pos, n);
+        }
+        Some(())
+    }
+
+    /// Position in `running` of the first plan entry, from index `*next` on, with id `id`;
+    /// `*next` moves past it.
+    #[inline(always)]
+    fn next_in_plan(&self, id: u64, next: &mut usize) -> Option<u32> {
+        while let Some(&pos) = self.plan.get(*next) {
+            *next += 1;
+            if self.running[pos as usize].id == id {
+                return Some(pos);
+            }
+        }
+        None
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::queue::OrdF64;
+use super::tally::add_repeated;
 
 /// Counters, weights and backlog state of a set of accounts.
 #[derive(Debug, Default)]
@@ -69,6 +70,12 @@ impl CounterBook {
     /// the next [`CounterBook::flush`].
     #[inline(always)]
     pub fn charge(&mut self, a: u32, amount: f64) {
+        self.charge_repeated(a, amount, 1);
+    }
+
+    /// [`CounterBook::charge`] `times` times over, with the same result.
+    #[inline(always)]
+    pub fn charge_repeated(&mut self, a: u32, amount: f64, times: u32) {
         let i = a as usize;
         let bits = amount.to_bits();
         let q = if self.quot[i].0 == bits {
@@ -78,7 +85,10 @@ impl CounterBook {
             self.quot[i] = (bits, q);
             q
         };
-        self.counter[i] += q;
+        self.counter[i] = match times {
+            1 => self.counter[i] + q,
+            _ => add_repeated(self.counter[i], q, times),
+        };
         if !self.dirty[i] {
             self.dirty[i] = true;
             self.dirty_list.push(a);
