@@ -5,7 +5,8 @@
 //!
 //! * a request's tenant must be a leaf of the engine's tree (`InvalidRequest` on `tenant`);
 //! * a tenant's fair-share weight is its quota's over-quota weight (floored at
-//!   [`MIN_WEIGHT`]), read when the scheduler first sees the tenant;
+//!   [`MIN_WEIGHT`]), read when the scheduler first sees the tenant and again after any tenant
+//!   change in the engine (from the next step on; service already counted keeps its weight);
 //! * [`BatchScheduler::add_in_class`] takes a request's priority from an engine priority class;
 //! * after each [`BatchScheduler::update`], the tokens each tenant was served in the step
 //!   (prompt tokens computed, output tokens generated) are charged to the engine's usage
@@ -16,7 +17,7 @@ use super::request::Request;
 use super::scheduler::BatchScheduler;
 use super::BatchConfig;
 use crate::error::{Error, Result};
-use crate::policy::{lock, SharedPolicy};
+use crate::policy::{lock, Policy, SharedPolicy};
 
 /// Smallest fair-share weight a tenant gets (an over-quota weight of 0 takes almost nothing).
 pub const MIN_WEIGHT: f64 = 1e-6;
@@ -27,6 +28,8 @@ pub(crate) struct PolicyLink {
     engine: SharedPolicy,
     /// Per scheduler tenant: (prompt, output) tokens already charged to the engine.
     charged: Vec<(u64, u64)>,
+    /// The engine's [`Policy::spec_version`] the tenants' weights were read at.
+    weights_at: u64,
 }
 
 impl BatchScheduler {
@@ -41,9 +44,11 @@ impl BatchScheduler {
             ));
         }
         let mut s = Self::new(cfg)?;
+        let weights_at = lock(&engine).spec_version();
         s.link = Some(PolicyLink {
             engine,
             charged: Vec::new(),
+            weights_at,
         });
         Ok(s)
     }
@@ -82,10 +87,10 @@ impl BatchScheduler {
 
     /// The fair-share weight of a tenant seen for the first time.
     pub(crate) fn linked_weight(&self, tenant: &str) -> f64 {
-        let Some(l) = &self.link else { return 1.0 };
-        let p = lock(&l.engine);
-        let w = p.tenant(tenant).map_or(1.0, |s| s.quota.over_quota_weight);
-        w.max(MIN_WEIGHT)
+        match &self.link {
+            Some(l) => weight_in(&lock(&l.engine), tenant),
+            None => 1.0,
+        }
     }
 
     /// Charges the engine what the tenants of the last step were served since the last sync.
@@ -107,5 +112,20 @@ impl BatchScheduler {
             let _ = p.charge_tokens(&self.tenant_names[t], d_in, d_out, self.now);
             link.charged[t] = (s.input_tokens, s.output_tokens);
         }
+        if p.spec_version() != link.weights_at {
+            link.weights_at = p.spec_version();
+            for (t, name) in self.tenant_names.iter().enumerate() {
+                self.tenants.set_weight(t as u32, weight_in(&p, name));
+            }
+        }
     }
+}
+
+/// A tenant's fair-share weight in `engine`: its over-quota weight, floored at [`MIN_WEIGHT`]
+/// (1 for a tenant the engine no longer has).
+fn weight_in(engine: &Policy, tenant: &str) -> f64 {
+    let w = engine
+        .tenant(tenant)
+        .map_or(1.0, |s| s.quota.over_quota_weight);
+    w.max(MIN_WEIGHT)
 }

@@ -46,6 +46,15 @@ impl CounterBook {
         self.quot[i] = (0.0f64.to_bits(), 0.0 / weight);
     }
 
+    /// Changes an account's weight for the charges to come (its counter stays).
+    pub fn set_weight(&mut self, a: u32, weight: f64) {
+        let i = a as usize;
+        if self.weight[i] != weight {
+            self.weight[i] = weight;
+            self.quot[i] = (f64::NAN.to_bits(), 0.0); // no charge amount is NaN: recompute
+        }
+    }
+
     /// The counter value held in ordered sets (equal to the counter outside a flush window).
     pub fn keyed(&self, a: u32) -> f64 {
         self.keyed[a as usize]

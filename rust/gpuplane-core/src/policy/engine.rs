@@ -109,6 +109,8 @@ pub struct Policy {
     pub(crate) classes: ClassBook,
     pub(crate) running: BTreeMap<String, Running>,
     pub(crate) queued: BTreeMap<String, usize>,
+    /// Bumped by every tenant change, so that linked schedulers re-read their weights.
+    pub(crate) spec_version: u64,
 }
 
 impl Policy {
@@ -123,6 +125,7 @@ impl Policy {
             classes: ClassBook::with_defaults(),
             running: BTreeMap::new(),
             queued: BTreeMap::new(),
+            spec_version: 0,
         })
     }
 
@@ -189,6 +192,7 @@ impl Policy {
     /// the parent's), `Conflict` (duplicate name, parent holds work).
     pub fn add_tenant(&mut self, spec: TenantSpec) -> Result<()> {
         let i = self.tree.add(spec)?;
+        self.spec_version += 1;
         self.sync_bucket(i);
         self.tree.update_capped(i);
         self.tree.mark_stale(i);
@@ -198,6 +202,7 @@ impl Policy {
     /// Replaces a node's spec, possibly moving it under another parent (cycles are refused).
     pub fn update_tenant(&mut self, spec: TenantSpec) -> Result<()> {
         let (i, old_parent) = self.tree.update(spec)?;
+        self.spec_version += 1;
         self.sync_bucket(i);
         if self.tree.node(i).parent != old_parent {
             self.rebuild_aggregates();
@@ -213,9 +218,15 @@ impl Policy {
     /// charged to its ancestors.
     pub fn remove_tenant(&mut self, name: &str) -> Result<()> {
         let parent = self.tree.remove(name)?;
+        self.spec_version += 1;
         self.tree.update_capped(parent);
         self.tree.mark_stale(parent);
         Ok(())
+    }
+
+    /// A number that changes whenever a tenant is added, updated or removed.
+    pub fn spec_version(&self) -> u64 {
+        self.spec_version
     }
 
     /// The spec of a node.
