@@ -14,8 +14,10 @@ Starts a real ``gpuplane serve`` subprocess (simulated H100 cluster, journal in 
 * the baseline: the same place/release pairs on an in-process ``gpuplane.Cluster``.
 
     python benches/bench_daemon.py [--procs 2] [--threads 8] [--seconds 5] [--batch 2000]
+                                   [--journal-sync full|normal] [--repeat 5]
 
-Prints decisions/s and p50/p99 latency per RPC, and the machine's ``uptime`` load.
+Prints decisions/s and p50/p99 latency per RPC (medians over ``--repeat`` passes, with the range
+of decisions/s), and the machine's ``uptime`` load.
 """
 
 from __future__ import annotations
@@ -203,15 +205,11 @@ def run_library(seconds: float) -> tuple[float, float, float]:
     return len(latencies) / (time.perf_counter() - start), *percentiles(latencies)
 
 
-def main() -> None:
-    """Runs every measurement and prints the table."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
-    ap.add_argument("--threads", type=int, default=8, help="client threads per process")
-    ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--batch", type=int, default=2000)
-    ap.add_argument("--journal-sync", choices=("full", "normal"), default="full")
-    args = ap.parse_args()
+Row = tuple[str, float, float, float]
+
+
+def measure_once(args: argparse.Namespace) -> list[Row]:
+    """One pass over every path: (name, decisions/s, p50 ms, p99 ms) per row."""
     load = (args.procs, args.threads, args.seconds)
     rows = [("library Cluster.place/release (in-process)", *run_library(args.seconds))]
     noop, noop_target = start_noop_server()
@@ -222,12 +220,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, target = start_daemon(Path(tmp), args.journal_sync)
         try:
-            rows.append(
-                (
-                    "gRPC Place/Release (unary)",
-                    *run_unary(target, "place", args.procs, args.threads, args.seconds),
-                )
-            )
+            rows.append(("gRPC Place/Release (unary)", *run_unary(target, "place", *load)))
             if hasattr(gpuplane, "Policy"):
                 with Client(target) as c:
                     c.put_tenant("bench", quota=Quota(deserved={"gpus": 1e6}))
@@ -238,13 +231,35 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
+    return rows
+
+
+def print_table(passes: list[list[Row]]) -> None:
+    """Median of each column over the passes, and the range of decisions/s."""
+    print(f"{'path':<46} {'decisions/s':>12} {'min..max':>17} {'p50 ms':>8} {'p99 ms':>8}")
+    for i, (name, *_) in enumerate(passes[0]):
+        rate, p50, p99 = (statistics.median(p[i][k] for p in passes) for k in (1, 2, 3))
+        low, high = min(p[i][1] for p in passes), max(p[i][1] for p in passes)
+        spread = f"{low:,.0f}..{high:,.0f}"
+        print(f"{name:<46} {rate:>12,.0f} {spread:>17} {p50:>8.3f} {p99:>8.3f}")
+
+
+def main() -> None:
+    """Runs every measurement ``--repeat`` times and prints the medians."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    ap.add_argument("--threads", type=int, default=8, help="client threads per process")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--journal-sync", choices=("full", "normal"), default="full")
+    ap.add_argument("--repeat", type=int, default=1, help="passes; the table shows their medians")
+    args = ap.parse_args()
+    passes = [measure_once(args) for _ in range(args.repeat)]
     print(
         f"cluster {SPEC}; {args.procs} load processes x {args.threads} threads; {os.cpu_count()} CPUs;"
-        f" journal synchronous={args.journal_sync.upper()}"
+        f" journal synchronous={args.journal_sync.upper()}; median of {args.repeat} pass(es)"
     )
-    print(f"{'path':<46} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
-    for name, rate, p50, p99 in rows:
-        print(f"{name:<46} {rate:>12,.0f} {p50:>8.3f} {p99:>8.3f}")
+    print_table(passes)
     if not hasattr(gpuplane, "Policy"):
         print("Admit: not measured (this build has no gpuplane.Policy)")
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
