@@ -388,10 +388,7 @@ mod batching {
             .unwrap();
         let (p, _) = step(&mut s);
         assert_eq!(p.cached_blocks(0), &first[..2]);
-        assert_eq!(
-            (p.scheduled[0].num_tokens, p.new_blocks(0).len()),
-            (4, 1)
-        );
+        assert_eq!((p.scheduled[0].num_tokens, p.new_blocks(0).len()), (4, 1));
         assert_eq!(
             s.metrics().tenants[1].input_tokens,
             4,
@@ -434,15 +431,8 @@ mod batching {
         s.add(req(5, "a", 5, 1).with_block_hashes(vec![10]))
             .unwrap();
         let (p, _) = step(&mut s);
-        assert_eq!(
-            p.cached_blocks(0),
-            [block_20],
-            "hash 20 survived"
-        );
-        assert!(
-            p.cached_blocks(1).is_empty(),
-            "hash 10 was evicted"
-        );
+        assert_eq!(p.cached_blocks(0), [block_20], "hash 20 survived");
+        assert!(p.cached_blocks(1).is_empty(), "hash 10 was evicted");
     }
 
     #[test]

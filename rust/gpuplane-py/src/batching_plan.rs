@@ -91,7 +91,10 @@ impl PyStepPlan {
         let pos =
             pos.ok_or_else(|| to_py(Error::not_found("scheduled request", id.to_string())))?;
         let plan = &self.inner;
-        Ok((plan.new_blocks(pos).to_vec(), plan.cached_blocks(pos).to_vec()))
+        Ok((
+            plan.new_blocks(pos).to_vec(),
+            plan.cached_blocks(pos).to_vec(),
+        ))
     }
 
     fn __len__(&self) -> usize {

@@ -288,6 +288,8 @@ impl BatchScheduler {
         seq.computed = cached_tokens;
         seq.registered = adm.hits;
         self.index_running(slot);
+        // Only the cached blocks are in its list here: `push_run` counts those, `push_entry`
+        // the new ones.
         let pos = self.push_run(slot);
         let new = &st.plan.blocks[at + hits..];
         self.seq_mut(slot).blocks.extend_from_slice(new);
