@@ -78,7 +78,7 @@ mod batching {
         assert_eq!(tokens(&p1), vec![(1, 64)]);
         assert_eq!(p1.admitted, vec![1]);
         assert_eq!(
-            p1.scheduled[0].new_blocks.len(),
+            p1.new_blocks(0).len(),
             7,
             "the whole prompt is allocated at admission"
         );
@@ -378,7 +378,7 @@ mod batching {
         s.add(req(1, "a", 10, 1).with_block_hashes(vec![11, 22]))
             .unwrap();
         let (p, _) = step(&mut s);
-        let first = p.scheduled[0].new_blocks.clone();
+        let first = p.new_blocks(0).to_vec();
         assert_eq!(
             s.metrics().kv_cached_blocks,
             2,
@@ -387,11 +387,8 @@ mod batching {
         s.add(req(2, "b", 12, 5).with_block_hashes(vec![11, 22, 33]))
             .unwrap();
         let (p, _) = step(&mut s);
-        assert_eq!(p.scheduled[0].cached_blocks, first[..2].to_vec());
-        assert_eq!(
-            (p.scheduled[0].num_tokens, p.scheduled[0].new_blocks.len()),
-            (4, 1)
-        );
+        assert_eq!(p.cached_blocks(0), &first[..2]);
+        assert_eq!((p.scheduled[0].num_tokens, p.new_blocks(0).len()), (4, 1));
         assert_eq!(
             s.metrics().tenants[1].input_tokens,
             4,
@@ -400,10 +397,11 @@ mod batching {
         s.add(req(3, "c", 8, 5).with_block_hashes(vec![11, 22]))
             .unwrap();
         let (p, _) = step(&mut s);
-        let entry = p.scheduled.iter().find(|e| e.id == 3).unwrap();
+        let i = p.scheduled.iter().position(|e| e.id == 3).unwrap();
+        let entry = &p.scheduled[i];
         assert_eq!(
-            entry.cached_blocks,
-            first[..1].to_vec(),
+            p.cached_blocks(i),
+            &first[..1],
             "the last block is recomputed"
         );
         assert_eq!(
@@ -423,7 +421,7 @@ mod batching {
         s.add(req(2, "a", 4, 1).with_block_hashes(vec![20]))
             .unwrap();
         let (p, _) = step(&mut s);
-        let block_20 = p.scheduled[0].new_blocks[0];
+        let block_20 = p.new_blocks(0)[0];
         assert_eq!(s.metrics().kv_cached_blocks, 2);
         s.add(req(3, "a", 12, 1)).unwrap(); // 3 blocks: 2 free + evict hash 10
         step(&mut s);
@@ -433,15 +431,8 @@ mod batching {
         s.add(req(5, "a", 5, 1).with_block_hashes(vec![10]))
             .unwrap();
         let (p, _) = step(&mut s);
-        assert_eq!(
-            p.scheduled[0].cached_blocks,
-            vec![block_20],
-            "hash 20 survived"
-        );
-        assert!(
-            p.scheduled[1].cached_blocks.is_empty(),
-            "hash 10 was evicted"
-        );
+        assert_eq!(p.cached_blocks(0), [block_20], "hash 20 survived");
+        assert!(p.cached_blocks(1).is_empty(), "hash 10 was evicted");
     }
 
     #[test]
@@ -709,7 +700,7 @@ mod batching {
         let (plan, _) = step(&mut s);
         assert_eq!(plan.preempted, vec![1]);
         assert_eq!(tokens(&plan), vec![(2, 1)]);
-        assert_eq!(plan.scheduled[0].new_blocks.len(), 1);
+        assert_eq!(plan.new_blocks(0).len(), 1);
         let m = s.metrics();
         assert_eq!(
             (m.kv_used_blocks, m.kv_free_blocks + m.kv_cached_blocks),

@@ -90,8 +90,11 @@ impl PyStepPlan {
         let pos = u64::try_from(id).ok().and_then(|id| self.position(id));
         let pos =
             pos.ok_or_else(|| to_py(Error::not_found("scheduled request", id.to_string())))?;
-        let e = &self.inner.scheduled[pos];
-        Ok((e.new_blocks.clone(), e.cached_blocks.clone()))
+        let plan = &self.inner;
+        Ok((
+            plan.new_blocks(pos).to_vec(),
+            plan.cached_blocks(pos).to_vec(),
+        ))
     }
 
     fn __len__(&self) -> usize {

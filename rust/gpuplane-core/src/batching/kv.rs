@@ -13,7 +13,11 @@ use super::seq::NIL;
 #[derive(Debug)]
 pub(crate) struct BlockPool {
     refcount: Vec<u32>,
-    hash: Vec<Option<u64>>,
+    /// The hash of each block, meaningful where its bit in `hashed` is set.
+    hash: Vec<u64>,
+    /// One bit per block: it holds a hash. `release` tests only this, and a bit set stays in
+    /// cache where 16-byte `Option<u64>`s would miss for every scattered block.
+    hashed: Vec<u64>,
     prev: Vec<u32>,
     next: Vec<u32>,
     lru_head: u32,
@@ -28,7 +32,8 @@ impl BlockPool {
     pub fn new(n: u32) -> Self {
         Self {
             refcount: vec![0; n as usize],
-            hash: vec![None; n as usize],
+            hash: vec![0; n as usize],
+            hashed: vec![0; (n as usize).div_ceil(64)],
             prev: vec![NIL; n as usize],
             next: vec![NIL; n as usize],
             lru_head: NIL,
@@ -108,7 +113,7 @@ impl BlockPool {
             return None;
         }
         self.unlink(b);
-        if let Some(h) = self.hash[b as usize].take() {
+        if let Some(h) = self.take_hash(b) {
             self.by_hash.remove(&h);
         }
         Some(b)
@@ -122,7 +127,7 @@ impl BlockPool {
             if self.refcount[i] > 0 {
                 continue;
             }
-            if self.hash[i].is_some() {
+            if self.has_hash(b) {
                 self.push_lru(b);
             } else {
                 self.free.push(b);
@@ -133,11 +138,25 @@ impl BlockPool {
     /// Registers a used block under `hash` unless the hash is already cached or the block
     /// already has one.
     pub fn register(&mut self, b: u32, hash: u64) {
-        if self.hash[b as usize].is_some() || self.by_hash.contains_key(&hash) {
+        if self.has_hash(b) || self.by_hash.contains_key(&hash) {
             return;
         }
-        self.hash[b as usize] = Some(hash);
+        self.hash[b as usize] = hash;
+        self.hashed[b as usize / 64] |= 1 << (b % 64);
         self.by_hash.insert(hash, b);
+    }
+
+    fn has_hash(&self, b: u32) -> bool {
+        self.hashed[b as usize / 64] & (1 << (b % 64)) != 0
+    }
+
+    /// Removes the hash of `b`, if it has one.
+    fn take_hash(&mut self, b: u32) -> Option<u64> {
+        if !self.has_hash(b) {
+            return None;
+        }
+        self.hashed[b as usize / 64] &= !(1 << (b % 64));
+        Some(self.hash[b as usize])
     }
 
     fn push_lru(&mut self, b: u32) {

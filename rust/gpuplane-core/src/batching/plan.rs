@@ -2,20 +2,35 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One request's share of a step.
+/// One request's share of a step. Its KV blocks are in the plan's flat block buffer: see
+/// [`StepPlan::new_blocks`] and [`StepPlan::cached_blocks`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledRequest {
     /// Request id.
     pub id: u64,
     /// Tokens to compute this step (>= 1).
     pub num_tokens: u32,
-    /// KV blocks newly allocated to it this step, in order.
-    pub new_blocks: Vec<u32>,
-    /// Cached prefix blocks reused (only on the step that admits it), in order.
-    pub cached_blocks: Vec<u32>,
+    /// Where its blocks start in [`StepPlan`]'s block buffer: cached ones, then new ones.
+    pub(crate) blocks_at: u32,
+    pub(crate) n_cached: u32,
+    pub(crate) n_new: u32,
     /// After this step its computed tokens reach its known tokens, so the engine samples a
     /// token for it (false for a prefill chunk that is not the last).
     pub samples: bool,
+}
+
+impl ScheduledRequest {
+    /// An entry without new or cached blocks.
+    pub(crate) fn plain(id: u64, num_tokens: u32, samples: bool) -> Self {
+        ScheduledRequest {
+            id,
+            num_tokens,
+            blocks_at: 0,
+            n_cached: 0,
+            n_new: 0,
+            samples,
+        }
+    }
 }
 
 /// The result of [`super::BatchScheduler::schedule`].
@@ -29,6 +44,33 @@ pub struct StepPlan {
     pub preempted: Vec<u64>,
     /// Sum of `num_tokens`.
     pub total_tokens: u32,
+    /// The blocks of all entries, one contiguous range each (one buffer rather than a `Vec`
+    /// per entry, which cost an allocation for every entry that got blocks). It may also hold
+    /// blocks of entries undone by a preemption, which no accessor reaches.
+    pub(crate) blocks: Vec<u32>,
+}
+
+impl StepPlan {
+    /// KV blocks newly allocated this step to `scheduled[i]`, in order.
+    ///
+    /// # Panics
+    /// If `i` is not an index of `scheduled`.
+    pub fn new_blocks(&self, i: usize) -> &[u32] {
+        let e = &self.scheduled[i];
+        let at = (e.blocks_at + e.n_cached) as usize;
+        &self.blocks[at..at + e.n_new as usize]
+    }
+
+    /// Cached prefix blocks that `scheduled[i]` reuses (only on the step that admits it), in
+    /// order.
+    ///
+    /// # Panics
+    /// If `i` is not an index of `scheduled`.
+    pub fn cached_blocks(&self, i: usize) -> &[u32] {
+        let e = &self.scheduled[i];
+        let at = e.blocks_at as usize;
+        &self.blocks[at..at + e.n_cached as usize]
+    }
 }
 
 /// The engine's results for the last step, passed to [`super::BatchScheduler::update`].

@@ -84,7 +84,7 @@ impl BatchScheduler {
     /// scattered, and here their cache misses overlap instead of stalling the loop one by one.
     pub(super) fn extend_grown(&mut self, st: &mut Step) {
         for (slot, index) in st.grown.drain(..) {
-            let new_blocks = &st.plan.scheduled[index as usize].new_blocks;
+            let new_blocks = st.plan.new_blocks(index as usize);
             if let Some(seq) = &mut self.seqs[slot as usize] {
                 seq.blocks.extend_from_slice(new_blocks);
             }
@@ -105,30 +105,32 @@ impl BatchScheduler {
     }
 
     /// Allocates the blocks the running request at `pos` needs to compute `tokens` more,
-    /// preempting victims when the pool is exhausted. `None` if it was preempted itself.
+    /// preempting victims when the pool is exhausted. The blocks go to the end of the plan's
+    /// block buffer; returns where they start, or `None` if it was preempted itself.
     #[cold]
-    pub(super) fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<Vec<u32>> {
+    pub(super) fn grow(&mut self, pos: usize, tokens: u32, st: &mut Step) -> Option<u32> {
         let run = &self.running[pos];
         let slot = run.slot;
         let need = self
             .cfg
             .blocks_for(run.computed + tokens)
             .saturating_sub(run.nblocks);
-        let mut new = Vec::with_capacity(need as usize);
-        while (new.len() as u32) < need {
+        let at = st.plan.blocks.len();
+        while ((st.plan.blocks.len() - at) as u32) < need {
             if let Some(b) = self.pool.allocate() {
-                new.push(b);
+                st.plan.blocks.push(b);
                 continue;
             }
             let victim = self.running_idx.victim().map_or(slot, |k| k.slot);
             if victim == slot {
-                self.pool.release(&new);
+                self.pool.release(&st.plan.blocks[at..]);
+                st.plan.blocks.truncate(at);
                 self.preempt(slot, st);
                 return None;
             }
             self.preempt(victim, st);
         }
-        Some(new)
+        Some(at as u32)
     }
 
     /// Sends a running request back to the waiting queue (recompute), undoing its share of
@@ -140,13 +142,14 @@ impl BatchScheduler {
             let entry = &mut st.plan.scheduled[index];
             st.budget += entry.num_tokens;
             entry.num_tokens = 0;
-            let new_blocks = std::mem::take(&mut entry.new_blocks);
             st.removed = true;
             if !st.grown.is_empty() {
                 // Still serving the running set: blocks it got this step (only a grown entry
                 // has any) are not in its list yet; add them so they are released with it.
-                self.seq_mut(slot).blocks.extend_from_slice(&new_blocks);
+                let new_blocks = st.plan.new_blocks(index);
+                self.seq_mut(slot).blocks.extend_from_slice(new_blocks);
             }
+            st.plan.scheduled[index].n_new = 0;
         }
         self.stop_running_at(pos);
         self.enqueue(slot);
@@ -155,18 +158,21 @@ impl BatchScheduler {
     }
 
     /// Adds the plan entry of the running request at `pos` and advances its computed tokens
-    /// and block count. The caller adds `new_blocks` to the slab entry's block list.
+    /// and block count. Its blocks are those in the plan's block buffer from `blocks_at` to the
+    /// end, the first `n_cached` of them cached. The caller adds the new ones to the slab
+    /// entry's block list.
     pub(super) fn push_entry(
         &mut self,
         st: &mut Step,
         pos: usize,
         tokens: u32,
-        new_blocks: Vec<u32>,
-        cached: Vec<u32>,
+        blocks_at: u32,
+        n_cached: u32,
     ) {
+        let n_new = st.plan.blocks.len() as u32 - blocks_at - n_cached;
         let run = &mut self.running[pos];
         run.computed += tokens;
-        run.nblocks += new_blocks.len() as u32;
+        run.nblocks += n_new;
         st.register |= run.computed >= run.reg_at;
         let (id, samples) = (run.id, run.computed == run.known);
         st.budget -= tokens;
@@ -174,8 +180,9 @@ impl BatchScheduler {
         st.plan.scheduled.push(ScheduledRequest {
             id,
             num_tokens: tokens,
-            new_blocks,
-            cached_blocks: cached,
+            blocks_at,
+            n_cached,
+            n_new,
             samples,
         });
     }
@@ -271,13 +278,9 @@ impl BatchScheduler {
             .cfg
             .blocks_for(most_known)
             .min(self.cfg.blocks_for(known) + 64);
+        let at = self.acquire_admission_blocks(slot, hits, need, &mut st.plan.blocks);
         let mut blocks = Vec::with_capacity(capacity as usize);
-        self.pool.acquire_cached(
-            &self.seqs[slot as usize].as_ref().expect("live").hashes[..hits],
-            &mut blocks,
-        );
-        let cached = blocks.clone();
-        let new: Vec<u32> = (0..need).map_while(|_| self.pool.allocate()).collect();
+        blocks.extend_from_slice(&st.plan.blocks[at..at + hits]);
         let cached_tokens = adm.hits * bs;
         let seq = self.seq_mut(slot);
         seq.state = State::Running;
@@ -285,11 +288,30 @@ impl BatchScheduler {
         seq.computed = cached_tokens;
         seq.registered = adm.hits;
         self.index_running(slot);
+        // Only the cached blocks are in its list here: `push_run` counts those, `push_entry`
+        // the new ones.
         let pos = self.push_run(slot);
-        self.seq_mut(slot).blocks.extend_from_slice(&new);
+        let new = &st.plan.blocks[at + hits..];
+        self.seq_mut(slot).blocks.extend_from_slice(new);
         self.first_admission(slot, cached_tokens);
-        self.push_entry(st, pos, adm.tokens, new, cached);
+        self.push_entry(st, pos, adm.tokens, at as u32, adm.hits);
         st.plan.admitted.push(self.running[pos].id);
+    }
+
+    /// Appends to `out` the first `hits` prefix blocks of `slot` from the cache, then up to
+    /// `need` new blocks; returns where they start in `out`.
+    fn acquire_admission_blocks(
+        &mut self,
+        slot: u32,
+        hits: usize,
+        need: u32,
+        out: &mut Vec<u32>,
+    ) -> usize {
+        let at = out.len();
+        let hashes = &self.seqs[slot as usize].as_ref().expect("live").hashes[..hits];
+        self.pool.acquire_cached(hashes, out);
+        out.extend((0..need).map_while(|_| self.pool.allocate()));
+        at
     }
 
     /// Records the queue time and charges the uncached prompt, once per request.

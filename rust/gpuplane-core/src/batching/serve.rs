@@ -42,13 +42,11 @@ pub(crate) struct Pending {
 /// Appends pending entries to the plan, and their positions to `positions`.
 #[inline(always)]
 fn flush_pending(plan: &mut Vec<ScheduledRequest>, positions: &mut Vec<u32>, pending: &[Pending]) {
-    plan.extend(pending.iter().map(|p| ScheduledRequest {
-        id: p.id,
-        num_tokens: p.tokens,
-        new_blocks: Vec::new(),
-        cached_blocks: Vec::new(),
-        samples: p.samples,
-    }));
+    plan.extend(
+        pending
+            .iter()
+            .map(|p| ScheduledRequest::plain(p.id, p.tokens, p.samples)),
+    );
     positions.extend(pending.iter().map(|p| p.pos));
 }
 
@@ -57,7 +55,7 @@ impl BatchScheduler {
         self.last_runs.reserve(self.n_running + 8);
         // Plain entries are first written into a pre-sized buffer (indexed stores, no
         // reallocation check) and moved into the plan in batches, right before a slow-path
-        // entry and at the end. Pushing each 64-byte entry directly makes the compiler stage
+        // entry and at the end. Pushing each 32-byte entry directly makes the compiler stage
         // it on the stack and copy it back, which stalls on store forwarding.
         let mut pending = std::mem::take(&mut self.scratch_entries);
         if pending.len() < self.running.len() {
@@ -66,10 +64,10 @@ impl BatchScheduler {
         st.grown.clear();
         let mut from = 0;
         while let Some((pos, tokens)) = self.serve_fitting(st, from, &mut pending) {
-            if let Some(new_blocks) = self.grow(pos, tokens, st) {
+            if let Some(blocks_at) = self.grow(pos, tokens, st) {
                 let slot = self.running[pos].slot;
                 st.grown.push((slot, st.plan.scheduled.len() as u32));
-                self.push_entry(st, pos, tokens, new_blocks, Vec::new());
+                self.push_entry(st, pos, tokens, blocks_at, 0);
             }
             from = pos + 1;
         }

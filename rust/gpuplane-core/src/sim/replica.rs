@@ -54,8 +54,8 @@ impl Sim<'_> {
             self.preempted(r, id as usize, t);
         }
         let mut work = StepWork::default();
-        for s in &plan.scheduled {
-            let cached = s.cached_blocks.len() as u32 * self.block_size;
+        for (i, s) in plan.scheduled.iter().enumerate() {
+            let cached = plan.cached_blocks(i).len() as u32 * self.block_size;
             self.account_entry(s.id as usize, cached, s.num_tokens, t, &mut work);
         }
         let dt = self.model.step_time(&work);
