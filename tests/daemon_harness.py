@@ -109,3 +109,26 @@ class Process:
         """SIGKILL and wait."""
         self.proc.kill()
         return self.wait()
+
+
+def watch_until(server: InProcess, last_kind: str) -> tuple[threading.Thread, list[Any]]:
+    """Starts a ``WatchEvents`` stream on a thread that collects events until one of
+    ``last_kind``; returns once the server has the subscriber (join the thread, then read)."""
+    from gpuplane import Client
+
+    events: list[Any] = []
+
+    def watch() -> None:
+        with Client(server.target) as c:
+            for e in c.watch(timeout=10):
+                events.append(e)
+                if e.kind == last_kind:
+                    return
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    for _ in range(500):
+        if server.daemon.engine.bus.has_subscribers():
+            return thread, events
+        threading.Event().wait(0.01)
+    raise AssertionError("the watcher never subscribed")

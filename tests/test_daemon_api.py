@@ -4,13 +4,12 @@ telemetry, health, reflection and journal recovery."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import gpuplane
 import grpc
 import pytest
-from daemon_harness import InProcess, in_process, make_config
+from daemon_harness import in_process, make_config, watch_until
 from gpuplane import Client, Workload
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
@@ -143,22 +142,7 @@ def test_stale_plan_is_failed_precondition(stub, client):
 
 
 def test_drain_displaces_and_events_are_streamed(client, server):
-    events: list = []
-    started = threading.Event()
-
-    def watch() -> None:
-        with Client(server.target) as c:
-            stream = c.watch(timeout=10)
-            started.set()
-            for e in stream:
-                events.append(e)
-                if e.kind == "undrained":
-                    return
-
-    t = threading.Thread(target=watch)
-    t.start()
-    started.wait(5)
-    _wait_for_subscriber(server)
+    t, events = watch_until(server, "undrained")
     p = client.place(Workload("w", 1_000, 1))
     displaced = client.drain(gpu_id=p.gpu_ids[0])
     assert displaced == ["w"]
@@ -169,14 +153,6 @@ def test_drain_displaces_and_events_are_streamed(client, server):
     t.join(10)
     assert [e.kind for e in events] == ["placed", "drained", "displaced", "undrained"]
     assert events[0].workload_id == "w" and events[0].seq < events[1].seq
-
-
-def _wait_for_subscriber(server: InProcess) -> None:
-    for _ in range(200):
-        if server.daemon.engine.bus._subs:
-            return
-        threading.Event().wait(0.01)
-    raise AssertionError("no subscriber")
 
 
 def test_tenants_classes_and_quotas(client):

@@ -3,12 +3,10 @@ one-call ``ReleaseBatch``, against an in-process server on a loopback port."""
 
 from __future__ import annotations
 
-import threading
-
 import grpc
 import numpy as np
 import pytest
-from daemon_harness import in_process, make_config
+from daemon_harness import in_process, make_config, watch_until
 from gpuplane import Client, Workload
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane.errors import Conflict, InvalidRequest
@@ -108,25 +106,7 @@ def test_columns_survive_a_restart_and_release_batch_frees_them(tmp_path):
 
 
 def test_watchers_see_placed_and_released_events_of_bulk_calls(client, server):
-    events: list = []
-    started = threading.Event()
-
-    def watch() -> None:
-        with Client(server.target) as c:
-            stream = c.watch(timeout=10)
-            started.set()
-            for e in stream:
-                events.append(e)
-                if e.kind == "released":
-                    return
-
-    t = threading.Thread(target=watch)
-    t.start()
-    started.wait(5)
-    for _ in range(200):
-        if server.daemon.engine.bus.has_subscribers():
-            break
-        threading.Event().wait(0.01)
+    t, events = watch_until(server, "released")
     out = client.place_columns(["a", "b"], [1_000, 1_000], [1, 2], tenant="t")
     client.release_batch(["b"])
     t.join(10)
