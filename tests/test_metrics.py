@@ -112,6 +112,29 @@ def test_replica_load_uses_vllm_names(metrics):
     assert got[("vllm:gpu_cache_usage_perc", labels)] == 0.6
 
 
+def test_vllm_names_keep_their_colons_when_prometheus_asks_for_openmetrics(metrics):
+    replicas = [{"id": "r1", "model": "llama", "waiting": 4, "routed": 3}]
+    metrics.on_state(small_cluster().stats(), [], replicas)
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    request = urllib.request.Request(f"http://127.0.0.1:{metrics.port}/metrics", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    assert 'vllm:num_requests_waiting{model_name="llama",replica="r1"} 4.0' in text
+    assert 'gpuplane_replica_routed_total{model_name="llama",replica="r1"} 3.0' in text
+    assert "vllm_num_requests_waiting" not in text
+
+
+def test_per_gpu_compute_in_gpus(metrics):
+    cluster = Cluster()
+    cluster.add_node("n1", [GpuSpec("H100-80GB", 81920, id="g0")])
+    cluster.place(Workload("w", 1000, 1, compute_milli=250), policy="first_fit")
+    metrics.on_state(cluster.stats())
+    got = scrape(metrics)
+    assert got[gpu("gpuplane_gpu_compute_allocated", "g0")] == 0.25
+    assert got[gpu("gpuplane_gpu_compute_total", "g0")] == 1.0
+
+
 def test_decision_latency_histogram_and_preemptions(metrics):
     for seconds in (0.00002, 0.0004, 0.003):
         metrics.observe_decision("Place", seconds)

@@ -798,6 +798,9 @@ class ReplicaStatus:
     def resident_adapters(self) -> list[str]: ...
     @property
     def tenant_service(self) -> dict[str, float]: ...
+    @property
+    def routed(self) -> int:
+        """Requests ``Router.dispatch`` sent it since it registered."""
 
 @final
 class Router:
@@ -845,6 +848,15 @@ class Router:
         adapter: str = "",
         block_hashes: Sequence[int] = ...,
     ) -> Route: ...
+    def dispatch(
+        self,
+        *,
+        tenant: str = "default",
+        model: str = "",
+        adapter: str = "",
+        block_hashes: Sequence[int] = ...,
+    ) -> Route:
+        """``route``, counting the choice on the chosen replica (its ``routed``)."""
     def replica(self, id: str) -> ReplicaStatus: ...
     def replicas(self) -> list[ReplicaStatus]: ...
     def __len__(self) -> int: ...

@@ -230,12 +230,13 @@ class ReplicaView:
     waiting: int
     running: int
     kv_usage: float
+    routed: int = 0
 
     @classmethod
     def from_pb(cls, m: ap.ReplicaStatus) -> ReplicaView:
         """From its message."""
         r, load = m.replica, m.load
-        return cls(r.id, r.address, r.model, r.tenant, load.waiting, load.running, load.kv_usage)
+        return cls(r.id, r.address, r.model, r.tenant, load.waiting, load.running, load.kv_usage, m.routed)
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,8 @@ class TenantStatus:
     admitted: int
     queued: int
     usage: dict[str, float]
+    allocated: dict[str, float] = field(default_factory=dict)
+    fair_share: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_pb(cls, m: am.TenantStatus) -> TenantStatus:
@@ -297,6 +300,8 @@ class TenantStatus:
             m.admitted,
             m.queued,
             _fields(m.usage),
+            _fields(m.allocated),
+            _fields(m.fair_share),
         )
 
 

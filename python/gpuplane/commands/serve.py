@@ -51,6 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--admin-token", help="bearer token of the admin")
     p.add_argument("--tokens-file", type=Path, help="tokens file: token -> tenant name or 'admin'")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    p.add_argument(
+        "--http-port", type=int, help="serve the live web page on this port (same host, TLS and tokens)"
+    )
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
     p.add_argument("--compact-every", type=int, default=10_000, help="snapshot after this many operations")
     p.add_argument(
@@ -79,6 +82,7 @@ def config_of(args: argparse.Namespace) -> ServeConfig:
         admin_token=args.admin_token,
         tokens_file=args.tokens_file,
         metrics_port=args.metrics_port,
+        http_port=args.http_port,
         max_message_bytes=args.max_message_bytes,
         compact_every=args.compact_every,
         shutdown_grace_s=args.shutdown_grace,

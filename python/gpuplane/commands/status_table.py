@@ -1,13 +1,16 @@
-"""The text of ``gpuplane status``: GPUs, tenants and replica queues as aligned tables."""
+"""The text of ``gpuplane status``: the :class:`~gpuplane.status_view.StatusView` of the service's
+answers (the same view the web page shows) as aligned tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from gpuplane.errors import PermissionDenied
+from gpuplane.status_view import StatusView, TenantRow, status_view
 
 GIB = 1024.0
+T = TypeVar("T")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -19,17 +22,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def gib(mib: int) -> str:
+def gib(mib: float) -> str:
     """MiB as GiB with one decimal."""
     return f"{mib / GIB:.1f}"
 
 
-def gpu_rows(view: Any) -> list[list[Any]]:
+def gpu_rows(view: StatusView) -> list[list[Any]]:
     """One row per GPU."""
     return [
         [
             g.id,
-            g.node,
+            node.name,
             g.model,
             "ok" if g.healthy else "DRAINED",
             f"{gib(g.memory_used_mib)}/{gib(g.memory_total_mib)}",
@@ -37,52 +40,75 @@ def gpu_rows(view: Any) -> list[list[Any]]:
             f"{g.compute_used_milli}/{g.compute_total_milli}",
             g.workloads,
         ]
-        for g in view.gpus
+        for node in view.nodes
+        for g in node.gpus
     ]
 
 
-def summary(view: Any, server: str) -> str:
+def summary(view: StatusView) -> str:
     """The header lines: server, policy, source, totals."""
-    t = view.totals
+    s = view.summary
     return (
-        f"gpuplane {server}  policy {view.policy}  {view.inventory_source}\n"
-        f"GPUs {t.gpus} ({t.healthy_gpus} healthy)"
-        f"  memory {gib(t.memory_used_mib)}/{gib(t.memory_total_mib)} GiB"
-        f"  allocation {view.allocation_ratio:.1%}  fragmentation {view.fragmentation_ratio:.1%}"
-        f"  workloads {view.workloads}"
+        f"gpuplane {view.server}  policy {view.policy}  {view.inventory_source}\n"
+        f"GPUs {s.gpus} ({s.healthy_gpus} healthy)"
+        f"  memory {gib(s.memory_used_mib)}/{gib(s.memory_total_mib)} GiB"
+        f"  allocation {s.allocation_ratio:.1%}  fragmentation {s.fragmentation_ratio:.1%}"
+        f"  workloads {s.workloads}"
     )
 
 
-def tenant_section(client: Any) -> str:
+def gpus_cell(t: TenantRow) -> str:
+    """``held/fair share`` of the tenant's GPUs from the policy engine, or ``-``."""
+    for r in t.resources:
+        if r.resource == "gpus":
+            return f"{r.held:g}/{r.fair_share:g}"
+    return "-"
+
+
+def tenant_section(view: StatusView) -> str:
     """Tenants (admin only; a tenant token sees a note instead)."""
-    try:
-        tenants = client.tenants()
-    except PermissionDenied:
+    if view.tenants is None:
         return "(tenants: admin token needed)"
-    if not tenants:
+    if not view.tenants:
         return "(no tenants)"
     rows = [
-        [t.name, t.parent or "-", t.placed_workloads, t.placed_gpus, t.admitted, t.queued] for t in tenants
+        [t.name, t.parent or "-", t.placed_workloads, t.placed_gpus, gpus_cell(t), t.admitted, t.queued]
+        for t in view.tenants
     ]
-    return table(["TENANT", "PARENT", "WORKLOADS", "GPUS", "ADMITTED", "QUEUED"], rows)
+    return table(["TENANT", "PARENT", "WORKLOADS", "GPUS", "HELD/FAIR", "ADMITTED", "QUEUED"], rows)
 
 
-def queue_section(client: Any) -> str:
+def queue_section(view: StatusView) -> str:
     """Registered engine replicas and their queues."""
-    try:
-        replicas = client.replicas()
-    except PermissionDenied:
+    if view.replicas is None:
         return "(replicas: admin token needed)"
-    if not replicas:
+    if not view.replicas:
         return "(no replicas registered)"
-    rows = [[r.id, r.model or "-", r.waiting, r.running, f"{r.kv_usage:.0%}"] for r in replicas]
-    return table(["REPLICA", "MODEL", "WAITING", "RUNNING", "KV"], rows)
+    rows = [
+        [r.id, r.model or "-", r.waiting, r.running, f"{r.kv_usage:.0%}", f"{r.routing_share:.0%}"]
+        for r in view.replicas
+    ]
+    return table(["REPLICA", "MODEL", "WAITING", "RUNNING", "KV", "ROUTED"], rows)
+
+
+def permitted(call: Callable[[], T]) -> T | None:
+    """``call()``, or None when the caller may not make it."""
+    try:
+        return call()
+    except PermissionDenied:
+        return None
+
+
+def read(client: Any, server: str) -> StatusView:
+    """The view of the service's answers to ``client``'s calls."""
+    cluster = client.cluster(gpus=True, placements=False)
+    return status_view(server, cluster, permitted(client.tenants), permitted(client.replicas))
 
 
 def render(client: Any, server: str) -> str:
     """The whole status page."""
-    view = client.cluster(gpus=True, placements=False)
+    view = read(client, server)
     gpus = table(
         ["GPU", "NODE", "MODEL", "HEALTH", "MEM GiB", "EXT GiB", "COMPUTE", "WORKLOADS"], gpu_rows(view)
     )
-    return "\n\n".join([summary(view, server), gpus, tenant_section(client), queue_section(client)])
+    return "\n\n".join([summary(view), gpus, tenant_section(view), queue_section(view)])

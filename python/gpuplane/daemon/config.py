@@ -67,6 +67,7 @@ class ServeConfig:
     admin_token: str | None = None
     tokens_file: Path | None = None
     metrics_port: int | None = None
+    http_port: int | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     compact_every: int = 10_000
     shutdown_grace_s: float = 10.0

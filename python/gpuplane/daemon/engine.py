@@ -16,6 +16,7 @@ from typing import Any
 
 from gpuplane.daemon.access import Access
 from gpuplane.daemon.config import ServeConfig
+from gpuplane.daemon.decisions import DecisionLog
 from gpuplane.daemon.errors import Unavailable
 from gpuplane.daemon.events import EventBus
 from gpuplane.daemon.hooks import AuthPolicy, MetricsSink, NullMetrics
@@ -41,6 +42,7 @@ class Engine:
         self.state = State(config.policy, config.seed)
         self.journal = Journal(config.journal_file, config.journal_sync)
         self.bus = EventBus()
+        self.decisions = DecisionLog()
         self.state.watched = self.bus.has_subscribers
         self.next_seq = 1
         self.since_snapshot = 0
@@ -107,13 +109,18 @@ class Engine:
     async def mutate(self, op: dict[str, Any], rpc: str = "") -> Any:
         """Applies ``op``, waits until it is durable, publishes its events; returns its value."""
         started = time.perf_counter()
-        seq, outcome = self.apply(op)
+        try:
+            seq, outcome = self.apply(op)
+        except GpuplaneError as e:
+            self.decisions.refused(op, e)
+            raise
         if rpc:
             self.metrics.observe_decision(rpc, time.perf_counter() - started)
         durable = self.journal.submit(seq, op)
         self.maybe_compact()
         await durable  # a cancelled call leaves the write queued: it completes unobserved
         self.bus.publish(seq, outcome.events)
+        self.decisions.accepted(seq, op, outcome)
         return outcome.value
 
     def stamp(self, op: dict[str, Any]) -> dict[str, Any]:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gpuplane.daemon.config import ServeConfig, host_of
+from gpuplane.daemon.metrics_http import serve_metrics
 
 log = logging.getLogger("gpuplane.daemon")
 
@@ -36,8 +38,8 @@ def _field(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _replica_values(view: Any) -> tuple[str, str, float, float, float]:
-    """(id, model, waiting, running, kv_usage) of a replica view: a flat object or dict, or a
+def _replica_values(view: Any) -> tuple[str, str, float, float, float, float]:
+    """(id, model, waiting, running, kv_usage, routed) of a replica view: a flat object or dict, or a
     ``ReplicaStatus``-like value with ``replica`` and ``load`` parts."""
     replica = _field(view, "replica", view)
     load = _field(view, "load", view)
@@ -47,6 +49,7 @@ def _replica_values(view: Any) -> tuple[str, str, float, float, float]:
         float(_field(load, "waiting", 0) or 0),
         float(_field(load, "running", 0) or 0),
         float(_field(load, "kv_usage", 0.0) or 0.0),
+        float(_field(view, "routed", 0) or 0),
     )
 
 
@@ -62,7 +65,7 @@ class StateCollector(Collector):
         """Replaces the exported state (one reference swap: safe against a concurrent scrape)."""
         self._state = (cluster_stats, list(tenants or ()), list(replicas or ()))
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """The gauges of the current state."""
         if self._state is None:
             return
@@ -118,6 +121,14 @@ def _gpu_families(gpus: Iterable[Any]) -> Iterator[GaugeMetricFamily]:
             "gpuplane_gpu_healthy", "1 if the GPU is healthy, 0 if drained.", labels=GPU_LABELS
         ),
         "workloads": GaugeMetricFamily("gpuplane_gpu_workloads", "Workloads on the GPU.", labels=GPU_LABELS),
+        "compute_total": GaugeMetricFamily(
+            "gpuplane_gpu_compute_total", "GPU compute (1 = a whole GPU).", labels=GPU_LABELS
+        ),
+        "compute_used": GaugeMetricFamily(
+            "gpuplane_gpu_compute_allocated",
+            "GPU compute held by placed workloads (1 = a whole GPU).",
+            labels=GPU_LABELS,
+        ),
     }
     for gpu in gpus:
         labels = [gpu.id, gpu.node, gpu.model]
@@ -127,6 +138,8 @@ def _gpu_families(gpus: Iterable[Any]) -> Iterator[GaugeMetricFamily]:
         families["free"].add_metric(labels, gpu.memory_free_mib * MIB)
         families["healthy"].add_metric(labels, 1.0 if gpu.healthy else 0.0)
         families["workloads"].add_metric(labels, gpu.workloads)
+        families["compute_total"].add_metric(labels, gpu.compute_total_milli / 1000)
+        families["compute_used"].add_metric(labels, gpu.compute_used_milli / 1000)
     yield from families.values()
 
 
@@ -173,7 +186,7 @@ def _tenant_families(tenants: list[Any]) -> Iterator[GaugeMetricFamily]:
     yield from amounts.values()
 
 
-def _replica_families(replicas: list[Any]) -> Iterator[GaugeMetricFamily]:
+def _replica_families(replicas: list[Any]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     if not replicas:
         return
     labels = ["model_name", "replica"]
@@ -187,11 +200,15 @@ def _replica_families(replicas: list[Any]) -> Iterator[GaugeMetricFamily]:
     kv_old = GaugeMetricFamily(
         "vllm:gpu_cache_usage_perc", "KV-cache usage (vLLM's older name).", labels=labels
     )
+    routed = CounterMetricFamily(
+        "gpuplane_replica_routed", "Route answers that chose the replica since it registered.", labels=labels
+    )
     for view in replicas:
-        replica_id, model, n_waiting, n_running, kv_usage = _replica_values(view)
+        replica_id, model, n_waiting, n_running, kv_usage, n_routed = _replica_values(view)
         for family, value in ((waiting, n_waiting), (running, n_running), (kv, kv_usage), (kv_old, kv_usage)):
             family.add_metric([model, replica_id], value)
-    yield from (waiting, running, kv, kv_old)
+        routed.add_metric([model, replica_id], n_routed)
+    yield from (waiting, running, kv, kv_old, routed)
 
 
 class Metrics:
@@ -226,13 +243,12 @@ class Metrics:
         """Serves ``/metrics`` over HTTP(S); does nothing without ``metrics_port``."""
         if self.config.metrics_port is None or self._server is not None:
             return
-        tls = {}
+        tls = None
         if self.config.tls:
-            tls = {"certfile": str(self.config.tls_cert), "keyfile": str(self.config.tls_key)}
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(str(self.config.tls_cert), str(self.config.tls_key))
         host = host_of(self.config.listen) or "127.0.0.1"
-        self._server, self._thread = start_http_server(
-            self.config.metrics_port, addr=host, registry=self.registry, **tls
-        )
+        self._server, self._thread = serve_metrics(self.registry, host, self.config.metrics_port, tls)
         log.info("metrics on %s://%s:%d/metrics", "https" if tls else "http", host, self.port)
 
     def observe_decision(self, rpc: str, seconds: float) -> None:

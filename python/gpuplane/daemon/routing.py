@@ -30,6 +30,7 @@ class ReplicaState:
     cached_blocks: int = 0
     adapters: frozenset[str] = frozenset()
     tenant_service: dict[str, float] = field(default_factory=dict)
+    routed: int = 0
 
     @classmethod
     def of(cls, s: _core.ReplicaStatus) -> ReplicaState:
@@ -41,6 +42,7 @@ class ReplicaState:
             cached_blocks=s.cached_blocks,
             adapters=frozenset(s.resident_adapters),
             tenant_service=s.tenant_service,
+            routed=s.routed,
         )
 
 
@@ -81,7 +83,7 @@ class Router:
         )
 
     def route(self, req: dict[str, Any]) -> RouteChoice:
-        """The best replica for a request; NOT_FOUND when none serves it."""
-        return self.core.route(
+        """The best replica for a request, counted as routed to it; NOT_FOUND when none serves it."""
+        return self.core.dispatch(
             tenant=req["tenant"], model=req["model"], adapter=req["adapter"], block_hashes=req["block_hashes"]
         )

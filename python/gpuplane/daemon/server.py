@@ -40,6 +40,8 @@ from gpuplane.daemon.services.admission import AdmissionService
 from gpuplane.daemon.services.placement import PlacementService
 from gpuplane.daemon.services.telemetry import TelemetryService
 from gpuplane.daemon.status import map_errors
+from gpuplane.daemon.web import start_web
+from gpuplane.daemon.web.http import HttpServer
 
 log = logging.getLogger("gpuplane.daemon")
 
@@ -101,10 +103,13 @@ class Daemon:
     port: int
     _pusher: asyncio.Task[None] | None = None
     _local_agent: LocalTelemetry | None = None
+    web: HttpServer | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: NOT_SERVING, stop accepting, finish in-flight calls, flush the journal."""
         await self.health.enter_graceful_shutdown()
+        if self.web is not None:
+            await self.web.stop()
         grace = self.engine.config.shutdown_grace_s if grace is None else grace
         await self.server.stop(grace)
         if self._pusher is not None:
@@ -197,6 +202,7 @@ async def start(config: ServeConfig) -> Daemon:
     daemon = Daemon(server, engine, health_servicer, port)
     if not isinstance(metrics, NullMetrics):
         daemon._pusher = asyncio.create_task(daemon.push_state())
+    daemon.web = await start_web(config, engine)
     if source.kind == "nvml":
         daemon._local_agent = LocalTelemetry.start(engine)
     log.info("gpuplane serving on %s (port %d, %s)", config.listen, port, "TLS" if creds else "plain text")

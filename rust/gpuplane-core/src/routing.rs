@@ -87,11 +87,13 @@ impl Load {
     }
 }
 
-/// A replica and its last load.
+/// A replica, its last load, and how many requests [`Router::dispatch`] sent it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplicaStatus {
     pub spec: ReplicaSpec,
     pub load: Load,
+    /// Requests dispatched to it since it registered (kept when it re-registers).
+    pub routed: u64,
 }
 
 /// What a request asks of a replica.
@@ -213,6 +215,7 @@ impl Router {
                     ReplicaStatus {
                         spec,
                         load: Load::default(),
+                        routed: 0,
                     },
                 );
             }
@@ -269,6 +272,16 @@ impl Router {
             (req.model.is_empty() || r.spec.model == req.model)
                 && (r.spec.tenant.is_empty() || r.spec.tenant == req.tenant)
         })
+    }
+
+    /// [`Router::route`], counting the choice on the chosen replica: the path of a service
+    /// whose answers are followed, so that each replica's share of the routing is known.
+    pub fn dispatch(&mut self, req: &RouteRequest) -> Result<Route> {
+        let route = self.route(req)?;
+        if let Some(r) = self.replicas.get_mut(&route.replica_id) {
+            r.routed += 1;
+        }
+        Ok(route)
     }
 
     /// The best replica for `req`: highest score, then fewest waiting, then greatest id.
@@ -501,6 +514,37 @@ mod tests {
         assert!(r.unregister("x").is_ok());
         assert!(r.unregister("x").is_err());
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn dispatch_counts_each_choice_and_route_does_not() {
+        let mut r = Router::new();
+        r.register(spec("a", "m", "", 4)).unwrap();
+        r.register(spec("b", "m", "", 4)).unwrap();
+        r.report_load("b", load(5, 0.0, &[])).unwrap();
+        let req = RouteRequest {
+            tenant: "t".into(),
+            model: "m".into(),
+            ..Default::default()
+        };
+        r.route(&req).unwrap();
+        assert_eq!(r.replica("a").unwrap().routed, 0);
+        for _ in 0..3 {
+            assert_eq!(r.dispatch(&req).unwrap().replica_id, "a");
+        }
+        r.register(spec("a", "m2", "", 4)).unwrap();
+        assert_eq!(
+            (
+                r.replica("a").unwrap().routed,
+                r.replica("b").unwrap().routed
+            ),
+            (3, 0)
+        );
+        let none = RouteRequest {
+            model: "missing".into(),
+            ..req
+        };
+        assert!(r.dispatch(&none).is_err());
     }
 
     #[test]

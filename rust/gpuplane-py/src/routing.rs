@@ -129,6 +129,11 @@ impl PyReplicaStatus {
     fn tenant_service(&self) -> BTreeMap<String, f64> {
         self.inner.load.tenant_service.clone()
     }
+    /// Requests `Router.dispatch` sent it since it registered.
+    #[getter]
+    fn routed(&self) -> u64 {
+        self.inner.routed
+    }
 
     fn __repr__(&self) -> String {
         let (s, l) = (&self.inner.spec, &self.inner.load);
@@ -146,8 +151,23 @@ impl PyReplicaStatus {
                 ("kv_usage", format!("{:?}", l.kv_usage)),
                 ("cached_blocks", l.cached.len().to_string()),
                 ("resident_adapters", q_list(&adapters)),
+                ("routed", self.inner.routed.to_string()),
             ],
         )
+    }
+}
+
+fn route_request(
+    tenant: String,
+    model: String,
+    adapter: String,
+    block_hashes: Vec<u64>,
+) -> RouteRequest {
+    RouteRequest {
+        tenant,
+        model,
+        adapter,
+        block_hashes,
     }
 }
 
@@ -251,13 +271,26 @@ impl PyRouter {
         adapter: String,
         block_hashes: Vec<u64>,
     ) -> PyResult<PyRoute> {
-        let req = RouteRequest {
-            tenant,
-            model,
-            adapter,
-            block_hashes,
-        };
+        let req = route_request(tenant, model, adapter, block_hashes);
         py.detach(|| self.lock().route(&req))
+            .map(|inner| PyRoute { inner })
+            .map_err(to_py)
+    }
+
+    /// `route`, counting the choice on the chosen replica (its `routed`): for callers that
+    /// follow the answer, so that each replica's share of the routing is known.
+    #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
+        block_hashes=Vec::new()))]
+    fn dispatch(
+        &self,
+        py: Python<'_>,
+        tenant: String,
+        model: String,
+        adapter: String,
+        block_hashes: Vec<u64>,
+    ) -> PyResult<PyRoute> {
+        let req = route_request(tenant, model, adapter, block_hashes);
+        py.detach(|| self.lock().dispatch(&req))
             .map(|inner| PyRoute { inner })
             .map_err(to_py)
     }

@@ -165,12 +165,14 @@ class ListReplicasRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ReplicaStatus(_message.Message):
-    __slots__ = ("replica", "load")
+    __slots__ = ("replica", "load", "routed")
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     LOAD_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_FIELD_NUMBER: _ClassVar[int]
     replica: Replica
     load: ReplicaLoad
-    def __init__(self, replica: _Optional[_Union[Replica, _Mapping]] = ..., load: _Optional[_Union[ReplicaLoad, _Mapping]] = ...) -> None: ...
+    routed: int
+    def __init__(self, replica: _Optional[_Union[Replica, _Mapping]] = ..., load: _Optional[_Union[ReplicaLoad, _Mapping]] = ..., routed: _Optional[int] = ...) -> None: ...
 
 class ListReplicasResponse(_message.Message):
     __slots__ = ("replicas",)

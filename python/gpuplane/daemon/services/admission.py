@@ -153,5 +153,6 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
                     resident_adapters=sorted(r.adapters),
                     tenant_service=r.tenant_service,
                 ),
+                routed=r.routed,
             )
         return out

@@ -1,0 +1,236 @@
+"""What ``gpuplane status`` and the web page show, built from the service's answers.
+
+Both read the same calls (``GetCluster``, ``ListTenants``, ``ListReplicas``) as the client's
+values and turn them into one :class:`StatusView` here; the table renders it as text
+(``commands/status_table.py``), the daemon's web page as JSON (``daemon/web``). Nothing here
+decides: shares, fair shares and reasons are the core's, carried through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gpuplane.client_values import ClusterView, GpuStats, Placement, ReplicaView, TenantStatus
+
+RESOURCES = ("gpus", "memory_mib", "tokens_per_s", "concurrent")
+
+
+@dataclass(frozen=True)
+class Share:
+    """One workload's part of one GPU."""
+
+    workload: str
+    tenant: str
+    memory_mib: int
+    compute_milli: int
+
+
+@dataclass(frozen=True)
+class GpuCell:
+    """One GPU of the packing map: capacity, what is placed on it, external use and health."""
+
+    id: str
+    model: str
+    healthy: bool
+    memory_total_mib: int
+    memory_used_mib: int
+    memory_external_mib: int
+    memory_free_mib: int
+    compute_total_milli: int
+    compute_used_milli: int
+    workloads: int
+    shares: tuple[Share, ...]
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """A node and its GPUs, in the service's order."""
+
+    name: str
+    gpus: tuple[GpuCell, ...]
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    """A tenant's figures for one resource: what it holds against its quota and fair share."""
+
+    resource: str
+    held: float
+    guaranteed: float
+    deserved: float
+    limit: float | None
+    fair_share: float
+
+
+@dataclass(frozen=True)
+class TenantRow:
+    """A tenant, what it has placed, admitted and queued, and its resources."""
+
+    name: str
+    parent: str | None
+    placed_workloads: int
+    placed_gpus: int
+    admitted: int
+    queued: int
+    resources: tuple[ResourceRow, ...]
+
+
+@dataclass(frozen=True)
+class ReplicaRow:
+    """An engine replica's reported load."""
+
+    id: str
+    model: str
+    tenant: str
+    waiting: int
+    running: int
+    kv_usage: float
+    routed: int
+    routing_share: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Cluster totals and ratios."""
+
+    nodes: int
+    gpus: int
+    healthy_gpus: int
+    workloads: int
+    memory_total_mib: int
+    memory_used_mib: int
+    memory_external_mib: int
+    allocation_ratio: float
+    fragmentation_ratio: float
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """The whole view; ``tenants`` / ``replicas`` are None when the caller may not list them."""
+
+    server: str
+    policy: str
+    inventory_source: str
+    summary: Summary
+    nodes: tuple[NodeRow, ...]
+    tenants: tuple[TenantRow, ...] | None
+    replicas: tuple[ReplicaRow, ...] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (for JSON)."""
+        return asdict(self)
+
+
+def shares_by_gpu(placements: Sequence[Placement]) -> dict[str, list[Share]]:
+    """Each GPU's shares (a placement holds ``memory_mib`` and ``compute_milli`` on each of its GPUs)."""
+    out: dict[str, list[Share]] = {}
+    for p in placements:
+        share = Share(p.workload_id, p.tenant, p.memory_mib, p.compute_milli)
+        for gpu in p.gpu_ids:
+            out.setdefault(gpu, []).append(share)
+    return out
+
+
+def gpu_cell(g: GpuStats, shares: Sequence[Share]) -> GpuCell:
+    """A GPU's cell."""
+    return GpuCell(
+        g.id,
+        g.model,
+        g.healthy,
+        g.memory_total_mib,
+        g.memory_used_mib,
+        g.memory_external_mib,
+        g.memory_free_mib,
+        g.compute_total_milli,
+        g.compute_used_milli,
+        g.workloads,
+        tuple(shares),
+    )
+
+
+def node_rows(cluster: ClusterView) -> tuple[NodeRow, ...]:
+    """GPUs grouped by node, keeping the service's order."""
+    shares = shares_by_gpu(cluster.placements)
+    nodes: dict[str, list[GpuCell]] = {}
+    for g in cluster.gpus:
+        nodes.setdefault(g.node, []).append(gpu_cell(g, shares.get(g.id, ())))
+    return tuple(NodeRow(name, tuple(gpus)) for name, gpus in nodes.items())
+
+
+def resource_rows(t: TenantStatus) -> tuple[ResourceRow, ...]:
+    """The resources a tenant has any figure for."""
+    q = t.quota
+    figures: list[Mapping[str, float]] = [t.allocated, q.guaranteed, q.deserved, q.limit, t.fair_share]
+    return tuple(
+        ResourceRow(
+            r,
+            t.allocated.get(r, 0.0),
+            q.guaranteed.get(r, 0.0),
+            q.deserved.get(r, 0.0),
+            q.limit.get(r),
+            t.fair_share.get(r, 0.0),
+        )
+        for r in RESOURCES
+        if any(f.get(r) for f in figures)
+    )
+
+
+def tenant_row(t: TenantStatus) -> TenantRow:
+    """A tenant's row."""
+    return TenantRow(
+        t.name, t.parent, t.placed_workloads, t.placed_gpus, t.admitted, t.queued, resource_rows(t)
+    )
+
+
+def replica_rows(replicas: Sequence[ReplicaView]) -> tuple[ReplicaRow, ...]:
+    """Replicas' rows, each with its share of the requests routed so far."""
+    total = sum(r.routed for r in replicas)
+    return tuple(
+        ReplicaRow(
+            r.id,
+            r.model,
+            r.tenant,
+            r.waiting,
+            r.running,
+            r.kv_usage,
+            r.routed,
+            r.routed / total if total else 0.0,
+        )
+        for r in replicas
+    )
+
+
+def summary_of(cluster: ClusterView) -> Summary:
+    """The cluster's totals."""
+    t = cluster.totals
+    return Summary(
+        cluster.nodes,
+        t.gpus,
+        t.healthy_gpus,
+        cluster.workloads,
+        t.memory_total_mib,
+        t.memory_used_mib,
+        t.memory_external_mib,
+        cluster.allocation_ratio,
+        cluster.fragmentation_ratio,
+    )
+
+
+def status_view(
+    server: str,
+    cluster: ClusterView,
+    tenants: Sequence[TenantStatus] | None,
+    replicas: Sequence[ReplicaView] | None,
+) -> StatusView:
+    """The view of the service's answers (None: that call was refused to this caller)."""
+    return StatusView(
+        server,
+        cluster.policy,
+        cluster.inventory_source,
+        summary_of(cluster),
+        node_rows(cluster),
+        None if tenants is None else tuple(tenant_row(t) for t in tenants),
+        None if replicas is None else replica_rows(replicas),
+    )
