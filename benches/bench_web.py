@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from gpuplane import Client
+from gpuplane import Client, Workload
 from gpuplane.client_values import Quota
 from gpuplane.status_view import status_view
 
@@ -90,8 +90,23 @@ def median_of(repeat: int, fn):
     return samples, [statistics.median(col) for col in zip(*[s[1:4] for s in samples], strict=True)]
 
 
-def bench_page(url: str, repeat: int) -> dict[str, float]:
-    """Median server ms, client ms and bytes of a gzip, an identity and an unchanged refresh."""
+def after_a_placement(c: Client, url: str):
+    """A refresh right after a placement changed the cluster (its view is built anew)."""
+
+    def once() -> tuple[int, float, float, int, bytes]:
+        c.place(Workload("probe", memory_mib=1_000))
+        try:
+            return get(url, {"Accept-Encoding": "gzip"})
+        finally:
+            c.release("probe")
+
+    return once
+
+
+def bench_page(url: str, repeat: int, c: Client) -> dict[str, float]:
+    """Median server ms, client ms and bytes of a gzip, an identity and an unchanged refresh,
+    and of one right after a placement."""
+    _, changed = median_of(repeat, after_a_placement(c, url))
     samples, gz = median_of(repeat, lambda: get(url, {"Accept-Encoding": "gzip"}))
     _, raw = median_of(repeat, lambda: get(url, {}))
     with urllib.request.urlopen(url, timeout=60) as r:
@@ -99,8 +114,8 @@ def bench_page(url: str, repeat: int) -> dict[str, float]:
     unchanged, nm = median_of(repeat, lambda: get(url, {"If-None-Match": etag}))
     assert all(s[0] == 304 for s in unchanged), "the view changed between refreshes"
     view = json.loads(gzip.decompress(samples[-1][4]))
-    out: dict[str, float] = {"gpus": sum(len(n["gpus"]) for n in view["nodes"])}
-    for key, (wall, server, size) in (("gz", gz), ("raw", raw), ("nm", nm)):
+    out: dict[str, float] = {"gpus": sum(len(n["gpus"]) for n in view["cluster"]["nodes"])}
+    for key, (wall, server, size) in (("changed", changed), ("gz", gz), ("raw", raw), ("nm", nm)):
         out.update({f"{key}_wall": wall, f"{key}_server": server, f"{key}_bytes": size})
     return out
 
@@ -147,7 +162,8 @@ def main() -> None:
                 populate(c, args.workloads)
                 placed = c.cluster(gpus=False, placements=False).workloads
             url = f"http://127.0.0.1:{port}/api/view"
-            page = bench_page(url, args.repeat)
+            with Client(target, timeout=120) as c:
+                page = bench_page(url, args.repeat, c)
             status_ms = bench_status(target, args.repeat)
             load_ms = bench_browser(f"http://127.0.0.1:{port}/", int(page["gpus"]), Path(tmp) / "profile")
         finally:
@@ -156,6 +172,7 @@ def main() -> None:
     print(f"{SPEC}: {page['gpus']} GPUs, {placed} workloads, {TENANTS} tenants, {REPLICAS} replicas")
     print(f"{'refresh':34s} {'server ms':>10s} {'client ms':>10s} {'bytes':>11s}")
     for name, key in (
+        ("/api/view gzip, after a placement", "changed"),
         ("/api/view gzip", "gz"),
         ("/api/view identity", "raw"),
         ("/api/view unchanged (304)", "nm"),

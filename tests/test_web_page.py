@@ -56,7 +56,7 @@ def shares(view: dict) -> dict[str, tuple[str, str, int]]:
     """workload -> (gpu, tenant, memory) over the packing map."""
     return {
         s["workload"]: (g["id"], s["tenant"], s["memory_mib"])
-        for n in view["nodes"]
+        for n in view["cluster"]["nodes"]
         for g in n["gpus"]
         for s in g["shares"]
     }
@@ -69,7 +69,7 @@ def test_api_view_has_the_map_tenants_replicas_and_decisions(served):
     view = get_json(page_url(served, "/api/view"))
     assert shares(view)["llama-8b"] == (placed["llama-8b"].gpu_ids[0], "chat", 20_000)
     assert shares(view)["llama-70b"][1:] == ("search", 70_000)
-    gpus = {g["id"]: g for n in view["nodes"] for g in n["gpus"]}
+    gpus = {g["id"]: g for n in view["cluster"]["nodes"] for g in n["gpus"]}
     assert len(gpus) == 16 and not gpus["sim-1/7"]["healthy"]
     assert gpus[placed["embed"].gpu_ids[0]]["compute_used_milli"] == 250
     chat = next(t for t in view["tenants"] if t["name"] == "chat")
@@ -100,7 +100,11 @@ def test_the_page_and_the_status_table_read_the_same_view(served):
         table_view = json.loads(json.dumps(read(c, "x").to_dict()))
         text = render(c, "x")
     page = get_json(page_url(served, "/api/view"))
-    assert page["summary"] == table_view["summary"]
+    assert page["cluster"]["summary"] == table_view["cluster"]["summary"]
+    without_shares = [
+        [{**g, "shares": []} for g in n["gpus"]] for n in page["cluster"]["nodes"]
+    ]  # the table does not ask for placements
+    assert without_shares == [n["gpus"] for n in table_view["cluster"]["nodes"]]
     assert page["tenants"] == table_view["tenants"]
     assert page["replicas"] == table_view["replicas"]
     assert "sim-1/7  sim-1  H100-80GB  DRAINED" in text
@@ -151,11 +155,11 @@ def test_chromium_shows_workloads_as_they_are_placed(served, tmp_path):
         assert "vllm-0" in text and "too-big" in text and "no node fits" in text and "search" in text
         c.place(Workload("mistral-7b", memory_mib=16_000, tenant="search"))
         browser.wait_for("!!document.querySelector('[data-workload=\"mistral-7b\"]')")
-        c.release("llama-70b")
-        browser.wait_for("!document.querySelector('[data-workload=\"llama-70b\"]')")
         newest = "document.querySelector('#decisions tr:nth-child(2)').innerText"
         assert "placed\tmistral-7b\tsearch" in browser.evaluate(newest)
         browser.screenshot(tmp_path / "page.png")
+        c.release("llama-70b")
+        browser.wait_for("!document.querySelector('[data-workload=\"llama-70b\"]')")
     assert (tmp_path / "page.png").stat().st_size > 10_000
     if SCREENSHOT:
         shutil.copy(tmp_path / "page.png", SCREENSHOT)

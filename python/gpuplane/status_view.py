@@ -8,8 +8,9 @@ decides: shares, fair shares and reasons are the core's, carried through.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 from gpuplane.client_values import ClusterView, GpuStats, Placement, ReplicaView, TenantStatus
@@ -107,20 +108,38 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class StatusView:
-    """The whole view; ``tenants`` / ``replicas`` are None when the caller may not list them."""
+class ClusterPart:
+    """What ``GetCluster`` answered: policy, inventory source, totals and the packing map."""
 
-    server: str
     policy: str
     inventory_source: str
     summary: Summary
     nodes: tuple[NodeRow, ...]
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """The whole view; ``tenants`` / ``replicas`` are None when the caller may not list them."""
+
+    server: str
+    cluster: ClusterPart
     tenants: tuple[TenantRow, ...] | None
     replicas: tuple[ReplicaRow, ...] | None
 
     def to_dict(self) -> dict[str, Any]:
-        """As plain data (for JSON)."""
+        """As plain data."""
         return asdict(self)
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    if is_dataclass(value):
+        return value.__dict__
+    raise TypeError(f"{type(value).__name__} is not a view value")
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON of view values (dataclasses, tuples, dicts), without copying them first."""
+    return json.dumps(value, default=_fields_of, separators=(",", ":"))
 
 
 def shares_by_gpu(placements: Sequence[Placement]) -> dict[str, list[Share]]:
@@ -177,10 +196,11 @@ def resource_rows(t: TenantStatus) -> tuple[ResourceRow, ...]:
     )
 
 
-def tenant_row(t: TenantStatus) -> TenantRow:
-    """A tenant's row."""
-    return TenantRow(
-        t.name, t.parent, t.placed_workloads, t.placed_gpus, t.admitted, t.queued, resource_rows(t)
+def tenant_rows(tenants: Sequence[TenantStatus]) -> tuple[TenantRow, ...]:
+    """Tenants' rows."""
+    return tuple(
+        TenantRow(t.name, t.parent, t.placed_workloads, t.placed_gpus, t.admitted, t.queued, resource_rows(t))
+        for t in tenants
     )
 
 
@@ -218,19 +238,21 @@ def summary_of(cluster: ClusterView) -> Summary:
     )
 
 
+def cluster_part(cluster: ClusterView) -> ClusterPart:
+    """The view of a ``GetCluster`` answer."""
+    return ClusterPart(cluster.policy, cluster.inventory_source, summary_of(cluster), node_rows(cluster))
+
+
 def status_view(
     server: str,
-    cluster: ClusterView,
+    cluster: ClusterView | ClusterPart,
     tenants: Sequence[TenantStatus] | None,
     replicas: Sequence[ReplicaView] | None,
 ) -> StatusView:
     """The view of the service's answers (None: that call was refused to this caller)."""
     return StatusView(
         server,
-        cluster.policy,
-        cluster.inventory_source,
-        summary_of(cluster),
-        node_rows(cluster),
-        None if tenants is None else tuple(tenant_row(t) for t in tenants),
+        cluster if isinstance(cluster, ClusterPart) else cluster_part(cluster),
+        None if tenants is None else tenant_rows(tenants),
         None if replicas is None else replica_rows(replicas),
     )

@@ -40,16 +40,16 @@ def gpu_rows(view: StatusView) -> list[list[Any]]:
             f"{g.compute_used_milli}/{g.compute_total_milli}",
             g.workloads,
         ]
-        for node in view.nodes
+        for node in view.cluster.nodes
         for g in node.gpus
     ]
 
 
 def summary(view: StatusView) -> str:
     """The header lines: server, policy, source, totals."""
-    s = view.summary
+    c, s = view.cluster, view.cluster.summary
     return (
-        f"gpuplane {view.server}  policy {view.policy}  {view.inventory_source}\n"
+        f"gpuplane {view.server}  policy {c.policy}  {c.inventory_source}\n"
         f"GPUs {s.gpus} ({s.healthy_gpus} healthy)"
         f"  memory {gib(s.memory_used_mib)}/{gib(s.memory_total_mib)} GiB"
         f"  allocation {s.allocation_ratio:.1%}  fragmentation {s.fragmentation_ratio:.1%}"

@@ -13,18 +13,17 @@ an HttpOnly cookie and redirects, so a browser can open the page). Assets ship i
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from gpuplane._proto.v1 import admin_pb2 as am
 from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane.client_values import ClusterView, ReplicaView, TenantStatus
 from gpuplane.daemon.auth import TokenInterceptor
+from gpuplane.daemon.decisions import Decision
 from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.hooks import Principal, current_principal, set_principal
 from gpuplane.daemon.services.admin import AdminService
@@ -33,7 +32,7 @@ from gpuplane.daemon.services.placement import PlacementService
 from gpuplane.daemon.status import code_of, message_of
 from gpuplane.daemon.web.http import Request, Response
 from gpuplane.errors import GpuplaneError, PermissionDenied
-from gpuplane.status_view import StatusView, status_view
+from gpuplane.status_view import ClusterPart, Summary, cluster_part, status_view, to_json
 
 T = TypeVar("T")
 COOKIE = "gpuplane_token"
@@ -43,6 +42,7 @@ ASSETS = {
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
+EMPTY_CLUSTER = ClusterPart("", "", Summary(0, 0, 0, 0, 0, 0, 0, 0.0, 0.0), ())
 GET_CLUSTER = "/gpuplane.v1.PlacementService/GetCluster"
 LIST_TENANTS = "/gpuplane.v1.AdminService/ListTenants"
 LIST_REPLICAS = "/gpuplane.v1.AdmissionService/ListReplicas"
@@ -76,6 +76,7 @@ class WebApp:
         self.placement = PlacementService(engine)
         self.admission = AdmissionService(engine, engine.router)
         self.admin = AdminService(engine)
+        self._cluster_json: dict[tuple[int, Principal], str] = {}
 
     async def __call__(self, request: Request) -> Response:
         """Answers one request."""
@@ -117,7 +118,7 @@ class WebApp:
     async def api_view(self, request: Request) -> Response:
         """The view as JSON, with an ETag so an unchanged view costs a 304."""
         started = time.perf_counter()
-        body = json.dumps(await self.view_data(request), separators=(",", ":")).encode()
+        body = (await self.view_json(request)).encode()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         timing = f"view;dur={(time.perf_counter() - started) * 1000:.2f}"
         headers = {"ETag": etag, "Cache-Control": "no-cache", "Server-Timing": timing}
@@ -125,21 +126,27 @@ class WebApp:
             return Response(304, b"", headers=headers)
         return Response(200, body, "application/json", headers)
 
-    async def view_data(self, request: Request) -> dict[str, Any]:
-        """The status view of the caller's answers, and the recent decisions it may see."""
-        view = await self.read(request)
-        data = view.to_dict()
-        data["decisions"] = self.decisions()
-        return data
-
-    async def read(self, request: Request) -> StatusView:
-        """The answers to ``GetCluster``, ``ListTenants`` and ``ListReplicas``, as a view."""
-        req = pp.GetClusterRequest(include_gpus=True, include_placements=True)
-        cluster = ClusterView.from_pb(await self.placement.GetCluster(req, None))
+    async def view_json(self, request: Request) -> str:
+        """The :class:`StatusView` of the caller's answers as JSON, with the recent decisions
+        it may see. The cluster part comes from :meth:`cluster_json`."""
+        cluster = await self.cluster_json()
         tenants = await self.permitted(request, LIST_TENANTS, self.list_tenants)
         replicas = await self.permitted(request, LIST_REPLICAS, self.list_replicas)
-        host = request.headers.get("host", "")
-        return status_view(host, cluster, tenants, replicas)
+        view = status_view(request.headers.get("host", ""), EMPTY_CLUSTER, tenants, replicas)
+        rest = to_json({**view.__dict__, "cluster": None, "decisions": self.decisions()})
+        return rest.replace('"cluster":null', f'"cluster":{cluster}', 1)
+
+    async def cluster_json(self) -> str:
+        """JSON of the ``GetCluster`` view for the current caller. Kept until the next
+        mutation: every change of the cluster is an operation that moves ``engine.next_seq``."""
+        key = (self.engine.next_seq, current_principal())
+        cached = self._cluster_json.get(key)
+        if cached is None:
+            req = pp.GetClusterRequest(include_gpus=True, include_placements=True)
+            cached = to_json(cluster_part(ClusterView.from_pb(await self.placement.GetCluster(req, None))))
+            self._cluster_json = {k: v for k, v in self._cluster_json.items() if k[0] == key[0]}
+            self._cluster_json[key] = cached
+        return cached
 
     async def permitted(self, request: Request, method: str, call: Callable[[], Awaitable[T]]) -> T | None:
         """``call()`` as ``method``'s caller, or None when that caller may not make it."""
@@ -157,11 +164,11 @@ class WebApp:
         response = await self.admission.ListReplicas(ap.ListReplicasRequest(), None)
         return [ReplicaView.from_pb(r) for r in response.replicas]
 
-    def decisions(self) -> list[dict[str, Any]]:
+    def decisions(self) -> list[Decision]:
         """Recent decisions the caller may see (a tenant: its own and cluster-wide ones)."""
         access = self.engine.access
         return [
-            asdict(d)
+            d
             for d in self.engine.decisions.recent(DECISIONS_SHOWN)
             if access.allows("WatchEvents", d.tenant or None)
         ]

@@ -4,7 +4,7 @@
 
 const REFRESH_MS = 2000;
 const SVG = "http://www.w3.org/2000/svg";
-const CELL_W = 64, CELL_H = 30, GAP = 4, LABEL_H = 14, NODE_GAP = 12;
+const CELL_W = 80, CELL_H = 36, GAP = 4, LABEL_H = 14, NODE_GAP = 14;
 let lastEtag = null;
 
 function el(tag, attrs = {}, text) {
@@ -48,20 +48,20 @@ function table(headers, rows, numeric = new Set()) {
 }
 
 function renderSummary(view) {
-  const s = view.summary, box = document.getElementById("summary");
+  const s = view.cluster.summary, box = document.getElementById("summary");
   box.replaceChildren();
   const cards = [
     ["nodes", s.nodes], ["GPUs", `${s.healthy_gpus}/${s.gpus} healthy`], ["workloads", s.workloads],
     ["memory", `${gib(s.memory_used_mib)}/${gib(s.memory_total_mib)} GiB`],
     ["external", `${gib(s.memory_external_mib)} GiB`], ["allocation", pct(s.allocation_ratio)],
-    ["fragmentation", pct(s.fragmentation_ratio)], ["policy", view.policy],
+    ["fragmentation", pct(s.fragmentation_ratio)], ["policy", view.cluster.policy],
   ];
   for (const [label, value] of cards) {
     const c = el("div", { class: "card" }, label);
     c.appendChild(el("b", {}, String(value)));
     box.appendChild(c);
   }
-  document.getElementById("server").textContent = view.inventory_source;
+  document.getElementById("server").textContent = view.cluster.inventory_source;
 }
 
 function gpuCell(gpu, x, y) {
@@ -96,14 +96,14 @@ function gpuCell(gpu, x, y) {
 
 function renderMap(view) {
   const box = document.getElementById("map");
-  const perNode = Math.max(1, ...view.nodes.map((n) => n.gpus.length));
+  const perNode = Math.max(1, ...view.cluster.nodes.map((n) => n.gpus.length));
   const nodeW = perNode * (CELL_W + GAP) + NODE_GAP;
   const cols = Math.max(1, Math.floor((box.clientWidth || 1200) / nodeW));
   const nodeH = LABEL_H + CELL_H + NODE_GAP;
-  const rows = Math.ceil(view.nodes.length / cols);
+  const rows = Math.ceil(view.cluster.nodes.length / cols);
   const svg = svgEl("svg", { width: cols * nodeW, height: rows * nodeH, role: "img",
     "aria-label": "packing map" });
-  view.nodes.forEach((node, i) => {
+  view.cluster.nodes.forEach((node, i) => {
     const x0 = (i % cols) * nodeW, y0 = Math.floor(i / cols) * nodeH;
     const label = svgEl("text", { class: "node-label", x: x0, y: y0 + LABEL_H - 3, "data-node": node.name });
     label.textContent = node.name;
@@ -116,7 +116,7 @@ function renderMap(view) {
 
 function renderLegend(view) {
   const tenants = new Set();
-  view.nodes.forEach((n) => n.gpus.forEach((g) => g.shares.forEach((s) => tenants.add(s.tenant))));
+  view.cluster.nodes.forEach((n) => n.gpus.forEach((g) => g.shares.forEach((s) => tenants.add(s.tenant))));
   const legend = document.getElementById("legend");
   legend.replaceChildren();
   const item = (color, text) => {
