@@ -129,3 +129,15 @@ def test_daemon_adapter_keeps_its_interface():
     assert c.reason == "prefix +1.333, adapter +1.000, queue -0.500, kv -0.250, fair -0.000"
     with pytest.raises(NotFound):
         d.route({"tenant": "other", "model": "m", "adapter": "", "block_hashes": []})
+
+
+def test_recorded_routes_count_on_the_chosen_replica(router):
+    router.route(model="llama")
+    assert [r.routed for r in router.replicas()] == [0, 0]
+    router.report_load("r1", waiting=4)
+    for _ in range(3):
+        assert router.route(model="llama", record=True).replica_id == "r2"
+    with pytest.raises(NotFound):
+        router.route(model="missing", record=True)
+    assert {r.id: r.routed for r in router.replicas()} == {"r1": 0, "r2": 3}
+    assert "routed=3" in repr(router.replica("r2"))

@@ -55,7 +55,7 @@ def populate(client: Client) -> None:
 def shares(view: dict) -> dict[str, tuple[str, str, int]]:
     """workload -> (gpu, tenant, memory) over the packing map."""
     return {
-        s["workload"]: (g["id"], s["tenant"], s["memory_mib"])
+        s["workload"]: (g["gpu"]["id"], s["tenant"], s["memory_mib"])
         for n in view["cluster"]["nodes"]
         for g in n["gpus"]
         for s in g["shares"]
@@ -69,7 +69,7 @@ def test_api_view_has_the_map_tenants_replicas_and_decisions(served):
     view = get_json(page_url(served, "/api/view"))
     assert shares(view)["llama-8b"] == (placed["llama-8b"].gpu_ids[0], "chat", 20_000)
     assert shares(view)["llama-70b"][1:] == ("search", 70_000)
-    gpus = {g["id"]: g for n in view["cluster"]["nodes"] for g in n["gpus"]}
+    gpus = {c["gpu"]["id"]: c["gpu"] for n in view["cluster"]["nodes"] for c in n["gpus"]}
     assert len(gpus) == 16 and not gpus["sim-1/7"]["healthy"]
     assert gpus[placed["embed"].gpu_ids[0]]["compute_used_milli"] == 250
     chat = next(t for t in view["tenants"] if t["name"] == "chat")

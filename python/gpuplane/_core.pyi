@@ -800,7 +800,7 @@ class ReplicaStatus:
     def tenant_service(self) -> dict[str, float]: ...
     @property
     def routed(self) -> int:
-        """Requests ``Router.dispatch`` sent it since it registered."""
+        """Requests routed to it with ``record=True`` since it registered."""
 
 @final
 class Router:
@@ -847,16 +847,9 @@ class Router:
         model: str = "",
         adapter: str = "",
         block_hashes: Sequence[int] = ...,
-    ) -> Route: ...
-    def dispatch(
-        self,
-        *,
-        tenant: str = "default",
-        model: str = "",
-        adapter: str = "",
-        block_hashes: Sequence[int] = ...,
+        record: bool = False,
     ) -> Route:
-        """``route``, counting the choice on the chosen replica (its ``routed``)."""
+        """The best replica; with ``record``, the choice is counted on it (its ``routed``)."""
     def replica(self, id: str) -> ReplicaStatus: ...
     def replicas(self) -> list[ReplicaStatus]: ...
     def __len__(self) -> int: ...

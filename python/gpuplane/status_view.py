@@ -30,18 +30,10 @@ class Share:
 
 @dataclass(frozen=True)
 class GpuCell:
-    """One GPU of the packing map: capacity, what is placed on it, external use and health."""
+    """One GPU of the packing map: its figures (capacity, use, external use, health) and what
+    is placed on it."""
 
-    id: str
-    model: str
-    healthy: bool
-    memory_total_mib: int
-    memory_used_mib: int
-    memory_external_mib: int
-    memory_free_mib: int
-    compute_total_milli: int
-    compute_used_milli: int
-    workloads: int
+    gpu: GpuStats
     shares: tuple[Share, ...]
 
 
@@ -152,29 +144,12 @@ def shares_by_gpu(placements: Sequence[Placement]) -> dict[str, list[Share]]:
     return out
 
 
-def gpu_cell(g: GpuStats, shares: Sequence[Share]) -> GpuCell:
-    """A GPU's cell."""
-    return GpuCell(
-        g.id,
-        g.model,
-        g.healthy,
-        g.memory_total_mib,
-        g.memory_used_mib,
-        g.memory_external_mib,
-        g.memory_free_mib,
-        g.compute_total_milli,
-        g.compute_used_milli,
-        g.workloads,
-        tuple(shares),
-    )
-
-
 def node_rows(cluster: ClusterView) -> tuple[NodeRow, ...]:
     """GPUs grouped by node, keeping the service's order."""
     shares = shares_by_gpu(cluster.placements)
     nodes: dict[str, list[GpuCell]] = {}
     for g in cluster.gpus:
-        nodes.setdefault(g.node, []).append(gpu_cell(g, shares.get(g.id, ())))
+        nodes.setdefault(g.node, []).append(GpuCell(g, tuple(shares.get(g.id, ()))))
     return tuple(NodeRow(name, tuple(gpus)) for name, gpus in nodes.items())
 
 

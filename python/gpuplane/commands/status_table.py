@@ -41,7 +41,7 @@ def gpu_rows(view: StatusView) -> list[list[Any]]:
             g.workloads,
         ]
         for node in view.cluster.nodes
-        for g in node.gpus
+        for g in (cell.gpu for cell in node.gpus)
     ]
 
 

@@ -84,6 +84,10 @@ class Router:
 
     def route(self, req: dict[str, Any]) -> RouteChoice:
         """The best replica for a request, counted as routed to it; NOT_FOUND when none serves it."""
-        return self.core.dispatch(
-            tenant=req["tenant"], model=req["model"], adapter=req["adapter"], block_hashes=req["block_hashes"]
+        return self.core.route(
+            tenant=req["tenant"],
+            model=req["model"],
+            adapter=req["adapter"],
+            block_hashes=req["block_hashes"],
+            record=True,
         )

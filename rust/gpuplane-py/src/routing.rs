@@ -129,7 +129,7 @@ impl PyReplicaStatus {
     fn tenant_service(&self) -> BTreeMap<String, f64> {
         self.inner.load.tenant_service.clone()
     }
-    /// Requests `Router.dispatch` sent it since it registered.
+    /// Requests routed to it with `record=True` since it registered.
     #[getter]
     fn routed(&self) -> u64 {
         self.inner.routed
@@ -154,20 +154,6 @@ impl PyReplicaStatus {
                 ("routed", self.inner.routed.to_string()),
             ],
         )
-    }
-}
-
-fn route_request(
-    tenant: String,
-    model: String,
-    adapter: String,
-    block_hashes: Vec<u64>,
-) -> RouteRequest {
-    RouteRequest {
-        tenant,
-        model,
-        adapter,
-        block_hashes,
     }
 }
 
@@ -260,9 +246,11 @@ impl PyRouter {
         .map_err(to_py)
     }
 
-    /// The best replica for a request; `NotFound` when no registered replica serves it.
+    /// The best replica for a request; `NotFound` when no registered replica serves it. With
+    /// `record`, the choice is counted on the chosen replica (its `routed`): for callers that
+    /// follow the answer, so that each replica's share of the routing is known.
     #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
-        block_hashes=Vec::new()))]
+        block_hashes=Vec::new(), record=false))]
     fn route(
         &self,
         py: Python<'_>,
@@ -270,29 +258,24 @@ impl PyRouter {
         model: String,
         adapter: String,
         block_hashes: Vec<u64>,
+        record: bool,
     ) -> PyResult<PyRoute> {
-        let req = route_request(tenant, model, adapter, block_hashes);
-        py.detach(|| self.lock().route(&req))
-            .map(|inner| PyRoute { inner })
-            .map_err(to_py)
-    }
-
-    /// `route`, counting the choice on the chosen replica (its `routed`): for callers that
-    /// follow the answer, so that each replica's share of the routing is known.
-    #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
-        block_hashes=Vec::new()))]
-    fn dispatch(
-        &self,
-        py: Python<'_>,
-        tenant: String,
-        model: String,
-        adapter: String,
-        block_hashes: Vec<u64>,
-    ) -> PyResult<PyRoute> {
-        let req = route_request(tenant, model, adapter, block_hashes);
-        py.detach(|| self.lock().dispatch(&req))
-            .map(|inner| PyRoute { inner })
-            .map_err(to_py)
+        let req = RouteRequest {
+            tenant,
+            model,
+            adapter,
+            block_hashes,
+        };
+        py.detach(|| {
+            let mut router = self.lock();
+            if record {
+                router.dispatch(&req)
+            } else {
+                router.route(&req)
+            }
+        })
+        .map(|inner| PyRoute { inner })
+        .map_err(to_py)
     }
 
     /// One replica and its last load; `NotFound` if it is not registered.

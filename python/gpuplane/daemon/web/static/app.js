@@ -64,7 +64,8 @@ function renderSummary(view) {
   document.getElementById("server").textContent = view.cluster.inventory_source;
 }
 
-function gpuCell(gpu, x, y) {
+function gpuCell(cell, x, y) {
+  const gpu = cell.gpu;
   const g = svgEl("g", { class: gpu.healthy ? "gpu" : "gpu drained", "data-gpu": gpu.id,
     transform: `translate(${x},${y})` });
   const title = svgEl("title");
@@ -75,7 +76,7 @@ function gpuCell(gpu, x, y) {
   const memH = CELL_H - 6, scale = CELL_W / Math.max(gpu.memory_total_mib, 1);
   g.appendChild(svgEl("rect", { class: "free", x: 0, y: 0, width: CELL_W, height: memH }));
   let at = 0;
-  for (const share of gpu.shares) {
+  for (const share of cell.shares) {
     const w = share.memory_mib * scale;
     const seg = svgEl("rect", { class: "seg", x: at, y: 0, width: w, height: memH,
       fill: tenantColor(share.tenant), "data-workload": share.workload, "data-tenant": share.tenant });
@@ -108,7 +109,7 @@ function renderMap(view) {
     const label = svgEl("text", { class: "node-label", x: x0, y: y0 + LABEL_H - 3, "data-node": node.name });
     label.textContent = node.name;
     svg.appendChild(label);
-    node.gpus.forEach((gpu, j) => svg.appendChild(gpuCell(gpu, x0 + j * (CELL_W + GAP), y0 + LABEL_H)));
+    node.gpus.forEach((cell, j) => svg.appendChild(gpuCell(cell, x0 + j * (CELL_W + GAP), y0 + LABEL_H)));
   });
   box.replaceChildren(svg);
   renderLegend(view);
@@ -116,7 +117,7 @@ function renderMap(view) {
 
 function renderLegend(view) {
   const tenants = new Set();
-  view.cluster.nodes.forEach((n) => n.gpus.forEach((g) => g.shares.forEach((s) => tenants.add(s.tenant))));
+  view.cluster.nodes.forEach((n) => n.gpus.forEach((c) => c.shares.forEach((s) => tenants.add(s.tenant))));
   const legend = document.getElementById("legend");
   legend.replaceChildren();
   const item = (color, text) => {
