@@ -44,7 +44,7 @@ class Calls:
         context.add_done_callback(self._finished)
 
     @property
-    def open(self) -> int:
+    def running(self) -> int:
         """How many unary calls are being handled now."""
         return self._open
 

@@ -114,7 +114,7 @@ class Daemon:
         await self.health.enter_graceful_shutdown()
         closing = asyncio.create_task(self.server.stop(grace))  # no new connections; GOAWAY
         if not await self.calls.drained(until):
-            log.warning("%d call(s) still running after the %.1fs grace: cancelled", self.calls.open, grace)
+            log.warning("%d call(s) outlived the %.1fs grace: cancelled", self.calls.running, grace)
         self.engine.bus.close()  # watch streams end
         await self.server.stop(None)  # cancels the streams and the calls no handler took
         await closing
