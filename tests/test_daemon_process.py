@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
-from daemon_harness import Process
+from daemon_harness import Process, in_process, make_config
 from gpuplane import Client, GpuplaneError, Workload
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2_grpc
@@ -116,6 +116,15 @@ def test_sigterm_does_not_wait_for_calls_that_no_handler_finishes(tmp_path):
     ok = {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
     assert ended["watch"] in ok, ended
     assert ended["reports"] in {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, ended
+
+
+def test_a_call_that_starts_after_the_stop_began_is_refused_and_changes_nothing(tmp_path):
+    with in_process(make_config(tmp_path)) as server, Client(server.target) as c:
+        c.place(Workload("before", MEMORY_MIB, 1))
+        server.daemon.calls.close()  # the first step of Daemon.stop
+        with pytest.raises(Unavailable, match="shutting down"):
+            c.place(Workload("after", MEMORY_MIB, 1))
+        assert set(server.daemon.engine.state.owners) == {"before"}
 
 
 def _one_bad_report(stop: threading.Event):
