@@ -124,6 +124,7 @@ class Daemon:
             await self._local_agent.stop()
         self.engine.close()
         self.engine.metrics.stop()
+        await leftover_tasks_ended()
 
     async def push_state(self) -> None:
         """Hands a fresh view of the state to the metrics sink every few seconds."""
@@ -132,6 +133,14 @@ class Daemon:
             replicas = list(self.engine.router.replicas.values())
             self.engine.metrics.on_state(state.cluster.stats(), state.tenant_views(), replicas)
             await asyncio.sleep(STATE_PUSH_S)
+
+
+async def leftover_tasks_ended(timeout_s: float = 1.0) -> None:
+    """Lets the tasks grpc left for the cancelled calls end before the loop does: at exit the loop
+    would cancel them, and grpc logs each such cancellation as an unhandled error."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=timeout_s)
 
 
 def add_services(server: grpc.aio.Server, engine: Engine, calls: Calls) -> health.aio.HealthServicer:
