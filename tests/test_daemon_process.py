@@ -12,14 +12,21 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
-from daemon_harness import Process
+from daemon_harness import Process, in_process, make_config
 from gpuplane import Client, GpuplaneError, Workload
+from gpuplane._proto.v1 import placement_pb2 as pp
+from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2_grpc
+from gpuplane._proto.v1 import telemetry_pb2 as tp
 from gpuplane.client import ServiceError
 from gpuplane.client_values import Quota
+from gpuplane.daemon.convert import workload_to_pb
 from gpuplane.daemon.errors import Unavailable
 
 KILLS = 4
 THREADS = 3
+SIGTERM_ROUNDS = 3
+SIGTERM_THREADS = 8
+STREAM_DEADLINE_S = 5.0
 MEMORY_MIB = 1_000
 
 
@@ -46,7 +53,9 @@ def test_restart_keeps_state_and_sigterm_exits_cleanly(tmp_path):
     assert "journal flushed and closed" in log
 
 
-def test_sigterm_lets_in_flight_calls_finish(tmp_path):
+@pytest.mark.parametrize("seed", range(SIGTERM_ROUNDS))
+def test_sigterm_lets_in_flight_calls_finish(tmp_path, seed):
+    # many callers, SIGTERM at a varied moment: a call is answered (and journaled) or refused
     d = Process(tmp_path)
     acked: list[str] = []
     errors: list[object] = []
@@ -61,10 +70,10 @@ def test_sigterm_lets_in_flight_calls_finish(tmp_path):
                     return
                 acked.append(f"s{k}-{i}")
 
-    threads = [threading.Thread(target=load, args=(k,)) for k in range(THREADS)]
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(SIGTERM_THREADS)]
     for t in threads:
         t.start()
-    _wait_until(lambda: len(acked) >= 50)
+    _wait_until(lambda: len(acked) >= random.Random(seed).randint(50, 300))
     d.signal(signal.SIGTERM)
     assert d.wait() == 0
     for t in threads:
@@ -76,9 +85,62 @@ def test_sigterm_lets_in_flight_calls_finish(tmp_path):
         with Client(d.target) as c:
             present = {p.workload_id for p in c.cluster().placements}
         assert set(acked) <= present
-        assert len(present - set(acked)) <= THREADS  # at most one unacknowledged call per thread
+        assert len(present - set(acked)) <= SIGTERM_THREADS  # at most one unacknowledged call per thread
     finally:
         d.kill()
+
+
+def test_sigterm_does_not_wait_for_calls_that_no_handler_finishes(tmp_path):
+    # What held SIGTERM until a client's deadline: a call that no handler will finish. The race
+    # of the test above makes one now and then: grpc.aio's core takes in a call while its
+    # serving loop exits, and no handler ever runs it. Open streams are such calls every time.
+    # The stop used to wait the whole grace (10 s) for them, past their deadline (5 s): the
+    # client saw DEADLINE_EXCEEDED. Now they are refused once the calls that started answered.
+    d = Process(tmp_path)  # grace 10 s > the calls' deadline
+    ended: dict[str, grpc.StatusCode] = {}
+    with grpc.insecure_channel(d.target) as channel:
+        placement = placement_pb2_grpc.PlacementServiceStub(channel)
+        watch = placement.WatchEvents(pp.WatchEventsRequest(), timeout=STREAM_DEADLINE_S)
+        quiet = threading.Event()
+        acks = telemetry_pb2_grpc.TelemetryServiceStub(channel).StreamNodeState(
+            _one_bad_report(quiet), timeout=STREAM_DEADLINE_S
+        )
+        placement.Place(pp.PlaceRequest(workload=workload_to_pb(Workload("w", MEMORY_MIB, 1))))
+        assert next(watch).workload_id == "w"  # both streams are running in the daemon
+        assert "node" in next(acks).error
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+        ended["watch"] = _end_of(watch)
+        ended["reports"] = _end_of(acks)
+        quiet.set()
+    ok = {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+    assert ended["watch"] in ok, ended
+    assert ended["reports"] in {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, ended
+
+
+def test_a_call_that_starts_after_the_stop_began_is_refused_and_changes_nothing(tmp_path):
+    with in_process(make_config(tmp_path)) as server, Client(server.target) as c:
+        c.place(Workload("before", MEMORY_MIB, 1))
+        server.daemon.calls.close()  # the first step of Daemon.stop
+        with pytest.raises(Unavailable, match="shutting down"):
+            c.place(Workload("after", MEMORY_MIB, 1))
+        assert set(server.daemon.engine.state.owners) == {"before"}
+
+
+def _one_bad_report(stop: threading.Event):
+    """A report stream: one bad report, then nothing until ``stop``."""
+    yield tp.NodeStateReport(node="")
+    stop.wait(2 * STREAM_DEADLINE_S)
+
+
+def _end_of(stream) -> grpc.StatusCode:
+    """How a response stream ended (its status code once the remaining messages are read)."""
+    try:
+        for _ in stream:
+            pass
+    except grpc.RpcError as e:
+        return e.code()
+    return grpc.StatusCode.OK
 
 
 def _wait_until(cond, timeout: float = 20.0) -> None:

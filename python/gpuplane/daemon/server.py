@@ -2,9 +2,10 @@
 until SIGTERM/SIGINT, then shuts down gracefully.
 
 Start-up: recover the journal, add the inventory (NVML, file or simulation; one log line names
-the source), start the journal writer, bind. Shutdown: report NOT_SERVING, stop accepting calls,
-let in-flight calls finish (up to ``shutdown_grace_s``), then write a final snapshot and close
-the journal.
+the source), start the journal writer, bind. Shutdown: refuse new calls (UNAVAILABLE), report
+NOT_SERVING, stop accepting connections, let the calls that started finish (up to
+``shutdown_grace_s``), cancel the calls no handler took (CANCELLED), then write a final snapshot
+and close the journal.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gpuplane._proto.v1 import (
     telemetry_pb2,
     telemetry_pb2_grpc,
 )
+from gpuplane.daemon.calls import Calls
 from gpuplane.daemon.config import DEFAULT_SIMULATE, ServeConfig
 from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.hooks import AuthPolicy, MetricsSink, NullMetrics
@@ -101,23 +103,33 @@ class Daemon:
     engine: Engine
     health: health.aio.HealthServicer
     port: int
+    calls: Calls
     _pusher: asyncio.Task[None] | None = None
     _local_agent: LocalTelemetry | None = None
     web: HttpServer | None = None
 
     async def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: NOT_SERVING, stop accepting, finish in-flight calls, flush the journal."""
+        """Graceful stop: refuse new calls, NOT_SERVING, answer the calls that started (up to
+        ``grace`` seconds), cancel the rest, flush the journal. See :mod:`calls` for why."""
+        grace = self.engine.config.shutdown_grace_s if grace is None else grace
+        until = asyncio.get_running_loop().time() + grace
+        self.calls.close()
         await self.health.enter_graceful_shutdown()
         if self.web is not None:
             await self.web.stop()
-        grace = self.engine.config.shutdown_grace_s if grace is None else grace
-        await self.server.stop(grace)
+        closing = asyncio.create_task(self.server.stop(grace))  # no new connections; GOAWAY
+        if not await self.calls.drained(until):
+            log.warning("%d call(s) outlived the %.1fs grace: cancelled", self.calls.running, grace)
+        self.engine.bus.close()  # watch streams end
+        await self.server.stop(None)  # cancels the streams and the calls no handler took
+        await closing
         if self._pusher is not None:
             self._pusher.cancel()
         if self._local_agent is not None:
             await self._local_agent.stop()
         self.engine.close()
         self.engine.metrics.stop()
+        await leftover_tasks_ended()
 
     async def push_state(self) -> None:
         """Hands a fresh view of the state to the metrics sink every few seconds."""
@@ -128,13 +140,24 @@ class Daemon:
             await asyncio.sleep(STATE_PUSH_S)
 
 
-def add_services(server: grpc.aio.Server, engine: Engine) -> health.aio.HealthServicer:
-    """Registers the gpuplane.v1 services, health and reflection; returns the health servicer."""
-    placement_pb2_grpc.add_PlacementServiceServicer_to_server(map_errors(PlacementService(engine)), server)
-    admission = map_errors(AdmissionService(engine, engine.router))
+async def leftover_tasks_ended(timeout_s: float = 1.0) -> None:
+    """Lets the tasks grpc left for the cancelled calls end before the loop does: at exit the loop
+    would cancel them, and grpc logs each such cancellation as an unhandled error."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=timeout_s)
+
+
+def add_services(server: grpc.aio.Server, engine: Engine, calls: Calls) -> health.aio.HealthServicer:
+    """Registers the gpuplane.v1 services (their calls counted by ``calls``), health and
+    reflection; returns the health servicer."""
+    placement = map_errors(PlacementService(engine), calls)
+    placement_pb2_grpc.add_PlacementServiceServicer_to_server(placement, server)
+    admission = map_errors(AdmissionService(engine, engine.router), calls)
     admission_pb2_grpc.add_AdmissionServiceServicer_to_server(admission, server)
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(map_errors(AdminService(engine)), server)
-    telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(map_errors(TelemetryService(engine)), server)
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(map_errors(AdminService(engine), calls), server)
+    telemetry = map_errors(TelemetryService(engine), calls)
+    telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(telemetry, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -193,13 +216,14 @@ async def start(config: ServeConfig) -> Daemon:
     engine.add_inventory(source)
     engine.start(asyncio.get_running_loop())
     server = grpc.aio.server(interceptors=sec.interceptors or None, options=server_options(config))
-    health_servicer = add_services(server, engine)
+    calls = Calls()
+    health_servicer = add_services(server, engine, calls)
     port = server.add_secure_port(config.listen, creds) if creds else server.add_insecure_port(config.listen)
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     metrics.start()
-    daemon = Daemon(server, engine, health_servicer, port)
+    daemon = Daemon(server, engine, health_servicer, port, calls)
     if not isinstance(metrics, NullMetrics):
         daemon._pusher = asyncio.create_task(daemon.push_state())
     daemon.web = await start_web(config, engine)

@@ -1,6 +1,6 @@
 """The one place that maps gpuplane errors to gRPC status codes, and :func:`map_errors`, which
-applies it to every RPC of a servicer (unary and streaming) and refuses calls whose deadline
-already passed.
+applies it to every RPC of a servicer (unary and streaming), counts the call for a graceful
+stop (:mod:`calls`) and refuses calls whose deadline already passed.
 
 Domain errors get a precise code with the field or reason in the message; only an exception
 outside gpuplane's hierarchy (a bug) is INTERNAL, and it is logged with its traceback.
@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from gpuplane.daemon.calls import Calls
 from gpuplane.daemon.errors import InUse, NotSupported, StalePlan, Unavailable
 from gpuplane.errors import (
     CapacityError,
@@ -91,11 +92,12 @@ def _deadline_passed(context: grpc.aio.ServicerContext) -> bool:
     return remaining is not None and remaining <= 0
 
 
-def _wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def _wrap_unary(behavior: Callable[..., Awaitable[Any]], calls: Calls) -> Callable[..., Awaitable[Any]]:
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         if _deadline_passed(context):
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the call ran")
         try:
+            calls.admit(context)
             return await behavior(request_or_iterator, context)
         except Exception as e:
             if isinstance(e, grpc.aio.AbortError):
@@ -105,9 +107,12 @@ def _wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     return wrapper
 
 
-def _wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+def _wrap_stream(
+    behavior: Callable[..., AsyncIterator[Any]], calls: Calls
+) -> Callable[..., AsyncIterator[Any]]:
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            calls.check_open()
             async for item in behavior(request_or_iterator, context):
                 yield item
         except Exception as e:
@@ -118,16 +123,17 @@ def _wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., A
     return wrapper
 
 
-def map_errors(servicer: object) -> object:
+def map_errors(servicer: object, calls: Calls) -> object:
     """Wraps every RPC method of a gpuplane.v1 servicer instance (in place) so its errors are
-    mapped by :func:`code_of`; returns the servicer. Cheaper than an interceptor: the wrapping
-    happens once, not per call. Methods that are async generators stay streams."""
+    mapped by :func:`code_of` and each call is counted by ``calls`` (refused once it is closed);
+    returns the servicer. Cheaper than an interceptor: the wrapping happens once, not per call.
+    Methods that are async generators stay streams."""
     for name in dir(servicer):
         method = getattr(servicer, name)
         if name.startswith("_") or not name[0].isupper() or not callable(method):
             continue
         if inspect.isasyncgenfunction(method):
-            setattr(servicer, name, _wrap_stream(method))
+            setattr(servicer, name, _wrap_stream(method, calls))
         elif inspect.iscoroutinefunction(method):
-            setattr(servicer, name, _wrap_unary(method))
+            setattr(servicer, name, _wrap_unary(method, calls))
     return servicer
