@@ -129,6 +129,11 @@ impl PyReplicaStatus {
     fn tenant_service(&self) -> BTreeMap<String, f64> {
         self.inner.load.tenant_service.clone()
     }
+    /// Requests routed to it (`note_routed`) and not yet done (`note_done`).
+    #[getter]
+    fn in_flight(&self) -> u32 {
+        self.inner.in_flight
+    }
 
     fn __repr__(&self) -> String {
         let (s, l) = (&self.inner.spec, &self.inner.load);
@@ -143,6 +148,7 @@ impl PyReplicaStatus {
                 ("max_running", s.max_running.to_string()),
                 ("waiting", l.waiting.to_string()),
                 ("running", l.running.to_string()),
+                ("in_flight", self.inner.in_flight.to_string()),
                 ("kv_usage", format!("{:?}", l.kv_usage)),
                 ("cached_blocks", l.cached.len().to_string()),
                 ("resident_adapters", q_list(&adapters)),
@@ -259,6 +265,18 @@ impl PyRouter {
         };
         py.detach(|| self.lock().route(&req))
             .map(|inner| PyRoute { inner })
+            .map_err(to_py)
+    }
+
+    /// Counts a request routed to a replica as in flight there; `NotFound` if unknown.
+    fn note_routed(&self, py: Python<'_>, replica_id: &str) -> PyResult<()> {
+        py.detach(|| self.lock().note_routed(replica_id))
+            .map_err(to_py)
+    }
+
+    /// Counts one in-flight request of a replica as done; `NotFound` if unknown.
+    fn note_done(&self, py: Python<'_>, replica_id: &str) -> PyResult<()> {
+        py.detach(|| self.lock().note_done(replica_id))
             .map_err(to_py)
     }
 
