@@ -5,8 +5,9 @@ A Serve app of N fake-engine replicas (``gpuplane.ray.sim_deployment.SimulatedLL
 model: 4 ms + 20 us per token) replays the head of the Azure LLM 2023 conversation trace,
 rescaled to ``--rate`` requests/s, with 4 tenants split 50/25/15/10 by the traces module's
 row rule. Prompts are text (one byte one token, so Ray's PrefixCacheAffinityRouter reads them
-too): the tenant's 512-byte system prompt, then bytes unique to the request, ContextTokens long
-(capped at ``--max-prompt``); GeneratedTokens capped at ``--max-output``.
+too; it runs here without a GPU, imported from its defining module since ``ray.serve.llm``
+needs vLLM or SGLang): the tenant's 512-byte system prompt, then bytes unique to the request,
+ContextTokens long (capped at ``--max-prompt``); GeneratedTokens capped at ``--max-output``.
 
 Per router: prefix hit rate (prompt tokens found cached / prompt tokens), client-side TTFT
 p50/p99 (send to first token), per-tenant mean TTFT and its max/min spread. Then the routing
@@ -40,6 +41,9 @@ TRACE = Path("/work/shared/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv
 TENANTS = [TenantShare("a", 50), TenantShare("b", 25), TenantShare("c", 15), TenantShare("d", 10)]
 SYSTEM_BYTES = 512
 PERIOD_S = 0.5
+PREFIX_AFFINITY = (
+    "ray.llm._internal.serve.routing_policies.prefix_aware.prefix_aware_router:PrefixCacheAffinityRouter"
+)
 
 
 def routers() -> dict[str, RequestRouterConfig]:
@@ -50,7 +54,9 @@ def routers() -> dict[str, RequestRouterConfig]:
         ),
         "Ray PowerOfTwoChoices": RequestRouterConfig(request_routing_stats_period_s=PERIOD_S),
         "Ray PrefixCacheAffinityRouter": RequestRouterConfig(
-            request_router_class="ray.serve.llm.request_router.PrefixCacheAffinityRouter",
+            # ray.serve.llm.request_router's PrefixCacheAffinityRouter is an empty subclass of
+            # this class; importing ray.serve.llm needs vLLM or SGLang, this module does not.
+            request_router_class=PREFIX_AFFINITY,
             request_routing_stats_period_s=PERIOD_S,
         ),
     }
@@ -62,7 +68,7 @@ def words(rng: random.Random, n: int) -> str:
 
 def workload(n: int, rate: float, max_prompt: int, max_output: int) -> list[tuple[float, Request]]:
     trace = assign_tenants(read_azure(TRACE).head(n), TENANTS)
-    trace = trace.scaled(len(trace) / max(trace.arrival[-1], 1e-9) / rate)
+    trace = trace.scaled(rate * max(trace.arrival[-1], 1e-9) / len(trace))
     rng = random.Random(0)
     system = {t.name: f"[{t.name}] " + words(random.Random(t.name), SYSTEM_BYTES - 4) for t in TENANTS}
     out = []
