@@ -119,10 +119,7 @@ class GpuPacker:
         """The core's placement; ``CapacityError`` (with the reasons) when nothing fits."""
         w = gpuplane.Workload(name, memory_mib=memory_mib, gpu_count=gpu_count, compute_milli=compute_milli)
         with self._lock:
-            p = self.cluster.place(w)
-        return RayPlacement(
-            name, p.node, tuple(int(g.rsplit("/", 1)[1]) for g in p.gpu_ids), memory_mib, p.reason
-        )
+            return _ray_placement(self.cluster.place(w))
 
     def launch(
         self, actor_cls: Any, name: str, memory_mib: int, *args: Any, gpu_count: int = 1, **kwargs: Any
@@ -178,9 +175,7 @@ class GpuPacker:
             p = self.cluster.allocation(workload_id)
         if p is None:
             raise NotFound(f"workload {workload_id!r} is not placed")
-        return RayPlacement(
-            workload_id, p.node, tuple(int(g.rsplit("/", 1)[1]) for g in p.gpu_ids), p.memory_mib, p.reason
-        )
+        return _ray_placement(p)
 
     def release(self, name: str) -> None:
         """Frees an actor's or a placement group's GPUs (and removes the group)."""
@@ -230,6 +225,13 @@ class GpuPacker:
             for w in workload_ids:
                 if w in self.cluster:
                     self.cluster.release(w)
+
+
+def _ray_placement(p: gpuplane.Placement) -> RayPlacement:
+    # Core GPU ids are "<node>/<index>"; the index is the GPU's CUDA index on that Ray node.
+    return RayPlacement(
+        p.workload_id, p.node, tuple(int(g.rsplit("/", 1)[1]) for g in p.gpu_ids), p.memory_mib, p.reason
+    )
 
 
 def _dead_actor_ids(actor_ids: Sequence[str]) -> list[str]:
