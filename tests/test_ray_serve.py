@@ -76,13 +76,25 @@ def test_tenant_travels_with_the_request_into_replica_reports(app):
     )
 
 
-def test_a_dead_replica_is_routed_around(app):
-    victim = ray.get(state().choose.remote("default", "", [])).replica_id
-    with pytest.raises(ray.exceptions.RayActorError):  # the core sends it to victim, which exits
-        app.options(method_name="crash").remote().result(timeout_s=30)
-    # The same request again, six times: each is served, none by the dead replica (Serve starts
-    # a new one, with a new id), and the shared state drops it.
-    served = [call(app, "x")["replica"] for _ in range(6)]  # "x": no full block, as crash()
+def test_requests_for_a_lora_adapter_go_where_serve_reports_it_loaded(app):
+    lora = app.options(multiplexed_model_id="lora-x")
+    home = lora.remote(Request("x", max_tokens=2)).result(timeout_s=60)["replica"]
+    wait_until(
+        lambda: any("lora-x" in r.adapters for r in ray.get(state().replicas.remote())),
+        what="Serve's multiplexed model ids reaching the state",
+    )
+    served = {lora.remote(Request("x", max_tokens=2)).result(timeout_s=60)["replica"] for _ in range(4)}
+    assert served == {home}
+
+
+def test_a_dead_replica_is_routed_around(app, tmp_path):
+    note = tmp_path / "victim"
+    with pytest.raises(ray.exceptions.RayActorError):  # the replica it reaches exits
+        app.options(method_name="crash").remote(str(note)).result(timeout_s=30)
+    victim = note.read_text()
+    # Six more requests with no prompt blocks, like crash(): each is served, none by the dead
+    # replica (Serve starts a new one, with a new id), and the shared state drops it.
+    served = [call(app, "x")["replica"] for _ in range(6)]
     assert victim not in served
     wait_until(lambda: victim not in cached_on_state(), what="the dead replica leaving the state")
 

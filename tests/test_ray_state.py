@@ -8,6 +8,7 @@ import pytest
 import ray_cluster  # noqa: F401  fails naming scripts/stacks/ray.sh when Ray is missing
 from gpuplane.errors import InvalidRequest
 from gpuplane.ray import EngineFigures, Request, figures_from_scheduler
+from gpuplane.ray.packing import MEMORY_LABEL, _memory_of
 from gpuplane.ray.request import request_fields
 from gpuplane.ray.state import ReplicaView, RoutingState
 
@@ -69,6 +70,14 @@ def test_state_counts_in_flight_so_one_report_does_not_attract_every_request():
     # Asked again for the same request: the earlier choice is no longer counted there.
     assert st.route(views, "a", "", [], replaces="r1").replica_id == "r1"
     assert {r.id: r.in_flight for r in st.replicas()} == {"r1": 1, "r2": 2}
+
+
+def test_a_gpu_node_without_memory_is_refused_naming_the_setting():
+    with pytest.raises(InvalidRequest, match=r"gpu_memory_mib.*gpuplane\.io/gpu-memory-mib"):
+        _memory_of({"NodeID": "n1", "Labels": {}}, None)
+    with pytest.raises(InvalidRequest, match="not an integer"):
+        _memory_of({"NodeID": "n1", "Labels": {MEMORY_LABEL: "80GB"}}, None)
+    assert _memory_of({"NodeID": "n1", "Labels": {MEMORY_LABEL: "81559"}}, 1) == 81_559
 
 
 def test_replica_with_another_block_size_is_refused_naming_it():

@@ -54,6 +54,10 @@ class SimulatedLLM(RoutingStatsMixin):
     def whoami(self) -> str:
         return self.replica_id
 
-    def crash(self) -> None:
-        """Ends the replica's process at once (tests: a replica that dies)."""
+    def crash(self, note: str = "") -> None:
+        """Ends the replica's process at once (tests: a replica that dies), first writing its
+        id to the file ``note`` when given."""
+        if note:
+            with open(note, "w") as f:
+                f.write(self.replica_id)
         os._exit(1)
