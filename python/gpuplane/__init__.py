@@ -39,6 +39,7 @@ from gpuplane._core import (
     Totals,
     Workload,
     __version__,
+    prompt_block_hashes,
     replay_cluster_json,
     simulate_llm_json,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "Totals",
     "Workload",
     "__version__",
+    "prompt_block_hashes",
     "replay_cluster_json",
     "simulate_llm",
     "simulate_llm_json",

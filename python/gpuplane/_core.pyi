@@ -463,6 +463,9 @@ class BatchScheduler:
     def progress(self, id: int) -> RequestProgress:
         """Progress of a live request; raises ``NotFound`` otherwise."""
     def running_ids(self) -> list[int]: ...
+    def cached_block_hashes(self) -> list[int]:
+        """Hashes of the prompt blocks in the KV pool (held or cached-free), ascending: what a
+        replica reports to a router as its prefix cache."""
     def block_refcount(self, block: int) -> int | None: ...
     def __len__(self) -> int: ...
     def __contains__(self, id: int) -> bool: ...
@@ -801,6 +804,8 @@ class ReplicaStatus:
     @property
     def routed(self) -> int:
         """Requests routed to it with ``record=True`` since it registered."""
+    def in_flight(self) -> int:
+        """Requests routed to it (``note_routed``) and not yet done (``note_done``)."""
 
 @final
 class Router:
@@ -809,9 +814,11 @@ class Router:
     A replica scores ``2 x`` the share of the prompt's leading KV blocks it has cached, ``+1``
     when the requested adapter is resident, ``-waiting / max_running``, ``-kv_usage`` and
     ``-0.5 x`` how far the tenant's share of its recent service exceeds an equal share; the
-    highest score wins, then fewer waiting, then the greater id. Candidates serve the model
-    (any when ``model`` is empty) and are shared or dedicated to the tenant. Unknown replicas
-    raise ``NotFound``; out-of-range loads ``InvalidRequest`` (nothing changes). Releases the GIL.
+    highest score wins, then fewer waiting, then fewer in flight, then the greater id. Waiting
+    is the reported count or, when more, the requests in flight beyond ``max_running``.
+    Candidates serve the model (any when ``model`` is empty) and are shared or dedicated to the
+    tenant. Unknown replicas raise ``NotFound``; out-of-range loads ``InvalidRequest`` (nothing
+    changes). Releases the GIL.
     """
 
     def __init__(self) -> None: ...
@@ -850,9 +857,19 @@ class Router:
         record: bool = False,
     ) -> Route:
         """The best replica; with ``record``, the choice is counted on it (its ``routed``)."""
+    def note_routed(self, replica_id: str) -> None:
+        """Counts a request routed to the replica as in flight there."""
+    def note_done(self, replica_id: str) -> None:
+        """Counts one in-flight request of the replica as done (never below zero)."""
     def replica(self, id: str) -> ReplicaStatus: ...
     def replicas(self) -> list[ReplicaStatus]: ...
     def __len__(self) -> int: ...
+
+def prompt_block_hashes(tokens: str | Sequence[int], block_size: int) -> list[int]:
+    """Hashes of the prompt's full KV blocks of ``block_size`` tokens, in order; block ``i``'s
+    hash chains block ``i - 1``'s with its tokens, and is the same in every process and
+    version. ``tokens`` are token ids (0..2**32), or text whose UTF-8 bytes are the tokens.
+    Bad input: :class:`InvalidRequest` naming the field (``tokens[3]``, ``block_size``)."""
 
 def simulate_llm_json(
     arrival: _FloatColumn,

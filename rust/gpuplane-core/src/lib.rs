@@ -3,6 +3,7 @@
 //! * [`inventory`]: nodes and GPUs.
 //! * [`placement`]: GPU memory/compute bin-packing, gangs, preemption plans, snapshots.
 //! * [`batching`]: per-engine continuous-batching scheduler with fair share and prefix reuse.
+//! * [`prefix`]: prompt block hashes that routers and engines agree on.
 //! * [`routing`]: choosing an engine replica per request from reported loads.
 //! * [`sim`]: trace-driven LLM serving and cluster simulation with a GPU step-time model.
 //!
@@ -13,6 +14,7 @@ pub mod error;
 pub mod inventory;
 pub mod placement;
 pub mod policy;
+pub mod prefix;
 pub mod rng;
 pub mod routing;
 pub mod sim;

@@ -6,11 +6,14 @@
 //! * `prefix`: [`W_PREFIX`] x the share of the prompt's leading KV blocks the replica has cached;
 //! * `adapter`: [`W_ADAPTER`] when the requested LoRA adapter is resident;
 //! * `queue`: -[`W_QUEUE`] x waiting requests per running slot (`max_running`, at least 1);
+//!   waiting is the reported count, or, when more, the requests routed there and not done
+//!   ([`Router::note_routed`] / [`Router::note_done`]) beyond its running slots, so that
+//!   requests routed between two load reports do not all pile onto one replica;
 //! * `kv`: -[`W_KV`] x KV cache usage (0..1);
 //! * `fair`: -[`W_FAIR`] x how far the tenant's share of the replica's recent service exceeds
 //!   an equal share among the tenants it served.
 //!
-//! Ties go to fewer waiting requests, then to the greater replica id. The choice is
+//! Ties go to fewer waiting requests, then fewer in flight, then to the greater replica id. The choice is
 //! deterministic: the same registrations, loads and request give the same replica.
 //!
 //! The simulator's policies ([`crate::sim`]'s round-robin / least-loaded / prefix-hash
@@ -87,13 +90,25 @@ impl Load {
     }
 }
 
-/// A replica, its last load, and how many requests [`Router::dispatch`] sent it.
+/// A replica, its last load, how many requests [`Router::dispatch`] sent it, and the requests
+/// routed to it that are not done.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplicaStatus {
     pub spec: ReplicaSpec,
     pub load: Load,
     /// Requests dispatched to it since it registered (kept when it re-registers).
     pub routed: u64,
+    /// Routed here ([`Router::note_routed`]) and not yet done ([`Router::note_done`]).
+    pub in_flight: u32,
+}
+
+impl ReplicaStatus {
+    /// The waiting requests the queue term counts: the reported ones, or the requests in
+    /// flight beyond its running slots when those are more (the report may predate them).
+    pub fn effective_waiting(&self) -> u32 {
+        let slots = self.spec.max_running.max(1);
+        self.load.waiting.max(self.in_flight.saturating_sub(slots))
+    }
 }
 
 /// What a request asks of a replica.
@@ -183,7 +198,7 @@ pub fn score(r: &ReplicaStatus, req: &RouteRequest) -> (ScoreTerms, usize) {
     let terms = ScoreTerms {
         prefix: W_PREFIX * share,
         adapter: W_ADAPTER * if resident { 1.0 } else { 0.0 },
-        queue: -W_QUEUE * f64::from(r.load.waiting) / f64::from(r.spec.max_running.max(1)),
+        queue: -W_QUEUE * f64::from(r.effective_waiting()) / f64::from(r.spec.max_running.max(1)),
         kv: -W_KV * r.load.kv_usage,
         fair: -W_FAIR * tenant_excess(&r.load.tenant_service, &req.tenant),
     };
@@ -214,8 +229,7 @@ impl Router {
                     id,
                     ReplicaStatus {
                         spec,
-                        load: Load::default(),
-                        routed: 0,
+                        ..Default::default()
                     },
                 );
             }
@@ -234,12 +248,30 @@ impl Router {
     /// `InvalidRequest` for out-of-range values (nothing changes).
     pub fn report_load(&mut self, id: &str, load: Load) -> Result<()> {
         load.validate()?;
-        let r = self
-            .replicas
-            .get_mut(id)
-            .ok_or_else(|| Error::not_found("replica", id))?;
-        r.load = load;
+        self.replica_mut(id)?.load = load;
         Ok(())
+    }
+
+    /// Counts a request routed to replica `id` as in flight there; `NotFound` if it is not
+    /// registered.
+    pub fn note_routed(&mut self, id: &str) -> Result<()> {
+        let r = self.replica_mut(id)?;
+        r.in_flight = r.in_flight.saturating_add(1);
+        Ok(())
+    }
+
+    /// Counts one in-flight request of replica `id` as done (never below zero); `NotFound` if
+    /// it is not registered.
+    pub fn note_done(&mut self, id: &str) -> Result<()> {
+        let r = self.replica_mut(id)?;
+        r.in_flight = r.in_flight.saturating_sub(1);
+        Ok(())
+    }
+
+    fn replica_mut(&mut self, id: &str) -> Result<&mut ReplicaStatus> {
+        self.replicas
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found("replica", id))
     }
 
     /// One replica; `NotFound` if it is not registered.
@@ -284,7 +316,8 @@ impl Router {
         Ok(route)
     }
 
-    /// The best replica for `req`: highest score, then fewest waiting, then greatest id.
+    /// The best replica for `req`: highest score, then fewest waiting, then fewest in
+    /// flight, then greatest id.
     /// `NotFound` when no registered replica serves it.
     pub fn route(&self, req: &RouteRequest) -> Result<Route> {
         let mut best: Option<(&ReplicaStatus, ScoreTerms, f64, usize)> = None;
@@ -296,7 +329,8 @@ impl Router {
                 Some((b, _, b_total, _)) => {
                     let by_score = total.partial_cmp(b_total).unwrap_or(Ordering::Equal);
                     by_score
-                        .then_with(|| b.load.waiting.cmp(&r.load.waiting))
+                        .then_with(|| b.effective_waiting().cmp(&r.effective_waiting()))
+                        .then_with(|| b.in_flight.cmp(&r.in_flight))
                         .then_with(|| r.spec.id.cmp(&b.spec.id))
                         == Ordering::Greater
                 }
@@ -560,5 +594,44 @@ mod tests {
             t.reason(),
             "prefix +2.000, adapter +0.000, queue -0.000, kv -0.250, fair -0.062"
         );
+    }
+
+    #[test]
+    fn requests_in_flight_spread_between_load_reports() {
+        let mut r = two();
+        for id in ["r1", "r2"] {
+            r.report_load(id, load(0, 0.0, &[])).unwrap();
+        }
+        let mut chosen = Vec::new();
+        for _ in 0..4 {
+            let c = r.route(&req("llama", &[])).unwrap();
+            r.note_routed(&c.replica_id).unwrap();
+            chosen.push(c.replica_id);
+        }
+        // Equal scores: fewer in flight wins, so the four alternate instead of piling up.
+        assert_eq!(chosen, ["r2", "r1", "r2", "r1"]);
+        r.note_done("r2").unwrap();
+        assert_eq!(r.replica("r2").unwrap().in_flight, 1);
+        assert!(r.note_routed("nope").is_err());
+    }
+
+    #[test]
+    fn in_flight_beyond_running_slots_counts_as_waiting() {
+        let mut r = Router::new();
+        r.register(spec("a", "m", "", 2)).unwrap();
+        for _ in 0..5 {
+            r.note_routed("a").unwrap();
+        }
+        let a = r.replica("a").unwrap();
+        assert_eq!(a.effective_waiting(), 3);
+        let (t, _) = score(a, &req("m", &[]));
+        assert!((t.queue + 1.5).abs() < 1e-12);
+        // A later report that shows more waiting wins; done never goes below zero.
+        r.report_load("a", load(4, 0.0, &[])).unwrap();
+        assert_eq!(r.replica("a").unwrap().effective_waiting(), 4);
+        for _ in 0..7 {
+            r.note_done("a").unwrap();
+        }
+        assert_eq!(r.replica("a").unwrap().in_flight, 0);
     }
 }

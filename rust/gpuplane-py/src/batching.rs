@@ -172,6 +172,11 @@ impl PyBatchScheduler {
         self.lock().running_ids()
     }
 
+    /// Hashes of the prompt blocks in the KV pool (held or cached-free), ascending.
+    fn cached_block_hashes(&self, py: Python<'_>) -> Vec<u64> {
+        py.detach(|| self.lock().cached_block_hashes())
+    }
+
     /// Reference count of a KV block, or None for a block outside the pool.
     fn block_refcount(&self, block: i64) -> PyResult<Option<u32>> {
         let block = unsigned("block", block)?;

@@ -10,6 +10,7 @@ mod cluster;
 mod errors;
 mod policy;
 mod policy_values;
+mod prefix;
 mod routing;
 mod sim;
 mod stats;
@@ -42,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<routing::PyRoute>()?;
     m.add_class::<routing::PyReplicaStatus>()?;
     sim::register(m)?;
+    prefix::register(m)?;
     add_batching(m)?;
     add_policy(m)
 }

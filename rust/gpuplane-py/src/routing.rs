@@ -135,6 +135,12 @@ impl PyReplicaStatus {
         self.inner.routed
     }
 
+    /// Requests routed to it (`note_routed`) and not yet done (`note_done`).
+    #[getter]
+    fn in_flight(&self) -> u32 {
+        self.inner.in_flight
+    }
+
     fn __repr__(&self) -> String {
         let (s, l) = (&self.inner.spec, &self.inner.load);
         let adapters: Vec<String> = l.adapters.iter().cloned().collect();
@@ -148,6 +154,7 @@ impl PyReplicaStatus {
                 ("max_running", s.max_running.to_string()),
                 ("waiting", l.waiting.to_string()),
                 ("running", l.running.to_string()),
+                ("in_flight", self.inner.in_flight.to_string()),
                 ("kv_usage", format!("{:?}", l.kv_usage)),
                 ("cached_blocks", l.cached.len().to_string()),
                 ("resident_adapters", q_list(&adapters)),
@@ -276,6 +283,18 @@ impl PyRouter {
         })
         .map(|inner| PyRoute { inner })
         .map_err(to_py)
+    }
+
+    /// Counts a request routed to a replica as in flight there; `NotFound` if unknown.
+    fn note_routed(&self, py: Python<'_>, replica_id: &str) -> PyResult<()> {
+        py.detach(|| self.lock().note_routed(replica_id))
+            .map_err(to_py)
+    }
+
+    /// Counts one in-flight request of a replica as done; `NotFound` if unknown.
+    fn note_done(&self, py: Python<'_>, replica_id: &str) -> PyResult<()> {
+        py.detach(|| self.lock().note_done(replica_id))
+            .map_err(to_py)
     }
 
     /// One replica and its last load; `NotFound` if it is not registered.

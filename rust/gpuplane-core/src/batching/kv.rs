@@ -69,6 +69,11 @@ impl BlockPool {
         self.total() - self.available()
     }
 
+    /// Hashes of the blocks that hold one (used or cached-free), in no particular order.
+    pub fn hashes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.by_hash.keys().copied()
+    }
+
     /// Reference count of a block.
     pub fn refcount(&self, b: u32) -> u32 {
         self.refcount[b as usize]

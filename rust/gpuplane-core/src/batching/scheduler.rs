@@ -208,6 +208,14 @@ impl BatchScheduler {
         (block < self.pool.total()).then(|| self.pool.refcount(block))
     }
 
+    /// Hashes of the prompt blocks in the KV pool (held or cached-free), ascending: what a
+    /// replica reports to a router as its prefix cache.
+    pub fn cached_block_hashes(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self.pool.hashes().collect();
+        out.sort_unstable();
+        out
+    }
+
     /// KV block ids held by a live request, in order.
     pub fn blocks_of(&self, id: u64) -> Option<&[u32]> {
         Some(&self.seq(*self.by_id.get(&id)?).blocks)

@@ -1,0 +1,75 @@
+//! Prompt block hashes: the identity of a prompt's full KV blocks, shared by whoever needs to
+//! agree on it (a router asking which replica has a prompt's prefix cached, and an engine
+//! reporting what it has cached).
+//!
+//! Block `i`'s hash chains block `i - 1`'s hash with block `i`'s tokens, so two prompts share
+//! a block hash exactly when they share every token up to the end of that block. The mix is
+//! splitmix64's finalizer: fixed, so hashes are stable across processes, runs and versions.
+
+use crate::{Error, Result};
+
+/// The chain's starting value (the hash "before" the first block).
+const ROOT: u64 = 0x9E37_79B9_7F4A_7C15;
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Hashes of the prompt's full blocks of `block_size` tokens, in order (a partial last block
+/// has none). `InvalidRequest` for a zero `block_size`.
+pub fn prompt_block_hashes(tokens: &[u32], block_size: u32) -> Result<Vec<u64>> {
+    if block_size == 0 {
+        return Err(Error::invalid("block_size", "must be >= 1"));
+    }
+    let mut parent = ROOT;
+    let hashes = tokens
+        .chunks_exact(block_size as usize)
+        .map(|block| {
+            parent = block
+                .iter()
+                .fold(parent, |h, &t| mix(h ^ u64::from(t).wrapping_add(ROOT)));
+            parent
+        })
+        .collect();
+    Ok(hashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_prefix_shares_leading_hashes_only() {
+        let a = prompt_block_hashes(&[1, 2, 3, 4, 5, 6, 7], 2).unwrap();
+        let b = prompt_block_hashes(&[1, 2, 3, 4, 9, 6], 2).unwrap();
+        assert_eq!(a.len(), 3);
+        assert_eq!(b.len(), 3);
+        assert_eq!(a[..2], b[..2]);
+        assert_ne!(a[2], b[2]);
+    }
+
+    #[test]
+    fn a_block_hash_depends_on_all_earlier_tokens() {
+        let a = prompt_block_hashes(&[1, 2, 3, 4], 2).unwrap();
+        let b = prompt_block_hashes(&[9, 2, 3, 4], 2).unwrap();
+        assert_ne!(a[1], b[1]);
+    }
+
+    #[test]
+    fn partial_block_has_no_hash_and_zero_block_size_is_refused() {
+        assert!(prompt_block_hashes(&[1, 2, 3], 4).unwrap().is_empty());
+        let e = prompt_block_hashes(&[1], 0).unwrap_err();
+        assert!(e.to_string().contains("block_size"), "{e}");
+    }
+
+    #[test]
+    fn hashes_are_stable() {
+        // Fixed values: engines and routers in other processes and versions must agree.
+        let h = prompt_block_hashes(&[0, 1], 1).unwrap();
+        assert_eq!(h, prompt_block_hashes(&[0, 1, 2], 1).unwrap()[..2]);
+        assert_eq!(h.len(), 2);
+        assert_ne!(h[0], h[1]);
+    }
+}

@@ -1,0 +1,108 @@
+"""gpuplane.ray.Router in a real Ray Serve app on a local Ray cluster, fake (CPU) engines."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import gpuplane
+import pytest
+from gpuplane.errors import InvalidRequest
+from gpuplane.ray import Request, RouterSettings, router_config
+from gpuplane.ray.sim_deployment import SimulatedLLM
+from gpuplane.ray.state import state_actor_name
+from ray import serve
+from ray_cluster import ray, ray_cluster, wait_until
+
+APP = "sim"
+REPLICAS = 3
+# Long prompts, distinct from the first token: each has its own prefix blocks.
+PROMPTS = [f"{chr(65 + i)} " + "shared system prompt " * 12 for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def app():
+    with ray_cluster([(4, 81_559)]):
+        deployment = serve.deployment(SimulatedLLM).options(
+            num_replicas=REPLICAS,
+            max_ongoing_requests=16,
+            ray_actor_options={"num_cpus": 0},
+            request_router_config=router_config(block_size=16, request_routing_stats_period_s=0.2),
+        )
+        handle = serve.run(deployment.bind(max_running=4), name=APP)
+        yield handle
+        serve.shutdown()
+
+
+def state():
+    return ray.get_actor(state_actor_name("", APP, "SimulatedLLM"), namespace="gpuplane")
+
+
+def call(handle, prompt: str, tenant: str = "a") -> dict:
+    return handle.remote(Request(prompt, tenant=tenant, max_tokens=4)).result(timeout_s=60)
+
+
+def cached_on_state() -> dict[str, int]:
+    return {r.id: r.cached_blocks for r in ray.get(state().replicas.remote())}
+
+
+def test_concurrent_requests_spread_then_each_prompt_returns_to_its_replica(app):
+    with concurrent.futures.ThreadPoolExecutor(len(PROMPTS)) as pool:
+        first = list(pool.map(lambda p: call(app, p)["replica"], PROMPTS))
+    # In flight is counted fleet-wide in the shared state, so six at once do not pile up.
+    assert len(set(first)) == REPLICAS, first
+    wait_until(
+        lambda: sum(cached_on_state().values()) > 0 and len(cached_on_state()) == REPLICAS, what="reports"
+    )
+    wait_until(lambda: all(n > 0 for n in cached_on_state().values()), what="every replica's cache report")
+    again = [call(app, p) for p in PROMPTS]
+    assert [r["replica"] for r in again] == first
+    assert all(r["cached_tokens"] > 0 for r in again)
+
+
+def test_routing_follows_the_core_choice(app):
+    s = state()
+    for i, prompt in enumerate(PROMPTS * 2):
+        hashes = gpuplane.prompt_block_hashes(prompt, 16)
+        expected = ray.get(s.choose.remote(f"t{i % 2}", "", hashes))
+        got = call(app, prompt, tenant=f"t{i % 2}")
+        assert got["replica"] == expected.replica_id, (i, expected.reason)
+
+
+def test_tenant_travels_with_the_request_into_replica_reports(app):
+    call(app, "tenant check " * 20, tenant="blue")
+    wait_until(
+        lambda: any("blue" in r.tenant_service for r in ray.get(state().replicas.remote())),
+        what="tenant blue in a replica report",
+    )
+
+
+def test_requests_for_a_lora_adapter_go_where_serve_reports_it_loaded(app):
+    lora = app.options(multiplexed_model_id="lora-x")
+    home = lora.remote(Request("x", max_tokens=2)).result(timeout_s=60)["replica"]
+    wait_until(
+        lambda: any("lora-x" in r.adapters for r in ray.get(state().replicas.remote())),
+        what="Serve's multiplexed model ids reaching the state",
+    )
+    served = {lora.remote(Request("x", max_tokens=2)).result(timeout_s=60)["replica"] for _ in range(4)}
+    assert served == {home}
+
+
+def test_a_dead_replica_is_routed_around(app, tmp_path):
+    note = tmp_path / "victim"
+    with pytest.raises(ray.exceptions.RayActorError):  # the replica it reaches exits
+        app.options(method_name="crash").remote(str(note)).result(timeout_s=30)
+    victim = note.read_text()
+    # Six more requests with no prompt blocks, like crash(): each is served, none by the dead
+    # replica (Serve starts a new one, with a new id), and the shared state drops it.
+    served = [call(app, "x")["replica"] for _ in range(6)]
+    assert victim not in served
+    wait_until(lambda: victim not in cached_on_state(), what="the dead replica leaving the state")
+
+
+def test_bad_router_settings_name_the_field():
+    with pytest.raises(InvalidRequest, match="block_size"):
+        router_config(block_size=0)
+    with pytest.raises(InvalidRequest, match="colour"):
+        router_config(colour="blue")
+    with pytest.raises(InvalidRequest, match="state"):
+        RouterSettings.parse({"state": "global"})

@@ -1,0 +1,86 @@
+"""The pieces of gpuplane.ray that need no cluster: prompt hashing, the replica report and the
+routing state's translation of Serve's replica set into the core Router."""
+
+from __future__ import annotations
+
+import gpuplane
+import pytest
+import ray_cluster  # noqa: F401  fails naming scripts/stacks/ray.sh when Ray is missing
+from gpuplane.errors import InvalidRequest
+from gpuplane.ray import EngineFigures, Request, figures_from_scheduler
+from gpuplane.ray.packing import MEMORY_LABEL, _memory_of
+from gpuplane.ray.request import request_fields
+from gpuplane.ray.state import ReplicaView, RoutingState
+
+
+def test_prompt_block_hashes_text_and_ids_agree_and_errors_name_the_field():
+    assert gpuplane.prompt_block_hashes("abcd", 2) == gpuplane.prompt_block_hashes([97, 98, 99, 100], 2)
+    assert len(gpuplane.prompt_block_hashes("abcde", 2)) == 2
+    with pytest.raises(InvalidRequest, match=r"tokens\[1\]"):
+        gpuplane.prompt_block_hashes([1, -1], 2)
+    with pytest.raises(InvalidRequest, match="block_size"):
+        gpuplane.prompt_block_hashes("ab", 0)
+
+
+def test_scheduler_reports_the_hashes_of_its_cached_prompt_blocks():
+    sched = gpuplane.BatchScheduler(gpuplane.BatchConfig(kv_blocks=64, block_size=4))
+    hashes = gpuplane.prompt_block_hashes(list(range(10)), 4)
+    sched.add(gpuplane.Request(1, "a", 10, 1, block_hashes=hashes))
+    sched.schedule()
+    sched.update({1: 1})
+    assert sched.cached_block_hashes() == sorted(hashes)
+    f = figures_from_scheduler(sched)
+    assert f.cached_block_hashes == tuple(sorted(hashes)) and f.block_size == 4
+    assert "a" in f.tenant_service
+
+
+def test_tenant_and_prompt_travel_in_the_request():
+    f = request_fields([Request("hello", tenant="blue")], {}, "lora-a")
+    assert (f.tenant, f.prompt, f.adapter) == ("blue", "hello", "lora-a")
+    f = request_fields([], {"request": {"prompt_token_ids": [1, 2], "tenant": "red"}}, "")
+    assert (f.tenant, list(f.prompt)) == ("red", [1, 2])
+    assert request_fields([], {}, "").tenant == "default"
+
+
+def view(rid: str, figures: EngineFigures | None, adapters: tuple[str, ...] = ()) -> ReplicaView:
+    return ReplicaView(rid, 8, figures.to_stats() if figures else None, adapters)
+
+
+def test_state_follows_the_replica_set_and_routes_by_cache_and_adapters():
+    st = RoutingState(block_size=2)
+    hashes = gpuplane.prompt_block_hashes("abcdef", 2)
+    views = [view("r1", EngineFigures(cached_block_hashes=tuple(hashes), block_size=2)), view("r2", None)]
+    assert st.route(views, "a", "", hashes).replica_id == "r1"
+    assert st.route([view("r1", None), view("r2", None, ("lora",))], "a", "lora", []).replica_id == "r2"
+    assert st.route([view("r2", None)], "a", "", hashes).replica_id == "r2"
+    assert [r.id for r in st.replicas()] == ["r2"]
+
+
+def test_state_counts_in_flight_so_one_report_does_not_attract_every_request():
+    st = RoutingState(block_size=2)
+    views = [view("r1", EngineFigures(block_size=2)), view("r2", EngineFigures(block_size=2))]
+    chosen = []
+    for _ in range(4):
+        chosen.append(st.route(views, "a", "", []).replica_id)
+        views = [view("r1", None), view("r2", None)]
+    assert sorted(chosen) == ["r1", "r1", "r2", "r2"]
+    st.done("r1")
+    st.done("r1")
+    assert st.route(views, "a", "", []).replica_id == "r1"
+    # Asked again for the same request: the earlier choice is no longer counted there.
+    assert st.route(views, "a", "", [], replaces="r1").replica_id == "r1"
+    assert {r.id: r.in_flight for r in st.replicas()} == {"r1": 1, "r2": 2}
+
+
+def test_a_gpu_node_without_memory_is_refused_naming_the_setting():
+    with pytest.raises(InvalidRequest, match=r"gpu_memory_mib.*gpuplane\.io/gpu-memory-mib"):
+        _memory_of({"NodeID": "n1", "Labels": {}}, None)
+    with pytest.raises(InvalidRequest, match="not an integer"):
+        _memory_of({"NodeID": "n1", "Labels": {MEMORY_LABEL: "80GB"}}, None)
+    assert _memory_of({"NodeID": "n1", "Labels": {MEMORY_LABEL: "81559"}}, 1) == 81_559
+
+
+def test_replica_with_another_block_size_is_refused_naming_it():
+    st = RoutingState(block_size=16)
+    with pytest.raises(InvalidRequest, match=r"block_size.*r1 reports 32"):
+        st.route([view("r1", EngineFigures(block_size=32))], "a", "", [])
