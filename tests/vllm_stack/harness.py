@@ -57,5 +57,11 @@ def scenario_results(model: Path, out: Path, *engines: str) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
+def overlap_results(model: Path, out: Path) -> dict[str, Any]:
+    """The results of ``overlap.py`` (async scheduling without a model)."""
+    run("overlap.py", str(model), str(out))
+    return json.loads(out.read_text())
+
+
 if __name__ == "__main__":
     print(stack_python(), file=sys.stderr)

@@ -24,8 +24,9 @@ import engine as E
 # vLLM CPU uses 128-token KV blocks: 12 blocks hold 1,536 tokens.
 SMALL_KV = dict(max_num_seqs=8, max_num_batched_tokens=256, num_gpu_blocks_override=13)
 TENANTS_KV = dict(
-    max_num_seqs=4, max_num_batched_tokens=256, num_gpu_blocks_override=17, scheduling_policy="priority"
+    max_num_seqs=4, max_num_batched_tokens=256, num_gpu_blocks_override=13, scheduling_policy="priority"
 )
+PREEMPT_TOKENS = 120
 POLICY = """
 [batching]
 policy = "fair"
@@ -141,11 +142,11 @@ def scenario_abort(llm: Any, log: E.StepLog) -> dict[str, Any]:
 
 
 def scenario_preempt(llm: Any, log: E.StepLog) -> dict[str, Any]:
-    prompts = [E.prompt(60 + i, 100) for i in range(4)]
+    prompts = [E.prompt(60 + i, 200) for i in range(6)]
     log.take()
-    outs = E.generate(llm, prompts, E.params(300))
+    outs = E.generate(llm, prompts, E.params(PREEMPT_TOKENS))
     log.take()
-    return {"tokens": [list(o.outputs[0].token_ids) for o in outs], **held(llm)}
+    return {"tokens": [list(o.outputs[0].token_ids) for o in outs], "max_tokens": PREEMPT_TOKENS, **held(llm)}
 
 
 def scenario_bad_metadata(llm: Any, log: E.StepLog) -> dict[str, Any]:
@@ -161,11 +162,30 @@ def scenario_fairness(llm: Any, log: E.StepLog) -> dict[str, Any]:
     arrivals = []
     for i in range(44):
         tenant = "light" if i % 11 == 10 else "heavy"
-        arrivals.append((f"{tenant}{i}", E.prompt(200 + i, 32), E.params(32, tenant=tenant), 0))
+        arrivals.append((f"{tenant}{i}", E.prompt(200 + i, 32), E.params(16, tenant=tenant), 0))
     log.take()
     drive(llm, {0: arrivals})
-    steps = log.take()
-    return {"steps": [s for _, s in steps], "times": [t for t, _ in steps], **held(llm)}
+    return {**fairness_summary(log.take()), **held(llm)}
+
+
+def fairness_summary(steps: list[tuple[float, dict[str, int]]]) -> dict[str, Any]:
+    """Light's share of the tokens scheduled while it had work, and each tenant's mean time
+    (seconds from the first step, and steps) to its requests' first scheduled step."""
+    tenant = {r: "light" if r.startswith("light") else "heavy" for _, s in steps for r in s}
+    last_light = max(i for i, (_, s) in enumerate(steps) if any(tenant[r] == "light" for r in s))
+    window = [s for _, s in steps[: last_light + 1]]
+    light = sum(n for s in window for r, n in s.items() if tenant[r] == "light")
+    first: dict[str, int] = {}
+    for i, (_, s) in enumerate(steps):
+        for r in s:
+            first.setdefault(r, i)
+    t0 = steps[0][0]
+    summary: dict[str, Any] = {"light_share": light / sum(n for s in window for n in s.values())}
+    for name in ("light", "heavy"):
+        firsts = [i for r, i in first.items() if tenant[r] == name]
+        summary[f"{name}_ttft_steps"] = sum(firsts) / len(firsts)
+        summary[f"{name}_ttft_s"] = sum(steps[i][0] - t0 for i in firsts) / len(firsts)
+    return summary
 
 
 def scenario_priority_seq_cap(llm: Any, log: E.StepLog) -> dict[str, Any]:
@@ -180,19 +200,26 @@ def scenario_priority_seq_cap(llm: Any, log: E.StepLog) -> dict[str, Any]:
 
 
 def scenario_priority_resume(llm: Any, log: E.StepLog) -> dict[str, Any]:
-    """vLLM #41951: a preempted request resumes before newer work of its priority."""
+    """vLLM #41951: a preempted request resumes before newer work of its priority. Four long
+    requests outgrow the KV pool (12 blocks of 128 tokens) after two newer ones have queued."""
     long = [(f"old{i}", E.prompt(500 + i, 100), E.params(380), 1) for i in range(4)]
     newer = [(f"new{i}", E.prompt(600 + i, 100), E.params(8), 1) for i in range(2)]
     log.take()
-    sched = E.scheduler_of(llm)
     drive(llm, {0: long, 40: newer})
-    steps = [s for _, s in log.take()]
-    return {
-        "steps": steps,
-        "preemptions": held(llm).get("core_preemptions"),
-        **held(llm),
-        "sched": type(sched).__name__,
-    }
+    steps = [{r.split("-")[0] for r in s} for _, s in log.take()]
+    return {**resumptions(steps), **held(llm)}
+
+
+def resumptions(steps: list[set[str]]) -> dict[str, Any]:
+    """The step each request first ran, and the step each preempted one ran again."""
+    first: dict[str, int] = {}
+    resumed: dict[str, int] = {}
+    for i, ids in enumerate(steps):
+        for r in ids:
+            first.setdefault(r, i)
+            if i > 0 and r not in steps[i - 1] and first[r] < i:
+                resumed.setdefault(r, i)
+    return {"first_step": first, "resumed_step": resumed}
 
 
 ENGINES: list[tuple[str, str | None, dict[str, Any], str | None, list[Callable[..., dict[str, Any]]]]] = [
@@ -240,9 +267,11 @@ def run_engine(
         llm = E.make_llm(model, cls, **kw)
     finally:
         os.environ.pop("GPUPLANE_POLICY", None)
-    results["scheduler"] = type(E.scheduler_of(llm)).__module__
+    scheduler = type(E.scheduler_of(llm))
+    results["scheduler"] = f"{scheduler.__module__}.{scheduler.__qualname__}"
     log = E.StepLog(E.scheduler_of(llm))
     for scenario in scenarios:
+        print(f"== {name}: {scenario.__name__}", file=sys.stderr, flush=True)
         try:
             results[scenario.__name__.removeprefix("scenario_")] = scenario(llm, log)
         except Exception:

@@ -17,13 +17,8 @@ class UnsupportedVllmFeature(gpuplane.GpuplaneError, ValueError):
 
 
 def _unsupported(vllm_config: Any, kv_cache_config: Any) -> list[tuple[str, bool]]:
-    sched, model, parallel = (
-        vllm_config.scheduler_config,
-        vllm_config.model_config,
-        vllm_config.parallel_config,
-    )
+    model, parallel = vllm_config.model_config, vllm_config.parallel_config
     return [
-        ("async_scheduling", bool(sched.async_scheduling)),
         ("speculative_config", vllm_config.speculative_config is not None),
         ("kv_transfer_config", vllm_config.kv_transfer_config is not None),
         ("ec_transfer_config", vllm_config.ec_transfer_config is not None),

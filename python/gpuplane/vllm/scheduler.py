@@ -14,13 +14,14 @@ import time
 from typing import Any
 
 from vllm.v1.core.kv_cache_manager import KVCacheBlocks
+from vllm.v1.core.sched.async_scheduler import AsyncScheduler
 from vllm.v1.core.sched.output import NewRequestData, SchedulerOutput
 from vllm.v1.core.sched.scheduler import Scheduler as VllmScheduler
 from vllm.v1.engine import EngineCoreEventType
 from vllm.v1.request import Request, RequestStatus
 
 import gpuplane
-from gpuplane.errors import GpuplaneError
+from gpuplane.errors import GpuplaneError, InvalidRequest
 from gpuplane.vllm.config import batch_config, refuse_unsupported
 from gpuplane.vllm.metadata import parse_metadata
 from gpuplane.vllm.policy_file import policy_from_env
@@ -34,7 +35,7 @@ def core_block_hash(block_hash: bytes) -> int:
     return int.from_bytes(bytes(block_hash)[:8], "big") & HASH_MASK
 
 
-class MirrorDiverged(RuntimeError):
+class MirrorDiverged(GpuplaneError, RuntimeError):
     """vLLM's KV cache manager refused what the core planned (it should never happen)."""
 
 
@@ -48,6 +49,12 @@ class Scheduler(VllmScheduler):
     first) is the core's band ``-priority`` (higher first).
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Scheduler:
+        vllm_config = kwargs.get("vllm_config", args[0] if args else None)
+        if cls is Scheduler and vllm_config.scheduler_config.async_scheduling:
+            cls = OverlappingScheduler
+        return super().__new__(cls)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         refuse_unsupported(self.vllm_config, self.kv_cache_config)
@@ -57,9 +64,6 @@ class Scheduler(VllmScheduler):
         self._core_id: dict[str, int] = {}
         self._vllm_id: dict[int, str] = {}
         self._next_id = 0
-        # Output tokens of each request scheduled in the step awaiting update_from_output.
-        self._outputs_before: dict[str, int] = {}
-        self._stopped: list[int] = []
 
     # --- requests -------------------------------------------------------------------------
 
@@ -68,7 +72,7 @@ class Scheduler(VllmScheduler):
         try:
             core_request = self._core_request(request)
             self.core.add(core_request)
-        except (GpuplaneError, ValueError) as e:
+        except GpuplaneError as e:
             super().add_request(request)
             self._reject(request, e)
             return
@@ -78,7 +82,9 @@ class Scheduler(VllmScheduler):
 
     def _core_request(self, request: Request) -> gpuplane.Request:
         if request.use_structured_output:
-            raise ValueError("structured output is not supported by gpuplane.vllm.Scheduler")
+            raise InvalidRequest(
+                "structured_outputs: not supported by gpuplane.vllm.Scheduler", "structured_outputs"
+            )
         params = request.sampling_params
         meta = parse_metadata(params.extra_args if params is not None else None)
         self._next_id += 1
@@ -105,9 +111,7 @@ class Scheduler(VllmScheduler):
         core_id = self._core_id.pop(request.request_id, None)
         if core_id is not None:
             del self._vllm_id[core_id]
-            if request.request_id in self._outputs_before:
-                self._stopped.append(core_id)  # the core learns it in update_from_output
-            else:
+            if core_id in self.core:  # stopped by vLLM (EOS, stop token, abort, error)
                 self.core.abort(core_id)
         return super()._free_request(request, delay_free_blocks)
 
@@ -124,13 +128,35 @@ class Scheduler(VllmScheduler):
             self._preempt(self.requests[self._vllm_id[core_id]], now)
         step = _Step()
         admitted = set(plan.admitted.tolist())
-        for core_id, tokens in zip(plan.ids.tolist(), plan.num_tokens.tolist(), strict=True):
+        ids = plan.ids.tolist()
+        for core_id, tokens in zip(ids, plan.num_tokens.tolist(), strict=True):
             request = self.requests[self._vllm_id[core_id]]
             if core_id in admitted:
                 self._admit(request, tokens, plan.blocks(core_id), step, now)
             else:
                 self._grow(request, tokens, step)
+        self._expect_one_token_each(ids, plan.samples.tolist())
         return self._output(step)
+
+    def _expect_one_token_each(self, ids: list[int], samples: list[bool]) -> None:
+        """Tells the core now that each sampling request generates one token this step (true
+        without speculative decoding, which is refused): so the core's state is settled between
+        steps, and with async scheduling the next step is planned before this one's output
+        arrives, as vLLM's own AsyncScheduler does with placeholders. A request that vLLM
+        stops (EOS, stop token, its last token) leaves the core in ``_free_request``."""
+        expected = {}
+        for core_id, sampled in zip(ids, samples, strict=True):
+            if sampled and not self._is_last_token(self.requests[self._vllm_id[core_id]]):
+                expected[core_id] = 1
+        self.core.update(expected)
+
+    @staticmethod
+    def _is_last_token(request: Request) -> bool:
+        """Whether this step's token is the request's last (``max_tokens``). The core is not told
+        of it: vLLM finishes the request when the token arrives, and the core then frees its
+        sequence slot and KV with vLLM, not a step earlier (which, with async scheduling, would
+        admit a request into a slot vLLM still holds)."""
+        return request.num_output_tokens + request.num_output_placeholders + 1 >= request.max_tokens
 
     def _preempt(self, request: Request, now: float) -> None:
         self.running.remove(request)
@@ -200,30 +226,13 @@ class Scheduler(VllmScheduler):
             num_spec_tokens_to_schedule=0,
             ec_manager_metadata=self.encoder_cache_manager.get_manager_metadata(),
         )
-        self._outputs_before = {r.request_id: r.num_output_tokens for r in step.all()}
         self._update_after_schedule(output)
         return output
 
-    def update_from_output(self, scheduler_output: SchedulerOutput, model_runner_output: Any) -> Any:
-        """vLLM applies the outputs (stops, outputs, KV); then the core learns what was generated."""
-        outputs = super().update_from_output(scheduler_output, model_runner_output)
-        before, self._outputs_before = self._outputs_before, {}
-        stopped, self._stopped = self._stopped, []
-        generated: dict[int, int] = {}
-        for req_id, count in before.items():
-            core_id = self._core_id.get(req_id)
-            new_tokens = self.requests[req_id].num_output_tokens - count if core_id is not None else 0
-            if new_tokens > 0:
-                generated[core_id] = new_tokens
-        finished = {f.id for f in self.core.update(generated)}
-        if finished & self._vllm_id.keys():
-            raise MirrorDiverged(
-                f"the core finished requests vLLM still runs: {finished & self._vllm_id.keys()}"
-            )
-        for core_id in stopped:
-            if core_id not in finished:
-                self.core.abort(core_id)  # stopped by vLLM (EOS, stop token, length cap)
-        return outputs
+
+class OverlappingScheduler(Scheduler, AsyncScheduler):
+    """``Scheduler`` with vLLM's async scheduling: the engine plans step N+1 while step N runs
+    (chosen by ``Scheduler`` itself when ``async_scheduling`` is on)."""
 
 
 class _Step:
@@ -240,6 +249,3 @@ class _Step:
         kind.append(request)
         self.tokens[request.request_id] = tokens
         self.blocks[request.request_id] = blocks
-
-    def all(self) -> list[Request]:
-        return self.new + self.resumed + self.running
