@@ -87,8 +87,8 @@ def scheduler_costs(model: str, sizes: list[int], steps: int) -> None:
 def end_to_end(model: str, prompts: int, tokens: int) -> None:
     import engine as E
 
-    print(f"end to end, tiny Llama on CPU: {prompts} prompts x {tokens} tokens")
-    for name, cls in (("vllm", None), ("gpuplane", E.GPUPLANE)):
+    print(f"end to end, tiny Llama on CPU: {prompts} prompts x {tokens} tokens, alternating runs")
+    for name, cls in (("vllm", None), ("gpuplane", E.GPUPLANE)) * 2:
         llm = E.make_llm(model, cls)
         batch = [E.prompt(i, 64) for i in range(prompts)]
         E.generate(llm, batch[:4], E.params(4))  # warm-up
@@ -105,12 +105,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="64 and 256 running only, 10 steps")
     parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--e2e-only", action="store_true")
     args = parser.parse_args()
     import tiny_model
 
     model = str(tiny_model.build(Path(tempfile.gettempdir()) / "gpuplane-tiny-llama"))
     sizes = [64, 256] if args.quick else [64, 256, 1024]
-    scheduler_costs(model, sizes, 10 if args.quick else args.steps)
+    if not args.e2e_only:
+        scheduler_costs(model, sizes, 10 if args.quick else args.steps)
     if not args.no_e2e:
         end_to_end(model, 64, 64)
 

@@ -133,8 +133,10 @@ class Scheduler(VllmScheduler):
             request = self.requests[self._vllm_id[core_id]]
             if core_id in admitted:
                 self._admit(request, tokens, plan.blocks(core_id), step, now)
-            else:
+            elif request.is_prefill_chunk or plan.blocks(core_id)[0]:
                 self._grow(request, tokens, step)
+            else:  # a decode token within its last block: vLLM's KV manager has nothing to do
+                step.add(request, tokens, self.kv_cache_manager.empty_kv_cache_blocks, step.running)
         self._expect_one_token_each(ids, plan.samples.tolist())
         return self._output(step)
 
