@@ -1,0 +1,121 @@
+"""gpuplane.vllm.Scheduler beside vLLM's own Scheduler, measured in the same run.
+
+1. Scheduler cost per step, in vLLM's own data structures (``vllm.v1.request.Request``,
+   ``SchedulerOutput``, ``ModelRunnerOutput``, the KV cache manager), without a model: 64, 256
+   and 1,024 running requests in decode with 10,000 waiting (``max_num_seqs`` binds). Each
+   decode step samples one token per request; p50 of ``schedule()`` and of
+   ``update_from_output()`` over the timed steps.
+2. End to end: the tiny random Llama in a real engine, tokens/s with each scheduler.
+
+Run in the vLLM stack's python (scripts/stacks/vllm.sh), with gpuplane on PYTHONPATH:
+
+    PYTHONPATH=python $STACK/bin/python benches/bench_vllm_scheduler.py [--steps 30] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "vllm_stack"))
+
+import standalone
+
+WAITING = 10_000
+PROMPT = 64
+MAX_TOKENS = 900  # none finishes while timed
+
+
+def timed_steps(scheduler: Any, steps: int) -> tuple[list[float], list[float]]:
+    schedule_s, update_s = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        output = scheduler.schedule()
+        t1 = time.perf_counter()
+        mro = standalone.model_output(scheduler, output)
+        t2 = time.perf_counter()
+        scheduler.update_from_output(output, mro)
+        t3 = time.perf_counter()
+        schedule_s.append(t1 - t0)
+        update_s.append(t3 - t2)
+    return schedule_s, update_s
+
+
+def measure(cls: type, model: str, running: int, steps: int) -> tuple[float, float, list[str]]:
+    """p50 seconds of schedule() and update_from_output() in decode, and the last step's plan."""
+    n = running + WAITING
+    blocks = running * ((PROMPT + MAX_TOKENS) // standalone.BLOCK_SIZE + 2)
+    scheduler = standalone.make_scheduler(cls, model, running, blocks)
+    for request in standalone.requests([PROMPT] * n, [MAX_TOKENS] * n):
+        scheduler.add_request(request)
+    while len(scheduler.running) < running or any(r.num_output_tokens == 0 for r in scheduler.running):
+        timed_steps(scheduler, 1)
+    schedule_s, update_s = timed_steps(scheduler, steps)
+    assert len(scheduler.running) == running and len(scheduler.waiting) == WAITING
+    return statistics.median(schedule_s), statistics.median(update_s), sorted(scheduler.running_ids())
+
+
+def scheduler_costs(model: str, sizes: list[int], steps: int) -> None:
+    from gpuplane.vllm import Scheduler as GpuplaneScheduler
+    from vllm.v1.core.sched.scheduler import Scheduler as VllmScheduler
+
+    VllmScheduler.running_ids = lambda self: [r.request_id for r in self.running]
+    GpuplaneScheduler.running_ids = VllmScheduler.running_ids
+    print(f"scheduler cost per decode step, p50 of {steps} steps, {WAITING:,} waiting")
+    header = ("running", "vllm sched", "gp sched", "ratio", "vllm s+u", "gp s+u", "ratio")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (8, 11, 9, 6, 9, 8, 6), strict=True)))
+    for running in sizes:
+        vs, vu, vids = measure(VllmScheduler, model, running, steps)
+        gs, gu, gids = measure(GpuplaneScheduler, model, running, steps)
+        assert vids == gids, "the two schedulers run different requests"
+        print(
+            f"{running:>8} {vs * 1e3:>9.2f}ms {gs * 1e3:>7.2f}ms {vs / gs:>5.1f}x "
+            f"{(vs + vu) * 1e3:>7.2f}ms {(gs + gu) * 1e3:>6.2f}ms {(vs + vu) / (gs + gu):>5.1f}x"
+        )
+
+
+def end_to_end(model: str, prompts: int, tokens: int) -> None:
+    import engine as E
+
+    print(f"end to end, tiny Llama on CPU: {prompts} prompts x {tokens} tokens, alternating runs")
+    for name, cls in (("vllm", None), ("gpuplane", E.GPUPLANE)) * 2:
+        llm = E.make_llm(model, cls)
+        batch = [E.prompt(i, 64) for i in range(prompts)]
+        E.generate(llm, batch[:4], E.params(4))  # warm-up
+        t0 = time.perf_counter()
+        outs = E.generate(llm, batch, E.params(tokens))
+        elapsed = time.perf_counter() - t0
+        generated = sum(len(o.outputs[0].token_ids) for o in outs)
+        print(f"{name:>9}: {generated / elapsed:8.0f} tokens/s ({elapsed:.2f} s)")
+        del llm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="64 and 256 running only, 10 steps")
+    parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--e2e-only", action="store_true")
+    args = parser.parse_args()
+    import tiny_model
+
+    model = str(tiny_model.build(Path(tempfile.gettempdir()) / "gpuplane-tiny-llama"))
+    sizes = [64, 256] if args.quick else [64, 256, 1024]
+    if not args.e2e_only:
+        scheduler_costs(model, sizes, 10 if args.quick else args.steps)
+    if not args.no_e2e:
+        end_to_end(model, 64, 64)
+
+
+if __name__ == "__main__":
+    main()
