@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,23 @@ def stack_python() -> Path:
     return venv / "bin" / "python"
 
 
+def package_root() -> Path:
+    """A directory holding only the gpuplane package under test (a link to it): where gpuplane is
+    installed into site-packages, putting that whole directory on the stack's path would shadow
+    the stack's own packages (numpy, protobuf, ...) with the test environment's."""
+    package = Path(gpuplane.__file__).resolve().parent
+    root = Path(tempfile.gettempdir()) / f"gpuplane-under-test-{os.getpid()}"
+    link = root / "gpuplane"
+    if not link.exists():
+        root.mkdir(exist_ok=True)
+        link.symlink_to(package, target_is_directory=True)
+    return root
+
+
 def environment() -> dict[str, str]:
     """The environment of a stack process: the gpuplane package under test first on its path."""
-    package_root = str(Path(gpuplane.__file__).resolve().parent.parent)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([package_root, str(HERE)])
+    env["PYTHONPATH"] = os.pathsep.join([str(package_root()), str(HERE)])
     env.update(VLLM_TARGET_DEVICE="cpu", HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1")
     return env
 
