@@ -52,12 +52,24 @@ def config(tmp_path: Path, tokens_file: Path) -> ServeConfig:
     )
 
 
-def with_server(config: ServeConfig, body: Callable[[int], Awaitable[Any]]) -> Any:
-    """Starts the daemon, runs ``body(port)``, stops it."""
+async def add_tenants(port: int, *names: str) -> None:
+    """Creates tenants through the admin API (placements need a known tenant)."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        for name in names:
+            put = admin_pb2.PutTenantRequest(tenant=types_pb2.Tenant(name=name))
+            await admin.PutTenant(put, metadata=bearer(ADMIN))
+
+
+def with_server(
+    config: ServeConfig, body: Callable[[int], Awaitable[Any]], tenants: tuple[str, ...] = ("alice", "bob")
+) -> Any:
+    """Starts the daemon, creates ``tenants`` (over plain text), runs ``body(port)``, stops it."""
 
     async def main() -> Any:
         daemon = await server.start(config)
         try:
+            await add_tenants(daemon.port, *tenants)
             return await body(daemon.port)
         finally:
             await daemon.stop(grace=0.5)
@@ -283,7 +295,7 @@ def test_plain_text_client_against_a_tls_server_fails(config, pki):
         async with grpc.aio.secure_channel(f"localhost:{port}", creds) as channel:
             assert await cluster_code(channel) == grpc.StatusCode.OK
 
-    with_server(tls, body)
+    with_server(tls, body, tenants=())
 
 
 def test_mutual_tls_rejects_a_client_certificate_from_an_unknown_authority(config, pki):
@@ -305,4 +317,4 @@ def test_mutual_tls_rejects_a_client_certificate_from_an_unknown_authority(confi
             async with grpc.aio.secure_channel(f"localhost:{port}", creds(client)) as channel:
                 assert await cluster_code(channel) == expected
 
-    with_server(mtls, body)
+    with_server(mtls, body, tenants=())

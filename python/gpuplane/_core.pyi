@@ -86,14 +86,28 @@ class Workload:
 
 @final
 class Placement:
-    """Where a workload was placed and why."""
+    """Where a workload was placed and why (the library's and the client's result alike)."""
 
+    def __init__(
+        self,
+        workload_id: str,
+        node: str,
+        gpu_ids: Sequence[str],
+        memory_mib: int,
+        compute_milli: int = 0,
+        policy: str = "",
+        score: float = 0.0,
+        reason: str = "",
+        tenant: str = "",
+    ) -> None: ...
     @property
     def workload_id(self) -> str: ...
     @property
     def node(self) -> str: ...
     @property
-    def gpu_ids(self) -> list[str]: ...
+    def gpu_ids(self) -> tuple[str, ...]: ...
+    @property
+    def tenant(self) -> str: ...
     @property
     def memory_mib(self) -> int: ...
     @property
@@ -205,7 +219,14 @@ class Cluster:
         priority: _IntColumn | None = None,
         tenant: str = "default",
         policy: str | None = None,
+        allowed_models: Sequence[Sequence[str]] | None = None,
+        node_selector: Sequence[Mapping[str, str]] | None = None,
+        now: float | None = None,
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    def tenant_figures(self, now: float | None = None) -> list[TenantFigures]:
+        """Every tenant's figures: the policy engine's tenants, then others holding placements."""
+    def tenant_figure(self, tenant: str, now: float | None = None) -> TenantFigures:
+        """One tenant's figures; ``NotFound`` if neither the engine nor a placement knows it."""
     def release_many(self, ids: Sequence[str]) -> npt.NDArray[np.bool_]: ...
     def release(self, workload_id: str, now: float | None = None) -> Placement: ...
     def preemption_plan(self, workload: Workload, now: float | None = None) -> PreemptionPlan | None: ...
@@ -590,6 +611,32 @@ class AdmissionDecision:
     def at(self) -> float: ...
     @property
     def admitted(self) -> bool: ...
+
+@final
+class TenantFigures:
+    """What a tenant holds on the cluster and where it stands in the attached policy engine."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def placed_workloads(self) -> int: ...
+    @property
+    def placed_gpus(self) -> int: ...
+    @property
+    def placed_memory_mib(self) -> int: ...
+    @property
+    def admitted(self) -> int:
+        """Work the engine runs for it: placed workloads and admitted requests."""
+    @property
+    def queued(self) -> int: ...
+    @property
+    def allocated(self) -> dict[str, float]: ...
+    @property
+    def usage(self) -> dict[str, float]: ...
+    @property
+    def fair_share(self) -> dict[str, float]: ...
+    @property
+    def dominant_share(self) -> float: ...
 
 @final
 class Explanation:

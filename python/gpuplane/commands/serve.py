@@ -10,6 +10,7 @@ from pathlib import Path
 from gpuplane.daemon.config import (
     DEFAULT_LISTEN,
     DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MIN_RUNTIME_S,
     JOURNAL_SYNC_MODES,
     ServeConfig,
     default_state_dir,
@@ -44,6 +45,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--policy", default="fgd", help="placement policy (default fgd)")
     p.add_argument("--seed", type=int, default=0, help="seed of randomized policies")
+    p.add_argument(
+        "--min-runtime",
+        type=float,
+        default=DEFAULT_MIN_RUNTIME_S,
+        help=f"seconds a workload runs before it may be preempted (default {DEFAULT_MIN_RUNTIME_S:g})",
+    )
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS and tokens")
     p.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
     p.add_argument("--tls-key", type=Path, help="server private key (PEM)")
@@ -72,6 +79,7 @@ def config_of(args: argparse.Namespace) -> ServeConfig:
         journal_sync=args.journal_sync,
         policy=args.policy,
         seed=args.seed,
+        min_runtime_s=args.min_runtime,
         insecure=args.insecure,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

@@ -62,9 +62,21 @@ def tenant_section(client: Any) -> str:
     if not tenants:
         return "(no tenants)"
     rows = [
-        [t.name, t.parent or "-", t.placed_workloads, t.placed_gpus, t.admitted, t.queued] for t in tenants
+        [
+            t.name,
+            t.parent or "-",
+            t.placed_workloads,
+            t.placed_gpus,
+            gib(t.placed_memory_mib),
+            t.admitted,
+            t.queued,
+            f"{t.fair_share.get('gpus', 0.0):g}",
+            f"{t.dominant_share:.1%}",
+        ]
+        for t in tenants
     ]
-    return table(["TENANT", "PARENT", "WORKLOADS", "GPUS", "ADMITTED", "QUEUED"], rows)
+    header = ["TENANT", "PARENT", "WORKLOADS", "GPUS", "MEM GiB", "ADMITTED", "QUEUED", "FAIR GPUS"]
+    return table([*header, "DOMINANT"], rows)
 
 
 def queue_section(client: Any) -> str:

@@ -8,9 +8,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpuplane._core import PolicyConfig
+
 DEFAULT_LISTEN = "127.0.0.1:50151"
 DEFAULT_SIMULATE = "1x8xH100-80GB"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DEFAULT_MIN_RUNTIME_S = PolicyConfig().min_runtime_s  # the core's default
 
 JOURNAL_SYNC_MODES = ("full", "normal")  # SQLite synchronous= modes the journal accepts
 
@@ -60,6 +63,7 @@ class ServeConfig:
     journal_sync: str = "full"
     policy: str = "fgd"
     seed: int = 0
+    min_runtime_s: float = DEFAULT_MIN_RUNTIME_S  # the policy engine's: younger work is never preempted
     insecure: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None

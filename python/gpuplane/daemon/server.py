@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -119,7 +120,7 @@ class Daemon:
         while True:
             state = self.engine.state
             replicas = list(self.engine.router.replicas.values())
-            self.engine.metrics.on_state(state.cluster.stats(), state.tenant_views(), replicas)
+            self.engine.metrics.on_state(state.cluster.stats(), state.tenant_figures(time.time()), replicas)
             await asyncio.sleep(STATE_PUSH_S)
 
 

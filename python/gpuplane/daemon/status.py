@@ -1,6 +1,5 @@
-"""The one place that maps gpuplane errors to gRPC status codes, and :func:`map_errors`, which
-applies it to every RPC of a servicer (unary and streaming) and refuses calls whose deadline
-already passed.
+""":func:`map_errors` applies the one error <-> status mapping (``gpuplane.wire.status``) to
+every RPC of a servicer (unary and streaming) and refuses calls whose deadline already passed.
 
 Domain errors get a precise code with the field or reason in the message; only an exception
 outside gpuplane's hierarchy (a bug) is INTERNAL, and it is logged with its traceback.
@@ -15,67 +14,9 @@ from typing import Any
 
 import grpc
 
-from gpuplane.daemon.errors import InUse, NotSupported, StalePlan, Unavailable
-from gpuplane.errors import (
-    CapacityError,
-    Conflict,
-    GpuplaneError,
-    InvalidRequest,
-    NotFound,
-    PermissionDenied,
-    QuotaExceeded,
-    Unauthenticated,
-)
+from gpuplane.wire.status import code_of, message_of, trailers_of
 
 log = logging.getLogger("gpuplane.daemon")
-
-ERROR_KEY = "gpuplane-error"
-FIELD_KEY = "gpuplane-field"
-
-# Most specific first: the first class an error is an instance of decides.
-CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (StalePlan, grpc.StatusCode.FAILED_PRECONDITION),
-    (InUse, grpc.StatusCode.FAILED_PRECONDITION),
-    (Conflict, grpc.StatusCode.ALREADY_EXISTS),
-    (CapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (NotSupported, grpc.StatusCode.FAILED_PRECONDITION),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
-)
-
-
-def code_of(error: BaseException) -> grpc.StatusCode:
-    """The status code of an error (INTERNAL only outside gpuplane's hierarchy)."""
-    for cls, code in CODES:
-        if isinstance(error, cls):
-            return code
-    return grpc.StatusCode.UNKNOWN if isinstance(error, GpuplaneError) else grpc.StatusCode.INTERNAL
-
-
-def message_of(error: BaseException) -> str:
-    """The status message: ``field: message`` for invalid requests, with capacity exclusions."""
-    text = str(error)
-    if isinstance(error, InvalidRequest) and error.field and not text.startswith(error.field):
-        text = f"{error.field}: {text}"
-    if isinstance(error, CapacityError) and error.excluded and "excluded" not in text:
-        ruled_out = ", ".join(f"{k}={v}" for k, v in sorted(error.excluded.items()))
-        text = f"{text} (GPUs ruled out: {ruled_out})"
-    return text
-
-
-def trailers_of(error: BaseException) -> tuple[tuple[str, str], ...]:
-    """Trailing metadata naming the error class and field, so clients can raise the same class."""
-    if not isinstance(error, GpuplaneError):
-        return ()
-    out = [(ERROR_KEY, type(error).__name__)]
-    field = getattr(error, "field", None)
-    if field:
-        out.append((FIELD_KEY, str(field)))
-    return tuple(out)
 
 
 async def abort_with(context: grpc.aio.ServicerContext, error: BaseException) -> None:

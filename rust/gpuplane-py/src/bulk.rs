@@ -1,5 +1,7 @@
 //! Numpy columns in, numpy arrays out, for bulk placement.
 
+use std::collections::BTreeMap;
+
 use gpuplane_core::placement::Workload;
 use numpy::{
     AllowTypeChange, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayLike1, PyArrayMethods,
@@ -27,6 +29,10 @@ pub struct Columns<'py> {
     pub cpu_milli: Option<Column<'py>>,
     pub host_memory_mib: Option<Column<'py>>,
     pub priority: Option<Column<'py>>,
+    /// Per workload, the GPU models it may use (empty: any).
+    pub allowed_models: Option<Vec<Vec<String>>>,
+    /// Per workload, the node labels it requires (empty: any node).
+    pub node_selector: Option<Vec<BTreeMap<String, String>>>,
 }
 
 /// The column's values; floats and other non-integers are refused, not truncated.
@@ -62,9 +68,20 @@ fn optional(name: &str, col: &Option<Column<'_>>, n: usize) -> PyResult<Option<V
     col.as_ref().map(|c| values(name, c, n)).transpose()
 }
 
+/// A per-workload list column, checked to be as long as `ids`.
+fn rows<T>(name: &str, col: Option<Vec<T>>, n: usize) -> PyResult<Option<Vec<T>>> {
+    match col {
+        Some(v) if v.len() != n => Err(invalid(
+            name,
+            format!("has {} entries but ids has {n}", v.len()),
+        )),
+        other => Ok(other),
+    }
+}
+
 impl Columns<'_> {
     /// One workload per id, every value checked and named by its column and index.
-    pub fn workloads(&self, ids: Vec<String>, tenant: &str) -> PyResult<Vec<Workload>> {
+    pub fn workloads(self, ids: Vec<String>, tenant: &str) -> PyResult<Vec<Workload>> {
         let n = ids.len();
         let mem = values("memory_mib", &self.memory_mib, n)?;
         let count = values("gpu_count", &self.gpu_count, n)?;
@@ -72,6 +89,8 @@ impl Columns<'_> {
         let cpu = optional("cpu_milli", &self.cpu_milli, n)?;
         let host = optional("host_memory_mib", &self.host_memory_mib, n)?;
         let prio = optional("priority", &self.priority, n)?;
+        let mut models = rows("allowed_models", self.allowed_models, n)?.map(Vec::into_iter);
+        let mut selectors = rows("node_selector", self.node_selector, n)?.map(Vec::into_iter);
         let at = |col: &Option<Vec<i64>>, i: usize| col.as_ref().map_or(0, |c| c[i]);
         ids.into_iter()
             .enumerate()
@@ -83,6 +102,11 @@ impl Columns<'_> {
                     cpu_milli: unsigned(&f("cpu_milli"), at(&cpu, i))?,
                     host_memory_mib: unsigned(&f("host_memory_mib"), at(&host, i))?,
                     priority: signed32(&f("priority"), at(&prio, i))?,
+                    allowed_models: models.as_mut().and_then(Iterator::next).unwrap_or_default(),
+                    node_selector: selectors
+                        .as_mut()
+                        .and_then(Iterator::next)
+                        .unwrap_or_default(),
                     ..Workload::new(
                         id,
                         unsigned(&f("memory_mib"), mem[i])?,

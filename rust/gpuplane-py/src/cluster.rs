@@ -13,6 +13,7 @@ use crate::bulk;
 use crate::errors::{to_py, unsigned};
 use crate::policy::{now_or_clock, PyPolicy};
 use crate::stats::PyClusterStats;
+use crate::tenant_figures::PyTenantFigures;
 use crate::values::{q, repr, PyGpuSpec, PyPlacement, PyPreemptionPlan, PyWorkload};
 
 /// Host CPU or memory of a node added without a figure: large enough never to bind.
@@ -113,10 +114,13 @@ impl PyCluster {
 
     /// Places many workloads in one call (columns as numpy arrays). Returns
     /// `(placed: bool[n], node: int64[n], gpus: int64[n, max_gpu_count])` with -1 where nothing
-    /// was placed; indices refer to `node_names()` and `gpu_ids()`. A bad entry raises
-    /// `InvalidRequest` naming its index and places nothing.
+    /// was placed; indices refer to `node_names()` and `gpu_ids()`. `allowed_models` and
+    /// `node_selector` give one list (or dict) per workload. A bad entry raises
+    /// `InvalidRequest` naming its index and places nothing. With a policy engine attached,
+    /// each workload is admitted at `now` as `place` does; a refusal leaves it unplaced.
     #[pyo3(signature = (ids, memory_mib, gpu_count, compute_milli=None, cpu_milli=None,
-        host_memory_mib=None, priority=None, tenant="default", policy=None))]
+        host_memory_mib=None, priority=None, tenant="default", policy=None, allowed_models=None,
+        node_selector=None, now=None))]
     #[allow(clippy::too_many_arguments)]
     fn place_many<'py>(
         &self,
@@ -130,8 +134,12 @@ impl PyCluster {
         priority: Option<bulk::Column<'py>>,
         tenant: &str,
         policy: Option<&str>,
+        allowed_models: Option<Vec<Vec<String>>>,
+        node_selector: Option<Vec<BTreeMap<String, String>>>,
+        now: Option<f64>,
     ) -> PyResult<bulk::Outcome<'py>> {
         let policy = parse_policy(policy)?;
+        let now = self.now(py, now)?;
         let columns = bulk::Columns {
             memory_mib,
             gpu_count,
@@ -139,12 +147,39 @@ impl PyCluster {
             cpu_milli,
             host_memory_mib,
             priority,
+            allowed_models,
+            node_selector,
         };
         let workloads = columns.workloads(ids, tenant)?;
         let placed = py
-            .detach(|| self.lock().place_batch(workloads, policy))
+            .detach(|| self.lock().place_batch_at(workloads, policy, now))
             .map_err(to_py)?;
         bulk::outcome(py, &placed)
+    }
+
+    /// Every tenant's figures at `now` (default `time.monotonic()`): those of the attached
+    /// policy engine, then any other tenant holding placements.
+    #[pyo3(signature = (now=None))]
+    fn tenant_figures(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<PyTenantFigures>> {
+        let now = self.now(py, now)?;
+        let all = py.detach(|| self.lock().tenant_figures(now));
+        Ok(all
+            .into_iter()
+            .map(|inner| PyTenantFigures { inner })
+            .collect())
+    }
+
+    /// One tenant's figures at `now`; `NotFound` if neither the engine nor a placement knows it.
+    #[pyo3(signature = (tenant, now=None))]
+    fn tenant_figure(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        now: Option<f64>,
+    ) -> PyResult<PyTenantFigures> {
+        let now = self.now(py, now)?;
+        let one = py.detach(|| self.lock().tenant_figure(tenant, now));
+        one.map(|inner| PyTenantFigures { inner }).map_err(to_py)
     }
 
     /// Releases many workloads; returns a bool array, False where the id was not placed.

@@ -13,6 +13,7 @@ mod policy_values;
 mod routing;
 mod sim;
 mod stats;
+mod tenant_figures;
 mod values;
 
 use pyo3::prelude::*;
@@ -54,6 +55,7 @@ fn add_policy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy_values::PyTenant>()?;
     m.add_class::<policy_values::PyAdmissionDecision>()?;
     m.add_class::<policy_values::PyExplanation>()?;
+    m.add_class::<tenant_figures::PyTenantFigures>()?;
     Ok(())
 }
 

@@ -71,7 +71,7 @@ fn res_repr(pairs: impl Iterator<Item = (Resource, f64)>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-fn amounts_repr(r: &Resources) -> String {
+pub fn amounts_repr(r: &Resources) -> String {
     res_repr(Resource::ALL.into_iter().map(|k| (k, r.get(k))))
 }
 

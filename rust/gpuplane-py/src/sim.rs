@@ -112,6 +112,8 @@ pub fn replay_cluster_json<'py>(
         cpu_milli: Some(cpu_milli),
         host_memory_mib: Some(host_memory_mib),
         priority: None,
+        allowed_models: None,
+        node_selector: None,
     };
     let pods: Vec<PodEvent> = columns
         .workloads(ids, "default")?

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,10 +14,10 @@ from gpuplane._proto.v1 import placement_pb2_grpc
 from gpuplane.daemon import columns, convert
 from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.state import Event
-from gpuplane.errors import CapacityError, Conflict, GpuplaneError, NotFound
+from gpuplane.errors import CapacityError, Conflict, GpuplaneError, NotFound, QuotaExceeded
 
 MAX_BATCH = 100_000
-FAILURE_CODES = ((CapacityError, "capacity"), (Conflict, "conflict"))
+FAILURE_CODES = ((CapacityError, "capacity"), (QuotaExceeded, "quota"), (Conflict, "conflict"))
 
 
 def policy_name(name: str) -> str | None:
@@ -62,7 +63,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         op = {"op": "place", "w": w, "policy": policy_name(request.policy)}
         with convert.within("workload"):
             placement = await self.engine.mutate(op, "Place")
-        return pp.PlaceResponse(placement=convert.placement_to_pb(placement, w["tenant"]))
+        return pp.PlaceResponse(placement=convert.placement_to_pb(placement))
 
     def _batch_entries(
         self, request: pp.PlaceBatchRequest
@@ -101,9 +102,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
             else:
                 placed += 1
                 results.append(
-                    pp.PlaceResult(
-                        workload_id=msg.id, placed=True, placement=convert.placement_to_pb(out, msg.tenant)
-                    )
+                    pp.PlaceResult(workload_id=msg.id, placed=True, placement=convert.placement_to_pb(out))
                 )
         return pp.PlaceBatchResponse(results=results, placed=placed)
 
@@ -129,7 +128,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         tenant = self.engine.state.owner(wid)
         self.engine.access.check("Release", tenant)
         placement = await self.engine.mutate({"op": "release", "id": wid}, "Release")
-        return pp.ReleaseResponse(placement=convert.placement_to_pb(placement, tenant))
+        return pp.ReleaseResponse(placement=convert.placement_to_pb(placement))
 
     async def ReleaseBatch(
         self, request: pp.ReleaseBatchRequest, context: grpc.aio.ServicerContext
@@ -158,7 +157,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         w = convert.workload_dict(request.workload)
         self.engine.access.check("PreemptionPlan", w["tenant"])
         with convert.within("workload"):
-            plan = self.engine.state.cluster.preemption_plan(convert.workload_from_dict(w))
+            plan = self.engine.state.cluster.preemption_plan(convert.workload_from_dict(w), now=time.time())
         if plan is None:
             return pp.PreemptionPlanResponse(found=False)
         return pp.PreemptionPlanResponse(found=True, plan=convert.plan_to_pb(plan))
@@ -175,8 +174,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         with convert.within("plan.workload"):
             placement, victims = await self.engine.mutate(op, "Preempt")
         self.engine.metrics.on_preemption(len(victims))
-        tenant = plan["workload"]["tenant"]
-        return pp.PreemptResponse(placement=convert.placement_to_pb(placement, tenant), evicted=victims)
+        return pp.PreemptResponse(placement=convert.placement_to_pb(placement), evicted=victims)
 
     def _drain_targets(self, request: pp.DrainRequest) -> list[str]:
         target = request.WhichOneof("target")
@@ -214,7 +212,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
                 if self.engine.access.allows("GetCluster", tenant):
                     p = state.cluster.allocation(wid)
                     if p is not None:
-                        response.placements.append(convert.placement_to_pb(p, tenant))
+                        response.placements.append(convert.placement_to_pb(p))
         return response
 
     async def WatchEvents(
