@@ -8,6 +8,7 @@ mod batching_values;
 mod bulk;
 mod cluster;
 mod errors;
+mod locked;
 mod policy;
 mod policy_values;
 mod routing;

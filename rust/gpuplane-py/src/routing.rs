@@ -2,7 +2,6 @@
 //! converts, releases the GIL and delegates to `gpuplane_core::routing::Router`.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
 
 use gpuplane_core::routing::{
     Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, ScoreTerms,
@@ -10,7 +9,8 @@ use gpuplane_core::routing::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::{to_py, unsigned32};
+use crate::errors::unsigned32;
+use crate::locked::Locked;
 use crate::values::{q, q_list, repr};
 
 /// The chosen replica, its score, the prompt blocks it has cached, and the score terms.
@@ -155,15 +155,7 @@ impl PyReplicaStatus {
 /// adapter residency, queue depth, KV usage and the tenant's share of recent service.
 #[pyclass(frozen, module = "gpuplane", name = "Router")]
 pub struct PyRouter {
-    inner: Mutex<Router>,
-}
-
-impl PyRouter {
-    fn lock(&self) -> MutexGuard<'_, Router> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+    inner: Locked<Router>,
 }
 
 #[pymethods]
@@ -171,7 +163,7 @@ impl PyRouter {
     #[new]
     fn new() -> Self {
         PyRouter {
-            inner: Mutex::new(Router::new()),
+            inner: Locked::new(Router::new()),
         }
     }
 
@@ -199,14 +191,12 @@ impl PyRouter {
             block_size: unsigned32("block_size", block_size)?,
             max_running: unsigned32("max_running", max_running)?,
         };
-        py.detach(|| self.lock().register(spec)).map_err(to_py)
+        self.inner.call(py, |r| r.register(spec))
     }
 
     /// Removes a replica; `NotFound` if it is not registered.
     fn unregister(&self, py: Python<'_>, id: &str) -> PyResult<()> {
-        py.detach(|| self.lock().unregister(id))
-            .map(drop)
-            .map_err(to_py)
+        self.inner.call(py, |r| r.unregister(id).map(drop))
     }
 
     /// Records a replica's load, replacing the last one.
@@ -226,7 +216,7 @@ impl PyRouter {
     ) -> PyResult<()> {
         let waiting = unsigned32("waiting", waiting)?;
         let running = unsigned32("running", running)?;
-        py.detach(|| {
+        self.inner.call(py, |r| {
             let load = Load {
                 waiting,
                 running,
@@ -235,9 +225,8 @@ impl PyRouter {
                 adapters: resident_adapters.into_iter().collect(),
                 tenant_service,
             };
-            self.lock().report_load(replica_id, load)
+            r.report_load(replica_id, load)
         })
-        .map_err(to_py)
     }
 
     /// The best replica for a request; `NotFound` when no registered replica serves it.
@@ -257,31 +246,33 @@ impl PyRouter {
             adapter,
             block_hashes,
         };
-        py.detach(|| self.lock().route(&req))
-            .map(|inner| PyRoute { inner })
-            .map_err(to_py)
+        let route = self.inner.call(py, |r| r.route(&req));
+        route.map(|inner| PyRoute { inner })
     }
 
     /// One replica and its last load; `NotFound` if it is not registered.
     fn replica(&self, py: Python<'_>, id: &str) -> PyResult<PyReplicaStatus> {
-        py.detach(|| self.lock().replica(id).cloned())
-            .map(|inner| PyReplicaStatus { inner })
-            .map_err(to_py)
+        let replica = self.inner.call(py, |r| r.replica(id).cloned());
+        replica.map(|inner| PyReplicaStatus { inner })
     }
 
     /// The replicas and their last loads, by id.
     fn replicas(&self, py: Python<'_>) -> Vec<PyReplicaStatus> {
-        py.detach(|| self.lock().replicas().cloned().collect::<Vec<_>>())
+        let replicas = self
+            .inner
+            .run(py, |r| r.replicas().cloned().collect::<Vec<_>>());
+        replicas
             .into_iter()
             .map(|inner| PyReplicaStatus { inner })
             .collect()
     }
 
-    fn __len__(&self) -> usize {
-        self.lock().len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |r| r.len())
     }
 
-    fn __repr__(&self) -> String {
-        repr("Router", &[("replicas", self.lock().len().to_string())])
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let len = self.inner.run(py, |r| r.len());
+        repr("Router", &[("replicas", len.to_string())])
     }
 }
