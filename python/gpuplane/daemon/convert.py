@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from gpuplane import _core
 from gpuplane._core import ClusterStats, GpuStats, Placement, PreemptionPlan, Totals, Workload
 from gpuplane._proto.v1 import types_pb2 as pb
 from gpuplane.errors import InvalidRequest
 
-MAX_ID_LEN = 253
-MAX_NAME_LEN = 128
+MAX_ID_LEN = _core.MAX_ID_BYTES
+MAX_NAME_LEN = _core.MAX_NAME_BYTES
 MAX_LIST = 64
 MAX_GPU_MEMORY_MIB = 1 << 24  # 16 TiB per GPU: anything above is not a GPU
 MAX_GPU_COUNT = 1024
@@ -46,11 +47,12 @@ def within(prefix: str) -> Iterator[None]:
 
 
 def text(value: str, field: str, *, required: bool = True, limit: int = MAX_NAME_LEN) -> str:
-    """A non-empty (when required), bounded string."""
+    """A name or id by the core's grammar (``gpuplane.check_name``) of at most ``limit``
+    bytes; empty only when not ``required``."""
     if required and not value:
         raise invalid(field, "is required")
-    if len(value) > limit:
-        raise invalid(field, f"is {len(value)} characters long, at most {limit} allowed")
+    if value:
+        _core.check_name(field, value, limit)
     return value
 
 

@@ -37,7 +37,7 @@ class Engine:
         self.config = config
         self.metrics = metrics or NullMetrics()
         self.access = Access(auth)
-        self.router = Router()
+        self.router = Router(config)
         self.state = State(config.policy, config.seed)
         self.journal = Journal(config.journal_file, config.journal_sync)
         self.bus = EventBus()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::routing::{
-    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, ScoreTerms,
+    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, RouterLimits, ScoreTerms,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -160,11 +160,43 @@ pub struct PyRouter {
 
 #[pymethods]
 impl PyRouter {
+    /// A router refusing more than `max_replicas` replicas (`max_replicas_per_tenant` for one
+    /// tenant; `CapacityError`) and loads with more than `max_load_entries` tenants or adapters
+    /// (`InvalidRequest`).
     #[new]
-    fn new() -> Self {
+    #[pyo3(signature = (*, max_replicas=None, max_replicas_per_tenant=None, max_load_entries=None))]
+    fn new(
+        max_replicas: Option<usize>,
+        max_replicas_per_tenant: Option<usize>,
+        max_load_entries: Option<usize>,
+    ) -> Self {
+        let d = RouterLimits::default();
+        let limits = RouterLimits {
+            max_replicas: max_replicas.unwrap_or(d.max_replicas),
+            max_replicas_per_tenant: max_replicas_per_tenant.unwrap_or(d.max_replicas_per_tenant),
+            max_load_entries: max_load_entries.unwrap_or(d.max_load_entries),
+        };
         PyRouter {
-            inner: Locked::new(Router::new()),
+            inner: Locked::new(Router::with_limits(limits)),
         }
+    }
+
+    /// Up to `limit` replicas with ids after `after` (in id order) and whether more follow;
+    /// with `tenant`, only that tenant's and the shared ones.
+    #[pyo3(signature = (after="", limit=500, tenant=None))]
+    fn page(
+        &self,
+        py: Python<'_>,
+        after: &str,
+        limit: usize,
+        tenant: Option<&str>,
+    ) -> (Vec<PyReplicaStatus>, bool) {
+        let (page, more) = self.inner.run(py, |r| {
+            let (page, more) = r.page(after, limit, tenant);
+            (page.into_iter().cloned().collect::<Vec<_>>(), more)
+        });
+        let page = page.into_iter().map(|inner| PyReplicaStatus { inner });
+        (page.collect(), more)
     }
 
     /// Adds or replaces a replica; a re-registered replica keeps its last load.
