@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from gpuplane._core import (
     BATCH_POLICIES,
+    MAX_ID_BYTES,
+    MAX_NAME_BYTES,
     POLICIES,
     SNAPSHOT_VERSION,
     AdmissionDecision,
@@ -40,6 +42,7 @@ from gpuplane._core import (
     Totals,
     Workload,
     __version__,
+    check_name,
     replay_cluster_json,
     simulate_llm_json,
 )
@@ -56,6 +59,8 @@ from gpuplane.simulate.llm import simulate_llm
 
 __all__ = [
     "BATCH_POLICIES",
+    "MAX_ID_BYTES",
+    "MAX_NAME_BYTES",
     "POLICIES",
     "SNAPSHOT_VERSION",
     "AdmissionDecision",
@@ -94,6 +99,7 @@ __all__ = [
     "Totals",
     "Workload",
     "__version__",
+    "check_name",
     "replay_cluster_json",
     "simulate_llm",
     "simulate_llm_json",

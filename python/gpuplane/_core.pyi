@@ -10,6 +10,8 @@ __version__: str
 SNAPSHOT_VERSION: int
 POLICIES: list[str]
 BATCH_POLICIES: list[str]
+MAX_ID_BYTES: int
+MAX_NAME_BYTES: int
 
 _IntColumn = npt.ArrayLike
 _FloatColumn = npt.ArrayLike
@@ -856,9 +858,23 @@ class Router:
     highest score wins, then fewer waiting, then the greater id. Candidates serve the model
     (any when ``model`` is empty) and are shared or dedicated to the tenant. Unknown replicas
     raise ``NotFound``; out-of-range loads ``InvalidRequest`` (nothing changes). Releases the GIL.
+    Registration beyond ``max_replicas`` (default 10,000) or ``max_replicas_per_tenant``
+    (1,000) raises ``CapacityError``; a load with more than ``max_load_entries`` (1,024) tenants
+    or adapters ``InvalidRequest``.
     """
 
-    def __init__(self) -> None: ...
+    def __init__(
+        self,
+        *,
+        max_replicas: int | None = None,
+        max_replicas_per_tenant: int | None = None,
+        max_load_entries: int | None = None,
+    ) -> None: ...
+    def page(
+        self, after: str = "", limit: int = 500, tenant: str | None = None
+    ) -> tuple[list[ReplicaStatus], bool]:
+        """Up to ``limit`` replicas with ids after ``after`` (id order) and whether more follow;
+        with ``tenant``, only that tenant's and the shared ones."""
     def register(
         self,
         id: str,
@@ -925,3 +941,9 @@ def replay_cluster_json(
 ) -> str:
     """Replays pods on ``cluster`` in time order (departures, NaN for never, go first at equal
     times), sampling allocation and fragmentation ratios ``samples`` times; returns JSON."""
+
+def check_name(field: str, value: str, max_bytes: int = 128) -> None:
+    """Checks ``value`` against the core's grammar for ids and names, capped at ``max_bytes``
+    (``MAX_NAME_BYTES``; ids use ``MAX_ID_BYTES``): non-empty, no leading or trailing space, no
+    control or invisible characters (NUL, newline, ESC, bidirectional overrides, zero-width).
+    Raises :class:`InvalidRequest` naming ``field``."""

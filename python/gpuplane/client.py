@@ -305,8 +305,13 @@ class Client:
 
     def replicas(self) -> list[ReplicaView]:
         """Registered replicas and their last load."""
-        response = self._call(self.admission.ListReplicas, ap.ListReplicasRequest())
-        return [ReplicaView.from_pb(r) for r in response.replicas]
+        views, token = [], ""
+        while True:
+            response = self._call(self.admission.ListReplicas, ap.ListReplicasRequest(page_token=token))
+            views += [ReplicaView.from_pb(r) for r in response.replicas]
+            token = response.next_page_token
+            if not token:
+                return views
 
     # ---- admin -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from gpuplane import _core
 from gpuplane._proto.v1 import types_pb2 as pb
 from gpuplane.errors import InvalidRequest
 from gpuplane.wire.messages import (
@@ -37,8 +38,8 @@ __all__ = [
     "workload_from_dict",
 ]
 
-MAX_ID_LEN = 253
-MAX_NAME_LEN = 128
+MAX_ID_LEN = _core.MAX_ID_BYTES
+MAX_NAME_LEN = _core.MAX_NAME_BYTES
 MAX_LIST = 64
 MAX_NODE_GPUS = 1024  # a bound on the message; the core's per-node limit is lower
 workload_from_dict = workload_from_fields
@@ -62,11 +63,12 @@ def within(prefix: str) -> Iterator[None]:
 
 
 def text(value: str, field: str, *, required: bool = True, limit: int = MAX_NAME_LEN) -> str:
-    """A non-empty (when required), bounded string."""
+    """A name or id by the core's grammar (``gpuplane.check_name``) of at most ``limit``
+    bytes; empty only when not ``required``."""
     if required and not value:
         raise invalid(field, "is required")
-    if len(value) > limit:
-        raise invalid(field, f"is {len(value)} characters long, at most {limit} allowed")
+    if value:
+        _core.check_name(field, value, limit)
     return value
 
 

@@ -36,7 +36,7 @@ class Engine:
         self.config = config
         self.metrics = metrics or NullMetrics()
         self.access = Access(auth)
-        self.router = Router()
+        self.router = Router(config)
         self.state = State(config.policy, config.seed, min_runtime_s=config.min_runtime_s)
         self.journal = Journal(config.journal_file, config.journal_sync)
         self.bus = EventBus()

@@ -11,17 +11,6 @@ from typing import Any
 
 import gpuplane
 
-RESOURCES = ("gpus", "memory_mib", "tokens_per_s", "concurrent")
-
-
-def verdict_of(code: str) -> str:
-    """``admit``, ``queue`` or ``reject`` from a reason code."""
-    if code == "admitted":
-        return "admit"
-    if code.startswith("queued"):
-        return "queue"
-    return "reject"
-
 
 class PolicyEngine:
     """Thin calls into ``gpuplane.Policy`` with the daemon's JSON-able dicts."""
@@ -102,8 +91,7 @@ class PolicyEngine:
             queue_ahead=req["queue_ahead"],
             service_rate=req["service_rate"],
         )
-        code = str(d.reason)
-        return {"verdict": verdict_of(code), "reason_code": code, "reason": d.text, "at": d.at}
+        return {"verdict": d.outcome, "reason_code": str(d.reason), "reason": d.text, "at": d.at}
 
     def finish(self, request_id: str, now: float) -> bool:
         """Releases an admitted request (charging its usage) or cancels a queued one."""

@@ -40,7 +40,7 @@ from gpuplane.daemon.services.admin import AdminService
 from gpuplane.daemon.services.admission import AdmissionService
 from gpuplane.daemon.services.placement import PlacementService
 from gpuplane.daemon.services.telemetry import TelemetryService
-from gpuplane.daemon.status import map_errors
+from gpuplane.daemon.status import DecodeGuard, map_errors
 
 log = logging.getLogger("gpuplane.daemon")
 
@@ -188,7 +188,8 @@ async def start(config: ServeConfig) -> Daemon:
     source = resolve(config.inventory, config.simulate, config.use_nvml, DEFAULT_SIMULATE)
     engine.add_inventory(source)
     engine.start(asyncio.get_running_loop())
-    server = grpc.aio.server(interceptors=sec.interceptors or None, options=server_options(config))
+    interceptors = [*sec.interceptors, DecodeGuard()]  # decoding after authentication
+    server = grpc.aio.server(interceptors=interceptors, options=server_options(config))
     health_servicer = add_services(server, engine)
     port = server.add_secure_port(config.listen, creds) if creds else server.add_insecure_port(config.listen)
     await server.start()

@@ -43,6 +43,16 @@ def op_time(op: dict[str, Any]) -> float:
     return float(op.get("now", 0.0))
 
 
+def workload_missing(workload_id: str) -> NotFound:
+    """The NOT_FOUND of a workload that is not placed (or is not the caller's to see)."""
+    return NotFound(f"workload {workload_id!r} is not placed")
+
+
+def request_missing(request_id: str) -> NotFound:
+    """The NOT_FOUND of a request that is not admitted or queued (or not the caller's)."""
+    return NotFound(f"request {request_id!r} is not admitted or queued")
+
+
 @dataclass(frozen=True)
 class Event:
     """One acknowledged change, for ``WatchEvents``."""
@@ -394,7 +404,7 @@ class State:
     def request_owner(self, request_id: str) -> str:
         """The tenant of an admitted or queued request; ``NotFound`` otherwise."""
         if request_id not in self.requests:
-            raise NotFound(f"request {request_id!r} is not admitted or queued")
+            raise request_missing(request_id)
         return self.requests[request_id]
 
     # ---- views -----------------------------------------------------------------------------
@@ -402,7 +412,7 @@ class State:
     def owner(self, workload_id: str) -> str:
         """The tenant of a placed workload; ``NotFound`` if it is not placed."""
         if workload_id not in self.owners:
-            raise NotFound(f"workload {workload_id!r} is not placed")
+            raise workload_missing(workload_id)
         return self.owners[workload_id][0]
 
     def tenant_figures(self, now: float) -> list[TenantFigures]:

@@ -8,6 +8,8 @@ mod batching_values;
 mod bulk;
 mod cluster;
 mod errors;
+mod locked;
+mod names;
 mod policy;
 mod policy_values;
 mod routing;
@@ -43,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<routing::PyRoute>()?;
     m.add_class::<routing::PyReplicaStatus>()?;
     sim::register(m)?;
+    names::register(m)?;
     add_batching(m)?;
     add_policy(m)
 }

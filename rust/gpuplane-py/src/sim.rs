@@ -125,9 +125,9 @@ pub fn replay_cluster_json<'py>(
             departure: (!d.is_nan()).then_some(d),
         })
         .collect();
-    let out = py
-        .detach(|| replay_cluster(&mut cluster.lock(), pods, samples))
-        .map_err(to_py)?;
+    let out = cluster
+        .inner
+        .call(py, |c| replay_cluster(c, pods, samples))?;
     Ok(serde_json::to_string(&out).expect("a replay always serializes"))
 }
 

@@ -10,7 +10,9 @@ from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import admission_pb2_grpc
 from gpuplane.daemon import convert
 from gpuplane.daemon.engine import Engine
-from gpuplane.daemon.routing import Router
+from gpuplane.daemon.routing import Router, missing
+from gpuplane.daemon.state import request_missing
+from gpuplane.errors import Conflict, NotFound
 from gpuplane.wire.messages import scalar_fields
 
 VERDICTS = {"admit": ap.VERDICT_ADMIT, "queue": ap.VERDICT_QUEUE, "reject": ap.VERDICT_REJECT}
@@ -57,7 +59,9 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
         "kv_usage": msg.kv_usage,
         "cached": list(msg.cached_block_hashes),
         "adapters": convert.strings(msg.resident_adapters, "load.resident_adapters"),
-        "tenant_service": dict(msg.tenant_service),
+        "tenant_service": {
+            convert.text(k, "load.tenant_service key"): v for k, v in msg.tenant_service.items()
+        },
     }
 
 
@@ -92,7 +96,8 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
     async def Finish(self, request: ap.FinishRequest, context: grpc.aio.ServicerContext) -> ap.FinishResponse:
         """Releases an admitted request or cancels a queued one (journaled)."""
         rid = convert.text(request.request_id, "request_id", limit=convert.MAX_ID_LEN)
-        self.engine.access.check("Finish", self.engine.state.request_owner(rid))
+        owner = self.engine.state.request_owner(rid)
+        self.engine.access.check_owner("Finish", owner, request_missing(rid))
         was_running = await self.engine.mutate(self.engine.stamp({"op": "finish", "id": rid}), "Finish")
         return ap.FinishResponse(was_running=was_running)
 
@@ -117,8 +122,18 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
             raise convert.invalid("replica", "is required")
         replica = replica_dict(request.replica)
         self.engine.access.check("RegisterReplica", replica["tenant"] or None)
+        self._check_reregister(replica["id"])
         self.router.register(replica)
         return ap.RegisterReplicaResponse()
+
+    def _check_reregister(self, replica_id: str) -> None:
+        """Only a replica's owner (or admin, for shared ones) may register its id again."""
+        try:
+            owner = self.router.tenant_of(replica_id)
+        except NotFound:
+            return
+        if not self.engine.access.allows("RegisterReplica", owner):
+            raise Conflict(f"replica id {replica_id!r} is taken; register under another id")
 
     async def ReportLoad(
         self, request: ap.ReportLoadRequest, context: grpc.aio.ServicerContext
@@ -127,7 +142,8 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         if not request.HasField("load"):
             raise convert.invalid("load", "is required")
         load = load_dict(request.load)
-        self.engine.access.check("ReportLoad", self.router.tenant_of(load["replica_id"]))
+        rid = load["replica_id"]
+        self.engine.access.check_owner("ReportLoad", self.router.tenant_of(rid), missing(rid))
         with convert.within("load"):
             self.router.report(load)
         return ap.ReportLoadResponse()
@@ -137,8 +153,13 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
     ) -> ap.ListReplicasResponse:
         """Registered replicas and their last load."""
         self.engine.access.check("ListReplicas", None)
-        out = ap.ListReplicasResponse()
-        for rid, r in sorted(self.router.replicas.items()):
+        size = self.engine.config.list_page_size
+        size = min(request.page_size or size, size)
+        viewer = self.engine.access.viewer()
+        page, more = self.router.page(request.page_token, size, viewer)
+        out = ap.ListReplicasResponse(next_page_token=page[-1].replica["id"] if more else "")
+        for r in page:
+            rid = r.replica["id"]
             out.replicas.add(
                 replica=ap.Replica(**r.replica),
                 load=ap.ReplicaLoad(
@@ -147,7 +168,7 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
                     running=r.running,
                     kv_usage=r.kv_usage,
                     resident_adapters=sorted(r.adapters),
-                    tenant_service=r.tenant_service,
+                    tenant_service={k: v for k, v in r.tenant_service.items() if viewer in (None, k)},
                 ),
             )
         return out

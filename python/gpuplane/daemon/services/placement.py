@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -13,7 +13,7 @@ from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc
 from gpuplane.daemon import columns, convert
 from gpuplane.daemon.engine import Engine
-from gpuplane.daemon.state import Event
+from gpuplane.daemon.state import Event, workload_missing
 from gpuplane.errors import CapacityError, Conflict, GpuplaneError, NotFound, QuotaExceeded
 
 MAX_BATCH = 100_000
@@ -33,6 +33,18 @@ def failure_code(error: GpuplaneError) -> str:
         if isinstance(error, cls):
             return code
     return "invalid"
+
+
+def event_kinds(values: Iterable[int]) -> frozenset[str]:
+    """The event kinds a watch asks for (empty: all); an unknown or unspecified kind is refused."""
+    kinds = []
+    for i, k in enumerate(values):
+        if k not in pp.EventKind.values():
+            raise convert.invalid(f"kinds[{i}]", f"{k} is not an EventKind")
+        if k == pp.EVENT_KIND_UNSPECIFIED:
+            raise convert.invalid(f"kinds[{i}]", "EVENT_KIND_UNSPECIFIED is no kind; leave kinds empty")
+        kinds.append(pp.EventKind.Name(k).removeprefix("EVENT_KIND_").lower())
+    return frozenset(kinds)
 
 
 def event_to_pb(seq: int, e: Event) -> pp.Event:
@@ -126,7 +138,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         """Frees what a workload holds."""
         wid = convert.text(request.workload_id, "workload_id", limit=convert.MAX_ID_LEN)
         tenant = self.engine.state.owner(wid)
-        self.engine.access.check("Release", tenant)
+        self.engine.access.check_owner("Release", tenant, workload_missing(wid))
         placement = await self.engine.mutate({"op": "release", "id": wid}, "Release")
         return pp.ReleaseResponse(placement=convert.placement_to_pb(placement))
 
@@ -192,7 +204,9 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         """Marks GPUs unhealthy (releasing their workloads) or healthy again; admin only."""
         self.engine.access.check("Drain", None)
         gpus = self._drain_targets(request)
-        op = {"op": "health", "gpus": gpus, "healthy": request.undrain, "reason": request.reason}
+        limit = self.engine.config.max_reason_bytes
+        reason = convert.text(request.reason, "reason", required=False, limit=limit)
+        op = {"op": "health", "gpus": gpus, "healthy": request.undrain, "reason": reason}
         displaced = await self.engine.mutate(op, "Drain")
         return pp.DrainResponse(displaced=displaced, gpu_ids=gpus)
 
@@ -219,8 +233,8 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         self, request: pp.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pp.Event]:
         """Streams acknowledged events (a tenant sees its own and cluster-wide ones)."""
-        kinds = frozenset(pp.EventKind.Name(k).removeprefix("EVENT_KIND_").lower() for k in request.kinds)
         self.engine.access.check("WatchEvents", None)
+        kinds = event_kinds(request.kinds)
         sub = self.engine.bus.subscribe(kinds)
         try:
             while True:

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inventory::MAX_GPU_MEMORY_MIB;
+use crate::names;
 
 /// Upper bound for CPU milli-cores and host memory MiB in one request (a unit-mistake guard).
 const MAX_HOST_AMOUNT: u64 = 1 << 40;
@@ -54,11 +55,10 @@ impl Workload {
     /// Checks every field; an error names the first bad one. The GPU count is bounded by the
     /// cluster it is placed on (its largest node), not here.
     pub fn validate(&self) -> Result<()> {
-        if self.id.is_empty() {
-            return Err(Error::invalid("id", "must not be empty"));
-        }
-        if self.tenant.is_empty() {
-            return Err(Error::invalid("tenant", "must not be empty"));
+        names::check_id("id", &self.id)?;
+        names::check_name("tenant", &self.tenant)?;
+        if let Some(class) = &self.priority_class {
+            names::check_name("priority_class", class)?;
         }
         if self.memory_mib > MAX_GPU_MEMORY_MIB {
             return Err(Error::invalid(
