@@ -7,6 +7,7 @@ mod batching_plan;
 mod batching_values;
 mod bulk;
 mod cluster;
+mod columns;
 mod errors;
 mod locked;
 mod names;

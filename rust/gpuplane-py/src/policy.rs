@@ -108,19 +108,34 @@ impl PyPolicy {
     }
 }
 
+/// The one tenant-spec builder of `add_tenant` and `update_tenant` (their Python arguments).
 #[allow(clippy::too_many_arguments)]
-fn spec(
+fn tenant_spec(
     name: String,
     parent: Option<String>,
-    quota: Quota,
+    quota: Option<PyQuota>,
+    guaranteed: Amounts,
+    deserved: Amounts,
+    limit: Caps,
+    over_quota_priority: Option<i64>,
+    over_quota_weight: Option<f64>,
+    models: Models,
     max_queued: Option<i64>,
     budget: Option<f64>,
     burst_tokens: Option<f64>,
 ) -> PyResult<TenantSpec> {
+    let parts = QuotaParts {
+        guaranteed,
+        deserved,
+        limit,
+        over_quota_priority,
+        over_quota_weight,
+        models,
+    };
     Ok(TenantSpec {
         name,
         parent,
-        quota,
+        quota: parts.quota(quota)?,
         max_queued: max_queued
             .map(|v| unsigned32("max_queued", v))
             .transpose()?,
@@ -175,18 +190,16 @@ impl PyPolicy {
         budget: Option<f64>,
         burst_tokens: Option<f64>,
     ) -> PyResult<()> {
-        let parts = QuotaParts {
+        let s = tenant_spec(
+            name,
+            parent,
+            quota,
             guaranteed,
             deserved,
             limit,
             over_quota_priority,
             over_quota_weight,
             models,
-        };
-        let s = spec(
-            name,
-            parent,
-            parts.quota(quota)?,
             max_queued,
             budget,
             burst_tokens,
@@ -216,18 +229,16 @@ impl PyPolicy {
         budget: Option<f64>,
         burst_tokens: Option<f64>,
     ) -> PyResult<()> {
-        let parts = QuotaParts {
+        let s = tenant_spec(
+            name,
+            parent,
+            quota,
             guaranteed,
             deserved,
             limit,
             over_quota_priority,
             over_quota_weight,
             models,
-        };
-        let s = spec(
-            name,
-            parent,
-            parts.quota(quota)?,
             max_queued,
             budget,
             burst_tokens,

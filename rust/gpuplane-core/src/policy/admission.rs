@@ -77,6 +77,17 @@ impl Reason {
     pub fn is_rejected(self) -> bool {
         !matches!(self, Reason::Admitted | Reason::QueuedQuota)
     }
+
+    /// The outcome in one word: `admit`, `queue` or `reject`.
+    pub fn outcome(self) -> &'static str {
+        if self.is_admitted() {
+            "admit"
+        } else if self.is_rejected() {
+            "reject"
+        } else {
+            "queue"
+        }
+    }
 }
 
 impl fmt::Display for Reason {
