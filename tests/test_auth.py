@@ -52,12 +52,24 @@ def config(tmp_path: Path, tokens_file: Path) -> ServeConfig:
     )
 
 
-def with_server(config: ServeConfig, body: Callable[[int], Awaitable[Any]]) -> Any:
-    """Starts the daemon, runs ``body(port)``, stops it."""
+async def add_tenants(port: int, *names: str) -> None:
+    """Creates tenants through the admin API (placements need a known tenant)."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        for name in names:
+            put = admin_pb2.PutTenantRequest(tenant=types_pb2.Tenant(name=name))
+            await admin.PutTenant(put, metadata=bearer(ADMIN))
+
+
+def with_server(
+    config: ServeConfig, body: Callable[[int], Awaitable[Any]], tenants: tuple[str, ...] = ("alice", "bob")
+) -> Any:
+    """Starts the daemon, creates ``tenants`` (over plain text), runs ``body(port)``, stops it."""
 
     async def main() -> Any:
         daemon = await server.start(config)
         try:
+            await add_tenants(daemon.port, *tenants)
             return await body(daemon.port)
         finally:
             await daemon.stop(grace=0.5)
@@ -119,6 +131,7 @@ def test_half_a_tls_configuration_or_weak_tokens_refuse(tmp_path):
         auth.check_startup(ServeConfig(listen="127.0.0.1:0", admin_token="short"))
     bad = tmp_path / "tokens.yaml"
     bad.write_text("- just a list\n")
+    bad.chmod(0o600)
     with pytest.raises(ValueError, match="maps each token"):
         auth.check_startup(ServeConfig(listen="127.0.0.1:0", tokens_file=bad))
 
@@ -126,6 +139,7 @@ def test_half_a_tls_configuration_or_weak_tokens_refuse(tmp_path):
 def test_tokens_file_in_yaml(tmp_path):
     path = tmp_path / "tokens.yaml"
     path.write_text(f"{ALICE}: alice\n{ADMIN}: admin\n{AGENT}: agent\n")
+    path.chmod(0o600)
     tokens = Tokens.load(path, None)
     assert tokens.lookup(ALICE) == Principal("alice", tenant="alice")
     assert tokens.lookup(ADMIN).admin
@@ -162,7 +176,7 @@ def test_a_tenant_cannot_touch_another_tenants_workload(config):
                 placement_pb2.PlaceRequest(workload=workload("a1", "alice")), metadata=bearer(ALICE)
             )
             release = stub.Release(placement_pb2.ReleaseRequest(workload_id="a1"), metadata=bearer(BOB))
-            assert await code_of(release) == grpc.StatusCode.PERMISSION_DENIED
+            assert await code_of(release) == grpc.StatusCode.NOT_FOUND  # as for an unknown id
             as_alice = stub.Place(
                 placement_pb2.PlaceRequest(workload=workload("b1", "alice")), metadata=bearer(BOB)
             )
@@ -283,7 +297,7 @@ def test_plain_text_client_against_a_tls_server_fails(config, pki):
         async with grpc.aio.secure_channel(f"localhost:{port}", creds) as channel:
             assert await cluster_code(channel) == grpc.StatusCode.OK
 
-    with_server(tls, body)
+    with_server(tls, body, tenants=())
 
 
 def test_mutual_tls_rejects_a_client_certificate_from_an_unknown_authority(config, pki):
@@ -305,4 +319,4 @@ def test_mutual_tls_rejects_a_client_certificate_from_an_unknown_authority(confi
             async with grpc.aio.secure_channel(f"localhost:{port}", creds(client)) as channel:
                 assert await cluster_code(channel) == expected
 
-    with_server(mtls, body)
+    with_server(mtls, body, tenants=())

@@ -261,7 +261,7 @@ class ClusterMachine(RuleBasedStateMachine):
                 continue
             p = self.c.allocation(w.id)
             assert names[node[i]] == p.node
-            assert [gpu_ids[j] for j in gpus[i] if j != -1] == p.gpu_ids
+            assert tuple(gpu_ids[j] for j in gpus[i] if j != -1) == p.gpu_ids
             assert gpus[i][w.gpu_count :] == [-1] * (len(gpus[i]) - w.gpu_count)
             self.remember(p, w)
 

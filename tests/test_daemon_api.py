@@ -15,8 +15,7 @@ from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 from gpuplane._proto.v1 import types_pb2 as pb
 from gpuplane.client_values import Quota
-from gpuplane.daemon.errors import InUse, StalePlan
-from gpuplane.errors import CapacityError, Conflict, InvalidRequest, NotFound
+from gpuplane.errors import CapacityError, Conflict, InUse, InvalidRequest, NotFound, QuotaExceeded, StalePlan
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -28,6 +27,7 @@ def code_and_details(call) -> tuple[grpc.StatusCode, str]:
 
 
 def test_place_release_and_cluster_view(client):
+    client.put_tenant("team-a")
     p = client.place(Workload("llm", 40_000, 2, tenant="team-a"))
     assert (p.workload_id, p.tenant, len(p.gpu_ids), p.memory_mib) == ("llm", "team-a", 2, 40_000)
     view = client.cluster()
@@ -48,7 +48,7 @@ def test_place_release_and_cluster_view(client):
         (pb.Workload(id="w", memory_mib=1, gpu_count=0), "workload.gpu_count"),
         (pb.Workload(id="w", memory_mib=1 << 50, gpu_count=1), "workload.memory_mib"),
         (pb.Workload(id="w", memory_mib=1, gpu_count=1 << 20), "workload.gpu_count"),
-        (pb.Workload(id="w", memory_mib=1, gpu_count=1, compute_milli=5000), "workload.compute_milli"),
+        (pb.Workload(id="w", memory_mib=1, gpu_count=1, compute_milli=200_000), "workload.compute_milli"),
         (pb.Workload(id="w" * 1000, memory_mib=1, gpu_count=1), "workload.id"),
         (pb.Workload(id="w", gpu_count=1, allowed_models=["m"] * 500), "workload.allowed_models"),
         (pb.Workload(id="w", gpu_count=1), "workload.memory_mib"),  # checked by the core
@@ -101,6 +101,7 @@ def test_oversized_message_is_refused_and_nothing_is_lost(tmp_path):
 
 
 def test_place_batch_reports_each_entry(client, stub):
+    client.put_tenant("t")
     ws = [Workload(f"b{i}", 10_000, 1, tenant="t") for i in range(5)]
     ws.append(Workload("too-big", 900_000, 1))
     ws.append(Workload("b0", 1, 1))
@@ -111,16 +112,22 @@ def test_place_batch_reports_each_entry(client, stub):
         workloads=[pb.Workload(id="ok", memory_mib=1, gpu_count=1), pb.Workload(id="zero")]
     )
     results = stub.PlaceBatch(bad).results
-    assert results[0].placed and results[1].code == "invalid" and "gpu_count" in results[1].reason
+    assert results[0].placed and results[1].code == "invalid" and "asks for nothing" in results[1].reason
     assert client.release_batch(["b0", "b1", "missing"]) == [True, True, False]
     assert client.cluster().workloads == 4
 
 
-def test_preemption_plan_then_preempt_and_a_stale_plan(client):
+def test_preemption_plan_then_preempt_and_a_stale_plan(tmp_path):
+    with in_process(make_config(tmp_path, min_runtime_s=0.0)) as s, Client(s.target) as client:
+        check_preemption(client)
+
+
+def check_preemption(client: Client) -> None:
+    client.put_class("urgent", 100)
     for i in range(8):
-        client.place(Workload(f"low{i}", 80_000, 2, priority=0))
-    urgent = Workload("urgent", 80_000, 2, priority=10)
-    with pytest.raises(CapacityError):
+        client.place(Workload(f"low{i}", 80_000, 2))
+    urgent = Workload("urgent", 80_000, 2, priority_class="urgent")
+    with pytest.raises(QuotaExceeded, match="only 0 free"):  # the engine sees the cluster full
         client.place(urgent)
     plan = client.preemption_plan(urgent)
     assert plan is not None and plan.victims
@@ -272,6 +279,7 @@ def test_expired_deadline_is_deadline_exceeded_and_never_half_applied(client, se
 def test_state_survives_an_in_process_restart(tmp_path):
     config = make_config(tmp_path, compact_every=3)
     with in_process(config) as s, Client(s.target) as c:
+        c.put_tenant("t")
         placed = [c.place(Workload(f"w{i}", 1_000 * (i + 1), 1, tenant="t")) for i in range(7)]
         c.release("w3")
         c.put_tenant("t", quota=Quota(deserved={"gpus": 3}))

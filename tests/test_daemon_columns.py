@@ -58,7 +58,7 @@ def test_columns_match_one_by_one_placement_on_an_identical_cluster(tmp_path):
         ({"ids": ["a"], "memory_mib": [1 << 40], "gpu_count": [1]}, "columns.memory_mib[0]"),
         ({"ids": ["a"], "memory_mib": [1], "gpu_count": [1], "priority": [1, 2]}, "columns.priority"),
         (
-            {"ids": ["a"], "memory_mib": [1], "gpu_count": [1], "compute_milli": [5000]},
+            {"ids": ["a"], "memory_mib": [1], "gpu_count": [1], "compute_milli": [200_000]},
             "columns.compute_milli[0]",
         ),
         ({"ids": ["a", "b"], "memory_mib": [1, 1], "gpu_count": [1, 9]}, "columns.gpu_count[1]"),
@@ -106,6 +106,7 @@ def test_columns_survive_a_restart_and_release_batch_frees_them(tmp_path):
 
 
 def test_watchers_see_placed_and_released_events_of_bulk_calls(client, server):
+    client.put_tenant("t")
     t, events = watch_until(server, "released")
     out = client.place_columns(["a", "b"], [1_000, 1_000], [1, 2], tenant="t")
     client.release_batch(["b"])

@@ -19,8 +19,8 @@ from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2_grpc
 from gpuplane._proto.v1 import telemetry_pb2 as tp
 from gpuplane.client import ServiceError
 from gpuplane.client_values import Quota
-from gpuplane.daemon.convert import workload_to_pb
-from gpuplane.daemon.errors import Unavailable
+from gpuplane.wire.messages import workload_to_pb
+from gpuplane.errors import Conflict, QuotaExceeded, Unavailable
 
 KILLS = 4
 THREADS = 3
@@ -33,6 +33,8 @@ MEMORY_MIB = 1_000
 def test_restart_keeps_state_and_sigterm_exits_cleanly(tmp_path):
     d = Process(tmp_path)
     with Client(d.target) as c:
+        c.put_tenant("t1")
+        c.put_tenant("t2")
         c.place(Workload("a", 20_000, 2, tenant="t1"))
         c.place(Workload("b", 10_000, 1, tenant="t2"))
         c.release("b")
@@ -57,18 +59,23 @@ def test_restart_keeps_state_and_sigterm_exits_cleanly(tmp_path):
 def test_sigterm_lets_in_flight_calls_finish(tmp_path, seed):
     # many callers, SIGTERM at a varied moment: a call is answered (and journaled) or refused
     d = Process(tmp_path)
-    acked: list[str] = []
+    acked: list[str] = []  # acknowledged placements
+    releasing: list[str] = []  # releases sent
+    released: list[str] = []  # acknowledged releases
     errors: list[object] = []
 
     def load(k: int) -> None:
         with Client(d.target, timeout=5) as c:
             for i in range(10_000):
-                try:
+                try:  # each placement holds a whole GPU of quota: release it to keep going
                     c.place(Workload(f"s{k}-{i}", MEMORY_MIB, 1))
+                    acked.append(f"s{k}-{i}")
+                    releasing.append(f"s{k}-{i}")
+                    c.release(f"s{k}-{i}")
+                    released.append(f"s{k}-{i}")
                 except GpuplaneError as e:  # the server went away: UNAVAILABLE
                     errors.append(getattr(e, "code", None) or type(e))
                     return
-                acked.append(f"s{k}-{i}")
 
     threads = [threading.Thread(target=load, args=(k,)) for k in range(SIGTERM_THREADS)]
     for t in threads:
@@ -84,7 +91,8 @@ def test_sigterm_lets_in_flight_calls_finish(tmp_path, seed):
     try:
         with Client(d.target) as c:
             present = {p.workload_id for p in c.cluster().placements}
-        assert set(acked) <= present
+        assert set(acked) - set(releasing) <= present
+        assert not (set(released) & present)
         assert len(present - set(acked)) <= SIGTERM_THREADS  # at most one unacknowledged call per thread
     finally:
         d.kill()
@@ -170,6 +178,12 @@ def _worker(target: str, k: int, run: int, ledger: Ledger, stop: threading.Event
     mine: list[str] = []
     tenant = f"tenant-{k}"
     with Client(target, timeout=5) as c:
+        try:
+            c.put_tenant(tenant, create_only=True)  # placements need a known tenant
+        except Conflict:
+            pass
+        except (ServiceError, GpuplaneError):
+            return
         for i in range(100_000):
             if stop.is_set():
                 return
@@ -179,7 +193,12 @@ def _worker(target: str, k: int, run: int, ledger: Ledger, stop: threading.Event
                     wid = f"r{run}-k{k}-{i}"
                     with ledger.lock:
                         ledger.maybe.add(wid)
-                    c.place(Workload(wid, MEMORY_MIB, 1, tenant=tenant))
+                    try:
+                        c.place(Workload(wid, MEMORY_MIB, 1, tenant=tenant))
+                    except QuotaExceeded:  # a decision, not a failure: nothing was placed
+                        with ledger.lock:
+                            ledger.maybe.discard(wid)
+                        continue
                     with ledger.lock:
                         ledger.placed.add(wid)
                         ledger.maybe.discard(wid)

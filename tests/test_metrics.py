@@ -7,11 +7,10 @@ import urllib.request
 
 import pytest
 from certs import CertificateAuthority
-from gpuplane import Cluster, GpuSpec, Workload
+from gpuplane import Cluster, GpuSpec, Policy, Workload
 from gpuplane.daemon.config import ServeConfig
 from gpuplane.daemon.hooks import MetricsSink
 from gpuplane.daemon.metrics import Metrics
-from gpuplane.daemon.state import TenantView
 from prometheus_client.parser import text_string_to_metric_families
 
 MIB = 1024 * 1024
@@ -82,23 +81,22 @@ def test_series_of_removed_gpus_vanish(metrics):
     assert not any(name.startswith("gpuplane_gpu_") for name, _ in scrape(metrics))
 
 
-def test_tenants_share_usage_and_queues(metrics):
-    view = TenantView(
-        spec={"name": "a", "parent": None},
-        placed_workloads=1,
-        placed_gpus=1,
-        admitted=3,
-        queued=2,
-        allocated={"gpus": 1.0},
-        usage={"gpus": 0.75},
-        fair_share={"gpus": 0.5},
-    )
-    metrics.on_state(small_cluster().stats(), [view])
+def test_tenants_figures_are_the_cores(metrics):
+    policy = Policy()
+    policy.set_capacity(gpus=2.0, memory_mib=2 * 81920.0)
+    policy.add_tenant("a", deserved={"gpus": 2.0})
+    cluster = small_cluster()  # w1 (1 GPU, 40,000 MiB) is adopted by the engine as running
+    cluster.set_policy_engine(policy, now=0.0)
+    assert policy.admit("r1", "a", {"gpus": 0.5}, now=0.0).admitted
+    policy.set_demand("a", {"gpus": 2.0})
+    metrics.on_state(cluster.stats(), cluster.tenant_figures(now=10.0))
     got = scrape(metrics)
-    assert got[("gpuplane_tenant_queued", (("tenant", "a"),))] == 2
-    assert got[("gpuplane_tenant_admitted", (("tenant", "a"),))] == 3
-    assert got[("gpuplane_tenant_usage", (("resource", "gpus"), ("tenant", "a")))] == 0.75
-    assert got[("gpuplane_tenant_fair_share", (("resource", "gpus"), ("tenant", "a")))] == 0.5
+    a = (("tenant", "a"),)
+    assert got[("gpuplane_tenant_admitted", a)] == 2
+    assert got[("gpuplane_tenant_gpus", a)] == 1
+    assert got[("gpuplane_tenant_memory_mib", a)] == 40_000
+    assert got[("gpuplane_tenant_dominant_share", a)] == 0.75
+    assert got[("gpuplane_tenant_fair_share", (("resource", "gpus"), *a))] == 2.0
 
 
 def test_replica_load_uses_vllm_names(metrics):

@@ -202,7 +202,7 @@ def test_feeder_sets_external_usage_in_the_cluster(host):
         cluster = Cluster()
         cluster.add_node("n", inventory.specs())
         placed = cluster.place(Workload("mine", 40_000, 1), policy="first_fit")
-        assert placed.gpu_ids == [host[0].uuid]
+        assert placed.gpu_ids == (host[0].uuid,)
         Feeder(cluster, placed_pids=lambda pids: {100} & pids).apply_sample(nvml.sample())
     stats = {g.id: g for g in cluster.stats().gpus}
     assert stats[host[0].uuid].memory_external_mib == 512 + 10_000
@@ -230,7 +230,7 @@ def test_critical_xid_drains_the_gpu_and_displaces_its_workloads(host):
         cluster = Cluster()
         cluster.add_node("n", nvml.discover().specs())
         on_2 = [cluster.place(Workload(f"w{i}", 30_000, 1), policy="first_fit") for i in range(6)]
-        victims = sorted(p.workload_id for p in on_2 if p.gpu_ids == [host[2].uuid])
+        victims = sorted(p.workload_id for p in on_2 if p.gpu_ids == (host[2].uuid,))
         nvml.watch()
         fake.inject_event(2, fake.nvmlEventTypeXidCriticalError, 79)  # fallen off the bus
         event = nvml.wait_event(timeout_ms=5000)

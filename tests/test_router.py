@@ -7,6 +7,7 @@ import threading
 import gpuplane
 import pytest
 from gpuplane import InvalidRequest, NotFound, Router
+from gpuplane.daemon.config import ServeConfig
 from gpuplane.daemon.routing import Router as DaemonRouter
 
 
@@ -96,7 +97,7 @@ def test_concurrent_reports_and_routes(router):
 
 
 def test_daemon_adapter_keeps_its_interface():
-    d = DaemonRouter()
+    d = DaemonRouter(ServeConfig())
     rep = {
         "id": "r1",
         "address": "a:1",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from gpuplane._core import (
     BATCH_POLICIES,
+    MAX_ID_BYTES,
+    MAX_NAME_BYTES,
     POLICIES,
     SNAPSHOT_VERSION,
     AdmissionDecision,
@@ -35,10 +37,12 @@ from gpuplane._core import (
     Router,
     StepPlan,
     Tenant,
+    TenantFigures,
     TenantMetrics,
     Totals,
     Workload,
     __version__,
+    check_name,
     prompt_block_hashes,
     replay_cluster_json,
     simulate_llm_json,
@@ -56,6 +60,8 @@ from gpuplane.simulate.llm import simulate_llm
 
 __all__ = [
     "BATCH_POLICIES",
+    "MAX_ID_BYTES",
+    "MAX_NAME_BYTES",
     "POLICIES",
     "SNAPSHOT_VERSION",
     "AdmissionDecision",
@@ -89,10 +95,12 @@ __all__ = [
     "SnapshotError",
     "StepPlan",
     "Tenant",
+    "TenantFigures",
     "TenantMetrics",
     "Totals",
     "Workload",
     "__version__",
+    "check_name",
     "prompt_block_hashes",
     "replay_cluster_json",
     "simulate_llm",

@@ -10,6 +10,8 @@ __version__: str
 SNAPSHOT_VERSION: int
 POLICIES: list[str]
 BATCH_POLICIES: list[str]
+MAX_ID_BYTES: int
+MAX_NAME_BYTES: int
 
 _IntColumn = npt.ArrayLike
 _FloatColumn = npt.ArrayLike
@@ -86,14 +88,28 @@ class Workload:
 
 @final
 class Placement:
-    """Where a workload was placed and why."""
+    """Where a workload was placed and why (the library's and the client's result alike)."""
 
+    def __init__(
+        self,
+        workload_id: str,
+        node: str,
+        gpu_ids: Sequence[str],
+        memory_mib: int,
+        compute_milli: int = 0,
+        policy: str = "",
+        score: float = 0.0,
+        reason: str = "",
+        tenant: str = "",
+    ) -> None: ...
     @property
     def workload_id(self) -> str: ...
     @property
     def node(self) -> str: ...
     @property
-    def gpu_ids(self) -> list[str]: ...
+    def gpu_ids(self) -> tuple[str, ...]: ...
+    @property
+    def tenant(self) -> str: ...
     @property
     def memory_mib(self) -> int: ...
     @property
@@ -205,7 +221,14 @@ class Cluster:
         priority: _IntColumn | None = None,
         tenant: str = "default",
         policy: str | None = None,
+        allowed_models: Sequence[Sequence[str]] | None = None,
+        node_selector: Sequence[Mapping[str, str]] | None = None,
+        now: float | None = None,
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    def tenant_figures(self, now: float | None = None) -> list[TenantFigures]:
+        """Every tenant's figures: the policy engine's tenants, then others holding placements."""
+    def tenant_figure(self, tenant: str, now: float | None = None) -> TenantFigures:
+        """One tenant's figures; ``NotFound`` if neither the engine nor a placement knows it."""
     def release_many(self, ids: Sequence[str]) -> npt.NDArray[np.bool_]: ...
     def release(self, workload_id: str, now: float | None = None) -> Placement: ...
     def preemption_plan(self, workload: Workload, now: float | None = None) -> PreemptionPlan | None: ...
@@ -595,6 +618,32 @@ class AdmissionDecision:
     def admitted(self) -> bool: ...
 
 @final
+class TenantFigures:
+    """What a tenant holds on the cluster and where it stands in the attached policy engine."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def placed_workloads(self) -> int: ...
+    @property
+    def placed_gpus(self) -> int: ...
+    @property
+    def placed_memory_mib(self) -> int: ...
+    @property
+    def admitted(self) -> int:
+        """Work the engine runs for it: placed workloads and admitted requests."""
+    @property
+    def queued(self) -> int: ...
+    @property
+    def allocated(self) -> dict[str, float]: ...
+    @property
+    def usage(self) -> dict[str, float]: ...
+    @property
+    def fair_share(self) -> dict[str, float]: ...
+    @property
+    def dominant_share(self) -> float: ...
+
+@final
 class Explanation:
     """Where a tenant-tree node stands (``Policy.explain``); ``str()`` is ``summary``."""
 
@@ -804,6 +853,7 @@ class ReplicaStatus:
     @property
     def routed(self) -> int:
         """Requests routed to it with ``record=True`` since it registered."""
+    @property
     def in_flight(self) -> int:
         """Requests routed to it (``note_routed``) and not yet done (``note_done``)."""
 
@@ -818,10 +868,25 @@ class Router:
     is the reported count or, when more, the requests in flight beyond ``max_running``.
     Candidates serve the model (any when ``model`` is empty) and are shared or dedicated to the
     tenant. Unknown replicas raise ``NotFound``; out-of-range loads ``InvalidRequest`` (nothing
-    changes). Releases the GIL.
+    changes).
+    Releases the GIL.
+    Registration beyond ``max_replicas`` (default 10,000) or ``max_replicas_per_tenant``
+    (1,000) raises ``CapacityError``; a load with more than ``max_load_entries`` (1,024) tenants
+    or adapters ``InvalidRequest``.
     """
 
-    def __init__(self) -> None: ...
+    def __init__(
+        self,
+        *,
+        max_replicas: int | None = None,
+        max_replicas_per_tenant: int | None = None,
+        max_load_entries: int | None = None,
+    ) -> None: ...
+    def page(
+        self, after: str = "", limit: int = 500, tenant: str | None = None
+    ) -> tuple[list[ReplicaStatus], bool]:
+        """Up to ``limit`` replicas with ids after ``after`` (id order) and whether more follow;
+        with ``tenant``, only that tenant's and the shared ones."""
     def register(
         self,
         id: str,
@@ -900,3 +965,9 @@ def replay_cluster_json(
 ) -> str:
     """Replays pods on ``cluster`` in time order (departures, NaN for never, go first at equal
     times), sampling allocation and fragmentation ratios ``samples`` times; returns JSON."""
+
+def check_name(field: str, value: str, max_bytes: int = 128) -> None:
+    """Checks ``value`` against the core's grammar for ids and names, capped at ``max_bytes``
+    (``MAX_NAME_BYTES``; ids use ``MAX_ID_BYTES``): non-empty, no leading or trailing space, no
+    control or invisible characters (NUL, newline, ESC, bidirectional overrides, zero-width).
+    Raises :class:`InvalidRequest` naming ``field``."""

@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gpuplane import errors as gerrors
-from gpuplane._core import Workload
+from gpuplane._core import Placement, Workload
 from gpuplane._proto.v1 import admin_pb2 as am
 from gpuplane._proto.v1 import admin_pb2_grpc, admission_pb2_grpc, placement_pb2_grpc
 from gpuplane._proto.v1 import admission_pb2 as ap
@@ -30,7 +30,6 @@ from gpuplane.client_values import (
     ColumnsOutcome,
     Decision,
     Event,
-    Placement,
     PlaceOutcome,
     PreemptionPlan,
     Quota,
@@ -38,20 +37,10 @@ from gpuplane.client_values import (
     Route,
     TenantStatus,
 )
-from gpuplane.daemon import errors as derrors
-from gpuplane.daemon.convert import workload_to_pb
+from gpuplane.wire.messages import placement_from_pb, plan_to_pb, workload_to_pb
+from gpuplane.wire.status import error_from
 
 DEFAULT_TARGET = "127.0.0.1:50151"
-BY_CODE: dict[grpc.StatusCode, type[gerrors.GpuplaneError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: gerrors.InvalidRequest,
-    grpc.StatusCode.NOT_FOUND: gerrors.NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: gerrors.Conflict,
-    grpc.StatusCode.FAILED_PRECONDITION: derrors.StalePlan,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: gerrors.CapacityError,
-    grpc.StatusCode.UNAUTHENTICATED: gerrors.Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: gerrors.PermissionDenied,
-    grpc.StatusCode.UNAVAILABLE: derrors.Unavailable,
-}
 
 
 def _ints(values: Sequence[int] | Any) -> Sequence[int]:
@@ -67,22 +56,11 @@ class ServiceError(gerrors.GpuplaneError):
         self.code = code
 
 
-def error_class(name: str) -> type[gerrors.GpuplaneError] | None:
-    """A gpuplane error class by name (from ``gpuplane.errors`` or the daemon's)."""
-    cls = getattr(gerrors, name, None) or getattr(derrors, name, None)
-    return cls if isinstance(cls, type) and issubclass(cls, gerrors.GpuplaneError) else None
-
-
 def from_rpc_error(e: grpc.RpcError) -> gerrors.GpuplaneError:
-    """The gpuplane exception an RPC failed with."""
+    """The gpuplane exception an RPC failed with (``ServiceError`` when it is none of them)."""
     code, details = e.code(), e.details() or ""
-    trailers = dict(e.trailing_metadata() or ())
-    cls = error_class(str(trailers.get("gpuplane-error", ""))) or BY_CODE.get(code)
-    if cls is None:
-        return ServiceError(f"{code.name}: {details}", code)
-    if issubclass(cls, gerrors.InvalidRequest) and cls is not gerrors.TraceError:
-        return cls(details, field=trailers.get("gpuplane-field"))
-    return cls(details)
+    error = error_from(code, details, dict(e.trailing_metadata() or ()))
+    return error if error is not None else ServiceError(f"{code.name}: {details}", code)
 
 
 def channel_credentials(
@@ -151,14 +129,14 @@ class Client:
     def place(self, workload: Workload, policy: str | None = None) -> Placement:
         """Places a workload; raises ``CapacityError`` when nothing fits."""
         request = pp.PlaceRequest(workload=workload_to_pb(workload), policy=policy or "")
-        return Placement.from_pb(self._call(self.placement.Place, request).placement)
+        return placement_from_pb(self._call(self.placement.Place, request).placement)
 
     def place_batch(self, workloads: Iterable[Workload], policy: str | None = None) -> list[PlaceOutcome]:
         """Places each workload independently in one call."""
         request = pp.PlaceBatchRequest(workloads=[workload_to_pb(w) for w in workloads], policy=policy or "")
         return [
             PlaceOutcome(
-                r.workload_id, Placement.from_pb(r.placement) if r.placed else None, r.code, r.reason
+                r.workload_id, placement_from_pb(r.placement) if r.placed else None, r.code, r.reason
             )
             for r in self._call(self.placement.PlaceBatch, request).results
         ]
@@ -174,13 +152,20 @@ class Client:
         cpu_milli: Sequence[int] | None = None,
         host_memory_mib: Sequence[int] | None = None,
         priority: Sequence[int] | None = None,
+        allowed_models: Sequence[Sequence[str]] | None = None,
+        node_selector: Sequence[Mapping[str, str]] | None = None,
         policy: str | None = None,
     ) -> ColumnsOutcome:
         """The bulk fast path: places ``ids[i]`` with ``memory_mib[i]`` per GPU on
         ``gpu_count[i]`` GPUs, in order, all for ``tenant``. Columns are sequences or numpy
-        integer arrays. Bad input refuses the whole call (``InvalidRequest`` naming
-        ``columns.<name>[i]``); workloads that do not fit come back not placed."""
+        integer arrays; ``allowed_models[i]`` and ``node_selector[i]`` constrain entry i. Bad
+        input refuses the whole call (``InvalidRequest`` naming ``columns.<name>[i]``);
+        workloads that do not fit, or that the tenant's quota refuses, come back not placed."""
         columns = pp.WorkloadColumns(ids=ids, memory_mib=_ints(memory_mib), gpu_count=_ints(gpu_count))
+        for models in allowed_models or ():
+            columns.allowed_models.add(models=models)
+        for labels in node_selector or ():
+            columns.node_selector.add(labels=labels)
         for name, values in (
             ("compute_milli", compute_milli),
             ("cpu_milli", cpu_milli),
@@ -196,7 +181,7 @@ class Client:
     def release(self, workload_id: str) -> Placement:
         """Frees what a workload holds; returns where it was."""
         response = self._call(self.placement.Release, pp.ReleaseRequest(workload_id=workload_id))
-        return Placement.from_pb(response.placement)
+        return placement_from_pb(response.placement)
 
     def release_batch(self, workload_ids: Sequence[str]) -> list[bool]:
         """Releases many workloads; False where an id was not placed."""
@@ -211,15 +196,8 @@ class Client:
 
     def preempt(self, plan: PreemptionPlan) -> tuple[Placement, list[str]]:
         """Executes a plan; raises ``StalePlan`` if the cluster changed since."""
-        msg = pb.PreemptionPlan(
-            workload=workload_to_pb(plan.workload),
-            node=plan.node,
-            victims=plan.victims,
-            evicted_memory_mib=plan.evicted_memory_mib,
-            reason=plan.reason,
-        )
-        response = self._call(self.placement.Preempt, pp.PreemptRequest(plan=msg))
-        return Placement.from_pb(response.placement), list(response.evicted)
+        response = self._call(self.placement.Preempt, pp.PreemptRequest(plan=plan_to_pb(plan)))
+        return placement_from_pb(response.placement), list(response.evicted)
 
     def drain(
         self, *, gpu_id: str | None = None, node: str | None = None, undrain: bool = False
@@ -327,8 +305,13 @@ class Client:
 
     def replicas(self) -> list[ReplicaView]:
         """Registered replicas and their last load."""
-        response = self._call(self.admission.ListReplicas, ap.ListReplicasRequest())
-        return [ReplicaView.from_pb(r) for r in response.replicas]
+        views, token = [], ""
+        while True:
+            response = self._call(self.admission.ListReplicas, ap.ListReplicasRequest(page_token=token))
+            views += [ReplicaView.from_pb(r) for r in response.replicas]
+            token = response.next_page_token
+            if not token:
+                return views
 
     # ---- admin -----------------------------------------------------------------------------
 

@@ -1,51 +1,28 @@
 """Frozen values returned by :class:`gpuplane.Client`.
 
-Inputs are the core's own classes where they can be built (``gpuplane.Workload``); results
-mirror the core's result classes field for field (``Placement``, ``PreemptionPlan``,
-``ClusterStats``), plus what only the service knows (the tenant of a placement).
+Inputs and placements are the core's own classes (``gpuplane.Workload``, ``gpuplane.Placement``,
+the same type the library returns); other results mirror the core's result classes field for
+field (``PreemptionPlan``, ``ClusterStats``) or are what only the service knows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from gpuplane._core import Workload
+from gpuplane._core import Placement, Workload
 from gpuplane._proto.v1 import admin_pb2 as am
 from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import types_pb2 as pb
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a workload was placed and why (the fields of ``gpuplane.Placement``, plus tenant)."""
-
-    workload_id: str
-    node: str
-    gpu_ids: tuple[str, ...]
-    memory_mib: int
-    compute_milli: int
-    policy: str
-    score: float
-    reason: str
-    tenant: str = ""
-
-    @classmethod
-    def from_pb(cls, m: pb.Placement) -> Placement:
-        """From its message."""
-        return cls(
-            m.workload_id,
-            m.node,
-            tuple(m.gpu_ids),
-            m.memory_mib,
-            m.compute_milli,
-            m.policy,
-            m.score,
-            m.reason,
-            m.tenant,
-        )
+from gpuplane.wire.messages import (
+    placement_from_pb,
+    quota_fields,
+    quota_to_pb,
+    scalar_fields,
+    workload_from_pb,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +30,7 @@ class PlaceOutcome:
     """One entry of ``place_batch``: the placement, or the code and reason it was refused."""
 
     workload_id: str
-    placement: Placement | None
+    placement: Placement | None  # the core's value type, as the library returns it
     code: str = ""
     reason: str = ""
 
@@ -160,14 +137,14 @@ class ClusterView:
         return cls(
             s.nodes,
             s.workloads,
-            Totals(**_fields(s.totals)),
+            Totals(**scalar_fields(s.totals)),
             s.allocation_ratio,
             s.memory_allocation_ratio,
             s.compute_allocation_ratio,
             s.fragmentation_gpus,
             s.fragmentation_ratio,
-            tuple(GpuStats(**_fields(g)) for g in s.gpus),
-            tuple(Placement.from_pb(p) for p in m.placements),
+            tuple(GpuStats(**scalar_fields(g)) for g in s.gpus),
+            tuple(placement_from_pb(p) for p in m.placements),
             m.policy,
             m.inventory_source,
         )
@@ -251,41 +228,31 @@ class Quota:
 
     def to_pb(self) -> pb.Quota:
         """As a message."""
-        return pb.Quota(
-            guaranteed=pb.Resources(**self.guaranteed),
-            deserved=pb.Resources(**self.deserved),
-            limit=pb.Limits(**self.limit),
-            over_quota_priority=self.over_quota_priority,
-            over_quota_weight=self.over_quota_weight,
-        )
+        return quota_to_pb(dataclasses.asdict(self))
 
     @classmethod
     def from_pb(cls, m: pb.Quota) -> Quota:
         """From its message (limits that are not set are absent)."""
-        limit = {
-            k: getattr(m.limit, k)
-            for k in ("gpus", "memory_mib", "tokens_per_s", "concurrent")
-            if m.limit.HasField(k)
-        }
-        return cls(
-            _fields(m.guaranteed), _fields(m.deserved), limit, m.over_quota_priority, m.over_quota_weight
-        )
+        d = quota_fields(m)
+        return cls(**{**d, "limit": {k: v for k, v in d["limit"].items() if v is not None}})
 
 
 @dataclass(frozen=True)
 class TenantStatus:
-    """A tenant, its quota and what it holds."""
+    """A tenant, its quota and its figures (``gpuplane.TenantFigures`` as the core computes them)."""
 
     name: str
     parent: str | None
     quota: Quota
     placed_workloads: int
     placed_gpus: int
+    placed_memory_mib: int
     admitted: int
     queued: int
+    allocated: dict[str, float]
     usage: dict[str, float]
-    allocated: dict[str, float] = field(default_factory=dict)
-    fair_share: dict[str, float] = field(default_factory=dict)
+    fair_share: dict[str, float]
+    dominant_share: float
 
     @classmethod
     def from_pb(cls, m: am.TenantStatus) -> TenantStatus:
@@ -297,31 +264,11 @@ class TenantStatus:
             Quota.from_pb(t.quota),
             m.placed_workloads,
             m.placed_gpus,
+            m.placed_memory_mib,
             m.admitted,
             m.queued,
-            _fields(m.usage),
-            _fields(m.allocated),
-            _fields(m.fair_share),
+            scalar_fields(m.allocated),
+            scalar_fields(m.usage),
+            scalar_fields(m.fair_share),
+            m.dominant_share,
         )
-
-
-def workload_from_pb(m: pb.Workload) -> Workload:
-    """A message as a core workload."""
-    return Workload(
-        m.id,
-        m.memory_mib,
-        m.gpu_count,
-        tenant=m.tenant or "default",
-        compute_milli=m.compute_milli,
-        cpu_milli=m.cpu_milli,
-        host_memory_mib=m.host_memory_mib,
-        allowed_models=list(m.allowed_models),
-        node_selector=dict(m.node_selector),
-        priority=m.priority,
-        preemptible=m.preemptible if m.HasField("preemptible") else True,
-    )
-
-
-def _fields(m: Any) -> dict[str, Any]:
-    """Every scalar field of a message by name (defaults included)."""
-    return {f.name: getattr(m, f.name) for f in m.DESCRIPTOR.fields}

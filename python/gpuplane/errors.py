@@ -1,7 +1,7 @@
 """gpuplane's exception hierarchy. Every error raised by the core is one of these.
 
 The binding (``rust/gpuplane-py/src/errors.rs``) maps each core error to exactly one class here;
-the daemon maps each class to one gRPC status code.
+``gpuplane.wire.status`` maps each class to one gRPC status code, for the daemon and the client.
 """
 
 from __future__ import annotations
@@ -51,6 +51,22 @@ class PermissionDenied(GpuplaneError):
     """The caller is known but may not do this (another tenant's work, or an admin call)."""
 
 
+class StalePlan(Conflict):
+    """A preemption plan no longer matches the cluster: ask for a new one."""
+
+
+class InUse(Conflict):
+    """The object cannot change now: work still uses it (a tenant or class with work)."""
+
+
+class NotSupported(GpuplaneError):
+    """The service cannot do that."""
+
+
+class Unavailable(GpuplaneError):
+    """The service cannot acknowledge the call now (its journal cannot be written)."""
+
+
 class SnapshotError(InvalidRequest):
     """A snapshot is damaged, foreign, or from an unsupported version."""
 
@@ -68,11 +84,15 @@ __all__ = [
     "CapacityError",
     "Conflict",
     "GpuplaneError",
+    "InUse",
     "InvalidRequest",
     "NotFound",
+    "NotSupported",
     "PermissionDenied",
     "QuotaExceeded",
     "SnapshotError",
+    "StalePlan",
     "TraceError",
     "Unauthenticated",
+    "Unavailable",
 ]

@@ -65,8 +65,10 @@ class TenantRow:
     parent: str | None
     placed_workloads: int
     placed_gpus: int
+    placed_memory_mib: int
     admitted: int
     queued: int
+    dominant_share: float
     resources: tuple[ResourceRow, ...]
 
 
@@ -174,7 +176,17 @@ def resource_rows(t: TenantStatus) -> tuple[ResourceRow, ...]:
 def tenant_rows(tenants: Sequence[TenantStatus]) -> tuple[TenantRow, ...]:
     """Tenants' rows."""
     return tuple(
-        TenantRow(t.name, t.parent, t.placed_workloads, t.placed_gpus, t.admitted, t.queued, resource_rows(t))
+        TenantRow(
+            t.name,
+            t.parent,
+            t.placed_workloads,
+            t.placed_gpus,
+            t.placed_memory_mib,
+            t.admitted,
+            t.queued,
+            t.dominant_share,
+            resource_rows(t),
+        )
         for t in tenants
     )
 

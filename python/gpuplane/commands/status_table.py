@@ -72,10 +72,21 @@ def tenant_section(view: StatusView) -> str:
     if not view.tenants:
         return "(no tenants)"
     rows = [
-        [t.name, t.parent or "-", t.placed_workloads, t.placed_gpus, gpus_cell(t), t.admitted, t.queued]
+        [
+            t.name,
+            t.parent or "-",
+            t.placed_workloads,
+            t.placed_gpus,
+            gib(t.placed_memory_mib),
+            gpus_cell(t),
+            t.admitted,
+            t.queued,
+            f"{t.dominant_share:.1%}",
+        ]
         for t in view.tenants
     ]
-    return table(["TENANT", "PARENT", "WORKLOADS", "GPUS", "HELD/FAIR", "ADMITTED", "QUEUED"], rows)
+    header = ["TENANT", "PARENT", "WORKLOADS", "GPUS", "MEM GiB", "HELD/FAIR", "ADMITTED", "QUEUED"]
+    return table([*header, "DOMINANT"], rows)
 
 
 def queue_section(view: StatusView) -> str:

@@ -16,7 +16,7 @@ import contextlib
 
 import grpc
 
-from gpuplane.daemon.errors import Unavailable
+from gpuplane.errors import Unavailable
 
 SHUTTING_DOWN = "the server is shutting down; retry on another replica or after restart"
 

@@ -1,10 +1,10 @@
-"""The bulk fast path's conversions: ``WorkloadColumns`` (packed arrays) in, checked columns out.
+"""The bulk fast path's conversions: ``WorkloadColumns`` (packed arrays) in, a journal operation
+out, and the core's errors renamed to the request's columns.
 
-A columns request is validated as a whole before anything changes: every column as long as
-``ids`` (optional ones may be empty), every value in the same bounds as a single ``Workload``,
-every id non-empty and bounded. Errors name the column and the index: ``columns.gpu_count[7]:
-must be in 1..1024, got 0``. Checks run over whole columns (``min``/``max`` in C) and look for
-the offending index only once a column fails.
+The service checks only what the core does not: the number of rows and the ids' length. Every
+value and every column's length is checked by the core (through the binding) before anything
+changes, and its error is renamed here: the core's ``workloads[7].gpu_count`` becomes
+``columns.gpu_count[7]``.
 """
 
 from __future__ import annotations
@@ -13,27 +13,13 @@ import re
 from typing import Any
 
 from gpuplane._proto.v1 import placement_pb2 as pp
-from gpuplane.daemon.convert import (
-    MAX_COMPUTE_MILLI,
-    MAX_CPU_MILLI,
-    MAX_GPU_COUNT,
-    MAX_GPU_MEMORY_MIB,
-    MAX_HOST_MEMORY_MIB,
-    MAX_ID_LEN,
-    invalid,
-    text,
-)
+from gpuplane.daemon.convert import MAX_ID_LEN, invalid, text
 from gpuplane.errors import Conflict, GpuplaneError, InvalidRequest
 
 MAX_COLUMN_ROWS = 100_000
-REQUIRED = (("memory_mib", 0, MAX_GPU_MEMORY_MIB), ("gpu_count", 1, MAX_GPU_COUNT))
-OPTIONAL = (
-    ("compute_milli", 0, MAX_COMPUTE_MILLI),
-    ("cpu_milli", 0, MAX_CPU_MILLI),
-    ("host_memory_mib", 0, MAX_HOST_MEMORY_MIB),
-    ("priority", -(1 << 31), (1 << 31) - 1),
-)
+INT_COLUMNS = ("memory_mib", "gpu_count", "compute_milli", "cpu_milli", "host_memory_mib", "priority")
 CORE_FIELD = re.compile(r"^workloads\[(\d+)\]\.(\w+)")
+BINDING_FIELD = re.compile(r"^(\w+)\[(\d+)\]$")
 CORE_ENTRY = re.compile(r"\bworkloads\[(\d+)\]:")
 
 
@@ -47,46 +33,46 @@ def checked_ids(ids: list[str]) -> list[str]:
     return ids
 
 
-def checked_column(values: list[int], name: str, low: int, high: int, rows: int) -> list[int]:
-    """``values``, as long as ``ids`` and within ``low..=high``."""
-    field = f"columns.{name}"
-    if len(values) != rows:
-        raise invalid(field, f"has {len(values)} entries but ids has {rows}")
-    if values and (min(values) < low or max(values) > high):
-        i = next(i for i, v in enumerate(values) if not low <= v <= high)
-        raise invalid(f"{field}[{i}]", f"must be in {low}..{high}, got {values[i]}")
-    return values
-
-
 def columns_op(request: pp.PlaceColumnsRequest, policy: str | None) -> dict[str, Any]:
-    """The journal operation of a checked request (plain lists, JSON-able)."""
+    """The journal operation of a request (plain lists, JSON-able; empty optional columns are
+    None)."""
     if not request.HasField("columns"):
         raise invalid("columns", "is required")
     cols = request.columns
-    ids = checked_ids(list(cols.ids))
     op: dict[str, Any] = {
         "op": "place_columns",
         "tenant": text(request.tenant or "default", "tenant"),
-        "ids": ids,
+        "ids": checked_ids(list(cols.ids)),
         "policy": policy,
     }
-    for name, low, high in REQUIRED:
-        op[name] = checked_column(list(getattr(cols, name)), name, low, high, len(ids))
-    for name, low, high in OPTIONAL:
-        values = list(getattr(cols, name))
-        op[name] = checked_column(values, name, low, high, len(ids)) if values else None
+    for name in INT_COLUMNS:
+        op[name] = list(getattr(cols, name)) or None
+    op["memory_mib"] = op["memory_mib"] or []
+    op["gpu_count"] = op["gpu_count"] or []
+    op["allowed_models"] = [list(m.models) for m in cols.allowed_models] or None
+    op["node_selector"] = [dict(s.labels) for s in cols.node_selector] or None
     return op
 
 
-def renamed(error: GpuplaneError) -> GpuplaneError:
-    """The core's ``workloads[i].gpu_count`` (or ``workloads[i]: ...``) error as one naming
-    ``columns.gpu_count[i]`` (or ``columns.ids[i]``)."""
-    if isinstance(error, InvalidRequest) and error.field:
-        match = CORE_FIELD.match(error.field)
-        if match is None:
-            return error
+def _column_field(field: str) -> str | None:
+    """``columns.<name>[i]`` for a core or binding field naming entry i, else None."""
+    match = CORE_FIELD.match(field)
+    if match is not None:
         index, name = match.groups()
-        field = f"columns.{'ids' if name == 'id' else name}[{index}]"
+        return f"columns.{'ids' if name == 'id' else name}[{index}]"
+    match = BINDING_FIELD.match(field)
+    if match is not None:
+        return f"columns.{match.group(1)}[{match.group(2)}]"
+    return f"columns.{field}" if field in (*INT_COLUMNS, "allowed_models", "node_selector") else None
+
+
+def renamed(error: GpuplaneError) -> GpuplaneError:
+    """The core's error on ``workloads[i].gpu_count`` (or ``workloads[i]: ...``, or the
+    binding's ``gpu_count[i]``) as one naming ``columns.gpu_count[i]`` (or ``columns.ids[i]``)."""
+    if isinstance(error, InvalidRequest) and error.field:
+        field = _column_field(error.field)
+        if field is None:
+            return error
         reason = error.reason or str(error).split(": ", 1)[-1]
         return InvalidRequest(f"{field}: {reason}", field=field, reason=reason)
     if isinstance(error, Conflict):

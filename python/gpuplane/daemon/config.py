@@ -8,9 +8,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpuplane._core import PolicyConfig
+
 DEFAULT_LISTEN = "127.0.0.1:50151"
 DEFAULT_SIMULATE = "1x8xH100-80GB"
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DEFAULT_MIN_RUNTIME_S = PolicyConfig().min_runtime_s  # the core's default
+# Bounds on state a caller can grow (each a ``gpuplane serve`` flag).
+DEFAULT_MAX_REPLICAS = 10_000
+DEFAULT_MAX_REPLICAS_PER_TENANT = 1_000
+DEFAULT_MAX_LOAD_ENTRIES = 1_024
+DEFAULT_LIST_PAGE_SIZE = 500
+DEFAULT_MAX_REASON_BYTES = 1_024
 
 JOURNAL_SYNC_MODES = ("full", "normal")  # SQLite synchronous= modes the journal accepts
 
@@ -49,6 +58,10 @@ class ServeConfig:
     NVML finds no driver; ``simulate`` defaults to ``1x8xH100-80GB``. Security (read by
     ``auth.py``): a loopback ``listen`` may run open; any other needs ``tls_cert``/``tls_key`` and
     tokens unless ``insecure``. ``tokens_file`` maps tokens to tenants (or ``admin``).
+
+    Bounds (exceeding one is RESOURCE_EXHAUSTED or INVALID_ARGUMENT): ``max_replicas`` in all
+    and ``max_replicas_per_tenant``; ``max_load_entries`` tenants or adapters in one load
+    report; ``list_page_size`` replicas per ListReplicas page; ``max_reason_bytes`` of a reason.
     """
 
     listen: str = DEFAULT_LISTEN
@@ -60,6 +73,7 @@ class ServeConfig:
     journal_sync: str = "full"
     policy: str = "fgd"
     seed: int = 0
+    min_runtime_s: float = DEFAULT_MIN_RUNTIME_S  # the policy engine's: younger work is never preempted
     insecure: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -71,6 +85,11 @@ class ServeConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     compact_every: int = 10_000
     shutdown_grace_s: float = 10.0
+    max_replicas: int = DEFAULT_MAX_REPLICAS
+    max_replicas_per_tenant: int = DEFAULT_MAX_REPLICAS_PER_TENANT
+    max_load_entries: int = DEFAULT_MAX_LOAD_ENTRIES
+    list_page_size: int = DEFAULT_LIST_PAGE_SIZE
+    max_reason_bytes: int = DEFAULT_MAX_REASON_BYTES
 
     @property
     def journal_file(self) -> Path:

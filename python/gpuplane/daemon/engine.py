@@ -17,14 +17,13 @@ from typing import Any
 from gpuplane.daemon.access import Access
 from gpuplane.daemon.config import ServeConfig
 from gpuplane.daemon.decisions import DecisionLog
-from gpuplane.daemon.errors import Unavailable
 from gpuplane.daemon.events import EventBus
 from gpuplane.daemon.hooks import AuthPolicy, MetricsSink, NullMetrics
 from gpuplane.daemon.inventory import InventorySource
 from gpuplane.daemon.journal import Journal
 from gpuplane.daemon.routing import Router
 from gpuplane.daemon.state import Outcome, State, node_op
-from gpuplane.errors import GpuplaneError
+from gpuplane.errors import GpuplaneError, Unavailable
 
 log = logging.getLogger("gpuplane.daemon")
 
@@ -38,8 +37,8 @@ class Engine:
         self.config = config
         self.metrics = metrics or NullMetrics()
         self.access = Access(auth)
-        self.router = Router()
-        self.state = State(config.policy, config.seed)
+        self.router = Router(config)
+        self.state = State(config.policy, config.seed, min_runtime_s=config.min_runtime_s)
         self.journal = Journal(config.journal_file, config.journal_sync)
         self.bus = EventBus()
         self.decisions = DecisionLog()
@@ -107,7 +106,9 @@ class Engine:
         return seq, outcome
 
     async def mutate(self, op: dict[str, Any], rpc: str = "") -> Any:
-        """Applies ``op``, waits until it is durable, publishes its events; returns its value."""
+        """Stamps ``op`` with the time, applies it, waits until it is durable, publishes its
+        events; returns its value."""
+        op.setdefault("now", time.time())
         started = time.perf_counter()
         try:
             seq, outcome = self.apply(op)

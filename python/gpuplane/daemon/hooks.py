@@ -83,8 +83,8 @@ class MetricsSink(Protocol):
         """One decision RPC (``Place``, ``Admit``, ``Route``...) took ``seconds`` in the core."""
 
     def on_state(self, cluster_stats: Any, tenants: Any = None, replicas: Any = None) -> None:
-        """A fresh view of the state: ``gpuplane.ClusterStats``, the tenant view (a list of
-        ``daemon.state.TenantView``) and the registered replicas (list of ``ReplicaView``)."""
+        """A fresh view of the state: ``gpuplane.ClusterStats``, the tenants (a list of
+        ``gpuplane.TenantFigures``) and the registered replicas (list of ``ReplicaView``)."""
 
     def on_preemption(self, victims: int) -> None:
         """A preemption evicted ``victims`` workloads."""

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuplane.daemon.config import JOURNAL_SYNC_MODES
-from gpuplane.daemon.errors import Unavailable
+from gpuplane.errors import Unavailable
 
 log = logging.getLogger("gpuplane.daemon")
 

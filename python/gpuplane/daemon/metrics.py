@@ -153,8 +153,16 @@ def _tenant_families(tenants: list[Any]) -> Iterator[GaugeMetricFamily]:
         "placed_gpus": GaugeMetricFamily(
             "gpuplane_tenant_gpus", "GPUs held by placed workloads.", labels=["tenant"]
         ),
+        "placed_memory_mib": GaugeMetricFamily(
+            "gpuplane_tenant_memory_mib", "GPU memory held by placed workloads, MiB.", labels=["tenant"]
+        ),
+        "dominant_share": GaugeMetricFamily(
+            "gpuplane_tenant_dominant_share", "Dominant share (DRF) of the cluster.", labels=["tenant"]
+        ),
         "admitted": GaugeMetricFamily(
-            "gpuplane_tenant_admitted", "Requests admitted and running.", labels=["tenant"]
+            "gpuplane_tenant_admitted",
+            "Work admitted and running (placements and requests).",
+            labels=["tenant"],
         ),
         "queued": GaugeMetricFamily(
             "gpuplane_tenant_queued", "Requests waiting in admission.", labels=["tenant"]
@@ -176,7 +184,7 @@ def _tenant_families(tenants: list[Any]) -> Iterator[GaugeMetricFamily]:
         ),
     }
     for view in tenants:
-        name = str(_field(_field(view, "spec", {}), "name", ""))
+        name = str(_field(view, "tenant", ""))
         for attr, family in counts.items():
             family.add_metric([name], float(_field(view, attr, 0) or 0))
         for attr, family in amounts.items():

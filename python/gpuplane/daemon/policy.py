@@ -1,9 +1,8 @@
 """Adapter between the daemon's operations and the core policy engine (``gpuplane.Policy``).
 
 The engine makes every admission decision (quotas, limits, rates, budgets, deadlines, fair
-share); this module only converts the daemon's dicts to its arguments. When the installed
-binding has no ``Policy``, :func:`make_policy` returns None and admission RPCs answer
-FAILED_PRECONDITION (``NotSupported``) while placement keeps working.
+share), for Admit and, attached to the cluster, for every placement; this module only converts
+the daemon's dicts to its arguments.
 """
 
 from __future__ import annotations
@@ -12,30 +11,20 @@ from typing import Any
 
 import gpuplane
 
-RESOURCES = ("gpus", "memory_mib", "tokens_per_s", "concurrent")
-
-
-def make_policy() -> PolicyEngine | None:
-    """The engine of this build, or None when the binding lacks ``gpuplane.Policy``."""
-    if not hasattr(gpuplane, "Policy"):
-        return None
-    return PolicyEngine(gpuplane.Policy())
-
-
-def verdict_of(code: str) -> str:
-    """``admit``, ``queue`` or ``reject`` from a reason code."""
-    if code == "admitted":
-        return "admit"
-    if code.startswith("queued"):
-        return "queue"
-    return "reject"
-
 
 class PolicyEngine:
     """Thin calls into ``gpuplane.Policy`` with the daemon's JSON-able dicts."""
 
     def __init__(self, engine: Any):
         self.engine = engine
+
+    @classmethod
+    def with_registry(cls, registry: Any, config: Any) -> PolicyEngine:
+        """A new engine (with ``gpuplane.PolicyConfig`` ``config``) holding the registry's
+        tenants and classes."""
+        engine = cls(gpuplane.Policy(config))
+        engine.rebuild(registry)
+        return engine
 
     def snapshot(self) -> bytes:
         """The engine's snapshot (tree, usage history, buckets, running and queued work)."""
@@ -47,7 +36,7 @@ class PolicyEngine:
 
     def rebuild(self, registry: Any) -> None:
         """Re-creates the engine's tenants and classes from the registry (no snapshot stored)."""
-        self.engine = type(self.engine)()
+        self.engine = type(self.engine)(self.engine.config)
         for spec in registry.tenants.values():
             self.put_tenant(spec, True)
         for cls in registry.classes.values():
@@ -87,11 +76,6 @@ class PolicyEngine:
         """Removes a priority class."""
         self.engine.remove_class(name)
 
-    def holds_work(self, tenant: str) -> bool:
-        """Whether the tenant has running or queued requests."""
-        view = self.tenant_view(tenant)
-        return bool(view.get("admitted") or view.get("queued"))
-
     def admit(self, req: dict[str, Any], now: float) -> dict[str, Any]:
         """Admits, queues or rejects; returns ``{verdict, reason_code, reason, at}``."""
         d = self.engine.admit(
@@ -107,8 +91,7 @@ class PolicyEngine:
             queue_ahead=req["queue_ahead"],
             service_rate=req["service_rate"],
         )
-        code = str(d.reason)
-        return {"verdict": verdict_of(code), "reason_code": code, "reason": d.text, "at": d.at}
+        return {"verdict": d.outcome, "reason_code": str(d.reason), "reason": d.text, "at": d.at}
 
     def finish(self, request_id: str, now: float) -> bool:
         """Releases an admitted request (charging its usage) or cancels a queued one."""
@@ -118,20 +101,3 @@ class PolicyEngine:
         except gpuplane.NotFound:
             self.engine.cancel(request_id)
             return False
-
-    def tenant_view(self, name: str) -> dict[str, Any]:
-        """Running/queued counts, allocation, decayed usage and fair share of a tenant."""
-        view = getattr(self.engine, "tenant_metrics", None)
-        if view is None:
-            return {}
-        try:
-            m = view(name)
-        except gpuplane.GpuplaneError:
-            return {}
-        return {
-            "admitted": getattr(m, "running", 0),
-            "queued": getattr(m, "queued", 0),
-            "allocated": dict(getattr(m, "allocated", {}) or {}),
-            "usage": dict(getattr(m, "usage", {}) or {}),
-            "fair_share": dict(getattr(m, "fair_share", {}) or {}),
-        }

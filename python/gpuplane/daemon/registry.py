@@ -11,12 +11,29 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpuplane.daemon.errors import InUse
-from gpuplane.errors import Conflict, InvalidRequest, NotFound
+from gpuplane.errors import Conflict, InUse, InvalidRequest, NotFound
 
 DEFAULT_CLASSES = {
     "default": {"name": "default", "value": 0, "preemptible": True},
     "critical": {"name": "critical", "value": 1000, "preemptible": False},
+}
+NO_QUOTA = {
+    "guaranteed": {},
+    "deserved": {},
+    "limit": {},
+    "over_quota_priority": 0,
+    "over_quota_weight": 1.0,
+}
+# Workloads that name no tenant run as "default": it exists from the start, without quota.
+DEFAULT_TENANTS = {
+    "default": {
+        "name": "default",
+        "parent": None,
+        "quota": NO_QUOTA,
+        "max_queued": None,
+        "budget": None,
+        "burst_tokens": None,
+    }
 }
 
 
@@ -24,7 +41,7 @@ DEFAULT_CLASSES = {
 class Registry:
     """Tenant specs by name (parents before children) and priority classes by name."""
 
-    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tenants: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_TENANTS))
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CLASSES))
 
     def to_json(self) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gpuplane import _core
+from gpuplane.daemon.config import ServeConfig
+from gpuplane.errors import NotFound
 
 REPLICA_FIELDS = ("id", "address", "model", "tenant", "kv_blocks", "block_size", "max_running")
 
@@ -46,6 +48,11 @@ class ReplicaState:
         )
 
 
+def missing(replica_id: str) -> NotFound:
+    """The NOT_FOUND of an unregistered replica, and of one the caller may not see."""
+    return NotFound(f"replica {replica_id!r} is not registered")
+
+
 # ``Router.route`` answers the core's ``Route`` (replica_id, address, score, prefix_blocks,
 # reason, terms).
 RouteChoice = _core.Route
@@ -54,8 +61,12 @@ RouteChoice = _core.Route
 class Router:
     """The replica registry (soft state) and the routing choice, held by the core."""
 
-    def __init__(self) -> None:
-        self.core = _core.Router()
+    def __init__(self, config: ServeConfig) -> None:
+        self.core = _core.Router(
+            max_replicas=config.max_replicas,
+            max_replicas_per_tenant=config.max_replicas_per_tenant,
+            max_load_entries=config.max_load_entries,
+        )
 
     @property
     def replicas(self) -> Mapping[str, ReplicaState]:
@@ -68,7 +79,16 @@ class Router:
 
     def tenant_of(self, replica_id: str) -> str | None:
         """The tenant a replica is dedicated to (None: shared); NOT_FOUND if not registered."""
-        return self.core.replica(replica_id).tenant or None
+        try:
+            return self.core.replica(replica_id).tenant or None
+        except NotFound:
+            raise missing(replica_id) from None
+
+    def page(self, after: str, limit: int, tenant: str | None) -> tuple[list[ReplicaState], bool]:
+        """Up to ``limit`` replicas after id ``after`` (``tenant``: its own and shared ones only)
+        and whether more follow."""
+        page, more = self.core.page(after, limit, tenant)
+        return [ReplicaState.of(s) for s in page], more
 
     def report(self, load: dict[str, Any]) -> None:
         """Records a replica's load; NOT_FOUND if it never registered."""

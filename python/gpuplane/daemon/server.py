@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -41,7 +42,7 @@ from gpuplane.daemon.services.admin import AdminService
 from gpuplane.daemon.services.admission import AdmissionService
 from gpuplane.daemon.services.placement import PlacementService
 from gpuplane.daemon.services.telemetry import TelemetryService
-from gpuplane.daemon.status import map_errors
+from gpuplane.daemon.status import DecodeGuard, map_errors
 from gpuplane.daemon.web import start_web
 from gpuplane.daemon.web.http import HttpServer
 
@@ -136,7 +137,7 @@ class Daemon:
         while True:
             state = self.engine.state
             replicas = list(self.engine.router.replicas.values())
-            self.engine.metrics.on_state(state.cluster.stats(), state.tenant_views(), replicas)
+            self.engine.metrics.on_state(state.cluster.stats(), state.tenant_figures(time.time()), replicas)
             await asyncio.sleep(STATE_PUSH_S)
 
 
@@ -215,7 +216,8 @@ async def start(config: ServeConfig) -> Daemon:
     source = resolve(config.inventory, config.simulate, config.use_nvml, DEFAULT_SIMULATE)
     engine.add_inventory(source)
     engine.start(asyncio.get_running_loop())
-    server = grpc.aio.server(interceptors=sec.interceptors or None, options=server_options(config))
+    interceptors = [*sec.interceptors, DecodeGuard()]  # decoding after authentication
+    server = grpc.aio.server(interceptors=interceptors, options=server_options(config))
     calls = Calls()
     health_servicer = add_services(server, engine, calls)
     port = server.add_secure_port(config.listen, creds) if creds else server.add_insecure_port(config.listen)

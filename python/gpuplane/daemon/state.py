@@ -1,5 +1,7 @@
-"""The daemon's state: the core ``Cluster``, the tenant registry, workload owners and (when the
-binding provides it) the core policy engine, changed only through *operations*.
+"""The daemon's state: the core ``Cluster`` with the core policy engine attached (so every
+placement is admitted against its tenant's quotas, limits and classes, and preemption follows
+the reclaim laws, exactly as in-process), the tenant registry and workload owners, changed only
+through *operations*.
 
 An operation is a JSON-able dict such as ``{"op": "place", "w": {...}}``. :meth:`State.apply`
 applies one deterministically, or raises and changes nothing; the same function serves live
@@ -16,15 +18,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpuplane._core import Cluster, GpuSpec, Placement
+from gpuplane._core import Cluster, GpuSpec, Placement, PolicyConfig, TenantFigures
 from gpuplane.daemon.convert import workload_from_dict
-from gpuplane.daemon.errors import NotSupported, StalePlan
-from gpuplane.daemon.inventory import NodeInventory
-from gpuplane.daemon.policy import PolicyEngine, make_policy
+from gpuplane.daemon.policy import PolicyEngine
 from gpuplane.daemon.registry import Registry
-from gpuplane.errors import CapacityError, Conflict, GpuplaneError, InvalidRequest, NotFound, SnapshotError
+from gpuplane.errors import (
+    CapacityError,
+    Conflict,
+    GpuplaneError,
+    InvalidRequest,
+    NotFound,
+    QuotaExceeded,
+    SnapshotError,
+    StalePlan,
+)
+from gpuplane.inventory import NodeInventory
 
 SNAPSHOT_MAGIC = b"GPST1"
+COLUMNS = ("compute_milli", "cpu_milli", "host_memory_mib", "priority", "allowed_models", "node_selector")
+
+
+def op_time(op: dict[str, Any]) -> float:
+    """The time an operation was stamped with (0, the engine's latest, for unstamped ones)."""
+    return float(op.get("now", 0.0))
+
+
+def workload_missing(workload_id: str) -> NotFound:
+    """The NOT_FOUND of a workload that is not placed (or is not the caller's to see)."""
+    return NotFound(f"workload {workload_id!r} is not placed")
+
+
+def request_missing(request_id: str) -> NotFound:
+    """The NOT_FOUND of a request that is not admitted or queued (or not the caller's)."""
+    return NotFound(f"request {request_id!r} is not admitted or queued")
 
 
 @dataclass(frozen=True)
@@ -49,16 +75,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class TenantView:
-    """A tenant with what it holds (for ``ListTenants``, ``status`` and metrics)."""
+    """A tenant's spec and its figures from the core (for ``GetTenant`` and ``ListTenants``)."""
 
     spec: dict[str, Any]
-    placed_workloads: int
-    placed_gpus: int
-    admitted: int = 0
-    queued: int = 0
-    allocated: dict[str, float] | None = None
-    usage: dict[str, float] | None = None
-    fair_share: dict[str, float] | None = None
+    figures: TenantFigures
 
 
 def node_op(node: NodeInventory) -> dict[str, Any]:
@@ -85,12 +105,14 @@ def node_op(node: NodeInventory) -> dict[str, Any]:
 class State:
     """Everything the daemon decides with; mutate only through :meth:`apply`."""
 
-    def __init__(self, policy: str = "fgd", seed: int = 0, *, with_policy_engine: bool = True):
+    def __init__(self, policy: str = "fgd", seed: int = 0, *, min_runtime_s: float | None = None):
         self.cluster = Cluster(policy, seed)
         self.registry = Registry()
         self.owners: dict[str, tuple[str, int]] = {}  # workload id -> (tenant, gpu count)
         self.requests: dict[str, str] = {}  # admitted or queued request id -> tenant
-        self.policy: PolicyEngine | None = make_policy() if with_policy_engine else None
+        config = PolicyConfig() if min_runtime_s is None else PolicyConfig(min_runtime_s=min_runtime_s)
+        self.policy = PolicyEngine.with_registry(self.registry, config)
+        self._attach(0.0)
         self.watched: Callable[[], bool] = lambda: True  # whether anyone reads the events
         self._names: tuple[list[str | None], list[str | None]] | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Outcome]] = {
@@ -112,12 +134,16 @@ class State:
             "finish": self._finish,
         }
 
+    def _attach(self, now: float) -> None:
+        """Makes the policy engine the cluster's: placements are admitted against quotas."""
+        self.cluster.set_policy_engine(self.policy.engine, now=now)
+
     # ---- snapshots -------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
         """The whole state as bytes: a JSON header, the cluster's and the policy's snapshots."""
         cluster = self.cluster.snapshot()
-        policy = self.policy.snapshot() if self.policy is not None else b""
+        policy = self.policy.snapshot()
         header = json.dumps(
             {
                 "registry": self.registry.to_json(),
@@ -145,10 +171,11 @@ class State:
         self.registry = Registry.from_json(header["registry"])
         self.owners = {k: (v[0], v[1]) for k, v in header["owners"].items()}
         self.requests = dict(header.get("requests", {}))
-        if self.policy is not None and policy:
+        if policy:
             self.policy.restore(policy)
-        elif self.policy is not None:
+        else:
             self.policy.rebuild(self.registry)
+        self._attach(self.policy.engine.now)
 
     # ---- the one entry point ---------------------------------------------------------------
 
@@ -187,8 +214,7 @@ class State:
         return events
 
     def _sync_capacity(self) -> None:
-        if self.policy is not None:
-            self.policy.set_capacity(self.cluster.stats().totals)
+        self.policy.set_capacity(self.cluster.stats().totals)
 
     def _health(self, op: dict[str, Any]) -> Outcome:
         known = set(self.cluster.gpu_ids())
@@ -229,7 +255,7 @@ class State:
 
     def _place(self, op: dict[str, Any]) -> Outcome:
         w = op["w"]
-        p = self.cluster.place(workload_from_dict(w), op.get("policy") or None)
+        p = self.cluster.place(workload_from_dict(w), op.get("policy") or None, now=op_time(op))
         return Outcome(p, [self._placed(p, w["tenant"], w["gpu_count"])])
 
     def _place_batch(self, op: dict[str, Any]) -> Outcome:
@@ -237,8 +263,8 @@ class State:
         events = []
         for w in op["ws"]:
             try:
-                p = self.cluster.place(workload_from_dict(w), op.get("policy") or None)
-            except (CapacityError, Conflict, InvalidRequest) as e:
+                p = self.cluster.place(workload_from_dict(w), op.get("policy") or None, now=op_time(op))
+            except (CapacityError, Conflict, InvalidRequest, QuotaExceeded) as e:
                 results.append(e)
                 continue
             results.append(p)
@@ -250,7 +276,7 @@ class State:
         return Event("released", p.workload_id, p.node, tuple(p.gpu_ids), tenant)
 
     def _release(self, op: dict[str, Any]) -> Outcome:
-        p = self.cluster.release(op["id"])
+        p = self.cluster.release(op["id"], now=op_time(op))
         return Outcome(p, [self._released(p)])
 
     def _release_batch(self, op: dict[str, Any]) -> Outcome:
@@ -260,7 +286,7 @@ class State:
         events = []
         for wid in op["ids"]:
             try:
-                p = self.cluster.release(wid)
+                p = self.cluster.release(wid, now=op_time(op))
             except NotFound:
                 released.append(False)
                 continue
@@ -284,9 +310,15 @@ class State:
 
     def _place_columns(self, op: dict[str, Any]) -> Outcome:
         ids, tenant, counts = op["ids"], op["tenant"], op["gpu_count"]
-        cols = {k: op[k] for k in ("compute_milli", "cpu_milli", "host_memory_mib", "priority")}
+        cols = {k: op.get(k) for k in COLUMNS}
         placed, node_index, gpu_index = self.cluster.place_many(
-            ids, op["memory_mib"], counts, **cols, tenant=tenant, policy=op.get("policy") or None
+            ids,
+            op["memory_mib"],
+            counts,
+            **cols,
+            tenant=tenant,
+            policy=op.get("policy") or None,
+            now=op_time(op),
         )
         node_names, gpu_names = self.names()
         flags = placed.tolist()
@@ -312,11 +344,11 @@ class State:
 
     def _preempt(self, op: dict[str, Any]) -> Outcome:
         w = op["w"]
-        plan = self.cluster.preemption_plan(workload_from_dict(w))
+        plan = self.cluster.preemption_plan(workload_from_dict(w), now=op_time(op))
         if plan is None or plan.node != op["node"] or sorted(plan.victims) != sorted(op["victims"]):
             raise StalePlan("the cluster changed since this plan was made; ask for a new plan")
         try:
-            p = self.cluster.preempt(plan)
+            p = self.cluster.preempt(plan, now=op_time(op))
         except Conflict as e:
             raise StalePlan(str(e)) from e
         events = self._displace(list(plan.victims), plan.node)
@@ -329,63 +361,50 @@ class State:
     def _put_tenant(self, op: dict[str, Any]) -> Outcome:
         spec = op["tenant"]
         created = self.registry.check_put(spec, op.get("create_only", False))
-        if self.policy is not None:
-            self.policy.put_tenant(spec, created)
+        self.policy.put_tenant(spec, created)
         self.registry.put(spec)
         return Outcome(created)
 
     def holds_work(self, tenant: str) -> bool:
-        """Whether a tenant has placed workloads or admitted/queued requests."""
-        if any(t == tenant for t, _ in self.owners.values()):
-            return True
-        return self.policy is not None and self.policy.holds_work(tenant)
+        """Whether a tenant has placed workloads or admitted/queued requests (the core's figures)."""
+        f = self.cluster.tenant_figure(tenant)
+        return bool(f.placed_workloads or f.admitted or f.queued)
 
     def _delete_tenant(self, op: dict[str, Any]) -> Outcome:
         self.registry.check_delete(op["name"], self.holds_work(op["name"]))
-        if self.policy is not None:
-            self.policy.delete_tenant(op["name"])
+        self.policy.delete_tenant(op["name"])
         self.registry.delete(op["name"])
         return Outcome()
 
     def _put_class(self, op: dict[str, Any]) -> Outcome:
-        if self.policy is not None:
-            self.policy.put_class(op["class"])
+        self.policy.put_class(op["class"])
         self.registry.classes[op["class"]["name"]] = op["class"]
         return Outcome()
 
     def _delete_class(self, op: dict[str, Any]) -> Outcome:
         self.registry.check_delete_class(op["name"])
-        if self.policy is not None:
-            self.policy.delete_class(op["name"])
+        self.policy.delete_class(op["name"])
         del self.registry.classes[op["name"]]
         return Outcome()
 
     # ---- admission -------------------------------------------------------------------------
 
-    def require_policy(self) -> PolicyEngine:
-        """The policy engine, or ``NotSupported`` when this build has none."""
-        if self.policy is None:
-            raise NotSupported(
-                "admission needs the core policy engine (gpuplane.Policy), which this build lacks"
-            )
-        return self.policy
-
     def _admit(self, op: dict[str, Any]) -> Outcome:
         req = op["req"]
-        decision = self.require_policy().admit(req, op["now"])
+        decision = self.policy.admit(req, op["now"])
         if decision["verdict"] != "reject":
             self.requests[req["request_id"]] = req["tenant"]
         return Outcome(decision)
 
     def _finish(self, op: dict[str, Any]) -> Outcome:
-        was_running = self.require_policy().finish(op["id"], op["now"])
+        was_running = self.policy.finish(op["id"], op["now"])
         self.requests.pop(op["id"], None)
         return Outcome(was_running)
 
     def request_owner(self, request_id: str) -> str:
         """The tenant of an admitted or queued request; ``NotFound`` otherwise."""
         if request_id not in self.requests:
-            raise NotFound(f"request {request_id!r} is not admitted or queued")
+            raise request_missing(request_id)
         return self.requests[request_id]
 
     # ---- views -----------------------------------------------------------------------------
@@ -393,21 +412,20 @@ class State:
     def owner(self, workload_id: str) -> str:
         """The tenant of a placed workload; ``NotFound`` if it is not placed."""
         if workload_id not in self.owners:
-            raise NotFound(f"workload {workload_id!r} is not placed")
+            raise workload_missing(workload_id)
         return self.owners[workload_id][0]
 
-    def tenant_views(self) -> list[TenantView]:
-        """Every configured tenant, plus any tenant that holds placements without a spec."""
-        counts: dict[str, list[int]] = {}
-        for tenant, gpus in self.owners.values():
-            c = counts.setdefault(tenant, [0, 0])
-            c[0] += 1
-            c[1] += gpus
-        names = list(self.registry.tenants) + sorted(set(counts) - set(self.registry.tenants))
-        views = []
-        for name in names:
-            spec = self.registry.tenants.get(name) or {"name": name, "parent": None}
-            placed, gpus = counts.get(name, [0, 0])
-            extra = self.policy.tenant_view(name) if self.policy is not None else {}
-            views.append(TenantView(spec, placed, gpus, **extra))
-        return views
+    def tenant_figures(self, now: float) -> list[TenantFigures]:
+        """Every tenant's figures from the core (the engine's tenants, then unknown holders)."""
+        return self.cluster.tenant_figures(now=now)
+
+    def tenant_views(self, now: float) -> list[TenantView]:
+        """Every configured tenant's spec with its figures, parents before children."""
+        return [
+            TenantView(self.registry.tenants.get(f.tenant) or {"name": f.tenant, "parent": None}, f)
+            for f in self.tenant_figures(now)
+        ]
+
+    def tenant_view(self, name: str, now: float) -> TenantView:
+        """One configured tenant's spec with its figures; ``NotFound`` if not configured."""
+        return TenantView(self.registry.tenant(name), self.cluster.tenant_figure(name, now=now))

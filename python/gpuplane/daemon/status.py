@@ -1,9 +1,14 @@
-"""The one place that maps gpuplane errors to gRPC status codes, and :func:`map_errors`, which
-applies it to every RPC of a servicer (unary and streaming), counts the call for a graceful
-stop (:mod:`calls`) and refuses calls whose deadline already passed.
+""":func:`map_errors` applies the one error <-> status mapping (``gpuplane.wire.status``) to
+every RPC of a servicer (unary and streaming), counts the call for a graceful stop
+(:mod:`calls`) and refuses calls whose deadline already passed.
 
 Domain errors get a precise code with the field or reason in the message; only an exception
 outside gpuplane's hierarchy (a bug) is INTERNAL, and it is logged with its traceback.
+
+Request bytes that do not parse: :class:`DecodeGuard` (the innermost interceptor) decodes them
+into a :class:`Malformed` instead of failing inside grpc (UNKNOWN or INTERNAL with a traceback),
+so authentication still runs first, and :func:`map_errors` then ends the call with
+INVALID_ARGUMENT naming the message type, logged in one line.
 """
 
 from __future__ import annotations
@@ -11,72 +16,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from gpuplane.daemon.calls import Calls
-from gpuplane.daemon.errors import InUse, NotSupported, StalePlan, Unavailable
-from gpuplane.errors import (
-    CapacityError,
-    Conflict,
-    GpuplaneError,
-    InvalidRequest,
-    NotFound,
-    PermissionDenied,
-    QuotaExceeded,
-    Unauthenticated,
-)
+from gpuplane.errors import InvalidRequest
+from gpuplane.wire.status import code_of, message_of, trailers_of
 
 log = logging.getLogger("gpuplane.daemon")
-
-ERROR_KEY = "gpuplane-error"
-FIELD_KEY = "gpuplane-field"
-
-# Most specific first: the first class an error is an instance of decides.
-CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (StalePlan, grpc.StatusCode.FAILED_PRECONDITION),
-    (InUse, grpc.StatusCode.FAILED_PRECONDITION),
-    (Conflict, grpc.StatusCode.ALREADY_EXISTS),
-    (CapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (NotSupported, grpc.StatusCode.FAILED_PRECONDITION),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
-)
-
-
-def code_of(error: BaseException) -> grpc.StatusCode:
-    """The status code of an error (INTERNAL only outside gpuplane's hierarchy)."""
-    for cls, code in CODES:
-        if isinstance(error, cls):
-            return code
-    return grpc.StatusCode.UNKNOWN if isinstance(error, GpuplaneError) else grpc.StatusCode.INTERNAL
-
-
-def message_of(error: BaseException) -> str:
-    """The status message: ``field: message`` for invalid requests, with capacity exclusions."""
-    text = str(error)
-    if isinstance(error, InvalidRequest) and error.field and not text.startswith(error.field):
-        text = f"{error.field}: {text}"
-    if isinstance(error, CapacityError) and error.excluded and "excluded" not in text:
-        ruled_out = ", ".join(f"{k}={v}" for k, v in sorted(error.excluded.items()))
-        text = f"{text} (GPUs ruled out: {ruled_out})"
-    return text
-
-
-def trailers_of(error: BaseException) -> tuple[tuple[str, str], ...]:
-    """Trailing metadata naming the error class and field, so clients can raise the same class."""
-    if not isinstance(error, GpuplaneError):
-        return ()
-    out = [(ERROR_KEY, type(error).__name__)]
-    field = getattr(error, "field", None)
-    if field:
-        out.append((FIELD_KEY, str(field)))
-    return tuple(out)
 
 
 async def abort_with(context: grpc.aio.ServicerContext, error: BaseException) -> None:
@@ -85,6 +34,72 @@ async def abort_with(context: grpc.aio.ServicerContext, error: BaseException) ->
     if code is grpc.StatusCode.INTERNAL:
         log.error("unexpected error", exc_info=error)
     await context.abort(code, message_of(error), trailing_metadata=trailers_of(error))
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """Request bytes that are not a valid ``message_type`` (what the decoder said in ``reason``)."""
+
+    message_type: str
+    reason: str
+
+    def error(self) -> InvalidRequest:
+        """The refusal: INVALID_ARGUMENT naming the message type."""
+        text = f"request: the bytes are not a valid {self.message_type} message ({self.reason})"
+        return InvalidRequest(text, field="request", reason=self.reason)
+
+
+def tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """``deserializer`` (a message class's ``FromString``) returning :class:`Malformed` on bad bytes."""
+    message_type = deserializer.__self__.DESCRIPTOR.full_name  # type: ignore[attr-defined]
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as e:  # DecodeError, or a RuntimeError from the upb parser
+            return Malformed(message_type, str(e) or type(e).__name__)
+
+    return decode
+
+
+class DecodeGuard(grpc.aio.ServerInterceptor):
+    """Decodes gpuplane.v1 requests with :func:`tolerant` deserializers (health and reflection
+    keep theirs)."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """The handler with its request deserializer made tolerant."""
+        handler = await continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith("/gpuplane.v1."):
+            return handler
+        return handler._replace(request_deserializer=tolerant(handler.request_deserializer))
+
+
+def _refuse_malformed(request: Malformed, context: grpc.aio.ServicerContext) -> InvalidRequest:
+    log.warning("refused a malformed %s from %s: %s", request.message_type, context.peer(), request.reason)
+    return request.error()
+
+
+async def _checked_stream(
+    requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+) -> AsyncIterator[Any]:
+    """A request stream that raises on its first malformed message."""
+    async for request in requests:
+        if isinstance(request, Malformed):
+            raise _refuse_malformed(request, context)
+        yield request
+
+
+def _checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    """The request (or request stream), refusing a malformed one."""
+    if isinstance(request, Malformed):
+        raise _refuse_malformed(request, context)
+    if hasattr(request, "__aiter__"):
+        return _checked_stream(request, context)
+    return request
 
 
 def _deadline_passed(context: grpc.aio.ServicerContext) -> bool:
@@ -98,7 +113,7 @@ def _wrap_unary(behavior: Callable[..., Awaitable[Any]], calls: Calls) -> Callab
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the call ran")
         try:
             calls.admit(context)
-            return await behavior(request_or_iterator, context)
+            return await behavior(_checked(request_or_iterator, context), context)
         except Exception as e:
             if isinstance(e, grpc.aio.AbortError):
                 raise
@@ -113,7 +128,7 @@ def _wrap_stream(
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
             calls.check_open()
-            async for item in behavior(request_or_iterator, context):
+            async for item in behavior(_checked(request_or_iterator, context), context):
                 yield item
         except Exception as e:
             if isinstance(e, grpc.aio.AbortError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Any
 
 from gpuplane.daemon.hooks import ADMIN, Principal
 
-log = logging.getLogger("gpuplane.daemon")
-
 AGENT = "agent"
 MIN_TOKEN_CHARS = 16
+ADMIN_TOKEN_ENV = "GPUPLANE_ADMIN_TOKEN"
+TOKENS_FILE_ENV = "GPUPLANE_TOKENS_FILE"
 
 
 def _digest(token: str) -> bytes:
@@ -68,10 +67,26 @@ def _check_entry(token: Any, role: Any) -> None:
         raise ValueError(f"tokens: a token for {role!r} is shorter than {MIN_TOKEN_CHARS} characters")
 
 
-def parse_tokens_file(path: Path) -> dict[str, str]:
-    """Reads a tokens file: a mapping ``token: role`` (``.json``, else YAML)."""
+def private_text(path: Path) -> str:
+    """The text of a secrets file; ``ValueError`` when other users may read or write it."""
     path = Path(path)
-    text = path.read_text()
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValueError(f"{path} holds secrets but other users may read it; chmod 600 {path}")
+    return path.read_text()
+
+
+def read_secret(path: Path) -> str:
+    """A token kept alone in a private file (surrounding whitespace dropped)."""
+    token = private_text(path).strip()
+    if not token:
+        raise ValueError(f"{path}: the file is empty")
+    return token
+
+
+def parse_tokens_file(path: Path) -> dict[str, str]:
+    """Reads a private tokens file: a mapping ``token: role`` (``.json``, else YAML)."""
+    path = Path(path)
+    text = private_text(path)
     if path.suffix == ".json":
         doc = json.loads(text)
     else:
@@ -80,6 +95,4 @@ def parse_tokens_file(path: Path) -> dict[str, str]:
         doc = yaml.safe_load(text)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: a tokens file maps each token to 'admin', 'agent' or a tenant")
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("tokens file %s is readable by other users; chmod 600 it", path)
     return {str(k) if isinstance(k, int) else k: v for k, v in doc.items()}

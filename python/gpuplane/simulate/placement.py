@@ -8,6 +8,7 @@ never depart. The figure reported is the share of GPU compute capacity allocated
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpuplane._core import Cluster, GpuSpec, Workload, replay_cluster_json
-from gpuplane.errors import CapacityError, InvalidRequest
+from gpuplane.errors import InvalidRequest
 from gpuplane.traces.openb import GPU_MEMORY_MIB, UNKNOWN_MODEL_MEMORY_MIB, OpenbNode, OpenbPod
 
 # Allocation ratios published in the FGD paper (USENIX ATC'23), openb default trace, 130 % arrivals.
@@ -124,41 +125,23 @@ def replay(
 
 
 def _place_all(cluster: Cluster, arrivals: Sequence[OpenbPod]) -> int:
-    """Places every arrival; one bulk call unless pods carry GPU model constraints."""
-    ids = [f"{k}:{p.name}" for k, p in enumerate(arrivals)]
-    if any(p.gpu_spec for p in arrivals):
-        return sum(_place_one(cluster, pod_id, p) for pod_id, p in zip(ids, arrivals, strict=True))
-    column = lambda attr: np.fromiter((getattr(p, attr) for p in arrivals), np.int64, len(arrivals))  # noqa: E731
+    """Places every arrival in one bulk call. A pod naming only GPU models the cluster lacks
+    cannot be placed; it is left out of the call (placing nothing changes no state)."""
+    known = set(cluster.stats().by_model)
+    models = [[m for m in p.gpu_spec if m in known] for p in arrivals]
+    fits = [not p.gpu_spec or bool(m) for p, m in zip(arrivals, models, strict=True)]
+    pods = list(itertools.compress(arrivals, fits))
+    column = lambda attr: np.fromiter((getattr(p, attr) for p in pods), np.int64, len(pods))  # noqa: E731
     ok, _, _ = cluster.place_many(
-        ids,
-        memory_mib=np.zeros(len(arrivals), np.int64),
+        [f"{k}:{p.name}" for k, p in itertools.compress(enumerate(arrivals), fits)],
+        memory_mib=np.zeros(len(pods), np.int64),
         gpu_count=column("num_gpu"),
         compute_milli=column("gpu_milli"),
         cpu_milli=column("cpu_milli"),
         host_memory_mib=column("memory_mib"),
+        allowed_models=list(itertools.compress(models, fits)) if any(p.gpu_spec for p in pods) else None,
     )
     return int(ok.sum())
-
-
-def _place_one(cluster: Cluster, pod_id: str, p: OpenbPod) -> bool:
-    known = set(cluster.stats().by_model)
-    models = [m for m in p.gpu_spec if m in known]
-    if p.gpu_spec and not models:
-        return False
-    w = Workload(
-        pod_id,
-        0,
-        p.num_gpu,
-        compute_milli=p.gpu_milli,
-        cpu_milli=p.cpu_milli,
-        host_memory_mib=p.memory_mib,
-        allowed_models=models,
-    )
-    try:
-        cluster.place(w)
-    except CapacityError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

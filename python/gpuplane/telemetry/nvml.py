@@ -16,7 +16,7 @@ import socket
 from types import ModuleType
 from typing import Any
 
-from gpuplane.daemon.inventory import NodeInventory
+from gpuplane.inventory import NodeInventory
 from gpuplane.telemetry import xid
 from gpuplane.telemetry.gpu_names import normalize_model
 from gpuplane.telemetry.types import GpuInfo, GpuSample, HealthEvent, HostInventory, HostSample, ProcessUsage

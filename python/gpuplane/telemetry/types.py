@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from gpuplane._core import GpuSpec
-from gpuplane.daemon.inventory import NodeInventory
+from gpuplane.inventory import NodeInventory
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::names;
 
 /// Largest GPU memory accepted (16 TiB): anything above is a unit mistake.
 pub const MAX_GPU_MEMORY_MIB: u64 = 16 << 20;
@@ -159,9 +160,7 @@ impl Inventory {
 
     /// Checks a node spec; returns the GPU ids it will use.
     fn validate_node(&self, spec: &NodeSpec) -> Result<Vec<String>> {
-        if spec.name.is_empty() {
-            return Err(Error::invalid("name", "node name must not be empty"));
-        }
+        names::check_name("name", &spec.name)?;
         if self.node_index.contains_key(&spec.name) {
             return Err(Error::Conflict(format!(
                 "node {:?} already exists",
@@ -254,8 +253,9 @@ impl Inventory {
 
 fn validate_gpu(gpu: &GpuSpec, i: usize) -> Result<()> {
     let field = |f: &str| format!("gpus[{i}].{f}");
-    if gpu.model.is_empty() {
-        return Err(Error::invalid(field("model"), "must not be empty"));
+    names::check_name(&field("model"), &gpu.model)?;
+    if let Some(id) = &gpu.id {
+        names::check_id(&field("id"), id)?;
     }
     if gpu.memory_mib == 0 || gpu.memory_mib > MAX_GPU_MEMORY_MIB {
         return Err(Error::invalid(

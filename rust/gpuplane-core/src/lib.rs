@@ -12,6 +12,7 @@
 pub mod batching;
 pub mod error;
 pub mod inventory;
+pub mod names;
 pub mod placement;
 pub mod policy;
 pub mod prefix;

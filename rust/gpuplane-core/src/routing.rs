@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashSet;
 
-use crate::{Error, Result};
+use crate::{names, Error, Result};
 
 /// Weight of the prefix-cache overlap term.
 pub const W_PREFIX: f64 = 2.0;
@@ -54,6 +54,18 @@ pub struct ReplicaSpec {
     pub max_running: u32,
 }
 
+impl ReplicaSpec {
+    /// Checks the id, address, model and tenant against the name grammar.
+    pub fn validate_names(&self) -> Result<()> {
+        names::check_id("id", &self.id)?;
+        if !self.address.is_empty() {
+            names::check_id("address", &self.address)?;
+        }
+        names::check_optional_name("model", &self.model)?;
+        names::check_optional_name("tenant", &self.tenant)
+    }
+}
+
 /// A replica's last reported load.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Load {
@@ -78,7 +90,11 @@ impl Load {
                 format!("must be in 0..1, got {}", self.kv_usage),
             ));
         }
+        for adapter in &self.adapters {
+            names::check_name("resident_adapters", adapter)?;
+        }
         for (tenant, v) in &self.tenant_service {
+            names::check_name("tenant_service", tenant)?;
             if !v.is_finite() || *v < 0.0 {
                 return Err(Error::invalid(
                     format!("tenant_service[{tenant}]"),
@@ -205,10 +221,32 @@ pub fn score(r: &ReplicaStatus, req: &RouteRequest) -> (ScoreTerms, usize) {
     (terms, prefix)
 }
 
+/// Caps on what registering and reporting callers can grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterLimits {
+    /// Registered replicas in all.
+    pub max_replicas: usize,
+    /// Registered replicas dedicated to one tenant.
+    pub max_replicas_per_tenant: usize,
+    /// Entries of a load's `tenant_service` map and of its resident adapters.
+    pub max_load_entries: usize,
+}
+
+impl Default for RouterLimits {
+    fn default() -> Self {
+        RouterLimits {
+            max_replicas: 10_000,
+            max_replicas_per_tenant: 1_000,
+            max_load_entries: 1_024,
+        }
+    }
+}
+
 /// The replica registry and the routing choice.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     replicas: BTreeMap<String, ReplicaStatus>,
+    limits: RouterLimits,
 }
 
 impl Router {
@@ -216,11 +254,88 @@ impl Router {
         Self::default()
     }
 
+    /// A router that refuses growth beyond `limits` (`Capacity` or `InvalidRequest`).
+    pub fn with_limits(limits: RouterLimits) -> Self {
+        Router {
+            replicas: BTreeMap::new(),
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> RouterLimits {
+        self.limits
+    }
+
+    /// Refuses a registration that would exceed the replica caps.
+    fn check_room(&self, spec: &ReplicaSpec) -> Result<()> {
+        let known = self.replicas.contains_key(&spec.id);
+        if !known && self.replicas.len() >= self.limits.max_replicas {
+            let max = self.limits.max_replicas;
+            return Err(Error::Capacity(format!(
+                "{max} replicas registered, the most allowed"
+            )));
+        }
+        if spec.tenant.is_empty() {
+            return Ok(());
+        }
+        let same_tenant = |r: &&ReplicaStatus| r.spec.tenant == spec.tenant && r.spec.id != spec.id;
+        let max = self.limits.max_replicas_per_tenant;
+        if self.replicas.values().filter(same_tenant).count() >= max {
+            return Err(Error::Capacity(format!(
+                "tenant {:?} has {max} replicas registered, the most allowed",
+                spec.tenant
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a load whose maps exceed [`RouterLimits::max_load_entries`].
+    fn check_load_size(&self, load: &Load) -> Result<()> {
+        let max = self.limits.max_load_entries;
+        for (field, n) in [
+            ("tenant_service", load.tenant_service.len()),
+            ("resident_adapters", load.adapters.len()),
+        ] {
+            if n > max {
+                return Err(Error::invalid(
+                    field,
+                    format!("has {n} entries, at most {max} allowed"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` replicas with ids after `after`, in id order, and whether more follow.
+    /// With `visible_to`, only those dedicated to that tenant and the shared ones.
+    pub fn page(
+        &self,
+        after: &str,
+        limit: usize,
+        visible_to: Option<&str>,
+    ) -> (Vec<&ReplicaStatus>, bool) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = if after.is_empty() {
+            Unbounded
+        } else {
+            Excluded(after)
+        };
+        let visible = |r: &&ReplicaStatus| {
+            visible_to.is_none_or(|t| r.spec.tenant.is_empty() || r.spec.tenant == t)
+        };
+        let mut rest = self
+            .replicas
+            .range::<str, _>((start, Unbounded))
+            .map(|(_, r)| r)
+            .filter(visible);
+        let page: Vec<_> = rest.by_ref().take(limit).collect();
+        (page, rest.next().is_some())
+    }
+
     /// Adds or replaces a replica; a re-registered replica keeps its last load.
     pub fn register(&mut self, spec: ReplicaSpec) -> Result<()> {
-        if spec.id.is_empty() {
-            return Err(Error::invalid("id", "must not be empty"));
-        }
+        spec.validate_names()?;
+        self.check_room(&spec)?;
         match self.replicas.get_mut(&spec.id) {
             Some(r) => r.spec = spec,
             None => {
@@ -247,6 +362,7 @@ impl Router {
     /// Records a replica's load (replacing the last one); `NotFound` if it is not registered,
     /// `InvalidRequest` for out-of-range values (nothing changes).
     pub fn report_load(&mut self, id: &str, load: Load) -> Result<()> {
+        self.check_load_size(&load)?;
         load.validate()?;
         self.replica_mut(id)?.load = load;
         Ok(())

@@ -2,8 +2,6 @@
 //! converts, releases the GIL where the core does real work, and delegates to
 //! `gpuplane_core::batching::BatchScheduler`.
 
-use std::sync::{Mutex, MutexGuard};
-
 use gpuplane_core::batching::BatchScheduler;
 use gpuplane_core::Error;
 use pyo3::prelude::*;
@@ -16,6 +14,7 @@ use crate::batching_values::{
     PyBatchConfig, PyBatchMetrics, PyFinishedRequest, PyRequest, PyRequestProgress,
 };
 use crate::errors::{to_py, unsigned};
+use crate::locked::Locked;
 use crate::policy::PyPolicy;
 use crate::values::{q, repr};
 
@@ -24,15 +23,7 @@ use crate::values::{q, repr};
 /// the KV block pool; `update()` takes what the engine generated.
 #[pyclass(frozen, module = "gpuplane", name = "BatchScheduler")]
 pub struct PyBatchScheduler {
-    inner: Mutex<BatchScheduler>,
-}
-
-impl PyBatchScheduler {
-    fn lock(&self) -> MutexGuard<'_, BatchScheduler> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+    inner: Locked<BatchScheduler>,
 }
 
 /// A request id, or `NotFound` for a negative one (no request has it).
@@ -46,40 +37,39 @@ impl PyBatchScheduler {
     #[pyo3(signature = (config, policy=None))]
     fn new(config: PyBatchConfig, policy: Option<PyRef<'_, PyPolicy>>) -> PyResult<Self> {
         let inner = match policy {
-            Some(p) => BatchScheduler::with_policy(config.inner, p.inner.clone()),
+            Some(p) => BatchScheduler::with_policy(config.inner, p.inner.shared().clone()),
             None => BatchScheduler::new(config.inner),
         }
         .map_err(to_py)?;
         Ok(PyBatchScheduler {
-            inner: Mutex::new(inner),
+            inner: Locked::new(inner),
         })
     }
 
     /// The configuration.
     #[getter]
-    fn config(&self) -> PyBatchConfig {
+    fn config(&self, py: Python<'_>) -> PyBatchConfig {
         PyBatchConfig {
-            inner: self.lock().config().clone(),
+            inner: self.inner.run(py, |s| s.config().clone()),
         }
     }
 
     /// The shared policy engine, or None.
     #[getter]
-    fn policy_engine(&self) -> Option<PyPolicy> {
-        self.lock()
-            .policy_engine()
-            .map(|e| PyPolicy { inner: e.clone() })
+    fn policy_engine(&self, py: Python<'_>) -> Option<PyPolicy> {
+        let engine = self.inner.run(py, |s| s.policy_engine().cloned());
+        engine.map(PyPolicy::from_shared)
     }
 
     /// The scheduler clock (seconds).
     #[getter]
-    fn now(&self) -> f64 {
-        self.lock().now()
+    fn now(&self, py: Python<'_>) -> f64 {
+        self.inner.run(py, |s| s.now())
     }
 
     /// Sets the clock (finite, not earlier than now); used for queue times only.
-    fn set_time(&self, now: f64) -> PyResult<()> {
-        self.lock().set_time(now).map_err(to_py)
+    fn set_time(&self, py: Python<'_>, now: f64) -> PyResult<()> {
+        self.inner.call(py, |s| s.set_time(now))
     }
 
     /// Adds one request to the waiting queue.
@@ -88,11 +78,10 @@ impl PyBatchScheduler {
             inner,
             priority_class,
         } = request;
-        py.detach(|| match priority_class {
-            Some(c) => self.lock().add_in_class(inner, &c),
-            None => self.lock().add(inner),
+        self.inner.call(py, |s| match priority_class {
+            Some(c) => s.add_in_class(inner, &c),
+            None => s.add(inner),
         })
-        .map_err(to_py)
     }
 
     /// Adds many requests from columns (numpy arrays or lists), all or none; a bad entry
@@ -123,13 +112,13 @@ impl PyBatchScheduler {
             workflow,
         };
         let requests = columns.requests()?;
-        py.detach(|| self.lock().add_many(requests))
-            .map_err(|e| to_py(column_error(e)))
+        let added = self.inner.run(py, |s| s.add_many(requests));
+        added.map_err(|e| to_py(column_error(e)))
     }
 
     /// Plans the next step.
     fn schedule(&self, py: Python<'_>) -> PyStepPlan {
-        py.detach(|| self.lock().schedule()).into()
+        self.inner.run(py, |s| s.schedule()).into()
     }
 
     /// Applies the engine's results of the last step: `generated` is a dict `{id: tokens}` or
@@ -144,65 +133,67 @@ impl PyBatchScheduler {
         finished: Option<IntColumn<'_>>,
     ) -> PyResult<Vec<PyFinishedRequest>> {
         let outputs = step_outputs(generated, counts, finished)?;
-        let done = py.detach(|| self.lock().update(&outputs)).map_err(to_py)?;
+        let done = self.inner.call(py, |s| s.update(&outputs))?;
         Ok(done.into_iter().map(Into::into).collect())
     }
 
     /// Removes a waiting or running request and frees its KV blocks.
     fn abort(&self, py: Python<'_>, id: i64) -> PyResult<()> {
         let id = request_id(id)?;
-        py.detach(|| self.lock().abort(id)).map_err(to_py)
+        self.inner.call(py, |s| s.abort(id))
     }
 
     /// A snapshot of queues, KV pool and per-tenant service.
     fn metrics(&self, py: Python<'_>) -> PyBatchMetrics {
-        py.detach(|| self.lock().metrics()).into()
+        self.inner.run(py, |s| s.metrics()).into()
     }
 
     /// Progress of a live request.
-    fn progress(&self, id: i64) -> PyResult<PyRequestProgress> {
+    fn progress(&self, py: Python<'_>, id: i64) -> PyResult<PyRequestProgress> {
         let id = request_id(id)?;
-        let progress = self.lock().progress(id);
+        let progress = self.inner.run(py, |s| s.progress(id));
         let progress = progress.ok_or_else(|| to_py(Error::not_found("request", id.to_string())));
         progress.map(Into::into)
     }
 
     /// Ids of running requests, in their scheduling order.
-    fn running_ids(&self) -> Vec<u64> {
-        self.lock().running_ids()
+    fn running_ids(&self, py: Python<'_>) -> Vec<u64> {
+        self.inner.run(py, |s| s.running_ids())
     }
 
     /// Hashes of the prompt blocks in the KV pool (held or cached-free), ascending.
     fn cached_block_hashes(&self, py: Python<'_>) -> Vec<u64> {
-        py.detach(|| self.lock().cached_block_hashes())
+        self.inner.run(py, |s| s.cached_block_hashes())
     }
 
     /// Reference count of a KV block, or None for a block outside the pool.
-    fn block_refcount(&self, block: i64) -> PyResult<Option<u32>> {
+    fn block_refcount(&self, py: Python<'_>, block: i64) -> PyResult<Option<u32>> {
         let block = unsigned("block", block)?;
-        let block = u32::try_from(block).ok();
-        Ok(block.and_then(|b| self.lock().block_refcount(b)))
+        let Ok(block) = u32::try_from(block) else {
+            return Ok(None);
+        };
+        Ok(self.inner.run(py, |s| s.block_refcount(block)))
     }
 
-    fn __len__(&self) -> usize {
-        let s = self.lock();
-        s.num_running() + s.num_waiting()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |s| s.num_running() + s.num_waiting())
     }
 
-    fn __contains__(&self, id: i64) -> bool {
-        u64::try_from(id).is_ok_and(|id| self.lock().contains(id))
+    fn __contains__(&self, py: Python<'_>, id: i64) -> bool {
+        u64::try_from(id).is_ok_and(|id| self.inner.run(py, |s| s.contains(id)))
     }
 
-    fn __repr__(&self) -> String {
-        let s = self.lock();
-        repr(
-            "BatchScheduler",
-            &[
-                ("policy", q(s.config().policy.name())),
-                ("running", s.num_running().to_string()),
-                ("waiting", s.num_waiting().to_string()),
-                ("now", format!("{:?}", s.now())),
-            ],
-        )
+    fn __repr__(&self, py: Python<'_>) -> String {
+        self.inner.run(py, |s| {
+            repr(
+                "BatchScheduler",
+                &[
+                    ("policy", q(s.config().policy.name())),
+                    ("running", s.num_running().to_string()),
+                    ("waiting", s.num_waiting().to_string()),
+                    ("now", format!("{:?}", s.now())),
+                ],
+            )
+        })
     }
 }

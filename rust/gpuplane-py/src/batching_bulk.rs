@@ -2,19 +2,14 @@
 
 use gpuplane_core::batching::{Request, StepOutputs};
 use gpuplane_core::Error;
-use numpy::{
-    AllowTypeChange, PyArrayDescrMethods, PyArrayLike1, PyUntypedArray, PyUntypedArrayMethods,
-};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::{invalid, signed32, unsigned, unsigned32};
 
-/// An integer column: a numpy array of any integer dtype, or a sequence of ints.
-pub type IntColumn<'py> = Bound<'py, PyAny>;
-
-/// A float column; any numeric dtype (or a list) is accepted and converted.
-pub type FloatColumn<'py> = PyArrayLike1<'py, f64, AllowTypeChange>;
+use crate::columns::{ints as int_values, optional_floats as optional_float};
+use crate::columns::{optional_ints as optional, sized};
+pub use crate::columns::{FloatColumn, IntColumn};
 
 /// The tenant column of a bulk add: one name for all, or one per request.
 #[derive(FromPyObject)]
@@ -39,46 +34,6 @@ fn unsigned32_at(name: &str, i: usize, value: i64) -> PyResult<u32> {
 /// `signed32` for entry `i` of column `name`.
 fn signed32_at(name: &str, i: usize, value: i64) -> PyResult<i32> {
     i32::try_from(value).or_else(|_| signed32(&format!("{name}[{i}]"), value))
-}
-
-/// The column's values. Floats and other non-integers are refused (`InvalidRequest` naming
-/// the column), not truncated.
-fn int_values(name: &str, col: &IntColumn<'_>) -> PyResult<Vec<i64>> {
-    let Ok(array) = col.cast::<PyUntypedArray>() else {
-        return col
-            .extract::<Vec<i64>>()
-            .map_err(|e| invalid(name, format!("must be a sequence of integers: {e}")));
-    };
-    let dtype = array.dtype();
-    if !matches!(dtype.kind(), b'i' | b'u' | b'b') && !array.is_empty() {
-        let why = format!("must hold integers, got dtype {dtype}");
-        return Err(invalid(name, why));
-    }
-    let ints: PyArrayLike1<'_, i64, AllowTypeChange> = col.extract()?;
-    Ok(ints.as_array().to_vec())
-}
-
-/// `values`, which must have `n` entries (one per id).
-fn sized<T>(name: &str, values: Vec<T>, n: usize) -> PyResult<Vec<T>> {
-    if values.len() != n {
-        let why = format!("has {} entries, expected {n}", values.len());
-        return Err(invalid(name, why));
-    }
-    Ok(values)
-}
-
-fn optional(name: &str, col: &Option<IntColumn<'_>>, n: usize) -> PyResult<Option<Vec<i64>>> {
-    let values = |c| sized(name, int_values(name, c)?, n);
-    col.as_ref().map(values).transpose()
-}
-
-fn optional_float(
-    name: &str,
-    col: &Option<FloatColumn<'_>>,
-    n: usize,
-) -> PyResult<Option<Vec<f64>>> {
-    let values = |c: &FloatColumn<'_>| sized(name, c.as_array().to_vec(), n);
-    col.as_ref().map(values).transpose()
 }
 
 /// The columns of `BatchScheduler.add_many`; optional ones default to tenant `"default"`,

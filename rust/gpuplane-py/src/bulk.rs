@@ -1,16 +1,15 @@
 //! Numpy columns in, numpy arrays out, for bulk placement.
 
+use std::collections::BTreeMap;
+
 use gpuplane_core::placement::Workload;
-use numpy::{
-    AllowTypeChange, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayLike1, PyArrayMethods,
-    PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
-use crate::errors::{invalid, signed32, unsigned, unsigned32};
+use crate::columns;
+use crate::errors::{signed32, unsigned, unsigned32};
 
-/// An integer column: a numpy array of any integer dtype, or a sequence of ints.
-pub type Column<'py> = Bound<'py, PyAny>;
+pub use crate::columns::IntColumn as Column;
 
 /// `(placed, node index, GPU indices)` arrays.
 pub type Outcome<'py> = (
@@ -27,51 +26,29 @@ pub struct Columns<'py> {
     pub cpu_milli: Option<Column<'py>>,
     pub host_memory_mib: Option<Column<'py>>,
     pub priority: Option<Column<'py>>,
+    /// Per workload, the GPU models it may use (empty: any).
+    pub allowed_models: Option<Vec<Vec<String>>>,
+    /// Per workload, the node labels it requires (empty: any node).
+    pub node_selector: Option<Vec<BTreeMap<String, String>>>,
 }
 
-/// The column's values; floats and other non-integers are refused, not truncated.
-fn values(name: &str, col: &Column<'_>, n: usize) -> PyResult<Vec<i64>> {
-    let values = match col.cast::<PyUntypedArray>() {
-        Ok(array) => {
-            let dtype = array.dtype();
-            if !matches!(dtype.kind(), b'i' | b'u' | b'b') {
-                return Err(invalid(
-                    name,
-                    format!("must hold integers, got dtype {dtype}"),
-                ));
-            }
-            let ints: PyArrayLike1<'_, i64, AllowTypeChange> = col.extract()?;
-            ints.as_slice()
-                .map_err(|e| invalid(name, e.to_string()))?
-                .to_vec()
-        }
-        Err(_) => col
-            .extract::<Vec<i64>>()
-            .map_err(|e| invalid(name, format!("must be a sequence of integers: {e}")))?,
-    };
-    if values.len() != n {
-        return Err(invalid(
-            name,
-            format!("has {} entries but ids has {n}", values.len()),
-        ));
-    }
-    Ok(values)
-}
-
-fn optional(name: &str, col: &Option<Column<'_>>, n: usize) -> PyResult<Option<Vec<i64>>> {
-    col.as_ref().map(|c| values(name, c, n)).transpose()
+/// A per-workload list column, checked to be as long as `ids`.
+fn rows<T>(name: &str, col: Option<Vec<T>>, n: usize) -> PyResult<Option<Vec<T>>> {
+    col.map(|v| columns::sized(name, v, n)).transpose()
 }
 
 impl Columns<'_> {
     /// One workload per id, every value checked and named by its column and index.
-    pub fn workloads(&self, ids: Vec<String>, tenant: &str) -> PyResult<Vec<Workload>> {
+    pub fn workloads(self, ids: Vec<String>, tenant: &str) -> PyResult<Vec<Workload>> {
         let n = ids.len();
-        let mem = values("memory_mib", &self.memory_mib, n)?;
-        let count = values("gpu_count", &self.gpu_count, n)?;
-        let milli = optional("compute_milli", &self.compute_milli, n)?;
-        let cpu = optional("cpu_milli", &self.cpu_milli, n)?;
-        let host = optional("host_memory_mib", &self.host_memory_mib, n)?;
-        let prio = optional("priority", &self.priority, n)?;
+        let mem = columns::ints_sized("memory_mib", &self.memory_mib, n)?;
+        let count = columns::ints_sized("gpu_count", &self.gpu_count, n)?;
+        let milli = columns::optional_ints("compute_milli", &self.compute_milli, n)?;
+        let cpu = columns::optional_ints("cpu_milli", &self.cpu_milli, n)?;
+        let host = columns::optional_ints("host_memory_mib", &self.host_memory_mib, n)?;
+        let prio = columns::optional_ints("priority", &self.priority, n)?;
+        let mut models = rows("allowed_models", self.allowed_models, n)?.map(Vec::into_iter);
+        let mut selectors = rows("node_selector", self.node_selector, n)?.map(Vec::into_iter);
         let at = |col: &Option<Vec<i64>>, i: usize| col.as_ref().map_or(0, |c| c[i]);
         ids.into_iter()
             .enumerate()
@@ -83,6 +60,11 @@ impl Columns<'_> {
                     cpu_milli: unsigned(&f("cpu_milli"), at(&cpu, i))?,
                     host_memory_mib: unsigned(&f("host_memory_mib"), at(&host, i))?,
                     priority: signed32(&f("priority"), at(&prio, i))?,
+                    allowed_models: models.as_mut().and_then(Iterator::next).unwrap_or_default(),
+                    node_selector: selectors
+                        .as_mut()
+                        .and_then(Iterator::next)
+                        .unwrap_or_default(),
                     ..Workload::new(
                         id,
                         unsigned(&f("memory_mib"), mem[i])?,

@@ -2,7 +2,6 @@
 //! delegates to `gpuplane_core::placement::Cluster`.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
 
 use gpuplane_core::inventory::NodeSpec;
 use gpuplane_core::placement::{Cluster, PolicyKind, Shape};
@@ -11,8 +10,10 @@ use pyo3::types::{PyBytes, PyDict, PyType};
 
 use crate::bulk;
 use crate::errors::{to_py, unsigned};
+use crate::locked::Locked;
 use crate::policy::{now_or_clock, PyPolicy};
 use crate::stats::PyClusterStats;
+use crate::tenant_figures::PyTenantFigures;
 use crate::values::{q, repr, PyGpuSpec, PyPlacement, PyPreemptionPlan, PyWorkload};
 
 /// Host CPU or memory of a node added without a figure: large enough never to bind.
@@ -21,20 +22,14 @@ pub const UNTRACKED_HOST: u64 = 1 << 40;
 /// A cluster of nodes and GPUs and the workloads placed on it.
 #[pyclass(frozen, module = "gpuplane", name = "Cluster")]
 pub struct PyCluster {
-    pub inner: Mutex<Cluster>,
+    pub inner: Locked<Cluster>,
 }
 
 impl PyCluster {
-    pub fn lock(&self) -> MutexGuard<'_, Cluster> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// `now`, else `time.monotonic()` with a policy engine attached (else unused: 0).
     fn now(&self, py: Python<'_>, now: Option<f64>) -> PyResult<f64> {
         match now {
-            None if self.lock().policy_engine().is_none() => Ok(0.0),
+            None if self.inner.run(py, |c| c.policy_engine().is_none()) => Ok(0.0),
             _ => now_or_clock(py, now),
         }
     }
@@ -53,19 +48,19 @@ impl PyCluster {
     fn new(policy: &str, seed: u64) -> PyResult<Self> {
         let policy = policy.parse::<PolicyKind>().map_err(to_py)?;
         Ok(PyCluster {
-            inner: Mutex::new(Cluster::new(policy, seed)),
+            inner: Locked::new(Cluster::new(policy, seed)),
         })
     }
 
     /// The default policy.
     #[getter]
-    fn policy(&self) -> &'static str {
-        self.lock().policy().name()
+    fn policy(&self, py: Python<'_>) -> &'static str {
+        self.inner.run(py, |c| c.policy().name())
     }
 
     #[getter]
-    fn seed(&self) -> u64 {
-        self.lock().seed()
+    fn seed(&self, py: Python<'_>) -> u64 {
+        self.inner.run(py, |c| c.seed())
     }
 
     /// Adds a node. Host `cpu_milli` / `memory_mib` left as None are not tracked.
@@ -86,12 +81,12 @@ impl PyCluster {
             memory_mib: memory_mib.map_or(Ok(UNTRACKED_HOST), |v| unsigned("memory_mib", v))?,
             labels: labels.unwrap_or_default(),
         };
-        py.detach(|| self.lock().add_node(spec)).map_err(to_py)
+        self.inner.call(py, |c| c.add_node(spec))
     }
 
     /// Removes a node; returns the ids of the workloads it displaced (now released).
     fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<Vec<String>> {
-        py.detach(|| self.lock().remove_node(name)).map_err(to_py)
+        self.inner.call(py, |c| c.remove_node(name))
     }
 
     /// Places a workload with the cluster's policy, or `policy` for this call. With a policy
@@ -107,16 +102,21 @@ impl PyCluster {
     ) -> PyResult<PyPlacement> {
         let policy = parse_policy(policy)?;
         let now = self.now(py, now)?;
-        let placed = py.detach(|| self.lock().place_at(workload.inner, policy, now));
-        placed.map(|inner| PyPlacement { inner }).map_err(to_py)
+        let placed = self
+            .inner
+            .call(py, |c| c.place_at(workload.inner, policy, now));
+        placed.map(|inner| PyPlacement { inner })
     }
 
     /// Places many workloads in one call (columns as numpy arrays). Returns
     /// `(placed: bool[n], node: int64[n], gpus: int64[n, max_gpu_count])` with -1 where nothing
-    /// was placed; indices refer to `node_names()` and `gpu_ids()`. A bad entry raises
-    /// `InvalidRequest` naming its index and places nothing.
+    /// was placed; indices refer to `node_names()` and `gpu_ids()`. `allowed_models` and
+    /// `node_selector` give one list (or dict) per workload. A bad entry raises
+    /// `InvalidRequest` naming its index and places nothing. With a policy engine attached,
+    /// each workload is admitted at `now` as `place` does; a refusal leaves it unplaced.
     #[pyo3(signature = (ids, memory_mib, gpu_count, compute_milli=None, cpu_milli=None,
-        host_memory_mib=None, priority=None, tenant="default", policy=None))]
+        host_memory_mib=None, priority=None, tenant="default", policy=None, allowed_models=None,
+        node_selector=None, now=None))]
     #[allow(clippy::too_many_arguments)]
     fn place_many<'py>(
         &self,
@@ -130,8 +130,12 @@ impl PyCluster {
         priority: Option<bulk::Column<'py>>,
         tenant: &str,
         policy: Option<&str>,
+        allowed_models: Option<Vec<Vec<String>>>,
+        node_selector: Option<Vec<BTreeMap<String, String>>>,
+        now: Option<f64>,
     ) -> PyResult<bulk::Outcome<'py>> {
         let policy = parse_policy(policy)?;
+        let now = self.now(py, now)?;
         let columns = bulk::Columns {
             memory_mib,
             gpu_count,
@@ -139,12 +143,39 @@ impl PyCluster {
             cpu_milli,
             host_memory_mib,
             priority,
+            allowed_models,
+            node_selector,
         };
         let workloads = columns.workloads(ids, tenant)?;
-        let placed = py
-            .detach(|| self.lock().place_batch(workloads, policy))
-            .map_err(to_py)?;
+        let placed = self
+            .inner
+            .call(py, |c| c.place_batch_at(workloads, policy, now))?;
         bulk::outcome(py, &placed)
+    }
+
+    /// Every tenant's figures at `now` (default `time.monotonic()`): those of the attached
+    /// policy engine, then any other tenant holding placements.
+    #[pyo3(signature = (now=None))]
+    fn tenant_figures(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<PyTenantFigures>> {
+        let now = self.now(py, now)?;
+        let all = self.inner.run(py, |c| c.tenant_figures(now));
+        Ok(all
+            .into_iter()
+            .map(|inner| PyTenantFigures { inner })
+            .collect())
+    }
+
+    /// One tenant's figures at `now`; `NotFound` if neither the engine nor a placement knows it.
+    #[pyo3(signature = (tenant, now=None))]
+    fn tenant_figure(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        now: Option<f64>,
+    ) -> PyResult<PyTenantFigures> {
+        let now = self.now(py, now)?;
+        let one = self.inner.call(py, |c| c.tenant_figure(tenant, now));
+        one.map(|inner| PyTenantFigures { inner })
     }
 
     /// Releases many workloads; returns a bool array, False where the id was not placed.
@@ -153,7 +184,7 @@ impl PyCluster {
         py: Python<'py>,
         ids: Vec<String>,
     ) -> Bound<'py, numpy::PyArray1<bool>> {
-        let released = py.detach(|| self.lock().release_batch(&ids));
+        let released = self.inner.run(py, |c| c.release_batch(&ids));
         numpy::PyArray1::from_vec(py, released)
     }
 
@@ -167,8 +198,8 @@ impl PyCluster {
         now: Option<f64>,
     ) -> PyResult<PyPlacement> {
         let now = self.now(py, now)?;
-        let released = py.detach(|| self.lock().release_at(workload_id, now));
-        released.map(|inner| PyPlacement { inner }).map_err(to_py)
+        let released = self.inner.call(py, |c| c.release_at(workload_id, now));
+        released.map(|inner| PyPlacement { inner })
     }
 
     /// The cheapest set of lower-priority preemptible victims that lets `workload` fit, or None.
@@ -181,9 +212,9 @@ impl PyCluster {
         now: Option<f64>,
     ) -> PyResult<Option<PyPreemptionPlan>> {
         let now = self.now(py, now)?;
-        let plan = py
-            .detach(|| self.lock().preemption_plan_at(&workload.inner, now))
-            .map_err(to_py)?;
+        let plan = self
+            .inner
+            .call(py, |c| c.preemption_plan_at(&workload.inner, now))?;
         Ok(plan.map(|inner| PyPreemptionPlan { inner }))
     }
 
@@ -197,9 +228,7 @@ impl PyCluster {
         now: Option<f64>,
     ) -> PyResult<PyPlacement> {
         let now = self.now(py, now)?;
-        let done = py
-            .detach(|| self.lock().preempt_at(&plan.inner, now))
-            .map_err(to_py)?;
+        let done = self.inner.call(py, |c| c.preempt_at(&plan.inner, now))?;
         Ok(PyPlacement { inner: done.0 })
     }
 
@@ -213,39 +242,39 @@ impl PyCluster {
         policy: Option<PyRef<'_, PyPolicy>>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let engine = policy.map(|p| p.inner.clone());
+        let engine = policy.map(|p| p.inner.shared().clone());
         let now = now_or_clock(py, now)?;
-        py.detach(|| self.lock().set_policy_engine(engine, now))
-            .map_err(to_py)
+        self.inner.call(py, |c| c.set_policy_engine(engine, now))
     }
 
     /// The attached policy engine (the same shared state), or None.
     #[getter]
-    fn policy_engine(&self) -> Option<PyPolicy> {
-        self.lock()
-            .policy_engine()
-            .map(|e| PyPolicy { inner: e.clone() })
+    fn policy_engine(&self, py: Python<'_>) -> Option<PyPolicy> {
+        let engine = self.inner.run(py, |c| c.policy_engine().cloned());
+        engine.map(PyPolicy::from_shared)
     }
 
     /// Memory used on a GPU by processes gpuplane did not place (as NVML reports it).
     fn set_external_usage(&self, py: Python<'_>, gpu_id: &str, memory_mib: i64) -> PyResult<()> {
         let mib = unsigned("memory_mib", memory_mib)?;
-        py.detach(|| self.lock().set_external_usage(gpu_id, mib))
-            .map_err(to_py)
+        self.inner.call(py, |c| c.set_external_usage(gpu_id, mib))
     }
 
     /// Marks a GPU healthy or unhealthy; draining returns the displaced (released) workload ids.
     fn set_gpu_health(&self, py: Python<'_>, gpu_id: &str, healthy: bool) -> PyResult<Vec<String>> {
-        py.detach(|| self.lock().set_gpu_health(gpu_id, healthy))
-            .map_err(to_py)
+        self.inner.call(py, |c| c.set_gpu_health(gpu_id, healthy))
     }
 
     /// Fixes the workload distribution `fgd` optimizes for, as (workload shape, weight) pairs;
     /// `None` returns to learning it online from requests.
     #[pyo3(signature = (shapes))]
-    fn set_workload_distribution(&self, shapes: Option<Vec<(PyWorkload, f64)>>) -> PyResult<()> {
+    fn set_workload_distribution(
+        &self,
+        py: Python<'_>,
+        shapes: Option<Vec<(PyWorkload, f64)>>,
+    ) -> PyResult<()> {
         let given = shapes.map(|v| v.into_iter().map(|(w, p)| (shape_of(&w), p)).collect());
-        self.lock().set_workload_distribution(given).map_err(to_py)
+        self.inner.call(py, |c| c.set_workload_distribution(given))
     }
 
     /// The distribution `fgd` currently uses: (shape fields, probability) pairs.
@@ -253,7 +282,7 @@ impl PyCluster {
         &self,
         py: Python<'py>,
     ) -> PyResult<Vec<(Bound<'py, PyDict>, f64)>> {
-        let shapes = self.lock().workload_distribution();
+        let shapes = self.inner.run(py, |c| c.workload_distribution());
         shapes
             .into_iter()
             .map(|(s, p)| {
@@ -270,7 +299,7 @@ impl PyCluster {
 
     /// The whole state as bytes (stable, versioned, checksummed).
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let data = py.detach(|| self.lock().snapshot());
+        let data = self.inner.run(py, |c| c.snapshot());
         PyBytes::new(py, &data)
     }
 
@@ -279,70 +308,65 @@ impl PyCluster {
     fn restore(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let cluster = py.detach(|| Cluster::restore(data)).map_err(to_py)?;
         Ok(PyCluster {
-            inner: Mutex::new(cluster),
+            inner: Locked::new(cluster),
         })
     }
 
     /// Capacity, usage, allocation ratios and fragmentation.
     fn stats(&self, py: Python<'_>) -> PyClusterStats {
-        py.detach(|| self.lock().stats()).into()
+        self.inner.run(py, |c| c.stats()).into()
     }
 
     /// Where a live workload is placed, or None.
-    fn allocation(&self, workload_id: &str) -> Option<PyPlacement> {
-        self.lock()
-            .placement_of(workload_id)
-            .map(|inner| PyPlacement { inner })
+    fn allocation(&self, py: Python<'_>, workload_id: &str) -> Option<PyPlacement> {
+        let placement = self.inner.run(py, |c| c.placement_of(workload_id));
+        placement.map(|inner| PyPlacement { inner })
     }
 
     /// Ids of all live workloads, sorted.
-    fn workloads(&self) -> Vec<String> {
-        self.lock()
-            .allocations()
-            .map(|a| a.workload.id.clone())
-            .collect()
+    fn workloads(&self, py: Python<'_>) -> Vec<String> {
+        self.inner.run(py, |c| {
+            c.allocations().map(|a| a.workload.id.clone()).collect()
+        })
     }
 
     /// GPU ids by GPU index (the indices `place_many` returns); None for removed GPUs.
-    fn gpu_ids(&self) -> Vec<Option<String>> {
-        let c = self.lock();
-        c.inventory()
-            .gpus
-            .iter()
-            .map(|g| g.as_ref().map(|g| g.id.clone()))
-            .collect()
+    fn gpu_ids(&self, py: Python<'_>) -> Vec<Option<String>> {
+        self.inner.run(py, |c| {
+            let gpus = c.inventory().gpus.iter();
+            gpus.map(|g| g.as_ref().map(|g| g.id.clone())).collect()
+        })
     }
 
     /// Node names by node index (the indices `place_many` returns); None for removed nodes.
-    fn node_names(&self) -> Vec<Option<String>> {
-        let c = self.lock();
-        c.inventory()
-            .nodes
-            .iter()
-            .map(|n| n.as_ref().map(|n| n.name.clone()))
-            .collect()
+    fn node_names(&self, py: Python<'_>) -> Vec<Option<String>> {
+        self.inner.run(py, |c| {
+            let nodes = c.inventory().nodes.iter();
+            nodes.map(|n| n.as_ref().map(|n| n.name.clone())).collect()
+        })
     }
 
-    fn __len__(&self) -> usize {
-        self.lock().allocations().count()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |c| c.allocations().count())
     }
 
-    fn __contains__(&self, workload_id: &str) -> bool {
-        self.lock().allocation(workload_id).is_some()
+    fn __contains__(&self, py: Python<'_>, workload_id: &str) -> bool {
+        self.inner.run(py, |c| c.allocation(workload_id).is_some())
     }
 
-    fn __repr__(&self) -> String {
-        let c = self.lock();
-        let inv = c.inventory();
-        repr(
-            "Cluster",
-            &[
-                ("policy", q(c.policy().name())),
-                ("nodes", inv.live_nodes().count().to_string()),
-                ("gpus", inv.live_gpus().count().to_string()),
-                ("workloads", c.allocations().count().to_string()),
-            ],
-        )
+    fn __repr__(&self, py: Python<'_>) -> String {
+        self.inner.run(py, |c| {
+            let inv = c.inventory();
+            repr(
+                "Cluster",
+                &[
+                    ("policy", q(c.policy().name())),
+                    ("nodes", inv.live_nodes().count().to_string()),
+                    ("gpus", inv.live_gpus().count().to_string()),
+                    ("workloads", c.allocations().count().to_string()),
+                ],
+            )
+        })
     }
 }
 

@@ -7,13 +7,17 @@ mod batching_plan;
 mod batching_values;
 mod bulk;
 mod cluster;
+mod columns;
 mod errors;
+mod locked;
+mod names;
 mod policy;
 mod policy_values;
 mod prefix;
 mod routing;
 mod sim;
 mod stats;
+mod tenant_figures;
 mod values;
 
 use pyo3::prelude::*;
@@ -44,6 +48,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<routing::PyReplicaStatus>()?;
     sim::register(m)?;
     prefix::register(m)?;
+    names::register(m)?;
     add_batching(m)?;
     add_policy(m)
 }
@@ -56,6 +61,7 @@ fn add_policy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy_values::PyTenant>()?;
     m.add_class::<policy_values::PyAdmissionDecision>()?;
     m.add_class::<policy_values::PyExplanation>()?;
+    m.add_class::<tenant_figures::PyTenantFigures>()?;
     Ok(())
 }
 

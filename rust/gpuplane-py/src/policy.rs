@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::policy::{
-    lock, shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, Quota, SharedPolicy,
-    TenantSpec,
+    shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, Quota, SharedPolicy, TenantSpec,
 };
 use gpuplane_core::Error;
 use pyo3::prelude::*;
@@ -18,6 +17,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
 
 use crate::errors::{invalid, signed32, to_py, unsigned, unsigned32};
+use crate::locked::Locked;
 use crate::policy_values::{
     res_dict, resources, PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass,
     PyQuota, PyTenant,
@@ -96,28 +96,46 @@ impl QuotaParts {
 /// `InvalidRequest` naming the field and changes nothing.
 #[pyclass(frozen, module = "gpuplane", name = "Policy")]
 pub struct PyPolicy {
-    pub inner: SharedPolicy,
+    pub inner: Locked<Policy>,
 }
 
 impl PyPolicy {
-    fn with<T>(&self, f: impl FnOnce(&mut Policy) -> gpuplane_core::Result<T>) -> PyResult<T> {
-        f(&mut lock(&self.inner)).map_err(to_py)
+    /// A handle on an engine the core already shares (attached to a cluster or scheduler).
+    pub fn from_shared(engine: SharedPolicy) -> Self {
+        PyPolicy {
+            inner: Locked::from_shared(engine),
+        }
     }
 }
 
+/// The one tenant-spec builder of `add_tenant` and `update_tenant` (their Python arguments).
 #[allow(clippy::too_many_arguments)]
-fn spec(
+fn tenant_spec(
     name: String,
     parent: Option<String>,
-    quota: Quota,
+    quota: Option<PyQuota>,
+    guaranteed: Amounts,
+    deserved: Amounts,
+    limit: Caps,
+    over_quota_priority: Option<i64>,
+    over_quota_weight: Option<f64>,
+    models: Models,
     max_queued: Option<i64>,
     budget: Option<f64>,
     burst_tokens: Option<f64>,
 ) -> PyResult<TenantSpec> {
+    let parts = QuotaParts {
+        guaranteed,
+        deserved,
+        limit,
+        over_quota_priority,
+        over_quota_weight,
+        models,
+    };
     Ok(TenantSpec {
         name,
         parent,
-        quota,
+        quota: parts.quota(quota)?,
         max_queued: max_queued
             .map(|v| unsigned32("max_queued", v))
             .transpose()?,
@@ -133,21 +151,21 @@ impl PyPolicy {
     fn new(config: Option<PyPolicyConfig>) -> PyResult<Self> {
         let config = config.map_or_else(PolicyConfig::default, |c| c.inner);
         let p = Policy::new(config).map_err(to_py)?;
-        Ok(PyPolicy { inner: shared(p) })
+        Ok(PyPolicy::from_shared(shared(p)))
     }
 
     /// The configuration.
     #[getter]
-    fn config(&self) -> PyPolicyConfig {
+    fn config(&self, py: Python<'_>) -> PyPolicyConfig {
         PyPolicyConfig {
-            inner: lock(&self.inner).config().clone(),
+            inner: self.inner.run(py, |p| p.config().clone()),
         }
     }
 
     /// The latest time the engine has seen (seconds).
     #[getter]
-    fn now(&self) -> f64 {
-        lock(&self.inner).clock()
+    fn now(&self, py: Python<'_>) -> f64 {
+        self.inner.run(py, |p| p.clock())
     }
 
     /// Adds a tree node under `parent` (`None`: the cluster). Its quota is `quota` or the
@@ -158,6 +176,7 @@ impl PyPolicy {
     #[allow(clippy::too_many_arguments)]
     fn add_tenant(
         &self,
+        py: Python<'_>,
         name: String,
         parent: Option<String>,
         quota: Option<PyQuota>,
@@ -171,23 +190,21 @@ impl PyPolicy {
         budget: Option<f64>,
         burst_tokens: Option<f64>,
     ) -> PyResult<()> {
-        let parts = QuotaParts {
+        let s = tenant_spec(
+            name,
+            parent,
+            quota,
             guaranteed,
             deserved,
             limit,
             over_quota_priority,
             over_quota_weight,
             models,
-        };
-        let s = spec(
-            name,
-            parent,
-            parts.quota(quota)?,
             max_queued,
             budget,
             burst_tokens,
         )?;
-        self.with(|p| p.add_tenant(s))
+        self.inner.call(py, |p| p.add_tenant(s))
     }
 
     /// Replaces a node's spec (same arguments as `add_tenant`); may move it to another parent
@@ -198,6 +215,7 @@ impl PyPolicy {
     #[allow(clippy::too_many_arguments)]
     fn update_tenant(
         &self,
+        py: Python<'_>,
         name: String,
         parent: Option<String>,
         quota: Option<PyQuota>,
@@ -211,36 +229,36 @@ impl PyPolicy {
         budget: Option<f64>,
         burst_tokens: Option<f64>,
     ) -> PyResult<()> {
-        let parts = QuotaParts {
+        let s = tenant_spec(
+            name,
+            parent,
+            quota,
             guaranteed,
             deserved,
             limit,
             over_quota_priority,
             over_quota_weight,
             models,
-        };
-        let s = spec(
-            name,
-            parent,
-            parts.quota(quota)?,
             max_queued,
             budget,
             burst_tokens,
         )?;
-        self.with(|p| p.update_tenant(s))
+        self.inner.call(py, |p| p.update_tenant(s))
     }
 
     /// Removes a node without children, running or queued work.
-    fn remove_tenant(&self, name: &str) -> PyResult<()> {
-        self.with(|p| p.remove_tenant(name))
+    fn remove_tenant(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.inner.call(py, |p| p.remove_tenant(name))
     }
 
     /// Every node, parents before children.
-    fn tenants(&self) -> Vec<PyTenant> {
-        let p = lock(&self.inner);
-        p.tenants()
+    fn tenants(&self, py: Python<'_>) -> Vec<PyTenant> {
+        let tenants = self
+            .inner
+            .run(py, |p| p.tenants().into_iter().cloned().collect::<Vec<_>>());
+        tenants
             .into_iter()
-            .map(|s| PyTenant { inner: s.clone() })
+            .map(|inner| PyTenant { inner })
             .collect()
     }
 
@@ -249,6 +267,7 @@ impl PyPolicy {
     #[pyo3(signature = (priority_class, value=None, preemptible=true))]
     fn upsert_class(
         &self,
+        py: Python<'_>,
         priority_class: ClassArg,
         value: Option<i64>,
         preemptible: bool,
@@ -266,19 +285,22 @@ impl PyPolicy {
             }
             (ClassArg::Name(_), None) => return Err(invalid("value", "missing")),
         };
-        self.with(|p| p.upsert_class(class))
+        self.inner.call(py, |p| p.upsert_class(class))
     }
 
     /// Removes a priority class (`Conflict` while running work uses it).
-    fn remove_class(&self, name: &str) -> PyResult<()> {
-        self.with(|p| p.remove_class(name))
+    fn remove_class(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.inner.call(py, |p| p.remove_class(name))
     }
 
     /// Every priority class, by name (`default` and `critical` exist from the start).
-    fn classes(&self) -> Vec<PyPriorityClass> {
-        lock(&self.inner)
-            .classes()
-            .map(|c| PyPriorityClass { inner: c.clone() })
+    fn classes(&self, py: Python<'_>) -> Vec<PyPriorityClass> {
+        let classes = self
+            .inner
+            .run(py, |p| p.classes().cloned().collect::<Vec<_>>());
+        classes
+            .into_iter()
+            .map(|inner| PyPriorityClass { inner })
             .collect()
     }
 
@@ -287,19 +309,25 @@ impl PyPolicy {
     #[pyo3(signature = (capacity=None, **amounts))]
     fn set_capacity(
         &self,
+        py: Python<'_>,
         capacity: Amounts,
         amounts: Option<BTreeMap<String, f64>>,
     ) -> PyResult<()> {
         let mut all = capacity.unwrap_or_default();
         all.extend(amounts.unwrap_or_default());
         let c = resources("capacity", Some(all))?;
-        self.with(|p| p.set_capacity(c))
+        self.inner.call(py, |p| p.set_capacity(c))
     }
 
     /// Sets a leaf's demand (what it would use unconstrained).
-    fn set_demand(&self, tenant: &str, demand: BTreeMap<String, f64>) -> PyResult<()> {
+    fn set_demand(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        demand: BTreeMap<String, f64>,
+    ) -> PyResult<()> {
         let d = resources("demand", Some(demand))?;
-        self.with(|p| p.set_demand(tenant, d))
+        self.inner.call(py, |p| p.set_demand(tenant, d))
     }
 
     /// Charges `w_in * prompt_tokens + w_out * output_tokens` weighted tokens to a leaf's usage.
@@ -315,7 +343,8 @@ impl PyPolicy {
         let prompt = unsigned("prompt_tokens", prompt_tokens)?;
         let output = unsigned("output_tokens", output_tokens)?;
         let now = now_or_clock(py, now)?;
-        self.with(|p| p.charge_tokens(tenant, prompt, output, now))
+        self.inner
+            .call(py, |p| p.charge_tokens(tenant, prompt, output, now))
     }
 
     /// Decayed usage of a node at `now` (the clock is not advanced).
@@ -327,25 +356,28 @@ impl PyPolicy {
         now: Option<f64>,
     ) -> PyResult<BTreeMap<&'static str, f64>> {
         let now = now_or_clock(py, now)?;
-        self.with(|p| p.usage(tenant, now)).map(|r| res_dict(&r))
+        self.inner
+            .call(py, |p| p.usage(tenant, now))
+            .map(|r| res_dict(&r))
     }
 
     /// Resources a node's subtree holds now.
-    fn allocated(&self, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
-        self.with(|p| p.allocated(tenant)).map(|r| res_dict(&r))
+    fn allocated(&self, py: Python<'_>, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
+        self.inner
+            .call(py, |p| p.allocated(tenant))
+            .map(|r| res_dict(&r))
     }
 
     /// A node's fair share, made current incrementally (its path and the siblings along it).
     fn fair_share(&self, py: Python<'_>, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
-        let r = py.detach(|| lock(&self.inner).resolve_fair_share(tenant));
-        r.map(|r| res_dict(&r)).map_err(to_py)
+        let r = self.inner.call(py, |p| p.resolve_fair_share(tenant));
+        r.map(|r| res_dict(&r))
     }
 
     /// Every node's fair share by name, computed from scratch (the baseline of the incremental
     /// `fair_share`; it also makes every cached share current).
     fn fair_shares(&self, py: Python<'_>) -> BTreeMap<String, BTreeMap<&'static str, f64>> {
-        let all = py.detach(|| {
-            let mut p = lock(&self.inner);
+        let all = self.inner.run(py, |p| {
             p.recompute_all_fair_shares();
             p.full_fair_shares()
         });
@@ -354,17 +386,17 @@ impl PyPolicy {
 
     /// Recomputes every fair share from scratch (the full-recomputation baseline).
     fn recompute_fair_shares(&self, py: Python<'_>) {
-        py.detach(|| lock(&self.inner).recompute_all_fair_shares());
+        self.inner.run(py, |p| p.recompute_all_fair_shares());
     }
 
     /// Dominant share (DRF): `max over resources of allocated / capacity`.
-    fn dominant_share(&self, tenant: &str) -> PyResult<f64> {
-        self.with(|p| p.dominant_share(tenant))
+    fn dominant_share(&self, py: Python<'_>, tenant: &str) -> PyResult<f64> {
+        self.inner.call(py, |p| p.dominant_share(tenant))
     }
 
     /// `max over resources of allocated / fair share`.
-    fn fair_share_ratio(&self, tenant: &str) -> PyResult<f64> {
-        self.with(|p| p.fair_share_ratio(tenant))
+    fn fair_share_ratio(&self, py: Python<'_>, tenant: &str) -> PyResult<f64> {
+        self.inner.call(py, |p| p.fair_share_ratio(tenant))
     }
 
     /// Decides a request at `now`: admit (it holds `resources` until `release`), queue, or
@@ -404,7 +436,7 @@ impl PyPolicy {
             service_rate,
         };
         let now = now_or_clock(py, now)?;
-        let d = self.with(|p| p.admit(&req, now))?;
+        let d = self.inner.call(py, |p| p.admit(&req, now))?;
         Ok(PyAdmissionDecision { inner: d })
     }
 
@@ -412,25 +444,24 @@ impl PyPolicy {
     #[pyo3(signature = (id, now=None))]
     fn release(&self, py: Python<'_>, id: &str, now: Option<f64>) -> PyResult<()> {
         let now = now_or_clock(py, now)?;
-        self.with(|p| p.release(id, now).map(|_| ()))
+        self.inner.call(py, |p| p.release(id, now).map(|_| ()))
     }
 
     /// Drops a queued request.
-    fn cancel(&self, id: &str) -> PyResult<()> {
-        self.with(|p| p.cancel(id))
+    fn cancel(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+        self.inner.call(py, |p| p.cancel(id))
     }
 
     /// Ids of running (admitted or placed) work.
-    fn running(&self) -> Vec<String> {
-        lock(&self.inner)
-            .running_all()
-            .map(|r| r.id.clone())
-            .collect()
+    fn running(&self, py: Python<'_>) -> Vec<String> {
+        self.inner
+            .run(py, |p| p.running_all().map(|r| r.id.clone()).collect())
     }
 
     /// Ids of queued requests.
-    fn queued(&self) -> Vec<String> {
-        lock(&self.inner).queued().map(str::to_owned).collect()
+    fn queued(&self, py: Python<'_>) -> Vec<String> {
+        self.inner
+            .run(py, |p| p.queued().map(str::to_owned).collect())
     }
 
     /// A node's standing at `now`: fair share, usage, dominant share, borrowed and lent
@@ -438,14 +469,15 @@ impl PyPolicy {
     #[pyo3(signature = (tenant, now=None))]
     fn explain(&self, py: Python<'_>, tenant: &str, now: Option<f64>) -> PyResult<PyExplanation> {
         let now = now_or_clock(py, now)?;
-        let e = self.with(|p| p.explain(tenant, now))?;
+        let e = self.inner.call(py, |p| p.explain(tenant, now))?;
         Ok(PyExplanation { inner: e })
     }
 
     /// The whole state as bytes (versioned JSON; see `restore`).
     fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let data =
-            py.detach(|| serde_json::to_vec(&*lock(&self.inner)).expect("policy state serializes"));
+        let data = self.inner.run(py, |p| {
+            serde_json::to_vec(&*p).expect("policy state serializes")
+        });
         PyBytes::new(py, &data)
     }
 
@@ -456,26 +488,27 @@ impl PyPolicy {
         let p: Policy = py
             .detach(|| serde_json::from_slice(data))
             .map_err(|e| to_py(Error::Snapshot(e.to_string())))?;
-        Ok(PyPolicy { inner: shared(p) })
+        Ok(PyPolicy::from_shared(shared(p)))
     }
 
-    fn __len__(&self) -> usize {
-        lock(&self.inner).tenant_count()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |p| p.tenant_count())
     }
 
-    fn __contains__(&self, tenant: &str) -> bool {
-        lock(&self.inner).tenant(tenant).is_some()
+    fn __contains__(&self, py: Python<'_>, tenant: &str) -> bool {
+        self.inner.run(py, |p| p.tenant(tenant).is_some())
     }
 
-    fn __repr__(&self) -> String {
-        let p = lock(&self.inner);
-        repr(
-            "Policy",
-            &[
-                ("tenants", p.tenant_count().to_string()),
-                ("classes", p.classes().count().to_string()),
-                ("running", p.running_all().count().to_string()),
-            ],
-        )
+    fn __repr__(&self, py: Python<'_>) -> String {
+        self.inner.run(py, |p| {
+            repr(
+                "Policy",
+                &[
+                    ("tenants", p.tenant_count().to_string()),
+                    ("classes", p.classes().count().to_string()),
+                    ("running", p.running_all().count().to_string()),
+                ],
+            )
+        })
     }
 }

@@ -14,17 +14,9 @@ use crate::batching_values::py_float;
 use crate::errors::{invalid, signed32, to_py};
 use crate::values::{q, repr};
 
-/// A resource by name, or `InvalidRequest` on `{field}.{name}`.
+/// A resource by name (the core parses it), or `InvalidRequest` on `{field}.{name}`.
 fn resource(field: &str, name: &str) -> PyResult<Resource> {
-    Resource::ALL
-        .into_iter()
-        .find(|r| r.name() == name)
-        .ok_or_else(|| {
-            invalid(
-                &format!("{field}.{name}"),
-                "unknown resource; expected gpus, memory_mib, tokens_per_s or concurrent",
-            )
-        })
+    Resource::parse(field, name).map_err(to_py)
 }
 
 /// Amounts from a `{resource: amount}` dict (missing resources are 0). Values are checked by
@@ -71,7 +63,7 @@ fn res_repr(pairs: impl Iterator<Item = (Resource, f64)>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-fn amounts_repr(r: &Resources) -> String {
+pub fn amounts_repr(r: &Resources) -> String {
     res_repr(Resource::ALL.into_iter().map(|k| (k, r.get(k))))
 }
 
@@ -410,13 +402,7 @@ pub struct PyAdmissionDecision {
 
 impl PyAdmissionDecision {
     fn outcome_of(d: &Decision) -> &'static str {
-        if d.reason.is_admitted() {
-            "admit"
-        } else if d.reason.is_rejected() {
-            "reject"
-        } else {
-            "queue"
-        }
+        d.reason.outcome()
     }
 }
 

@@ -2,15 +2,15 @@
 //! converts, releases the GIL and delegates to `gpuplane_core::routing::Router`.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
 
 use gpuplane_core::routing::{
-    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, ScoreTerms,
+    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, RouterLimits, ScoreTerms,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::{to_py, unsigned32};
+use crate::errors::unsigned32;
+use crate::locked::Locked;
 use crate::values::{q, q_list, repr};
 
 /// The chosen replica, its score, the prompt blocks it has cached, and the score terms.
@@ -168,24 +168,48 @@ impl PyReplicaStatus {
 /// adapter residency, queue depth, KV usage and the tenant's share of recent service.
 #[pyclass(frozen, module = "gpuplane", name = "Router")]
 pub struct PyRouter {
-    inner: Mutex<Router>,
-}
-
-impl PyRouter {
-    fn lock(&self) -> MutexGuard<'_, Router> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+    inner: Locked<Router>,
 }
 
 #[pymethods]
 impl PyRouter {
+    /// A router refusing more than `max_replicas` replicas (`max_replicas_per_tenant` for one
+    /// tenant; `CapacityError`) and loads with more than `max_load_entries` tenants or adapters
+    /// (`InvalidRequest`).
     #[new]
-    fn new() -> Self {
+    #[pyo3(signature = (*, max_replicas=None, max_replicas_per_tenant=None, max_load_entries=None))]
+    fn new(
+        max_replicas: Option<usize>,
+        max_replicas_per_tenant: Option<usize>,
+        max_load_entries: Option<usize>,
+    ) -> Self {
+        let d = RouterLimits::default();
+        let limits = RouterLimits {
+            max_replicas: max_replicas.unwrap_or(d.max_replicas),
+            max_replicas_per_tenant: max_replicas_per_tenant.unwrap_or(d.max_replicas_per_tenant),
+            max_load_entries: max_load_entries.unwrap_or(d.max_load_entries),
+        };
         PyRouter {
-            inner: Mutex::new(Router::new()),
+            inner: Locked::new(Router::with_limits(limits)),
         }
+    }
+
+    /// Up to `limit` replicas with ids after `after` (in id order) and whether more follow;
+    /// with `tenant`, only that tenant's and the shared ones.
+    #[pyo3(signature = (after="", limit=500, tenant=None))]
+    fn page(
+        &self,
+        py: Python<'_>,
+        after: &str,
+        limit: usize,
+        tenant: Option<&str>,
+    ) -> (Vec<PyReplicaStatus>, bool) {
+        let (page, more) = self.inner.run(py, |r| {
+            let (page, more) = r.page(after, limit, tenant);
+            (page.into_iter().cloned().collect::<Vec<_>>(), more)
+        });
+        let page = page.into_iter().map(|inner| PyReplicaStatus { inner });
+        (page.collect(), more)
     }
 
     /// Adds or replaces a replica; a re-registered replica keeps its last load.
@@ -212,14 +236,12 @@ impl PyRouter {
             block_size: unsigned32("block_size", block_size)?,
             max_running: unsigned32("max_running", max_running)?,
         };
-        py.detach(|| self.lock().register(spec)).map_err(to_py)
+        self.inner.call(py, |r| r.register(spec))
     }
 
     /// Removes a replica; `NotFound` if it is not registered.
     fn unregister(&self, py: Python<'_>, id: &str) -> PyResult<()> {
-        py.detach(|| self.lock().unregister(id))
-            .map(drop)
-            .map_err(to_py)
+        self.inner.call(py, |r| r.unregister(id).map(drop))
     }
 
     /// Records a replica's load, replacing the last one.
@@ -239,7 +261,7 @@ impl PyRouter {
     ) -> PyResult<()> {
         let waiting = unsigned32("waiting", waiting)?;
         let running = unsigned32("running", running)?;
-        py.detach(|| {
+        self.inner.call(py, |r| {
             let load = Load {
                 waiting,
                 running,
@@ -248,9 +270,8 @@ impl PyRouter {
                 adapters: resident_adapters.into_iter().collect(),
                 tenant_service,
             };
-            self.lock().report_load(replica_id, load)
+            r.report_load(replica_id, load)
         })
-        .map_err(to_py)
     }
 
     /// The best replica for a request; `NotFound` when no registered replica serves it. With
@@ -273,50 +294,43 @@ impl PyRouter {
             adapter,
             block_hashes,
         };
-        py.detach(|| {
-            let mut router = self.lock();
-            if record {
-                router.dispatch(&req)
-            } else {
-                router.route(&req)
-            }
-        })
-        .map(|inner| PyRoute { inner })
-        .map_err(to_py)
+        let route = self.inner.call(py, |r| if record { r.dispatch(&req) } else { r.route(&req) });
+        route.map(|inner| PyRoute { inner })
     }
 
     /// Counts a request routed to a replica as in flight there; `NotFound` if unknown.
     fn note_routed(&self, py: Python<'_>, replica_id: &str) -> PyResult<()> {
-        py.detach(|| self.lock().note_routed(replica_id))
-            .map_err(to_py)
+        self.inner.call(py, |r| r.note_routed(replica_id))
     }
 
     /// Counts one in-flight request of a replica as done; `NotFound` if unknown.
     fn note_done(&self, py: Python<'_>, replica_id: &str) -> PyResult<()> {
-        py.detach(|| self.lock().note_done(replica_id))
-            .map_err(to_py)
+        self.inner.call(py, |r| r.note_done(replica_id))
     }
 
     /// One replica and its last load; `NotFound` if it is not registered.
     fn replica(&self, py: Python<'_>, id: &str) -> PyResult<PyReplicaStatus> {
-        py.detach(|| self.lock().replica(id).cloned())
-            .map(|inner| PyReplicaStatus { inner })
-            .map_err(to_py)
+        let replica = self.inner.call(py, |r| r.replica(id).cloned());
+        replica.map(|inner| PyReplicaStatus { inner })
     }
 
     /// The replicas and their last loads, by id.
     fn replicas(&self, py: Python<'_>) -> Vec<PyReplicaStatus> {
-        py.detach(|| self.lock().replicas().cloned().collect::<Vec<_>>())
+        let replicas = self
+            .inner
+            .run(py, |r| r.replicas().cloned().collect::<Vec<_>>());
+        replicas
             .into_iter()
             .map(|inner| PyReplicaStatus { inner })
             .collect()
     }
 
-    fn __len__(&self) -> usize {
-        self.lock().len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |r| r.len())
     }
 
-    fn __repr__(&self) -> String {
-        repr("Router", &[("replicas", self.lock().len().to_string())])
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let len = self.inner.run(py, |r| r.len());
+        repr("Router", &[("replicas", len.to_string())])
     }
 }

@@ -4,19 +4,15 @@
 //! report as a string (`gpuplane.simulate_llm` parses it).
 
 use gpuplane_core::sim::{replay_cluster, simulate, PodEvent, SimConfig, Workload};
-use numpy::{AllowTypeChange, PyArrayLike1};
 use pyo3::prelude::*;
 
 use crate::bulk;
 use crate::cluster::PyCluster;
+use crate::columns;
 use crate::errors::{invalid, to_py};
 
-type Ints<'py> = PyArrayLike1<'py, i64, AllowTypeChange>;
-type Floats<'py> = PyArrayLike1<'py, f64, AllowTypeChange>;
-
-fn ints(col: &Ints<'_>) -> Vec<i64> {
-    col.as_array().to_vec()
-}
+type Ints<'py> = columns::IntColumn<'py>;
+type Floats<'py> = columns::FloatColumn<'py>;
 
 /// `values` as `T`, or `InvalidRequest` naming `name[i]`.
 fn narrow<T: TryFrom<i64>>(name: &str, values: Vec<i64>) -> PyResult<Vec<T>> {
@@ -31,8 +27,13 @@ fn narrow<T: TryFrom<i64>>(name: &str, values: Vec<i64>) -> PyResult<Vec<T>> {
 }
 
 /// A column that defaults to `n` copies of `fill`.
-fn or_fill(col: Option<Ints<'_>>, n: usize, fill: i64) -> Vec<i64> {
-    col.map_or_else(|| vec![fill; n], |c| ints(&c))
+fn or_fill(name: &str, col: Option<Ints<'_>>, n: usize, fill: i64) -> PyResult<Vec<i64>> {
+    col.map_or_else(|| Ok(vec![fill; n]), |c| columns::ints(name, &c))
+}
+
+/// An optional integer column, empty when absent.
+fn or_empty(name: &str, col: Option<Ints<'_>>) -> PyResult<Vec<i64>> {
+    or_fill(name, col, 0, 0)
 }
 
 fn config(text: &str) -> PyResult<SimConfig> {
@@ -57,21 +58,17 @@ pub fn simulate_llm_json(
     config: &str,
 ) -> PyResult<String> {
     let cfg = self::config(config)?;
-    let n = arrival.as_array().len();
+    let arrival = columns::floats(&arrival);
+    let n = arrival.len();
     let w = Workload {
-        arrival: arrival.as_array().to_vec(),
-        prompt: narrow("prompt", ints(&prompt))?,
-        output: narrow("output", ints(&output))?,
-        tenant: narrow("tenant", or_fill(tenant, n, 0))?,
-        priority: narrow("priority", or_fill(priority, n, 0))?,
-        workflow: or_fill(workflow, n, -1),
-        hash_offsets: narrow(
-            "hash_offsets",
-            hash_offsets.map(|c| ints(&c)).unwrap_or_default(),
-        )?,
-        hashes: hashes
-            .map(|c| ints(&c))
-            .unwrap_or_default()
+        arrival,
+        prompt: narrow("prompt", columns::ints("prompt", &prompt)?)?,
+        output: narrow("output", columns::ints("output", &output)?)?,
+        tenant: narrow("tenant", or_fill("tenant", tenant, n, 0)?)?,
+        priority: narrow("priority", or_fill("priority", priority, n, 0)?)?,
+        workflow: or_fill("workflow", workflow, n, -1)?,
+        hash_offsets: narrow("hash_offsets", or_empty("hash_offsets", hash_offsets)?)?,
+        hashes: or_empty("hashes", hashes)?
             .into_iter()
             .map(|h| h as u64)
             .collect(),
@@ -98,7 +95,7 @@ pub fn replay_cluster_json<'py>(
     samples: usize,
 ) -> PyResult<String> {
     let n = ids.len();
-    let (arrival, departure) = (arrival.as_array().to_vec(), departure.as_array().to_vec());
+    let (arrival, departure) = (columns::floats(&arrival), columns::floats(&departure));
     if arrival.len() != n || departure.len() != n {
         return Err(invalid(
             "arrival",
@@ -112,6 +109,8 @@ pub fn replay_cluster_json<'py>(
         cpu_milli: Some(cpu_milli),
         host_memory_mib: Some(host_memory_mib),
         priority: None,
+        allowed_models: None,
+        node_selector: None,
     };
     let pods: Vec<PodEvent> = columns
         .workloads(ids, "default")?
@@ -123,9 +122,9 @@ pub fn replay_cluster_json<'py>(
             departure: (!d.is_nan()).then_some(d),
         })
         .collect();
-    let out = py
-        .detach(|| replay_cluster(&mut cluster.lock(), pods, samples))
-        .map_err(to_py)?;
+    let out = cluster
+        .inner
+        .call(py, |c| replay_cluster(c, pods, samples))?;
     Ok(serde_json::to_string(&out).expect("a replay always serializes"))
 }
 

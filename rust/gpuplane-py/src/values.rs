@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use gpuplane_core::inventory::GpuSpec;
 use gpuplane_core::placement::{Placement, PreemptionPlan, Workload};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
+use crate::batching_values::py_float;
 use crate::errors::{signed32, to_py, unsigned, unsigned32};
 
 /// Formats `name(k=v, ...)` for `__repr__`.
@@ -45,6 +47,17 @@ pub fn q(s: &str) -> String {
 pub fn q_list(items: &[String]) -> String {
     let parts: Vec<String> = items.iter().map(|s| q(s)).collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// Strings as Python's `repr` writes a tuple of them.
+pub fn q_tuple(items: &[String]) -> String {
+    match items {
+        [one] => format!("({},)", q(one)),
+        _ => format!(
+            "({})",
+            items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 fn opt(s: &Option<String>) -> String {
@@ -281,6 +294,36 @@ pub struct PyPlacement {
 
 #[pymethods]
 impl PyPlacement {
+    /// A placement as the service reports it (the client builds its results with this).
+    #[new]
+    #[pyo3(signature = (workload_id, node, gpu_ids, memory_mib, compute_milli=0, policy="",
+        score=0.0, reason="", tenant=""))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        workload_id: String,
+        node: String,
+        gpu_ids: Vec<String>,
+        memory_mib: u64,
+        compute_milli: u32,
+        policy: &str,
+        score: f64,
+        reason: &str,
+        tenant: &str,
+    ) -> Self {
+        PyPlacement {
+            inner: Placement {
+                workload_id,
+                node,
+                gpu_ids,
+                memory_mib,
+                compute_milli,
+                policy: policy.to_owned(),
+                score,
+                reason: reason.to_owned(),
+                tenant: tenant.to_owned(),
+            },
+        }
+    }
     #[getter]
     fn workload_id(&self) -> &str {
         &self.inner.workload_id
@@ -289,9 +332,14 @@ impl PyPlacement {
     fn node(&self) -> &str {
         &self.inner.node
     }
+    /// The GPUs, in the order the policy chose them (a tuple: a placement does not change).
     #[getter]
-    fn gpu_ids(&self) -> Vec<String> {
-        self.inner.gpu_ids.clone()
+    fn gpu_ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, &self.inner.gpu_ids)
+    }
+    #[getter]
+    fn tenant(&self) -> &str {
+        &self.inner.tenant
     }
     #[getter]
     fn memory_mib(&self) -> u64 {
@@ -321,11 +369,13 @@ impl PyPlacement {
             &[
                 ("workload_id", q(&p.workload_id)),
                 ("node", q(&p.node)),
-                ("gpu_ids", q_list(&p.gpu_ids)),
+                ("gpu_ids", q_tuple(&p.gpu_ids)),
                 ("memory_mib", p.memory_mib.to_string()),
                 ("compute_milli", p.compute_milli.to_string()),
                 ("policy", q(&p.policy)),
+                ("score", py_float(p.score)),
                 ("reason", q(&p.reason)),
+                ("tenant", q(&p.tenant)),
             ],
         )
     }

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from gpuplane._proto.v1 import types_pb2 as gpuplane_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17gpuplane/v1/admin.proto\x12\x0bgpuplane.v1\x1a\x17gpuplane/v1/types.proto\"L\n\x10PutTenantRequest\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.gpuplane.v1.Tenant\x12\x13\n\x0b\x63reate_only\x18\x02 \x01(\x08\"$\n\x11PutTenantResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x82\x02\n\x0cTenantStatus\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.gpuplane.v1.Tenant\x12\x18\n\x10placed_workloads\x18\x02 \x01(\r\x12\x13\n\x0bplaced_gpus\x18\x03 \x01(\x04\x12\x10\n\x08\x61\x64mitted\x18\x04 \x01(\r\x12\x0e\n\x06queued\x18\x05 \x01(\r\x12)\n\tallocated\x18\x06 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12%\n\x05usage\x18\x07 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12*\n\nfair_share\x18\x08 \x01(\x0b\x32\x16.gpuplane.v1.Resources\"\x14\n\x12ListTenantsRequest\"A\n\x13ListTenantsResponse\x12*\n\x07tenants\x18\x01 \x03(\x0b\x32\x19.gpuplane.v1.TenantStatus\"#\n\x13\x44\x65leteTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteTenantResponse\"D\n\x0fSetQuotaRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12!\n\x05quota\x18\x02 \x01(\x0b\x32\x12.gpuplane.v1.Quota\"\x12\n\x10SetQuotaResponse\"E\n\x0fPutClassRequest\x12\x32\n\x0epriority_class\x18\x01 \x01(\x0b\x32\x1a.gpuplane.v1.PriorityClass\"\x12\n\x10PutClassResponse\"\x14\n\x12ListClassesRequest\"B\n\x13ListClassesResponse\x12+\n\x07\x63lasses\x18\x01 \x03(\x0b\x32\x1a.gpuplane.v1.PriorityClass\"\"\n\x12\x44\x65leteClassRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteClassResponse2\xfe\x04\n\x0c\x41\x64minService\x12J\n\tPutTenant\x12\x1d.gpuplane.v1.PutTenantRequest\x1a\x1e.gpuplane.v1.PutTenantResponse\x12\x45\n\tGetTenant\x12\x1d.gpuplane.v1.GetTenantRequest\x1a\x19.gpuplane.v1.TenantStatus\x12P\n\x0bListTenants\x12\x1f.gpuplane.v1.ListTenantsRequest\x1a .gpuplane.v1.ListTenantsResponse\x12S\n\x0c\x44\x65leteTenant\x12 .gpuplane.v1.DeleteTenantRequest\x1a!.gpuplane.v1.DeleteTenantResponse\x12G\n\x08SetQuota\x12\x1c.gpuplane.v1.SetQuotaRequest\x1a\x1d.gpuplane.v1.SetQuotaResponse\x12G\n\x08PutClass\x12\x1c.gpuplane.v1.PutClassRequest\x1a\x1d.gpuplane.v1.PutClassResponse\x12P\n\x0bListClasses\x12\x1f.gpuplane.v1.ListClassesRequest\x1a .gpuplane.v1.ListClassesResponse\x12P\n\x0b\x44\x65leteClass\x12\x1f.gpuplane.v1.DeleteClassRequest\x1a .gpuplane.v1.DeleteClassResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17gpuplane/v1/admin.proto\x12\x0bgpuplane.v1\x1a\x17gpuplane/v1/types.proto\"L\n\x10PutTenantRequest\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.gpuplane.v1.Tenant\x12\x13\n\x0b\x63reate_only\x18\x02 \x01(\x08\"$\n\x11PutTenantResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xb5\x02\n\x0cTenantStatus\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.gpuplane.v1.Tenant\x12\x18\n\x10placed_workloads\x18\x02 \x01(\r\x12\x13\n\x0bplaced_gpus\x18\x03 \x01(\x04\x12\x10\n\x08\x61\x64mitted\x18\x04 \x01(\r\x12\x0e\n\x06queued\x18\x05 \x01(\r\x12)\n\tallocated\x18\x06 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12%\n\x05usage\x18\x07 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12*\n\nfair_share\x18\x08 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12\x19\n\x11placed_memory_mib\x18\t \x01(\x04\x12\x16\n\x0e\x64ominant_share\x18\n \x01(\x01\"\x14\n\x12ListTenantsRequest\"A\n\x13ListTenantsResponse\x12*\n\x07tenants\x18\x01 \x03(\x0b\x32\x19.gpuplane.v1.TenantStatus\"#\n\x13\x44\x65leteTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteTenantResponse\"D\n\x0fSetQuotaRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12!\n\x05quota\x18\x02 \x01(\x0b\x32\x12.gpuplane.v1.Quota\"\x12\n\x10SetQuotaResponse\"E\n\x0fPutClassRequest\x12\x32\n\x0epriority_class\x18\x01 \x01(\x0b\x32\x1a.gpuplane.v1.PriorityClass\"\x12\n\x10PutClassResponse\"\x14\n\x12ListClassesRequest\"B\n\x13ListClassesResponse\x12+\n\x07\x63lasses\x18\x01 \x03(\x0b\x32\x1a.gpuplane.v1.PriorityClass\"\"\n\x12\x44\x65leteClassRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteClassResponse2\xfe\x04\n\x0c\x41\x64minService\x12J\n\tPutTenant\x12\x1d.gpuplane.v1.PutTenantRequest\x1a\x1e.gpuplane.v1.PutTenantResponse\x12\x45\n\tGetTenant\x12\x1d.gpuplane.v1.GetTenantRequest\x1a\x19.gpuplane.v1.TenantStatus\x12P\n\x0bListTenants\x12\x1f.gpuplane.v1.ListTenantsRequest\x1a .gpuplane.v1.ListTenantsResponse\x12S\n\x0c\x44\x65leteTenant\x12 .gpuplane.v1.DeleteTenantRequest\x1a!.gpuplane.v1.DeleteTenantResponse\x12G\n\x08SetQuota\x12\x1c.gpuplane.v1.SetQuotaRequest\x1a\x1d.gpuplane.v1.SetQuotaResponse\x12G\n\x08PutClass\x12\x1c.gpuplane.v1.PutClassRequest\x1a\x1d.gpuplane.v1.PutClassResponse\x12P\n\x0bListClasses\x12\x1f.gpuplane.v1.ListClassesRequest\x1a .gpuplane.v1.ListClassesResponse\x12P\n\x0b\x44\x65leteClass\x12\x1f.gpuplane.v1.DeleteClassRequest\x1a .gpuplane.v1.DeleteClassResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,31 +39,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTENANTREQUEST']._serialized_start=181
   _globals['_GETTENANTREQUEST']._serialized_end=213
   _globals['_TENANTSTATUS']._serialized_start=216
-  _globals['_TENANTSTATUS']._serialized_end=474
-  _globals['_LISTTENANTSREQUEST']._serialized_start=476
-  _globals['_LISTTENANTSREQUEST']._serialized_end=496
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=498
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=563
-  _globals['_DELETETENANTREQUEST']._serialized_start=565
-  _globals['_DELETETENANTREQUEST']._serialized_end=600
-  _globals['_DELETETENANTRESPONSE']._serialized_start=602
-  _globals['_DELETETENANTRESPONSE']._serialized_end=624
-  _globals['_SETQUOTAREQUEST']._serialized_start=626
-  _globals['_SETQUOTAREQUEST']._serialized_end=694
-  _globals['_SETQUOTARESPONSE']._serialized_start=696
-  _globals['_SETQUOTARESPONSE']._serialized_end=714
-  _globals['_PUTCLASSREQUEST']._serialized_start=716
-  _globals['_PUTCLASSREQUEST']._serialized_end=785
-  _globals['_PUTCLASSRESPONSE']._serialized_start=787
-  _globals['_PUTCLASSRESPONSE']._serialized_end=805
-  _globals['_LISTCLASSESREQUEST']._serialized_start=807
-  _globals['_LISTCLASSESREQUEST']._serialized_end=827
-  _globals['_LISTCLASSESRESPONSE']._serialized_start=829
-  _globals['_LISTCLASSESRESPONSE']._serialized_end=895
-  _globals['_DELETECLASSREQUEST']._serialized_start=897
-  _globals['_DELETECLASSREQUEST']._serialized_end=931
-  _globals['_DELETECLASSRESPONSE']._serialized_start=933
-  _globals['_DELETECLASSRESPONSE']._serialized_end=954
-  _globals['_ADMINSERVICE']._serialized_start=957
-  _globals['_ADMINSERVICE']._serialized_end=1595
+  _globals['_TENANTSTATUS']._serialized_end=525
+  _globals['_LISTTENANTSREQUEST']._serialized_start=527
+  _globals['_LISTTENANTSREQUEST']._serialized_end=547
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=549
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=614
+  _globals['_DELETETENANTREQUEST']._serialized_start=616
+  _globals['_DELETETENANTREQUEST']._serialized_end=651
+  _globals['_DELETETENANTRESPONSE']._serialized_start=653
+  _globals['_DELETETENANTRESPONSE']._serialized_end=675
+  _globals['_SETQUOTAREQUEST']._serialized_start=677
+  _globals['_SETQUOTAREQUEST']._serialized_end=745
+  _globals['_SETQUOTARESPONSE']._serialized_start=747
+  _globals['_SETQUOTARESPONSE']._serialized_end=765
+  _globals['_PUTCLASSREQUEST']._serialized_start=767
+  _globals['_PUTCLASSREQUEST']._serialized_end=836
+  _globals['_PUTCLASSRESPONSE']._serialized_start=838
+  _globals['_PUTCLASSRESPONSE']._serialized_end=856
+  _globals['_LISTCLASSESREQUEST']._serialized_start=858
+  _globals['_LISTCLASSESREQUEST']._serialized_end=878
+  _globals['_LISTCLASSESRESPONSE']._serialized_start=880
+  _globals['_LISTCLASSESRESPONSE']._serialized_end=946
+  _globals['_DELETECLASSREQUEST']._serialized_start=948
+  _globals['_DELETECLASSREQUEST']._serialized_end=982
+  _globals['_DELETECLASSRESPONSE']._serialized_start=984
+  _globals['_DELETECLASSRESPONSE']._serialized_end=1005
+  _globals['_ADMINSERVICE']._serialized_start=1008
+  _globals['_ADMINSERVICE']._serialized_end=1646
 # @@protoc_insertion_point(module_scope)

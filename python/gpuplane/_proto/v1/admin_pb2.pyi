@@ -28,7 +28,7 @@ class GetTenantRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class TenantStatus(_message.Message):
-    __slots__ = ("tenant", "placed_workloads", "placed_gpus", "admitted", "queued", "allocated", "usage", "fair_share")
+    __slots__ = ("tenant", "placed_workloads", "placed_gpus", "admitted", "queued", "allocated", "usage", "fair_share", "placed_memory_mib", "dominant_share")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     PLACED_WORKLOADS_FIELD_NUMBER: _ClassVar[int]
     PLACED_GPUS_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,8 @@ class TenantStatus(_message.Message):
     ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     FAIR_SHARE_FIELD_NUMBER: _ClassVar[int]
+    PLACED_MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
+    DOMINANT_SHARE_FIELD_NUMBER: _ClassVar[int]
     tenant: _types_pb2.Tenant
     placed_workloads: int
     placed_gpus: int
@@ -45,7 +47,9 @@ class TenantStatus(_message.Message):
     allocated: _types_pb2.Resources
     usage: _types_pb2.Resources
     fair_share: _types_pb2.Resources
-    def __init__(self, tenant: _Optional[_Union[_types_pb2.Tenant, _Mapping]] = ..., placed_workloads: _Optional[int] = ..., placed_gpus: _Optional[int] = ..., admitted: _Optional[int] = ..., queued: _Optional[int] = ..., allocated: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., usage: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., fair_share: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ...) -> None: ...
+    placed_memory_mib: int
+    dominant_share: float
+    def __init__(self, tenant: _Optional[_Union[_types_pb2.Tenant, _Mapping]] = ..., placed_workloads: _Optional[int] = ..., placed_gpus: _Optional[int] = ..., admitted: _Optional[int] = ..., queued: _Optional[int] = ..., allocated: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., usage: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., fair_share: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., placed_memory_mib: _Optional[int] = ..., dominant_share: _Optional[float] = ...) -> None: ...
 
 class ListTenantsRequest(_message.Message):
     __slots__ = ()

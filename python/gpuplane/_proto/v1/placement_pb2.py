@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from gpuplane._proto.v1 import types_pb2 as gpuplane_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bgpuplane/v1/placement.proto\x12\x0bgpuplane.v1\x1a\x17gpuplane/v1/types.proto\"G\n\x0cPlaceRequest\x12\'\n\x08workload\x18\x01 \x01(\x0b\x32\x15.gpuplane.v1.Workload\x12\x0e\n\x06policy\x18\x02 \x01(\t\":\n\rPlaceResponse\x12)\n\tplacement\x18\x01 \x01(\x0b\x32\x16.gpuplane.v1.Placement\"M\n\x11PlaceBatchRequest\x12(\n\tworkloads\x18\x01 \x03(\x0b\x32\x15.gpuplane.v1.Workload\x12\x0e\n\x06policy\x18\x02 \x01(\t\"{\n\x0bPlaceResult\x12\x13\n\x0bworkload_id\x18\x01 \x01(\t\x12\x0e\n\x06placed\x18\x02 \x01(\x08\x12)\n\tplacement\x18\x03 \x01(\x0b\x32\x16.gpuplane.v1.Placement\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"O\n\x12PlaceBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.gpuplane.v1.PlaceResult\x12\x0e\n\x06placed\x18\x02 \x01(\r\"\x9a\x01\n\x0fWorkloadColumns\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\x12\n\nmemory_mib\x18\x02 \x03(\x04\x12\x11\n\tgpu_count\x18\x03 \x03(\r\x12\x15\n\rcompute_milli\x18\x04 \x03(\r\x12\x11\n\tcpu_milli\x18\x05 \x03(\x04\x12\x17\n\x0fhost_memory_mib\x18\x06 \x03(\x04\x12\x10\n\x08priority\x18\x07 \x03(\x05\"d\n\x13PlaceColumnsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12-\n\x07\x63olumns\x18\x02 \x01(\x0b\x32\x1c.gpuplane.v1.WorkloadColumns\x12\x0e\n\x06policy\x18\x03 \x01(\t\"T\n\x14PlaceColumnsResponse\x12\x0e\n\x06placed\x18\x01 \x03(\x08\x12\x0c\n\x04node\x18\x02 \x03(\t\x12\x0f\n\x07gpu_ids\x18\x03 \x03(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"%\n\x0eReleaseRequest\x12\x13\n\x0bworkload_id\x18\x01 \x01(\t\"<\n\x0fReleaseResponse\x12)\n\tplacement\x18\x01 \x01(\x0b\x32\x16.gpuplane.v1.Placement\"+\n\x13ReleaseBatchRequest\x12\x14\n\x0cworkload_ids\x18\x01 \x03(\t\"7\n\x14ReleaseBatchResponse\x12\x10\n\x08released\x18\x01 \x03(\x08\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"@\n\x15PreemptionPlanRequest\x12\'\n\x08workload\x18\x01 \x01(\x0b\x32\x15.gpuplane.v1.Workload\"R\n\x16PreemptionPlanResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12)\n\x04plan\x18\x02 \x01(\x0b\x32\x1b.gpuplane.v1.PreemptionPlan\";\n\x0ePreemptRequest\x12)\n\x04plan\x18\x01 \x01(\x0b\x32\x1b.gpuplane.v1.PreemptionPlan\"M\n\x0fPreemptResponse\x12)\n\tplacement\x18\x01 \x01(\x0b\x32\x16.gpuplane.v1.Placement\x12\x0f\n\x07\x65victed\x18\x02 \x03(\t\"[\n\x0c\x44rainRequest\x12\x10\n\x06gpu_id\x18\x01 \x01(\tH\x00\x12\x0e\n\x04node\x18\x02 \x01(\tH\x00\x12\x0f\n\x07undrain\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\tB\x08\n\x06target\"3\n\rDrainResponse\x12\x11\n\tdisplaced\x18\x01 \x03(\t\x12\x0f\n\x07gpu_ids\x18\x02 \x03(\t\"E\n\x11GetClusterRequest\x12\x14\n\x0cinclude_gpus\x18\x01 \x01(\x08\x12\x1a\n\x12include_placements\x18\x02 \x01(\x08\"\x94\x01\n\x12GetClusterResponse\x12(\n\x05stats\x18\x01 \x01(\x0b\x32\x19.gpuplane.v1.ClusterStats\x12*\n\nplacements\x18\x02 \x03(\x0b\x32\x16.gpuplane.v1.Placement\x12\x0e\n\x06policy\x18\x03 \x01(\t\x12\x18\n\x10inventory_source\x18\x04 \x01(\t\";\n\x12WatchEventsRequest\x12%\n\x05kinds\x18\x01 \x03(\x0e\x32\x16.gpuplane.v1.EventKind\"\x8e\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.gpuplane.v1.EventKind\x12\x13\n\x0bworkload_id\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0f\n\x07gpu_ids\x18\x05 \x03(\t\x12\x0e\n\x06tenant\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t*\xf5\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_KIND_PLACED\x10\x01\x12\x17\n\x13\x45VENT_KIND_RELEASED\x10\x02\x12\x18\n\x14\x45VENT_KIND_PREEMPTED\x10\x03\x12\x16\n\x12\x45VENT_KIND_DRAINED\x10\x04\x12\x18\n\x14\x45VENT_KIND_UNDRAINED\x10\x05\x12\x19\n\x15\x45VENT_KIND_NODE_ADDED\x10\x06\x12\x1b\n\x17\x45VENT_KIND_NODE_REMOVED\x10\x07\x12\x18\n\x14\x45VENT_KIND_DISPLACED\x10\x08\x32\x87\x06\n\x10PlacementService\x12>\n\x05Place\x12\x19.gpuplane.v1.PlaceRequest\x1a\x1a.gpuplane.v1.PlaceResponse\x12M\n\nPlaceBatch\x12\x1e.gpuplane.v1.PlaceBatchRequest\x1a\x1f.gpuplane.v1.PlaceBatchResponse\x12S\n\x0cPlaceColumns\x12 .gpuplane.v1.PlaceColumnsRequest\x1a!.gpuplane.v1.PlaceColumnsResponse\x12\x44\n\x07Release\x12\x1b.gpuplane.v1.ReleaseRequest\x1a\x1c.gpuplane.v1.ReleaseResponse\x12S\n\x0cReleaseBatch\x12 .gpuplane.v1.ReleaseBatchRequest\x1a!.gpuplane.v1.ReleaseBatchResponse\x12Y\n\x0ePreemptionPlan\x12\".gpuplane.v1.PreemptionPlanRequest\x1a#.gpuplane.v1.PreemptionPlanResponse\x12\x44\n\x07Preempt\x12\x1b.gpuplane.v1.PreemptRequest\x1a\x1c.gpuplane.v1.PreemptResponse\x12>\n\x05\x44rain\x12\x19.gpuplane.v1.DrainRequest\x1a\x1a.gpuplane.v1.DrainResponse\x12M\n\nGetCluster\x12\x1e.gpuplane.v1.GetClusterRequest\x1a\x1f.gpuplane.v1.GetClusterResponse\x12\x44\n\x0bWatchEvents\x12\x1f.gpuplane.v1.WatchEventsRequest\x1a\x12.gpuplane.v1.Event0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bgpuplane/v1/placement.proto\x12\x0bgpuplane.v1\x1a\x17gpuplane/v1/types.proto\"G\n\x0cPlaceRequest\x12\'\n\x08workload\x18\x01 \x01(\x0b\x32\x15.gpuplane.v1.Workload\x12\x0e\n\x06policy\x18\x02 \x01(\t\":\n\rPlaceResponse\x12)\n\tplacement\x18\x01 \x01(\x0b\x32\x16.gpuplane.v1.Placement\"M\n\x11PlaceBatchRequest\x12(\n\tworkloads\x18\x01 \x03(\x0b\x32\x15.gpuplane.v1.Workload\x12\x0e\n\x06policy\x18\x02 \x01(\t\"{\n\x0bPlaceResult\x12\x13\n\x0bworkload_id\x18\x01 \x01(\t\x12\x0e\n\x06placed\x18\x02 \x01(\x08\x12)\n\tplacement\x18\x03 \x01(\x0b\x32\x16.gpuplane.v1.Placement\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"O\n\x12PlaceBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.gpuplane.v1.PlaceResult\x12\x0e\n\x06placed\x18\x02 \x01(\r\"\xfc\x01\n\x0fWorkloadColumns\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\x12\n\nmemory_mib\x18\x02 \x03(\x04\x12\x11\n\tgpu_count\x18\x03 \x03(\r\x12\x15\n\rcompute_milli\x18\x04 \x03(\r\x12\x11\n\tcpu_milli\x18\x05 \x03(\x04\x12\x17\n\x0fhost_memory_mib\x18\x06 \x03(\x04\x12\x10\n\x08priority\x18\x07 \x03(\x05\x12.\n\x0e\x61llowed_models\x18\x08 \x03(\x0b\x32\x16.gpuplane.v1.ModelList\x12\x30\n\rnode_selector\x18\t \x03(\x0b\x32\x19.gpuplane.v1.NodeSelector\"d\n\x13PlaceColumnsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12-\n\x07\x63olumns\x18\x02 \x01(\x0b\x32\x1c.gpuplane.v1.WorkloadColumns\x12\x0e\n\x06policy\x18\x03 \x01(\t\"T\n\x14PlaceColumnsResponse\x12\x0e\n\x06placed\x18\x01 \x03(\x08\x12\x0c\n\x04node\x18\x02 \x03(\t\x12\x0f\n\x07gpu_ids\x18\x03 \x03(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"%\n\x0eReleaseRequest\x12\x13\n\x0bworkload_id\x18\x01 \x01(\t\"<\n\x0fReleaseResponse\x12)\n\tplacement\x18\x01 \x01(\x0b\x32\x16.gpuplane.v1.Placement\"+\n\x13ReleaseBatchRequest\x12\x14\n\x0cworkload_ids\x18\x01 \x03(\t\"7\n\x14ReleaseBatchResponse\x12\x10\n\x08released\x18\x01 \x03(\x08\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"@\n\x15PreemptionPlanRequest\x12\'\n\x08workload\x18\x01 \x01(\x0b\x32\x15.gpuplane.v1.Workload\"R\n\x16PreemptionPlanResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12)\n\x04plan\x18\x02 \x01(\x0b\x32\x1b.gpuplane.v1.PreemptionPlan\";\n\x0ePreemptRequest\x12)\n\x04plan\x18\x01 \x01(\x0b\x32\x1b.gpuplane.v1.PreemptionPlan\"M\n\x0fPreemptResponse\x12)\n\tplacement\x18\x01 \x01(\x0b\x32\x16.gpuplane.v1.Placement\x12\x0f\n\x07\x65victed\x18\x02 \x03(\t\"[\n\x0c\x44rainRequest\x12\x10\n\x06gpu_id\x18\x01 \x01(\tH\x00\x12\x0e\n\x04node\x18\x02 \x01(\tH\x00\x12\x0f\n\x07undrain\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\tB\x08\n\x06target\"3\n\rDrainResponse\x12\x11\n\tdisplaced\x18\x01 \x03(\t\x12\x0f\n\x07gpu_ids\x18\x02 \x03(\t\"E\n\x11GetClusterRequest\x12\x14\n\x0cinclude_gpus\x18\x01 \x01(\x08\x12\x1a\n\x12include_placements\x18\x02 \x01(\x08\"\x94\x01\n\x12GetClusterResponse\x12(\n\x05stats\x18\x01 \x01(\x0b\x32\x19.gpuplane.v1.ClusterStats\x12*\n\nplacements\x18\x02 \x03(\x0b\x32\x16.gpuplane.v1.Placement\x12\x0e\n\x06policy\x18\x03 \x01(\t\x12\x18\n\x10inventory_source\x18\x04 \x01(\t\";\n\x12WatchEventsRequest\x12%\n\x05kinds\x18\x01 \x03(\x0e\x32\x16.gpuplane.v1.EventKind\"\x8e\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.gpuplane.v1.EventKind\x12\x13\n\x0bworkload_id\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0f\n\x07gpu_ids\x18\x05 \x03(\t\x12\x0e\n\x06tenant\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t*\xf5\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_KIND_PLACED\x10\x01\x12\x17\n\x13\x45VENT_KIND_RELEASED\x10\x02\x12\x18\n\x14\x45VENT_KIND_PREEMPTED\x10\x03\x12\x16\n\x12\x45VENT_KIND_DRAINED\x10\x04\x12\x18\n\x14\x45VENT_KIND_UNDRAINED\x10\x05\x12\x19\n\x15\x45VENT_KIND_NODE_ADDED\x10\x06\x12\x1b\n\x17\x45VENT_KIND_NODE_REMOVED\x10\x07\x12\x18\n\x14\x45VENT_KIND_DISPLACED\x10\x08\x32\x87\x06\n\x10PlacementService\x12>\n\x05Place\x12\x19.gpuplane.v1.PlaceRequest\x1a\x1a.gpuplane.v1.PlaceResponse\x12M\n\nPlaceBatch\x12\x1e.gpuplane.v1.PlaceBatchRequest\x1a\x1f.gpuplane.v1.PlaceBatchResponse\x12S\n\x0cPlaceColumns\x12 .gpuplane.v1.PlaceColumnsRequest\x1a!.gpuplane.v1.PlaceColumnsResponse\x12\x44\n\x07Release\x12\x1b.gpuplane.v1.ReleaseRequest\x1a\x1c.gpuplane.v1.ReleaseResponse\x12S\n\x0cReleaseBatch\x12 .gpuplane.v1.ReleaseBatchRequest\x1a!.gpuplane.v1.ReleaseBatchResponse\x12Y\n\x0ePreemptionPlan\x12\".gpuplane.v1.PreemptionPlanRequest\x1a#.gpuplane.v1.PreemptionPlanResponse\x12\x44\n\x07Preempt\x12\x1b.gpuplane.v1.PreemptRequest\x1a\x1c.gpuplane.v1.PreemptResponse\x12>\n\x05\x44rain\x12\x19.gpuplane.v1.DrainRequest\x1a\x1a.gpuplane.v1.DrainResponse\x12M\n\nGetCluster\x12\x1e.gpuplane.v1.GetClusterRequest\x1a\x1f.gpuplane.v1.GetClusterResponse\x12\x44\n\x0bWatchEvents\x12\x1f.gpuplane.v1.WatchEventsRequest\x1a\x12.gpuplane.v1.Event0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gpuplane.v1.placement_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTKIND']._serialized_start=1900
-  _globals['_EVENTKIND']._serialized_end=2145
+  _globals['_EVENTKIND']._serialized_start=1998
+  _globals['_EVENTKIND']._serialized_end=2243
   _globals['_PLACEREQUEST']._serialized_start=69
   _globals['_PLACEREQUEST']._serialized_end=140
   _globals['_PLACERESPONSE']._serialized_start=142
@@ -45,39 +45,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLACEBATCHRESPONSE']._serialized_start=406
   _globals['_PLACEBATCHRESPONSE']._serialized_end=485
   _globals['_WORKLOADCOLUMNS']._serialized_start=488
-  _globals['_WORKLOADCOLUMNS']._serialized_end=642
-  _globals['_PLACECOLUMNSREQUEST']._serialized_start=644
-  _globals['_PLACECOLUMNSREQUEST']._serialized_end=744
-  _globals['_PLACECOLUMNSRESPONSE']._serialized_start=746
-  _globals['_PLACECOLUMNSRESPONSE']._serialized_end=830
-  _globals['_RELEASEREQUEST']._serialized_start=832
-  _globals['_RELEASEREQUEST']._serialized_end=869
-  _globals['_RELEASERESPONSE']._serialized_start=871
-  _globals['_RELEASERESPONSE']._serialized_end=931
-  _globals['_RELEASEBATCHREQUEST']._serialized_start=933
-  _globals['_RELEASEBATCHREQUEST']._serialized_end=976
-  _globals['_RELEASEBATCHRESPONSE']._serialized_start=978
-  _globals['_RELEASEBATCHRESPONSE']._serialized_end=1033
-  _globals['_PREEMPTIONPLANREQUEST']._serialized_start=1035
-  _globals['_PREEMPTIONPLANREQUEST']._serialized_end=1099
-  _globals['_PREEMPTIONPLANRESPONSE']._serialized_start=1101
-  _globals['_PREEMPTIONPLANRESPONSE']._serialized_end=1183
-  _globals['_PREEMPTREQUEST']._serialized_start=1185
-  _globals['_PREEMPTREQUEST']._serialized_end=1244
-  _globals['_PREEMPTRESPONSE']._serialized_start=1246
-  _globals['_PREEMPTRESPONSE']._serialized_end=1323
-  _globals['_DRAINREQUEST']._serialized_start=1325
-  _globals['_DRAINREQUEST']._serialized_end=1416
-  _globals['_DRAINRESPONSE']._serialized_start=1418
-  _globals['_DRAINRESPONSE']._serialized_end=1469
-  _globals['_GETCLUSTERREQUEST']._serialized_start=1471
-  _globals['_GETCLUSTERREQUEST']._serialized_end=1540
-  _globals['_GETCLUSTERRESPONSE']._serialized_start=1543
-  _globals['_GETCLUSTERRESPONSE']._serialized_end=1691
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=1693
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=1752
-  _globals['_EVENT']._serialized_start=1755
-  _globals['_EVENT']._serialized_end=1897
-  _globals['_PLACEMENTSERVICE']._serialized_start=2148
-  _globals['_PLACEMENTSERVICE']._serialized_end=2923
+  _globals['_WORKLOADCOLUMNS']._serialized_end=740
+  _globals['_PLACECOLUMNSREQUEST']._serialized_start=742
+  _globals['_PLACECOLUMNSREQUEST']._serialized_end=842
+  _globals['_PLACECOLUMNSRESPONSE']._serialized_start=844
+  _globals['_PLACECOLUMNSRESPONSE']._serialized_end=928
+  _globals['_RELEASEREQUEST']._serialized_start=930
+  _globals['_RELEASEREQUEST']._serialized_end=967
+  _globals['_RELEASERESPONSE']._serialized_start=969
+  _globals['_RELEASERESPONSE']._serialized_end=1029
+  _globals['_RELEASEBATCHREQUEST']._serialized_start=1031
+  _globals['_RELEASEBATCHREQUEST']._serialized_end=1074
+  _globals['_RELEASEBATCHRESPONSE']._serialized_start=1076
+  _globals['_RELEASEBATCHRESPONSE']._serialized_end=1131
+  _globals['_PREEMPTIONPLANREQUEST']._serialized_start=1133
+  _globals['_PREEMPTIONPLANREQUEST']._serialized_end=1197
+  _globals['_PREEMPTIONPLANRESPONSE']._serialized_start=1199
+  _globals['_PREEMPTIONPLANRESPONSE']._serialized_end=1281
+  _globals['_PREEMPTREQUEST']._serialized_start=1283
+  _globals['_PREEMPTREQUEST']._serialized_end=1342
+  _globals['_PREEMPTRESPONSE']._serialized_start=1344
+  _globals['_PREEMPTRESPONSE']._serialized_end=1421
+  _globals['_DRAINREQUEST']._serialized_start=1423
+  _globals['_DRAINREQUEST']._serialized_end=1514
+  _globals['_DRAINRESPONSE']._serialized_start=1516
+  _globals['_DRAINRESPONSE']._serialized_end=1567
+  _globals['_GETCLUSTERREQUEST']._serialized_start=1569
+  _globals['_GETCLUSTERREQUEST']._serialized_end=1638
+  _globals['_GETCLUSTERRESPONSE']._serialized_start=1641
+  _globals['_GETCLUSTERRESPONSE']._serialized_end=1789
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=1791
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=1850
+  _globals['_EVENT']._serialized_start=1853
+  _globals['_EVENT']._serialized_end=1995
+  _globals['_PLACEMENTSERVICE']._serialized_start=2246
+  _globals['_PLACEMENTSERVICE']._serialized_end=3021
 # @@protoc_insertion_point(module_scope)

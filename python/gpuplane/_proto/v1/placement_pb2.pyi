@@ -74,7 +74,7 @@ class PlaceBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[PlaceResult, _Mapping]]] = ..., placed: _Optional[int] = ...) -> None: ...
 
 class WorkloadColumns(_message.Message):
-    __slots__ = ("ids", "memory_mib", "gpu_count", "compute_milli", "cpu_milli", "host_memory_mib", "priority")
+    __slots__ = ("ids", "memory_mib", "gpu_count", "compute_milli", "cpu_milli", "host_memory_mib", "priority", "allowed_models", "node_selector")
     IDS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
     GPU_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,8 @@ class WorkloadColumns(_message.Message):
     CPU_MILLI_FIELD_NUMBER: _ClassVar[int]
     HOST_MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
+    NODE_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[str]
     memory_mib: _containers.RepeatedScalarFieldContainer[int]
     gpu_count: _containers.RepeatedScalarFieldContainer[int]
@@ -89,7 +91,9 @@ class WorkloadColumns(_message.Message):
     cpu_milli: _containers.RepeatedScalarFieldContainer[int]
     host_memory_mib: _containers.RepeatedScalarFieldContainer[int]
     priority: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, ids: _Optional[_Iterable[str]] = ..., memory_mib: _Optional[_Iterable[int]] = ..., gpu_count: _Optional[_Iterable[int]] = ..., compute_milli: _Optional[_Iterable[int]] = ..., cpu_milli: _Optional[_Iterable[int]] = ..., host_memory_mib: _Optional[_Iterable[int]] = ..., priority: _Optional[_Iterable[int]] = ...) -> None: ...
+    allowed_models: _containers.RepeatedCompositeFieldContainer[_types_pb2.ModelList]
+    node_selector: _containers.RepeatedCompositeFieldContainer[_types_pb2.NodeSelector]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., memory_mib: _Optional[_Iterable[int]] = ..., gpu_count: _Optional[_Iterable[int]] = ..., compute_milli: _Optional[_Iterable[int]] = ..., cpu_milli: _Optional[_Iterable[int]] = ..., host_memory_mib: _Optional[_Iterable[int]] = ..., priority: _Optional[_Iterable[int]] = ..., allowed_models: _Optional[_Iterable[_Union[_types_pb2.ModelList, _Mapping]]] = ..., node_selector: _Optional[_Iterable[_Union[_types_pb2.NodeSelector, _Mapping]]] = ...) -> None: ...
 
 class PlaceColumnsRequest(_message.Message):
     __slots__ = ("tenant", "columns", "policy")

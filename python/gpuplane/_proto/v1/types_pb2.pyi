@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Workload(_message.Message):
-    __slots__ = ("id", "tenant", "memory_mib", "gpu_count", "compute_milli", "cpu_milli", "host_memory_mib", "allowed_models", "node_selector", "priority", "preemptible")
+    __slots__ = ("id", "tenant", "memory_mib", "gpu_count", "compute_milli", "cpu_milli", "host_memory_mib", "allowed_models", "node_selector", "priority", "preemptible", "priority_class")
     class NodeSelectorEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class Workload(_message.Message):
     NODE_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     PREEMPTIBLE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_CLASS_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     memory_mib: int
@@ -37,7 +38,27 @@ class Workload(_message.Message):
     node_selector: _containers.ScalarMap[str, str]
     priority: int
     preemptible: bool
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., memory_mib: _Optional[int] = ..., gpu_count: _Optional[int] = ..., compute_milli: _Optional[int] = ..., cpu_milli: _Optional[int] = ..., host_memory_mib: _Optional[int] = ..., allowed_models: _Optional[_Iterable[str]] = ..., node_selector: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., preemptible: _Optional[bool] = ...) -> None: ...
+    priority_class: str
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., memory_mib: _Optional[int] = ..., gpu_count: _Optional[int] = ..., compute_milli: _Optional[int] = ..., cpu_milli: _Optional[int] = ..., host_memory_mib: _Optional[int] = ..., allowed_models: _Optional[_Iterable[str]] = ..., node_selector: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., preemptible: _Optional[bool] = ..., priority_class: _Optional[str] = ...) -> None: ...
+
+class ModelList(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, models: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NodeSelector(_message.Message):
+    __slots__ = ("labels",)
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Placement(_message.Message):
     __slots__ = ("workload_id", "node", "gpu_ids", "memory_mib", "compute_milli", "policy", "score", "reason", "tenant")

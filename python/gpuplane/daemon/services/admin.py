@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 
 from gpuplane._proto.v1 import admin_pb2 as am
@@ -12,17 +14,20 @@ from gpuplane.daemon.state import TenantView
 
 
 def view_to_pb(v: TenantView) -> am.TenantStatus:
-    """A tenant view as a message."""
+    """A tenant view (its spec and the core's figures) as a message."""
     tenant = convert.tenant_to_pb(v.spec) if "quota" in v.spec else convert.pb.Tenant(name=v.spec["name"])
+    f = v.figures
     return am.TenantStatus(
         tenant=tenant,
-        placed_workloads=v.placed_workloads,
-        placed_gpus=v.placed_gpus,
-        admitted=v.admitted,
-        queued=v.queued,
-        allocated=convert.resources_to_pb(v.allocated),
-        usage=convert.resources_to_pb(v.usage),
-        fair_share=convert.resources_to_pb(v.fair_share),
+        placed_workloads=f.placed_workloads,
+        placed_gpus=f.placed_gpus,
+        placed_memory_mib=f.placed_memory_mib,
+        admitted=f.admitted,
+        queued=f.queued,
+        allocated=convert.resources_to_pb(f.allocated),
+        usage=convert.resources_to_pb(f.usage),
+        fair_share=convert.resources_to_pb(f.fair_share),
+        dominant_share=f.dominant_share,
     )
 
 
@@ -52,16 +57,15 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         """One tenant and what it holds."""
         self.engine.access.check("GetTenant", None)
         name = convert.text(request.name, "name")
-        self.engine.state.registry.tenant(name)
-        views = [v for v in self.engine.state.tenant_views() if v.spec["name"] == name]
-        return view_to_pb(views[0])
+        return view_to_pb(self.engine.state.tenant_view(name, time.time()))
 
     async def ListTenants(
         self, request: am.ListTenantsRequest, context: grpc.aio.ServicerContext
     ) -> am.ListTenantsResponse:
         """Every tenant and what it holds."""
         self.engine.access.check("ListTenants", None)
-        return am.ListTenantsResponse(tenants=[view_to_pb(v) for v in self.engine.state.tenant_views()])
+        views = self.engine.state.tenant_views(time.time())
+        return am.ListTenantsResponse(tenants=[view_to_pb(v) for v in views])
 
     async def DeleteTenant(
         self, request: am.DeleteTenantRequest, context: grpc.aio.ServicerContext

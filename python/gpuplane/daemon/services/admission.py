@@ -10,25 +10,28 @@ from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import admission_pb2_grpc
 from gpuplane.daemon import convert
 from gpuplane.daemon.engine import Engine
-from gpuplane.daemon.routing import Router
+from gpuplane.daemon.routing import Router, missing
+from gpuplane.daemon.state import request_missing
+from gpuplane.errors import Conflict, NotFound
+from gpuplane.wire.messages import scalar_fields
 
 VERDICTS = {"admit": ap.VERDICT_ADMIT, "queue": ap.VERDICT_QUEUE, "reject": ap.VERDICT_REJECT}
 MAX_HASHES = 1 << 16
 
 
 def admit_dict(msg: ap.AdmitRequest) -> dict[str, Any]:
-    """A validated admission request."""
+    """An admission request with its names bounded (the core checks its amounts)."""
     return {
         "request_id": convert.text(msg.request_id, "request_id", limit=convert.MAX_ID_LEN),
         "tenant": convert.text(msg.tenant, "tenant"),
         "priority_class": convert.text(msg.priority_class or "default", "priority_class"),
-        "resources": convert.resources_dict(msg.resources, "resources"),
+        "resources": scalar_fields(msg.resources),
         "gpu_model": convert.text(msg.gpu_model, "gpu_model", required=False) or None,
-        "tokens": convert.amount(msg.tokens, "tokens"),
-        "est_duration_s": convert.amount(msg.est_duration_s, "est_duration_s"),
-        "deadline_s": convert.amount(msg.deadline_s, "deadline_s") if msg.HasField("deadline_s") else None,
-        "queue_ahead": convert.amount(msg.queue_ahead, "queue_ahead"),
-        "service_rate": convert.amount(msg.service_rate, "service_rate"),
+        "tokens": msg.tokens,
+        "est_duration_s": msg.est_duration_s,
+        "deadline_s": msg.deadline_s if msg.HasField("deadline_s") else None,
+        "queue_ahead": msg.queue_ahead,
+        "service_rate": msg.service_rate,
     }
 
 
@@ -49,8 +52,6 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
     """A validated load report."""
     if len(msg.cached_block_hashes) > MAX_HASHES:
         raise convert.invalid("load.cached_block_hashes", f"at most {MAX_HASHES} entries")
-    if not 0.0 <= msg.kv_usage <= 1.0:
-        raise convert.invalid("load.kv_usage", f"must be in 0..1, got {msg.kv_usage}")
     return {
         "replica_id": convert.text(msg.replica_id, "load.replica_id", limit=convert.MAX_ID_LEN),
         "waiting": msg.waiting,
@@ -59,7 +60,7 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
         "cached": list(msg.cached_block_hashes),
         "adapters": convert.strings(msg.resident_adapters, "load.resident_adapters"),
         "tenant_service": {
-            k: convert.amount(v, f"load.tenant_service[{k}]") for k, v in msg.tenant_service.items()
+            convert.text(k, "load.tenant_service key"): v for k, v in msg.tenant_service.items()
         },
     }
 
@@ -85,7 +86,6 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
 
     async def Admit(self, request: ap.AdmitRequest, context: grpc.aio.ServicerContext) -> ap.AdmitResponse:
         """Admit, queue or reject, decided by the core policy engine (journaled)."""
-        self.engine.state.require_policy()
         req = admit_dict(request)
         self.engine.access.check("Admit", req["tenant"])
         d = await self.engine.mutate(self.engine.stamp({"op": "admit", "req": req}), "Admit")
@@ -95,9 +95,9 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
 
     async def Finish(self, request: ap.FinishRequest, context: grpc.aio.ServicerContext) -> ap.FinishResponse:
         """Releases an admitted request or cancels a queued one (journaled)."""
-        self.engine.state.require_policy()
         rid = convert.text(request.request_id, "request_id", limit=convert.MAX_ID_LEN)
-        self.engine.access.check("Finish", self.engine.state.request_owner(rid))
+        owner = self.engine.state.request_owner(rid)
+        self.engine.access.check_owner("Finish", owner, request_missing(rid))
         was_running = await self.engine.mutate(self.engine.stamp({"op": "finish", "id": rid}), "Finish")
         return ap.FinishResponse(was_running=was_running)
 
@@ -122,8 +122,18 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
             raise convert.invalid("replica", "is required")
         replica = replica_dict(request.replica)
         self.engine.access.check("RegisterReplica", replica["tenant"] or None)
+        self._check_reregister(replica["id"])
         self.router.register(replica)
         return ap.RegisterReplicaResponse()
+
+    def _check_reregister(self, replica_id: str) -> None:
+        """Only a replica's owner (or admin, for shared ones) may register its id again."""
+        try:
+            owner = self.router.tenant_of(replica_id)
+        except NotFound:
+            return
+        if not self.engine.access.allows("RegisterReplica", owner):
+            raise Conflict(f"replica id {replica_id!r} is taken; register under another id")
 
     async def ReportLoad(
         self, request: ap.ReportLoadRequest, context: grpc.aio.ServicerContext
@@ -132,8 +142,10 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         if not request.HasField("load"):
             raise convert.invalid("load", "is required")
         load = load_dict(request.load)
-        self.engine.access.check("ReportLoad", self.router.tenant_of(load["replica_id"]))
-        self.router.report(load)
+        rid = load["replica_id"]
+        self.engine.access.check_owner("ReportLoad", self.router.tenant_of(rid), missing(rid))
+        with convert.within("load"):
+            self.router.report(load)
         return ap.ReportLoadResponse()
 
     async def ListReplicas(
@@ -141,8 +153,13 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
     ) -> ap.ListReplicasResponse:
         """Registered replicas and their last load."""
         self.engine.access.check("ListReplicas", None)
-        out = ap.ListReplicasResponse()
-        for rid, r in sorted(self.router.replicas.items()):
+        size = self.engine.config.list_page_size
+        size = min(request.page_size or size, size)
+        viewer = self.engine.access.viewer()
+        page, more = self.router.page(request.page_token, size, viewer)
+        out = ap.ListReplicasResponse(next_page_token=page[-1].replica["id"] if more else "")
+        for r in page:
+            rid = r.replica["id"]
             out.replicas.add(
                 replica=ap.Replica(**r.replica),
                 load=ap.ReplicaLoad(
@@ -151,7 +168,7 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
                     running=r.running,
                     kv_usage=r.kv_usage,
                     resident_adapters=sorted(r.adapters),
-                    tenant_service=r.tenant_service,
+                    tenant_service={k: v for k, v in r.tenant_service.items() if viewer in (None, k)},
                 ),
                 routed=r.routed,
             )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -12,11 +13,11 @@ from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc
 from gpuplane.daemon import columns, convert
 from gpuplane.daemon.engine import Engine
-from gpuplane.daemon.state import Event
-from gpuplane.errors import CapacityError, Conflict, GpuplaneError, NotFound
+from gpuplane.daemon.state import Event, workload_missing
+from gpuplane.errors import CapacityError, Conflict, GpuplaneError, NotFound, QuotaExceeded
 
 MAX_BATCH = 100_000
-FAILURE_CODES = ((CapacityError, "capacity"), (Conflict, "conflict"))
+FAILURE_CODES = ((CapacityError, "capacity"), (QuotaExceeded, "quota"), (Conflict, "conflict"))
 
 
 def policy_name(name: str) -> str | None:
@@ -32,6 +33,18 @@ def failure_code(error: GpuplaneError) -> str:
         if isinstance(error, cls):
             return code
     return "invalid"
+
+
+def event_kinds(values: Iterable[int]) -> frozenset[str]:
+    """The event kinds a watch asks for (empty: all); an unknown or unspecified kind is refused."""
+    kinds = []
+    for i, k in enumerate(values):
+        if k not in pp.EventKind.values():
+            raise convert.invalid(f"kinds[{i}]", f"{k} is not an EventKind")
+        if k == pp.EVENT_KIND_UNSPECIFIED:
+            raise convert.invalid(f"kinds[{i}]", "EVENT_KIND_UNSPECIFIED is no kind; leave kinds empty")
+        kinds.append(pp.EventKind.Name(k).removeprefix("EVENT_KIND_").lower())
+    return frozenset(kinds)
 
 
 def event_to_pb(seq: int, e: Event) -> pp.Event:
@@ -62,7 +75,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         op = {"op": "place", "w": w, "policy": policy_name(request.policy)}
         with convert.within("workload"):
             placement = await self.engine.mutate(op, "Place")
-        return pp.PlaceResponse(placement=convert.placement_to_pb(placement, w["tenant"]))
+        return pp.PlaceResponse(placement=convert.placement_to_pb(placement))
 
     def _batch_entries(
         self, request: pp.PlaceBatchRequest
@@ -101,9 +114,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
             else:
                 placed += 1
                 results.append(
-                    pp.PlaceResult(
-                        workload_id=msg.id, placed=True, placement=convert.placement_to_pb(out, msg.tenant)
-                    )
+                    pp.PlaceResult(workload_id=msg.id, placed=True, placement=convert.placement_to_pb(out))
                 )
         return pp.PlaceBatchResponse(results=results, placed=placed)
 
@@ -127,9 +138,9 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         """Frees what a workload holds."""
         wid = convert.text(request.workload_id, "workload_id", limit=convert.MAX_ID_LEN)
         tenant = self.engine.state.owner(wid)
-        self.engine.access.check("Release", tenant)
+        self.engine.access.check_owner("Release", tenant, workload_missing(wid))
         placement = await self.engine.mutate({"op": "release", "id": wid}, "Release")
-        return pp.ReleaseResponse(placement=convert.placement_to_pb(placement, tenant))
+        return pp.ReleaseResponse(placement=convert.placement_to_pb(placement))
 
     async def ReleaseBatch(
         self, request: pp.ReleaseBatchRequest, context: grpc.aio.ServicerContext
@@ -158,7 +169,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         w = convert.workload_dict(request.workload)
         self.engine.access.check("PreemptionPlan", w["tenant"])
         with convert.within("workload"):
-            plan = self.engine.state.cluster.preemption_plan(convert.workload_from_dict(w))
+            plan = self.engine.state.cluster.preemption_plan(convert.workload_from_dict(w), now=time.time())
         if plan is None:
             return pp.PreemptionPlanResponse(found=False)
         return pp.PreemptionPlanResponse(found=True, plan=convert.plan_to_pb(plan))
@@ -175,8 +186,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         with convert.within("plan.workload"):
             placement, victims = await self.engine.mutate(op, "Preempt")
         self.engine.metrics.on_preemption(len(victims))
-        tenant = plan["workload"]["tenant"]
-        return pp.PreemptResponse(placement=convert.placement_to_pb(placement, tenant), evicted=victims)
+        return pp.PreemptResponse(placement=convert.placement_to_pb(placement), evicted=victims)
 
     def _drain_targets(self, request: pp.DrainRequest) -> list[str]:
         target = request.WhichOneof("target")
@@ -194,7 +204,9 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         """Marks GPUs unhealthy (releasing their workloads) or healthy again; admin only."""
         self.engine.access.check("Drain", None)
         gpus = self._drain_targets(request)
-        op = {"op": "health", "gpus": gpus, "healthy": request.undrain, "reason": request.reason}
+        limit = self.engine.config.max_reason_bytes
+        reason = convert.text(request.reason, "reason", required=False, limit=limit)
+        op = {"op": "health", "gpus": gpus, "healthy": request.undrain, "reason": reason}
         displaced = await self.engine.mutate(op, "Drain")
         return pp.DrainResponse(displaced=displaced, gpu_ids=gpus)
 
@@ -214,15 +226,15 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
                 if self.engine.access.allows("GetCluster", tenant):
                     p = state.cluster.allocation(wid)
                     if p is not None:
-                        response.placements.append(convert.placement_to_pb(p, tenant))
+                        response.placements.append(convert.placement_to_pb(p))
         return response
 
     async def WatchEvents(
         self, request: pp.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pp.Event]:
         """Streams acknowledged events (a tenant sees its own and cluster-wide ones)."""
-        kinds = frozenset(pp.EventKind.Name(k).removeprefix("EVENT_KIND_").lower() for k in request.kinds)
         self.engine.access.check("WatchEvents", None)
+        kinds = event_kinds(request.kinds)
         sub = self.engine.bus.subscribe(kinds)
         try:
             while True:

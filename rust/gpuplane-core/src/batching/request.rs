@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::config::BatchConfig;
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
+use crate::names;
 
 /// One generation request submitted to the scheduler.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,9 +104,7 @@ impl Request {
     }
 
     fn check_lengths(&self) -> Result<()> {
-        if self.tenant.is_empty() {
-            return Err(Error::invalid("tenant", "empty tenant name"));
-        }
+        names::check_name("tenant", &self.tenant)?;
         for (field, v) in [
             ("prompt_len", self.prompt_len),
             ("max_new_tokens", self.max_new_tokens),

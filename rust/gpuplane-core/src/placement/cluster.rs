@@ -156,8 +156,9 @@ impl Cluster {
     }
 
     /// Checks a workload against the cluster and reduces it to a [`Request`].
+    /// The largest node is checked before the workload's own bounds, so that a request too
+    /// large for this cluster names the real cause (its largest node).
     pub(super) fn request_of(&self, w: &Workload) -> Result<Request> {
-        w.validate()?;
         if self.allocations.contains_key(&w.id) {
             return Err(Error::Conflict(format!(
                 "workload {:?} is already placed",
@@ -174,6 +175,7 @@ impl Cluster {
                 ),
             ));
         }
+        w.validate()?;
         Ok(Request {
             count: w.gpu_count,
             mem: w.memory_mib,
@@ -242,6 +244,19 @@ impl Cluster {
         ws: Vec<Workload>,
         policy: Option<PolicyKind>,
     ) -> Result<Vec<Option<NodeAndGpus>>> {
+        let now = self.engine_clock();
+        self.place_batch_at(ws, policy, now)
+    }
+
+    /// [`Cluster::place_batch`] at time `now` (seconds; used only by an attached policy
+    /// engine, which admits each workload as [`Cluster::place_at`] does).
+    pub fn place_batch_at(
+        &mut self,
+        ws: Vec<Workload>,
+        policy: Option<PolicyKind>,
+        now: f64,
+    ) -> Result<Vec<Option<NodeAndGpus>>> {
+        check_now(now)?;
         let mut seen = std::collections::HashSet::with_capacity(ws.len());
         for (i, w) in ws.iter().enumerate() {
             self.request_of(w)
@@ -254,7 +269,6 @@ impl Cluster {
                 ));
             }
         }
-        let now = self.engine_clock();
         let mut out = Vec::with_capacity(ws.len());
         for (i, w) in ws.into_iter().enumerate() {
             let id = w.id.clone();
@@ -445,6 +459,7 @@ impl Cluster {
             policy: policy.to_string(),
             score,
             reason,
+            tenant: w.tenant.clone(),
         }
     }
 

@@ -14,6 +14,7 @@ mod choose;
 mod classes;
 mod cluster;
 mod explain;
+mod figures;
 mod fragmentation;
 mod intern;
 mod policy;
@@ -26,6 +27,7 @@ mod view;
 mod workload;
 
 pub use cluster::Cluster;
+pub use figures::TenantFigures;
 pub use fragmentation::Shape;
 pub use policy::PolicyKind;
 pub use preemption::PreemptionPlan;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::inventory::{MAX_GPUS_PER_NODE, MAX_GPU_MEMORY_MIB};
+use crate::inventory::MAX_GPU_MEMORY_MIB;
+use crate::names;
 
 /// Upper bound for CPU milli-cores and host memory MiB in one request (a unit-mistake guard).
 const MAX_HOST_AMOUNT: u64 = 1 << 40;
@@ -51,22 +52,13 @@ impl Workload {
         }
     }
 
-    /// Checks every field; an error names the first bad one.
+    /// Checks every field; an error names the first bad one. The GPU count is bounded by the
+    /// cluster it is placed on (its largest node), not here.
     pub fn validate(&self) -> Result<()> {
-        if self.id.is_empty() {
-            return Err(Error::invalid("id", "must not be empty"));
-        }
-        if self.tenant.is_empty() {
-            return Err(Error::invalid("tenant", "must not be empty"));
-        }
-        if self.gpu_count as usize > MAX_GPUS_PER_NODE {
-            return Err(Error::invalid(
-                "gpu_count",
-                format!(
-                    "{} is more than any node can hold ({MAX_GPUS_PER_NODE})",
-                    self.gpu_count
-                ),
-            ));
+        names::check_id("id", &self.id)?;
+        names::check_name("tenant", &self.tenant)?;
+        if let Some(class) = &self.priority_class {
+            names::check_name("priority_class", class)?;
         }
         if self.memory_mib > MAX_GPU_MEMORY_MIB {
             return Err(Error::invalid(
@@ -145,6 +137,9 @@ pub struct Placement {
     /// The policy's score of the chosen candidate (lower is better).
     pub score: f64,
     pub reason: String,
+    /// The workload's tenant.
+    #[serde(default)]
+    pub tenant: String,
 }
 
 /// A placed workload as the cluster stores it.

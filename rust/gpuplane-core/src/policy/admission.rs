@@ -27,6 +27,7 @@ use super::engine::{Policy, Running};
 use super::resources::{approx_le, non_negative, Resource, Resources};
 use super::tree::ROOT;
 use crate::error::{Error, Result};
+use crate::names;
 
 /// What admission decided, as a stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,6 +76,17 @@ impl Reason {
     /// Whether the request is refused for good.
     pub fn is_rejected(self) -> bool {
         !matches!(self, Reason::Admitted | Reason::QueuedQuota)
+    }
+
+    /// The outcome in one word: `admit`, `queue` or `reject`.
+    pub fn outcome(self) -> &'static str {
+        if self.is_admitted() {
+            "admit"
+        } else if self.is_rejected() {
+            "reject"
+        } else {
+            "queue"
+        }
     }
 }
 
@@ -141,9 +153,9 @@ impl AdmissionRequest {
 
     /// Checks the fields; errors name the first bad one.
     pub fn validate(&self) -> Result<()> {
-        if self.id.is_empty() {
-            return Err(Error::invalid("id", "must not be empty"));
-        }
+        names::check_id("id", &self.id)?;
+        names::check_name("tenant", &self.tenant)?;
+        names::check_name("priority_class", &self.class)?;
         self.resources.validate("resources")?;
         non_negative("tokens", self.tokens)?;
         non_negative("est_duration_s", self.est_duration_s)?;

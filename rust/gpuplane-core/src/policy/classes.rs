@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::names;
 
 /// A priority class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,10 +32,7 @@ impl PriorityClass {
 
     /// Checks the name.
     pub fn validate(&self) -> Result<()> {
-        if self.name.is_empty() {
-            return Err(Error::invalid("class.name", "must not be empty"));
-        }
-        Ok(())
+        names::check_name("class.name", &self.name)
     }
 }
 

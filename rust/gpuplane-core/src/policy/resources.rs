@@ -41,6 +41,20 @@ impl Resource {
         }
     }
 
+    /// The resource of a name (as [`Resource::name`] writes it); `InvalidRequest` on
+    /// `{field}.{name}` for any other name.
+    pub fn parse(field: &str, name: &str) -> crate::error::Result<Resource> {
+        Resource::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| {
+                crate::error::Error::invalid(
+                    format!("{field}.{name}"),
+                    "unknown resource; expected gpus, memory_mib, tokens_per_s or concurrent",
+                )
+            })
+    }
+
     /// Position of this resource in a [`Resources`] vector.
     pub fn index(self) -> usize {
         self as usize

@@ -12,6 +12,7 @@ use super::rate::TokenBucket;
 use super::resources::{non_negative, Resources};
 use super::usage::Decayed;
 use crate::error::{Error, Result};
+use crate::names;
 
 /// Index of the implicit root.
 pub(crate) const ROOT: usize = 0;
@@ -51,8 +52,9 @@ impl TenantSpec {
 
     /// Checks the fields that do not depend on the tree.
     pub fn validate(&self) -> Result<()> {
-        if self.name.is_empty() {
-            return Err(Error::invalid("name", "must not be empty"));
+        names::check_name("name", &self.name)?;
+        if let Some(parent) = &self.parent {
+            names::check_name("parent", parent)?;
         }
         if self.parent.as_deref() == Some(self.name.as_str()) {
             return Err(Error::invalid("parent", "a node cannot be its own parent"));
