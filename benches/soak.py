@@ -23,6 +23,7 @@ from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import admission_pb2_grpc, placement_pb2, placement_pb2_grpc, types_pb2
 
 SAMPLE_S = 1.0
+CALLS_PER_ROUND = 8  # the calls of one_round
 
 
 def start_server(state_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -111,8 +112,14 @@ def main() -> int:
     quarter = max(1, len(samples) // 4)
     warm, late = max(samples[:quarter]), statistics.median(samples[-quarter:])
     allowed = warm * 1.10 + args.slack_mib
-    print(f"soak {args.seconds:.0f}s, {args.threads} clients, {rounds} rounds ({rounds * 9} calls)")
-    print(f"server RSS MiB: warm-up peak {warm:.1f}, last-quarter median {late:.1f}, allowed {allowed:.1f}")
+    print(
+        f"soak {args.seconds:.0f}s, {args.threads} clients, {rounds} rounds "
+        f"({rounds * CALLS_PER_ROUND} calls)"
+    )
+    print(
+        f"server RSS MiB: warm-up peak {warm:.1f}, last-quarter median {late:.1f} "
+        f"(x{late / warm:.3f} of the warm-up), allowed {allowed:.1f}"
+    )
     print(f"samples: first {samples[0]:.1f}, max {max(samples):.1f}, last {samples[-1]:.1f}")
     if late > allowed:
         print("memory grew")
