@@ -509,6 +509,58 @@ mod tests {
         }
     }
 
+    #[test]
+    fn registrations_and_loads_are_bounded() {
+        let limits = RouterLimits {
+            max_replicas: 3,
+            max_replicas_per_tenant: 1,
+            max_load_entries: 1,
+        };
+        let mut r = Router::with_limits(limits);
+        r.register(spec("a1", "m", "a", 1)).unwrap();
+        assert!(matches!(
+            r.register(spec("a2", "m", "a", 1)),
+            Err(Error::Capacity(_))
+        ));
+        r.register(spec("a1", "m", "a", 1)).unwrap();
+        r.register(spec("s1", "m", "", 1)).unwrap();
+        r.register(spec("s2", "m", "", 1)).unwrap();
+        assert!(matches!(
+            r.register(spec("s3", "m", "", 1)),
+            Err(Error::Capacity(_))
+        ));
+        let mut big = load(0, 0.0, &[]);
+        big.tenant_service = [("a".into(), 1.0), ("b".into(), 1.0)].into();
+        let err = r.report_load("a1", big).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidRequest { ref field, .. } if field == "tenant_service")
+        );
+    }
+
+    #[test]
+    fn pages_follow_id_order_and_show_a_tenant_its_own_and_shared() {
+        let mut r = Router::new();
+        for (id, tenant) in [("a1", "a"), ("b1", "b"), ("s1", ""), ("s2", "")] {
+            r.register(spec(id, "m", tenant, 1)).unwrap();
+        }
+        let ids = |(page, more): (Vec<&ReplicaStatus>, bool)| {
+            (
+                page.iter().map(|s| s.spec.id.clone()).collect::<Vec<_>>(),
+                more,
+            )
+        };
+        assert_eq!(
+            ids(r.page("", 2, None)),
+            (vec!["a1".into(), "b1".into()], true)
+        );
+        assert_eq!(
+            ids(r.page("b1", 2, None)),
+            (vec!["s1".into(), "s2".into()], false)
+        );
+        let mine = ids(r.page("", 10, Some("a")));
+        assert_eq!(mine, (vec!["a1".into(), "s1".into(), "s2".into()], false));
+    }
+
     fn two() -> Router {
         let mut r = Router::new();
         r.register(spec("r1", "llama", "", 8)).unwrap();
