@@ -19,8 +19,8 @@ from gpuplane._proto.v1 import placement_pb2_grpc, telemetry_pb2_grpc
 from gpuplane._proto.v1 import telemetry_pb2 as tp
 from gpuplane.client import ServiceError
 from gpuplane.client_values import Quota
-from gpuplane.wire.messages import workload_to_pb
 from gpuplane.errors import Conflict, QuotaExceeded, Unavailable
+from gpuplane.wire.messages import workload_to_pb
 
 KILLS = 4
 THREADS = 3

@@ -294,7 +294,13 @@ impl PyRouter {
             adapter,
             block_hashes,
         };
-        let route = self.inner.call(py, |r| if record { r.dispatch(&req) } else { r.route(&req) });
+        let route = self.inner.call(py, |r| {
+            if record {
+                r.dispatch(&req)
+            } else {
+                r.route(&req)
+            }
+        });
         route.map(|inner| PyRoute { inner })
     }
 
