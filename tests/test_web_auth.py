@@ -35,6 +35,8 @@ def secured(tmp_path, ca):
     config = replace(config, tokens_file=tokens, tls_cert=cert.cert, tls_key=cert.key)
     with in_process(config) as s:
         with Client(s.target, token=ADMIN, tls_ca=ca.issued.cert, server_name="localhost") as c:
+            for tenant in ("alice", "bob"):
+                c.put_tenant(tenant)
             c.place(Workload("alice-job", memory_mib=10_000, tenant="alice"))
             c.place(Workload("bob-job", memory_mib=10_000, tenant="bob"))
         yield s

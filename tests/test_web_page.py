@@ -25,7 +25,7 @@ SCREENSHOT = os.environ.get("GPUPLANE_WEB_SCREENSHOT")
 
 @pytest.fixture
 def served(tmp_path):
-    with in_process(make_config(tmp_path, http_port=0)) as s:
+    with in_process(make_config(tmp_path, http_port=0, min_runtime_s=0.0)) as s:
         yield s
 
 
@@ -167,13 +167,16 @@ def test_chromium_shows_workloads_as_they_are_placed(served, tmp_path):
 
 def test_decisions_carry_preemptions_admissions_and_routing_share(served):
     with Client(served.target) as c:
+        c.put_tenant("batch")
+        c.put_class("urgent", 10)
         c.place_columns([f"batch-{i}" for i in range(16)], [70_000] * 16, [1] * 16, tenant="batch")
-        urgent = Workload("urgent", memory_mib=70_000, tenant="chat", priority=10)
+        urgent = Workload("urgent", memory_mib=70_000, tenant="batch", priority_class="urgent")
         plan = c.preemption_plan(urgent)
         assert plan is not None
         c.preempt(plan)
         c.put_tenant("chat", quota=Quota(deserved={"gpus": 4}))
-        c.admit("req-1", "chat", resources={"gpus": 1})
+        c.release(next(w for w in (f"batch-{i}" for i in range(16)) if w not in plan.victims))
+        c.admit("req-1", "chat", resources={"gpus": 1})  # the GPU just freed
         c.admit("req-2", "chat", resources={"concurrent": 1})
         c.register_replica("a", model="m")
         c.register_replica("b", model="m")

@@ -57,12 +57,9 @@ def summary(view: StatusView) -> str:
     )
 
 
-def gpus_cell(t: TenantRow) -> str:
-    """``held/fair share`` of the tenant's GPUs from the policy engine, or ``-``."""
-    for r in t.resources:
-        if r.resource == "gpus":
-            return f"{r.held:g}/{r.fair_share:g}"
-    return "-"
+def fair_gpus(t: TenantRow) -> str:
+    """The tenant's fair share of GPUs from the policy engine, or ``-``."""
+    return next((f"{r.fair_share:g}" for r in t.resources if r.resource == "gpus"), "-")
 
 
 def tenant_section(view: StatusView) -> str:
@@ -78,14 +75,14 @@ def tenant_section(view: StatusView) -> str:
             t.placed_workloads,
             t.placed_gpus,
             gib(t.placed_memory_mib),
-            gpus_cell(t),
             t.admitted,
             t.queued,
+            fair_gpus(t),
             f"{t.dominant_share:.1%}",
         ]
         for t in view.tenants
     ]
-    header = ["TENANT", "PARENT", "WORKLOADS", "GPUS", "MEM GiB", "HELD/FAIR", "ADMITTED", "QUEUED"]
+    header = ["TENANT", "PARENT", "WORKLOADS", "GPUS", "MEM GiB", "ADMITTED", "QUEUED", "FAIR GPUS"]
     return table([*header, "DOMINANT"], rows)
 
 
