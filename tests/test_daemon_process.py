@@ -175,7 +175,8 @@ class Ledger:
 
 def _worker(target: str, k: int, run: int, ledger: Ledger, stop: threading.Event) -> None:
     rng = random.Random(run * 100 + k)
-    mine: list[str] = []
+    with ledger.lock:  # what this worker placed in earlier runs holds quota: it may release it
+        mine = sorted(w for w in ledger.placed - ledger.released if f"-k{k}-" in w)
     tenant = f"tenant-{k}"
     with Client(target, timeout=5) as c:
         try:
