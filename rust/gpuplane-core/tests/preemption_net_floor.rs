@@ -14,10 +14,6 @@ fn res(n: f64) -> Resources {
     Resources::new(n, n * MIB as f64, 0.0, 0.0)
 }
 
-fn gpus_only(n: f64) -> Resources {
-    Resources::new(n, 0.0, 0.0, 0.0)
-}
-
 /// `org` (guarantee 2 GPUs) with one leaf `a` (no guarantee of its own), and a tenant `b`.
 fn setup() -> (SharedPolicy, Cluster) {
     let mut p = Policy::new(PolicyConfig {
@@ -28,14 +24,18 @@ fn setup() -> (SharedPolicy, Cluster) {
     .unwrap();
     p.set_capacity(res(4.0)).unwrap();
     let q = |g: f64, d: f64| Quota {
-        guaranteed: gpus_only(g),
+        guaranteed: res(g),
         deserved: res(d),
         ..Quota::default()
     };
-    p.add_tenant(TenantSpec::new("org", None, q(2.0, 2.0))).unwrap();
-    p.add_tenant(TenantSpec::new("a", Some("org"), q(0.0, 2.0))).unwrap();
-    p.add_tenant(TenantSpec::new("b", None, q(0.0, 2.0))).unwrap();
-    p.upsert_class(PriorityClass::new("high", 10, true)).unwrap();
+    p.add_tenant(TenantSpec::new("org", None, q(2.0, 2.0)))
+        .unwrap();
+    p.add_tenant(TenantSpec::new("a", Some("org"), q(0.0, 2.0)))
+        .unwrap();
+    p.add_tenant(TenantSpec::new("b", None, q(2.0, 2.0)))
+        .unwrap();
+    p.upsert_class(PriorityClass::new("high", 10, true))
+        .unwrap();
     let e = shared(p);
     let mut c = Cluster::new(PolicyKind::BestFit, 0);
     c.add_node(NodeSpec {
@@ -84,7 +84,10 @@ fn a_leaf_preempting_its_own_work_may_not_push_its_parent_below_its_guarantee() 
     // law only looked below the lowest common ancestor, which for one tenant is nothing.
     let plan = c.preemption_plan_at(&high, 1.0).unwrap();
     assert!(plan.is_none(), "{plan:?}");
-    let running: Vec<_> = ["low"].iter().map(|id| lock(&e).running(id).cloned().unwrap()).collect();
+    let running: Vec<_> = ["low"]
+        .iter()
+        .map(|id| lock(&e).running(id).cloned().unwrap())
+        .collect();
     let refs: Vec<_> = running.iter().collect();
     let areq = {
         let mut r = gpuplane_core::policy::AdmissionRequest::new("high", "a", res(1.0));
@@ -92,7 +95,11 @@ fn a_leaf_preempting_its_own_work_may_not_push_its_parent_below_its_guarantee() 
         r
     };
     let err = lock(&e).check_victim_set(&areq, &refs, 1.0).unwrap_err();
-    assert_eq!(err.code, gpuplane_core::policy::RefusalCode::BelowGuarantee, "{err}");
+    assert_eq!(
+        err.code,
+        gpuplane_core::policy::RefusalCode::BelowGuarantee,
+        "{err}"
+    );
     assert_eq!(lock(&e).allocated("org").unwrap().get(Resource::Gpus), 2.0);
 }
 
