@@ -18,7 +18,7 @@ from gpuplane import (
     Request,
     Workload,
 )
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 MIB = 80_000
@@ -282,9 +282,38 @@ def build(teams: list[int], guarantees: list[int]) -> tuple[Policy, list[str], l
     return p, leaves, nodes
 
 
+# Falsifying cases found by `--hypothesis-seed=7` on the old core: a leaf preempting its own
+# lower-class work pushed its parent below its guarantee, and a plan was proposed that the
+# engine would not admit once its victims were gone (StalePlan on execution).
+STALE_PLAN_CASE = (
+    [1, 3],
+    [0, 0, 0, 0, 0, 2, 0, 0, 0],
+    [("place", 0, 1)] * 9 + [("place", 0, 2), ("place", 1, 2), ("place", 0, 2), ("preempt", 66, 1)],
+)
+NET_FLOOR_CASE = (
+    [1, 3],
+    [0, 0, 0, 0, 0, 2, 0, 0, 0],
+    [("place", 0, 1)] * 10 + [("place", 0, 2), ("place", 2, 2), ("preempt", 66, 1)],
+)
+
+
 @settings(max_examples=40, deadline=None)
 @given(tree_and_ops())
+@example(STALE_PLAN_CASE)
+@example(NET_FLOOR_CASE)
 def test_preemption_never_pushes_a_tenant_below_its_guarantee(case):
+    run_guarantee_case(case)
+
+
+def test_a_leaf_preempting_its_own_work_keeps_its_parent_at_its_guarantee():
+    run_guarantee_case(NET_FLOOR_CASE)
+
+
+def test_a_proposed_plan_is_admitted_when_executed():
+    run_guarantee_case(STALE_PLAN_CASE)
+
+
+def run_guarantee_case(case):
     teams, guarantees, ops = case
     p, leaves, nodes = build(teams, guarantees)
     c = Cluster("best_fit")

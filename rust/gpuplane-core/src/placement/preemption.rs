@@ -102,7 +102,10 @@ impl Cluster {
         let chosen = match rc {
             None => exact_search(&cands, &fits).unwrap_or_else(|| greedy_search(&cands, &fits)),
             Some(rc) => {
-                let ok = |set: &[&Allocation]| fits(set) && rc.allows(set);
+                let model = self.model_on(idx, Some(req));
+                let ok = |set: &[&Allocation]| {
+                    fits(set) && rc.allows(set) && rc.admits_after(set, model.clone())
+                };
                 let lawful = |set: &[&Allocation]| rc.lawful(set).is_some();
                 exact_search(&cands, &ok).or_else(|| grow(&cands, &ok, &lawful))?
             }
@@ -210,13 +213,7 @@ impl Cluster {
             return Err(stale_by_laws(&plan.victims));
         }
         let model = self.model_on(idx, Some(req));
-        let mut trial = rc.policy.clone();
-        for v in &plan.victims {
-            trial.release(v, now)?;
-        }
-        let mut areq = rc.preemptor.clone();
-        areq.gpu_model = model.clone();
-        let d = trial.evaluate(&areq, now)?;
+        let d = rc.decide_after(&victims, model.clone())?;
         if !d.reason.is_admitted() {
             return Err(Error::Conflict(format!(
                 "stale plan: once {:?} are evicted the policy engine would not admit {:?}: {}",

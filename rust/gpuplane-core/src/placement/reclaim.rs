@@ -10,7 +10,15 @@
 //! * the whole set, in eviction order, keeps every law and the collateral bound
 //!   ([`Policy::check_victim_set`]);
 //! * it frees what the engine says `w` needs beyond its tenant's headroom
-//!   ([`Policy::needed_for`]), and `w` fits on the node once `S` is gone.
+//!   ([`Policy::needed_for`]), and `w` fits on the node once `S` is gone;
+//! * the engine admits `w` (on the node's GPU model) once `S` is released
+//!   ([`Reclaim::admits_after`]): freeing `needed` is not enough by itself, since what a
+//!   victim frees may stay reserved for its tenant's now idle guarantee. The plan search and
+//!   the execution of a plan apply this same test, so a proposed plan is never refused as
+//!   stale unless the state changed in between;
+//! * no tenant, at any level of the tree, ends below the smaller of its allocation before and
+//!   its guarantee, counting both what `S` evicts and what placing `w` adds (law 3 of
+//!   [`crate::policy::reclaim`]; checked by [`Policy::check_victim_set`]).
 //!
 //! A preemptor the engine rejects outright (limit, rate, budget, deadline, queue cap) gets no
 //! plan but `Error::Quota`.
@@ -18,7 +26,7 @@
 use super::tenancy::{admission, quota_error, terms};
 use super::workload::{Allocation, Workload};
 use crate::error::{Error, Result};
-use crate::policy::{AdmissionRequest, Policy, Resources, Running};
+use crate::policy::{AdmissionRequest, Decision, Policy, Resources, Running};
 
 /// What the engine says about one preemptor at one time.
 pub(super) struct Reclaim<'a> {
@@ -83,6 +91,28 @@ impl<'a> Reclaim<'a> {
     /// Whether evicting `set` is lawful and frees what the preemptor needs.
     pub fn allows(&self, set: &[&Allocation]) -> bool {
         self.lawful(set).is_some_and(|freed| self.needed.le(&freed))
+    }
+
+    /// The engine's decision on the preemptor (on GPU model `model`) once `set` is evicted:
+    /// the one test both the plan search and [`Cluster::preempt_at`] apply, so that no plan is
+    /// proposed that executing it would refuse.
+    ///
+    /// [`Cluster::preempt_at`]: super::cluster::Cluster::preempt_at
+    pub fn decide_after(&self, set: &[&Allocation], model: Option<String>) -> Result<Decision> {
+        let mut trial = self.policy.clone();
+        for a in set {
+            trial.release(&a.workload.id, self.now)?;
+        }
+        let mut areq = self.preemptor.clone();
+        areq.gpu_model = model;
+        trial.evaluate(&areq, self.now)
+    }
+
+    /// Whether the engine admits the preemptor once `set` is evicted (see
+    /// [`Reclaim::decide_after`]).
+    pub fn admits_after(&self, set: &[&Allocation], model: Option<String>) -> bool {
+        self.decide_after(set, model)
+            .is_ok_and(|d| d.reason.is_admitted())
     }
 }
 

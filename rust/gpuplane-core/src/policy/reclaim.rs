@@ -10,7 +10,14 @@
 //!    `alloc + request <= deserved`, and on `v`'s side below `L`, `alloc - v >= deserved` for
 //!    what `v` holds (only borrowed work is reclaimed) ([`law_priority`], [`law_floor`]).
 //! 3. **Guarantee**: on `v`'s side below `L`, `alloc - v >= guaranteed` for every resource `v`
-//!    holds: no tenant is pushed below its guarantee ([`law_floor`]).
+//!    holds: no tenant is pushed below its guarantee ([`law_floor`]). And for a whole plan
+//!    (victims `S`, preemptor `p`), counting what it evicts *and* what it places: for every
+//!    tenant `n` (leaves, inner nodes, `L` and its ancestors included; also when `p` and a
+//!    victim are the same tenant) and every resource `r`,
+//!    `alloc_r(n) - evicted_r(n, S) + placed_r(n, p) >= min(alloc_r(n), guaranteed_r(n))`,
+//!    where `evicted_r(n, S)` sums `S` over `n`'s subtree and `placed_r(n, p)` is `p`'s request
+//!    if `p`'s tenant is in `n`'s subtree, else 0. A plan never leaves a tenant below the
+//!    smaller of its allocation before and its guarantee ([`law_net_floor`]).
 //! 4. **No loops**: `(share(cP, alloc(cP) + request), cP) <= (share(cV, alloc(cV)), cV)`,
 //!    compared as (share, name): the preemptor's share after is at most the victim's share
 //!    before, ties broken by name ([`law_no_loop`]). Each allowed preemption lowers the
@@ -118,6 +125,13 @@ pub fn law_floor(alloc: &Resources, evicted: &Resources, floor: &Resources) -> b
     Resource::ALL
         .into_iter()
         .all(|r| evicted.get(r) <= 0.0 || approx_le(floor.get(r), alloc.get(r) - evicted.get(r)))
+}
+
+/// Law 3 for a whole plan: for every resource, `after >= min(before, guaranteed)`.
+pub fn law_net_floor(before: &Resources, after: &Resources, guaranteed: &Resources) -> bool {
+    Resource::ALL
+        .into_iter()
+        .all(|r| approx_le(before.get(r).min(guaranteed.get(r)), after.get(r)))
 }
 
 /// Law 4: `(share_after_p, p) <= (share_before_v, v)` in (share, name) order.
@@ -302,7 +316,33 @@ impl Policy {
             self.check_victim(p, v, now, &ev)?;
             self.add_evicted(&mut ev, v);
         }
+        self.check_net_floors(p, &ev)?;
         Ok(sum(victims))
+    }
+
+    /// Law 3 for a whole plan: with `ev` evicted and `p` placed, no tenant ends below the
+    /// smaller of its allocation before and its guarantee. Only tenants something is evicted
+    /// from can lose allocation, so only those are checked.
+    fn check_net_floors(&self, p: &AdmissionRequest, ev: &Evicted) -> Result<(), Refusal> {
+        let pl = self.leaf_of(&p.tenant)?;
+        let p_path = self.tree.path(pl);
+        for (&n, e) in ev {
+            let node = self.tree.node(n);
+            let mut after = node.alloc.minus(*e);
+            if p_path.contains(&n) {
+                after = after.plus(p.resources);
+            }
+            if !law_net_floor(&node.alloc, &after, &node.spec.quota.guaranteed) {
+                return refuse(
+                    RefusalCode::BelowGuarantee,
+                    format!(
+                        "the plan (its evictions and {:?} placed) would leave {:?} below its guarantee",
+                        p.id, node.spec.name
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// What `p` needs freed to run now: `max(0, request - headroom)` per resource, where the
@@ -367,6 +407,11 @@ impl Policy {
             );
         }
         let chosen = prune(chosen, needed);
+        let mut ev = Evicted::new();
+        for &v in &chosen {
+            self.add_evicted(&mut ev, v);
+        }
+        self.check_net_floors(p, &ev)?;
         Ok(ReclaimPlan {
             victims: chosen.iter().map(|r| r.id.clone()).collect(),
             freed: sum(&chosen),
