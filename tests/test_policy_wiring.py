@@ -14,6 +14,7 @@ from gpuplane import (
     Policy,
     PolicyConfig,
     PriorityClass,
+    Quota,
     QuotaExceeded,
     Request,
     Workload,
@@ -237,6 +238,32 @@ def test_batch_scheduler_shares_tenants_classes_and_usage(policy):
     plain = BatchScheduler(cfg)
     with pytest.raises(InvalidRequest):
         plain.add(Request(1, "a", 8, 2, priority_class="high"))
+
+
+@pytest.mark.parametrize("name", ["", " high", "hi\x00gh", "hi\u200bgh", "x" * 300])
+def test_a_request_naming_a_class_outside_the_name_grammar_is_refused_when_built(name):
+    # The core's grammar for names decides, as for a workload's class.
+    with pytest.raises(InvalidRequest) as e:
+        Request(1, "a", 8, 2, priority_class=name)
+    assert e.value.field == "priority_class"
+    with pytest.raises(InvalidRequest) as e:
+        Workload("w", 1_000, 1, priority_class=name)
+    assert e.value.field == "priority_class"
+
+
+def test_add_and_update_tenant_read_the_same_keywords(policy):
+    policy.add_tenant("kw", parent="org", max_queued=3, limit={"gpus": 2.0}, budget=None)
+    policy.update_tenant("kw", parent="org", max_queued=5, deserved={"gpus": 1.0})
+    t = next(t for t in policy.tenants() if t.name == "kw")
+    assert (t.max_queued, t.quota.deserved["gpus"], t.quota.limit) == (5, 1.0, {})
+    for call in (policy.add_tenant, policy.update_tenant):
+        with pytest.raises(TypeError, match=r"unexpected keyword argument 'guarantee'"):
+            call("kw", parent="org", guarantee={"gpus": 1.0})
+        with pytest.raises(TypeError, match="max_queued"):
+            call("kw", parent="org", max_queued="many")
+        with pytest.raises(InvalidRequest) as e:
+            call("kw", parent="org", quota=Quota(), deserved={"gpus": 1.0})
+        assert e.value.field == "quota"
 
 
 # ------------------------------------------------------------------------------------ property

@@ -36,7 +36,9 @@ def stub_module_names() -> set[str]:
 
 
 def stub_classes() -> dict[str, ast.ClassDef]:
-    return {n.name: n for n in STUB.body if isinstance(n, ast.ClassDef)}
+    """The stub's classes of the module (private ones, such as a TypedDict of keywords, are
+    typing aids only)."""
+    return {n.name: n for n in STUB.body if isinstance(n, ast.ClassDef) and is_public(n.name)}
 
 
 def decorators(fn: ast.FunctionDef) -> set[str]:

@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension module ``gpuplane._core`` (hand-written; checked by tests)."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any, final
+from typing import Any, TypedDict, Unpack, final
 
 import numpy as np
 import numpy.typing as npt
@@ -495,6 +495,20 @@ class BatchScheduler:
 
 _Amounts = Mapping[str, float]
 
+class _TenantParts(TypedDict, total=False):
+    """The keywords of ``Policy.add_tenant`` and ``update_tenant``: the quota's parts (instead
+    of a ``Quota``) and the tenant's own settings; None is the same as omitted."""
+
+    guaranteed: _Amounts | None
+    deserved: _Amounts | None
+    limit: Mapping[str, float | None] | None
+    over_quota_priority: int | None
+    over_quota_weight: float | None
+    models: Mapping[str, Mapping[str, float | None]] | None
+    max_queued: int | None
+    budget: float | None
+    burst_tokens: float | None
+
 @final
 class PolicyConfig:
     """Engine-wide settings of a :class:`Policy` (checked when built).
@@ -715,16 +729,7 @@ class Policy:
         name: str,
         parent: str | None = None,
         quota: Quota | None = None,
-        *,
-        guaranteed: _Amounts | None = None,
-        deserved: _Amounts | None = None,
-        limit: Mapping[str, float | None] | None = None,
-        over_quota_priority: int | None = None,
-        over_quota_weight: float | None = None,
-        models: Mapping[str, Mapping[str, float | None]] | None = None,
-        max_queued: int | None = None,
-        budget: float | None = None,
-        burst_tokens: float | None = None,
+        **parts: Unpack[_TenantParts],
     ) -> None:
         """Adds a node under ``parent`` (None: the cluster), with ``quota`` or its parts."""
     def update_tenant(
@@ -732,16 +737,7 @@ class Policy:
         name: str,
         parent: str | None = None,
         quota: Quota | None = None,
-        *,
-        guaranteed: _Amounts | None = None,
-        deserved: _Amounts | None = None,
-        limit: Mapping[str, float | None] | None = None,
-        over_quota_priority: int | None = None,
-        over_quota_weight: float | None = None,
-        models: Mapping[str, Mapping[str, float | None]] | None = None,
-        max_queued: int | None = None,
-        budget: float | None = None,
-        burst_tokens: float | None = None,
+        **parts: Unpack[_TenantParts],
     ) -> None:
         """Replaces a node's spec; may move it (cycles are refused)."""
     def remove_tenant(self, name: str) -> None: ...

@@ -1,7 +1,10 @@
 //! A batching scheduler linked to a policy engine: weights follow the engine's tenants.
 
-use gpuplane_core::batching::{BatchConfig, BatchScheduler, Policy, Request, StepOutputs};
+use gpuplane_core::batching::{
+    BatchConfig, BatchScheduler, Policy, Request, StepOutputs, Submission,
+};
 use gpuplane_core::policy::{self, lock, shared, PolicyConfig, Quota, SharedPolicy, TenantSpec};
+use gpuplane_core::Error;
 
 fn engine() -> SharedPolicy {
     let mut p = policy::Policy::new(PolicyConfig::default()).unwrap();
@@ -84,4 +87,34 @@ fn a_weight_changed_in_the_engine_applies_from_the_next_step() {
     assert_eq!(weight(&s, "b"), 3.0);
     let (a, b) = serve(&mut s, &mut next_id, 2000);
     assert!((b / a - 3.0).abs() < 0.5, "weights 1:3: {a} vs {b}");
+}
+
+fn in_class(id: u64, class: &str) -> Submission {
+    Submission {
+        request: Request::new(id, "a", 32, 8),
+        priority_class: Some(class.into()),
+    }
+}
+
+#[test]
+fn a_submission_takes_its_priority_from_its_class() {
+    let e = engine();
+    let mut s = scheduler(&e);
+    s.submit(Request::new(1, "a", 32, 8).into()).unwrap();
+    s.submit(in_class(2, "critical")).unwrap();
+    let first = s.schedule().scheduled[0].id;
+    assert_eq!(first, 2, "the critical class (1000) goes before priority 0");
+}
+
+#[test]
+fn a_submission_naming_a_bad_or_unknown_class_is_refused_naming_the_field() {
+    let e = engine();
+    let mut s = scheduler(&e);
+    for class in ["", "crit\u{0}ical", " critical", "nope"] {
+        match s.submit(in_class(1, class)) {
+            Err(Error::InvalidRequest { field, .. }) => assert_eq!(field, "priority_class"),
+            other => panic!("{class:?}: {other:?}"),
+        }
+    }
+    assert_eq!(waiting(&s, "a"), 0, "nothing was added");
 }

@@ -16,7 +16,7 @@ use crate::batching_values::{
 use crate::errors::{to_py, unsigned};
 use crate::locked::Locked;
 use crate::policy::PyPolicy;
-use crate::values::{q, repr};
+use crate::repr::Repr;
 
 /// A continuous-batching scheduler: each `schedule()` hands out tokens per request so that
 /// computed tokens catch up with known ones, within the token budget, the sequence cap and
@@ -74,14 +74,7 @@ impl PyBatchScheduler {
 
     /// Adds one request to the waiting queue.
     fn add(&self, py: Python<'_>, request: PyRequest) -> PyResult<()> {
-        let PyRequest {
-            inner,
-            priority_class,
-        } = request;
-        self.inner.call(py, |s| match priority_class {
-            Some(c) => s.add_in_class(inner, &c),
-            None => s.add(inner),
-        })
+        self.inner.call(py, |s| s.submit(request.inner))
     }
 
     /// Adds many requests from columns (numpy arrays or lists), all or none; a bad entry
@@ -185,15 +178,12 @@ impl PyBatchScheduler {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         self.inner.run(py, |s| {
-            repr(
-                "BatchScheduler",
-                &[
-                    ("policy", q(s.config().policy.name())),
-                    ("running", s.num_running().to_string()),
-                    ("waiting", s.num_waiting().to_string()),
-                    ("now", format!("{:?}", s.now())),
-                ],
-            )
+            Repr::new("BatchScheduler")
+                .field("policy", s.config().policy.name())
+                .field("running", s.num_running())
+                .field("waiting", s.num_waiting())
+                .field("now", s.now())
+                .finish()
         })
     }
 }

@@ -9,7 +9,7 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 
 use crate::errors::to_py;
-use crate::values::repr;
+use crate::repr::Repr;
 
 /// Ids as numpy int64 (the binding only accepts ids below 2**63).
 fn id_array<'py>(py: Python<'py>, ids: impl Iterator<Item = u64>) -> Bound<'py, PyArray1<i64>> {
@@ -107,14 +107,11 @@ impl PyStepPlan {
 
     fn __repr__(&self) -> String {
         let p = &self.inner;
-        repr(
-            "StepPlan",
-            &[
-                ("requests", p.scheduled.len().to_string()),
-                ("total_tokens", p.total_tokens.to_string()),
-                ("admitted", p.admitted.len().to_string()),
-                ("preempted", p.preempted.len().to_string()),
-            ],
-        )
+        Repr::new("StepPlan")
+            .field("requests", p.scheduled.len())
+            .field("total_tokens", p.total_tokens)
+            .field("admitted", p.admitted.len())
+            .field("preempted", p.preempted.len())
+            .finish()
     }
 }

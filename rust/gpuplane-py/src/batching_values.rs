@@ -5,27 +5,12 @@ use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
     BatchConfig, BatchMetrics, FinishReason, Finished, Policy, Request, RequestProgress,
-    TenantMetrics,
+    Submission, TenantMetrics,
 };
 use pyo3::prelude::*;
 
 use crate::errors::{invalid, signed32, to_py, unsigned, unsigned32};
-use crate::values::{q, repr};
-
-/// `True` / `False` for a repr.
-fn py_bool(b: bool) -> String {
-    if b { "True" } else { "False" }.to_string()
-}
-
-/// `None` or the value, for a repr.
-fn py_opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or("None".into(), |v| v.to_string())
-}
-
-/// A float as Python prints it (`1.0`, not `1`).
-pub fn py_float(v: f64) -> String {
-    format!("{v:?}")
-}
+use crate::repr::{Raw, Repr};
 
 /// A 64-bit block hash from any Python int in `-2**63..2**64` (only equality matters, so a
 /// negative value is taken as its two's-complement bit pattern).
@@ -140,41 +125,29 @@ impl PyBatchConfig {
 
     fn __repr__(&self) -> String {
         let c = &self.inner;
-        let mut fields = vec![
-            ("policy", q(c.policy.name())),
-            ("token_budget", c.token_budget.to_string()),
-            ("max_running", c.max_running.to_string()),
-            ("kv_blocks", c.kv_blocks.to_string()),
-            ("block_size", c.block_size.to_string()),
-            ("watermark", py_float(c.watermark)),
-        ];
-        let optional = [
-            (
-                "long_prefill_token_threshold",
-                c.long_prefill_token_threshold > 0,
-                c.long_prefill_token_threshold.to_string(),
-            ),
-            ("chunked_prefill", !c.chunked_prefill, py_bool(false)),
-            (
-                "preempt_priority_gap",
+        let threshold = c.long_prefill_token_threshold;
+        Repr::new("BatchConfig")
+            .field("policy", c.policy.name())
+            .field("token_budget", c.token_budget)
+            .field("max_running", c.max_running)
+            .field("kv_blocks", c.kv_blocks)
+            .field("block_size", c.block_size)
+            .field("watermark", c.watermark)
+            .field_if(threshold > 0, "long_prefill_token_threshold", threshold)
+            .field_if(!c.chunked_prefill, "chunked_prefill", c.chunked_prefill)
+            .field_if(
                 c.preempt_priority_gap.is_some(),
-                py_opt(c.preempt_priority_gap),
-            ),
-            ("w_in", c.w_in != 1.0, py_float(c.w_in)),
-            ("w_out", c.w_out != 2.0, py_float(c.w_out)),
-            (
-                "tenant_weights",
+                "preempt_priority_gap",
+                c.preempt_priority_gap,
+            )
+            .field_if(c.w_in != 1.0, "w_in", c.w_in)
+            .field_if(c.w_out != 2.0, "w_out", c.w_out)
+            .field_if(
                 !c.tenant_weights.is_empty(),
-                format!("{:?}", c.tenant_weights).replace('"', "'"),
-            ),
-        ];
-        fields.extend(
-            optional
-                .into_iter()
-                .filter(|(_, set, _)| *set)
-                .map(|(k, _, v)| (k, v)),
-        );
-        repr("BatchConfig", &fields)
+                "tenant_weights",
+                &c.tenant_weights,
+            )
+            .finish()
     }
 }
 
@@ -183,9 +156,7 @@ impl PyBatchConfig {
 #[pyclass(frozen, eq, module = "gpuplane", name = "Request", from_py_object)]
 #[derive(Clone, PartialEq)]
 pub struct PyRequest {
-    pub inner: Request,
-    /// A policy-engine priority class giving the priority when added (see `BatchScheduler`).
-    pub priority_class: Option<String>,
+    pub inner: Submission,
 }
 
 #[pymethods]
@@ -211,7 +182,7 @@ impl PyRequest {
             .enumerate()
             .map(|(i, h)| block_hash(i, h))
             .collect::<PyResult<Vec<u64>>>()?;
-        let inner = Request {
+        let request = Request {
             id: unsigned("id", id)?,
             tenant,
             prompt_len: unsigned32("prompt_len", prompt_len)?,
@@ -222,93 +193,72 @@ impl PyRequest {
             ttft_deadline,
             workflow: workflow.map(|w| unsigned("workflow", w)).transpose()?,
         };
-        inner.validate().map_err(to_py)?;
-        if priority_class.as_deref() == Some("") {
-            return Err(invalid("priority_class", "must not be empty"));
-        }
-        Ok(PyRequest {
-            inner,
+        let inner = Submission {
+            request,
             priority_class,
-        })
+        };
+        inner.validate().map_err(to_py)?;
+        Ok(PyRequest { inner })
     }
 
     #[getter]
     fn id(&self) -> u64 {
-        self.inner.id
+        self.inner.request.id
     }
     #[getter]
     fn tenant(&self) -> &str {
-        &self.inner.tenant
+        &self.inner.request.tenant
     }
     #[getter]
     fn prompt_len(&self) -> u32 {
-        self.inner.prompt_len
+        self.inner.request.prompt_len
     }
     #[getter]
     fn max_new_tokens(&self) -> u32 {
-        self.inner.max_new_tokens
+        self.inner.request.max_new_tokens
     }
     #[getter]
     fn priority(&self) -> i32 {
-        self.inner.priority
+        self.inner.request.priority
     }
     #[getter]
     fn arrival(&self) -> f64 {
-        self.inner.arrival
+        self.inner.request.arrival
     }
     #[getter]
     fn ttft_deadline(&self) -> Option<f64> {
-        self.inner.ttft_deadline
+        self.inner.request.ttft_deadline
     }
     #[getter]
     fn workflow(&self) -> Option<u64> {
-        self.inner.workflow
+        self.inner.request.workflow
     }
     #[getter]
     fn block_hashes(&self) -> Vec<u64> {
-        self.inner.block_hashes.clone()
+        self.inner.request.block_hashes.clone()
     }
     /// The policy engine's priority class that gives the priority when added, if any.
     #[getter]
     fn priority_class(&self) -> Option<&str> {
-        self.priority_class.as_deref()
+        self.inner.priority_class.as_deref()
     }
 
     fn __repr__(&self) -> String {
-        let r = &self.inner;
-        let mut fields = vec![
-            ("id", r.id.to_string()),
-            ("tenant", q(&r.tenant)),
-            ("prompt_len", r.prompt_len.to_string()),
-            ("max_new_tokens", r.max_new_tokens.to_string()),
-        ];
-        let optional = [
-            ("priority", r.priority != 0, r.priority.to_string()),
-            ("arrival", r.arrival != 0.0, py_float(r.arrival)),
-            (
-                "ttft_deadline",
-                r.ttft_deadline.is_some(),
-                r.ttft_deadline.map_or("None".into(), py_float),
-            ),
-            ("workflow", r.workflow.is_some(), py_opt(r.workflow)),
-            (
-                "block_hashes",
-                !r.block_hashes.is_empty(),
-                format!("<{} hashes>", r.block_hashes.len()),
-            ),
-            (
-                "priority_class",
-                self.priority_class.is_some(),
-                self.priority_class.as_deref().map_or("None".into(), q),
-            ),
-        ];
-        fields.extend(
-            optional
-                .into_iter()
-                .filter(|(_, set, _)| *set)
-                .map(|(k, _, v)| (k, v)),
-        );
-        repr("Request", &fields)
+        let r = &self.inner.request;
+        let class = &self.inner.priority_class;
+        let hashes = Raw(format!("<{} hashes>", r.block_hashes.len()));
+        Repr::new("Request")
+            .field("id", r.id)
+            .field("tenant", &r.tenant)
+            .field("prompt_len", r.prompt_len)
+            .field("max_new_tokens", r.max_new_tokens)
+            .field_if(r.priority != 0, "priority", r.priority)
+            .field_if(r.arrival != 0.0, "arrival", r.arrival)
+            .field_if(r.ttft_deadline.is_some(), "ttft_deadline", r.ttft_deadline)
+            .field_if(r.workflow.is_some(), "workflow", r.workflow)
+            .field_if(!r.block_hashes.is_empty(), "block_hashes", hashes)
+            .field_if(class.is_some(), "priority_class", class)
+            .finish()
     }
 }
 
@@ -339,15 +289,12 @@ impl From<Finished> for PyFinishedRequest {
 #[pymethods]
 impl PyFinishedRequest {
     fn __repr__(&self) -> String {
-        repr(
-            "FinishedRequest",
-            &[
-                ("id", self.id.to_string()),
-                ("generated", self.generated.to_string()),
-                ("queue_time", py_float(self.queue_time)),
-                ("reason", q(self.reason)),
-            ],
-        )
+        Repr::new("FinishedRequest")
+            .field("id", self.id)
+            .field("generated", self.generated)
+            .field("queue_time", self.queue_time)
+            .field("reason", self.reason)
+            .finish()
     }
 }
 
@@ -375,15 +322,12 @@ impl From<RequestProgress> for PyRequestProgress {
 #[pymethods]
 impl PyRequestProgress {
     fn __repr__(&self) -> String {
-        repr(
-            "RequestProgress",
-            &[
-                ("computed", self.computed.to_string()),
-                ("generated", self.generated.to_string()),
-                ("known", self.known.to_string()),
-                ("running", py_bool(self.running)),
-            ],
-        )
+        Repr::new("RequestProgress")
+            .field("computed", self.computed)
+            .field("generated", self.generated)
+            .field("known", self.known)
+            .field("running", self.running)
+            .finish()
     }
 }
 
@@ -421,16 +365,13 @@ impl From<TenantMetrics> for PyTenantMetrics {
 #[pymethods]
 impl PyTenantMetrics {
     fn __repr__(&self) -> String {
-        repr(
-            "TenantMetrics",
-            &[
-                ("tenant", q(&self.tenant)),
-                ("weight", py_float(self.weight)),
-                ("service", py_float(self.service)),
-                ("counter", py_float(self.counter)),
-                ("waiting", self.waiting.to_string()),
-            ],
-        )
+        Repr::new("TenantMetrics")
+            .field("tenant", &self.tenant)
+            .field("weight", self.weight)
+            .field("service", self.service)
+            .field("counter", self.counter)
+            .field("waiting", self.waiting)
+            .finish()
     }
 }
 
@@ -485,18 +426,15 @@ impl From<BatchMetrics> for PyBatchMetrics {
 #[pymethods]
 impl PyBatchMetrics {
     fn __repr__(&self) -> String {
-        repr(
-            "BatchMetrics",
-            &[
-                ("running", self.running.to_string()),
-                ("waiting", self.waiting.to_string()),
-                ("kv_used_blocks", self.kv_used_blocks.to_string()),
-                ("kv_total_blocks", self.kv_total_blocks.to_string()),
-                ("total_preemptions", self.total_preemptions.to_string()),
-                ("steps", self.steps.to_string()),
-                ("finished_total", self.finished_total.to_string()),
-                ("tenants", self.tenants.len().to_string()),
-            ],
-        )
+        Repr::new("BatchMetrics")
+            .field("running", self.running)
+            .field("waiting", self.waiting)
+            .field("kv_used_blocks", self.kv_used_blocks)
+            .field("kv_total_blocks", self.kv_total_blocks)
+            .field("total_preemptions", self.total_preemptions)
+            .field("steps", self.steps)
+            .field("finished_total", self.finished_total)
+            .field("tenants", self.tenants.len())
+            .finish()
     }
 }

@@ -12,9 +12,10 @@ use crate::bulk;
 use crate::errors::{to_py, unsigned};
 use crate::locked::Locked;
 use crate::policy::{now_or_clock, PyPolicy};
+use crate::repr::Repr;
 use crate::stats::PyClusterStats;
 use crate::tenant_figures::PyTenantFigures;
-use crate::values::{q, repr, PyGpuSpec, PyPlacement, PyPreemptionPlan, PyWorkload};
+use crate::values::{PyGpuSpec, PyPlacement, PyPreemptionPlan, PyWorkload};
 
 /// Host CPU or memory of a node added without a figure: large enough never to bind.
 pub const UNTRACKED_HOST: u64 = 1 << 40;
@@ -159,10 +160,7 @@ impl PyCluster {
     fn tenant_figures(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<PyTenantFigures>> {
         let now = self.now(py, now)?;
         let all = self.inner.run(py, |c| c.tenant_figures(now));
-        Ok(all
-            .into_iter()
-            .map(|inner| PyTenantFigures { inner })
-            .collect())
+        Ok(all.into_iter().map(PyTenantFigures::from).collect())
     }
 
     /// One tenant's figures at `now`; `NotFound` if neither the engine nor a placement knows it.
@@ -175,7 +173,7 @@ impl PyCluster {
     ) -> PyResult<PyTenantFigures> {
         let now = self.now(py, now)?;
         let one = self.inner.call(py, |c| c.tenant_figure(tenant, now));
-        one.map(|inner| PyTenantFigures { inner })
+        one.map(PyTenantFigures::from)
     }
 
     /// Releases many workloads; returns a bool array, False where the id was not placed.
@@ -357,15 +355,12 @@ impl PyCluster {
     fn __repr__(&self, py: Python<'_>) -> String {
         self.inner.run(py, |c| {
             let inv = c.inventory();
-            repr(
-                "Cluster",
-                &[
-                    ("policy", q(c.policy().name())),
-                    ("nodes", inv.live_nodes().count().to_string()),
-                    ("gpus", inv.live_gpus().count().to_string()),
-                    ("workloads", c.allocations().count().to_string()),
-                ],
-            )
+            Repr::new("Cluster")
+                .field("policy", c.policy().name())
+                .field("nodes", inv.live_nodes().count())
+                .field("gpus", inv.live_gpus().count())
+                .field("workloads", c.allocations().count())
+                .finish()
         })
     }
 }

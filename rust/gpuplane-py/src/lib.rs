@@ -1,6 +1,7 @@
 //! `gpuplane._core`: the thin PyO3 binding of `gpuplane-core`. It converts types and errors
 //! and releases the GIL around core calls; it holds no scheduling logic.
 
+mod amounts;
 mod batching;
 mod batching_bulk;
 mod batching_plan;
@@ -14,10 +15,12 @@ mod names;
 mod policy;
 mod policy_values;
 mod prefix;
+mod repr;
 mod routing;
 mod sim;
 mod stats;
 mod tenant_figures;
+mod tenant_spec;
 mod values;
 
 use pyo3::prelude::*;

@@ -9,20 +9,21 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::policy::{
-    shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, Quota, SharedPolicy, TenantSpec,
+    shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, SharedPolicy,
 };
 use gpuplane_core::Error;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::types::{PyBytes, PyDict, PyType};
 
-use crate::errors::{invalid, signed32, to_py, unsigned, unsigned32};
+use crate::amounts::{self, resources};
+use crate::errors::{invalid, signed32, to_py, unsigned};
 use crate::locked::Locked;
 use crate::policy_values::{
-    res_dict, resources, PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass,
-    PyQuota, PyTenant,
+    PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass, PyQuota, PyTenant,
 };
-use crate::values::repr;
+use crate::repr::Repr;
+use crate::tenant_spec::tenant_spec;
 
 static MONOTONIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -38,55 +39,12 @@ pub fn now_or_clock(py: Python<'_>, now: Option<f64>) -> PyResult<f64> {
 }
 
 type Amounts = Option<BTreeMap<String, f64>>;
-type Caps = Option<BTreeMap<String, Option<f64>>>;
-type Models = Option<BTreeMap<String, BTreeMap<String, Option<f64>>>>;
 
 /// A priority class, or just its name.
 #[derive(FromPyObject)]
 enum ClassArg {
     Class(PyPriorityClass),
     Name(String),
-}
-
-/// A tenant's quota given either as a `Quota` or as its parts (not both).
-struct QuotaParts {
-    guaranteed: Amounts,
-    deserved: Amounts,
-    limit: Caps,
-    over_quota_priority: Option<i64>,
-    over_quota_weight: Option<f64>,
-    models: Models,
-}
-
-impl QuotaParts {
-    fn given(&self) -> bool {
-        self.guaranteed.is_some()
-            || self.deserved.is_some()
-            || self.limit.is_some()
-            || self.over_quota_priority.is_some()
-            || self.over_quota_weight.is_some()
-            || self.models.is_some()
-    }
-
-    fn quota(self, quota: Option<PyQuota>) -> PyResult<Quota> {
-        if let Some(q) = quota {
-            if self.given() {
-                return Err(invalid(
-                    "quota",
-                    "give a Quota or its parts as keywords, not both",
-                ));
-            }
-            return Ok(q.inner);
-        }
-        PyQuota::build(
-            self.guaranteed,
-            self.deserved,
-            self.limit,
-            self.over_quota_priority.unwrap_or(0),
-            self.over_quota_weight.unwrap_or(1.0),
-            self.models,
-        )
-    }
 }
 
 /// The policy engine: a tenant tree with quotas, priority classes, fair share, decayed usage,
@@ -106,42 +64,6 @@ impl PyPolicy {
             inner: Locked::from_shared(engine),
         }
     }
-}
-
-/// The one tenant-spec builder of `add_tenant` and `update_tenant` (their Python arguments).
-#[allow(clippy::too_many_arguments)]
-fn tenant_spec(
-    name: String,
-    parent: Option<String>,
-    quota: Option<PyQuota>,
-    guaranteed: Amounts,
-    deserved: Amounts,
-    limit: Caps,
-    over_quota_priority: Option<i64>,
-    over_quota_weight: Option<f64>,
-    models: Models,
-    max_queued: Option<i64>,
-    budget: Option<f64>,
-    burst_tokens: Option<f64>,
-) -> PyResult<TenantSpec> {
-    let parts = QuotaParts {
-        guaranteed,
-        deserved,
-        limit,
-        over_quota_priority,
-        over_quota_weight,
-        models,
-    };
-    Ok(TenantSpec {
-        name,
-        parent,
-        quota: parts.quota(quota)?,
-        max_queued: max_queued
-            .map(|v| unsigned32("max_queued", v))
-            .transpose()?,
-        budget,
-        burst_tokens,
-    })
 }
 
 #[pymethods]
@@ -170,79 +92,31 @@ impl PyPolicy {
 
     /// Adds a tree node under `parent` (`None`: the cluster). Its quota is `quota` or the
     /// keyword parts (`guaranteed`, `deserved`, `limit` as `{resource: amount}` dicts, ...).
-    #[pyo3(signature = (name, parent=None, quota=None, *, guaranteed=None, deserved=None,
-        limit=None, over_quota_priority=None, over_quota_weight=None, models=None,
-        max_queued=None, budget=None, burst_tokens=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, parent=None, quota=None, **parts))]
     fn add_tenant(
         &self,
         py: Python<'_>,
         name: String,
         parent: Option<String>,
         quota: Option<PyQuota>,
-        guaranteed: Amounts,
-        deserved: Amounts,
-        limit: Caps,
-        over_quota_priority: Option<i64>,
-        over_quota_weight: Option<f64>,
-        models: Models,
-        max_queued: Option<i64>,
-        budget: Option<f64>,
-        burst_tokens: Option<f64>,
+        parts: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        let s = tenant_spec(
-            name,
-            parent,
-            quota,
-            guaranteed,
-            deserved,
-            limit,
-            over_quota_priority,
-            over_quota_weight,
-            models,
-            max_queued,
-            budget,
-            burst_tokens,
-        )?;
+        let s = tenant_spec("add_tenant", name, parent, quota, parts)?;
         self.inner.call(py, |p| p.add_tenant(s))
     }
 
     /// Replaces a node's spec (same arguments as `add_tenant`); may move it to another parent
     /// (cycles are refused).
-    #[pyo3(signature = (name, parent=None, quota=None, *, guaranteed=None, deserved=None,
-        limit=None, over_quota_priority=None, over_quota_weight=None, models=None,
-        max_queued=None, budget=None, burst_tokens=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, parent=None, quota=None, **parts))]
     fn update_tenant(
         &self,
         py: Python<'_>,
         name: String,
         parent: Option<String>,
         quota: Option<PyQuota>,
-        guaranteed: Amounts,
-        deserved: Amounts,
-        limit: Caps,
-        over_quota_priority: Option<i64>,
-        over_quota_weight: Option<f64>,
-        models: Models,
-        max_queued: Option<i64>,
-        budget: Option<f64>,
-        burst_tokens: Option<f64>,
+        parts: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        let s = tenant_spec(
-            name,
-            parent,
-            quota,
-            guaranteed,
-            deserved,
-            limit,
-            over_quota_priority,
-            over_quota_weight,
-            models,
-            max_queued,
-            budget,
-            burst_tokens,
-        )?;
+        let s = tenant_spec("update_tenant", name, parent, quota, parts)?;
         self.inner.call(py, |p| p.update_tenant(s))
     }
 
@@ -349,39 +223,36 @@ impl PyPolicy {
 
     /// Decayed usage of a node at `now` (the clock is not advanced).
     #[pyo3(signature = (tenant, now=None))]
-    fn usage(
-        &self,
-        py: Python<'_>,
-        tenant: &str,
-        now: Option<f64>,
-    ) -> PyResult<BTreeMap<&'static str, f64>> {
+    fn usage(&self, py: Python<'_>, tenant: &str, now: Option<f64>) -> PyResult<amounts::Amounts> {
         let now = now_or_clock(py, now)?;
         self.inner
             .call(py, |p| p.usage(tenant, now))
-            .map(|r| res_dict(&r))
+            .map(amounts::Amounts)
     }
 
     /// Resources a node's subtree holds now.
-    fn allocated(&self, py: Python<'_>, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
+    fn allocated(&self, py: Python<'_>, tenant: &str) -> PyResult<amounts::Amounts> {
         self.inner
             .call(py, |p| p.allocated(tenant))
-            .map(|r| res_dict(&r))
+            .map(amounts::Amounts)
     }
 
     /// A node's fair share, made current incrementally (its path and the siblings along it).
-    fn fair_share(&self, py: Python<'_>, tenant: &str) -> PyResult<BTreeMap<&'static str, f64>> {
+    fn fair_share(&self, py: Python<'_>, tenant: &str) -> PyResult<amounts::Amounts> {
         let r = self.inner.call(py, |p| p.resolve_fair_share(tenant));
-        r.map(|r| res_dict(&r))
+        r.map(amounts::Amounts)
     }
 
     /// Every node's fair share by name, computed from scratch (the baseline of the incremental
     /// `fair_share`; it also makes every cached share current).
-    fn fair_shares(&self, py: Python<'_>) -> BTreeMap<String, BTreeMap<&'static str, f64>> {
+    fn fair_shares(&self, py: Python<'_>) -> BTreeMap<String, amounts::Amounts> {
         let all = self.inner.run(py, |p| {
             p.recompute_all_fair_shares();
             p.full_fair_shares()
         });
-        all.iter().map(|(k, r)| (k.clone(), res_dict(r))).collect()
+        all.into_iter()
+            .map(|(k, r)| (k, amounts::Amounts(r)))
+            .collect()
     }
 
     /// Recomputes every fair share from scratch (the full-recomputation baseline).
@@ -427,7 +298,7 @@ impl PyPolicy {
             id,
             tenant,
             class: priority_class,
-            resources: crate::policy_values::resources("resources", resources)?,
+            resources: amounts::resources("resources", resources)?,
             gpu_model,
             tokens,
             est_duration_s,
@@ -501,14 +372,11 @@ impl PyPolicy {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         self.inner.run(py, |p| {
-            repr(
-                "Policy",
-                &[
-                    ("tenants", p.tenant_count().to_string()),
-                    ("classes", p.classes().count().to_string()),
-                    ("running", p.running_all().count().to_string()),
-                ],
-            )
+            Repr::new("Policy")
+                .field("tenants", p.tenant_count())
+                .field("classes", p.classes().count())
+                .field("running", p.running_all().count())
+                .finish()
         })
     }
 }

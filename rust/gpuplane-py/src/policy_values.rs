@@ -5,75 +5,13 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::policy::{
-    Decision, Explanation, Limits, ModelQuota, PolicyConfig, PriorityClass, Quota, Resource,
-    Resources, TenantSpec,
+    Decision, Explanation, ModelQuota, PolicyConfig, PriorityClass, Quota, TenantSpec,
 };
 use pyo3::prelude::*;
 
-use crate::batching_values::py_float;
+use crate::amounts::{limits, resources, Amounts, Caps};
 use crate::errors::{invalid, signed32, to_py};
-use crate::values::{q, repr};
-
-/// A resource by name (the core parses it), or `InvalidRequest` on `{field}.{name}`.
-fn resource(field: &str, name: &str) -> PyResult<Resource> {
-    Resource::parse(field, name).map_err(to_py)
-}
-
-/// Amounts from a `{resource: amount}` dict (missing resources are 0). Values are checked by
-/// the core, which names `{field}.{resource}`.
-pub fn resources(field: &str, d: Option<BTreeMap<String, f64>>) -> PyResult<Resources> {
-    let mut out = Resources::ZERO;
-    for (k, v) in d.unwrap_or_default() {
-        out.set(resource(field, &k)?, v);
-    }
-    Ok(out)
-}
-
-/// Caps from a `{resource: cap}` dict (missing or `None` is no cap).
-fn limits(field: &str, d: Option<BTreeMap<String, Option<f64>>>) -> PyResult<Limits> {
-    let mut out = Limits::NONE;
-    for (k, v) in d.unwrap_or_default() {
-        out.set(resource(field, &k)?, v);
-    }
-    Ok(out)
-}
-
-/// Amounts as a dict with every resource.
-pub fn res_dict(r: &Resources) -> BTreeMap<&'static str, f64> {
-    Resource::ALL
-        .into_iter()
-        .map(|k| (k.name(), r.get(k)))
-        .collect()
-}
-
-/// Caps as a dict with only the capped resources.
-fn limit_dict(l: &Limits) -> BTreeMap<&'static str, f64> {
-    Resource::ALL
-        .into_iter()
-        .filter_map(|k| l.0[k.index()].map(|v| (k.name(), v)))
-        .collect()
-}
-
-/// `{'gpus': 1.0, ...}` with only the non-zero amounts, in resource order.
-fn res_repr(pairs: impl Iterator<Item = (Resource, f64)>) -> String {
-    let parts: Vec<String> = pairs
-        .filter(|&(_, v)| v != 0.0)
-        .map(|(k, v)| format!("{}: {}", q(k.name()), py_float(v)))
-        .collect();
-    format!("{{{}}}", parts.join(", "))
-}
-
-pub fn amounts_repr(r: &Resources) -> String {
-    res_repr(Resource::ALL.into_iter().map(|k| (k, r.get(k))))
-}
-
-fn limits_repr(l: &Limits) -> String {
-    res_repr(
-        Resource::ALL
-            .into_iter()
-            .filter_map(|k| l.0[k.index()].map(|v| (k, v))),
-    )
-}
+use crate::repr::{PyRepr, Ratio, Repr};
 
 /// Per-GPU-model quotas from `{model: {"guaranteed": x, "limit": y}}`.
 fn model_quotas(
@@ -171,18 +109,16 @@ impl PyPolicyConfig {
 
     fn __repr__(&self) -> String {
         let c = &self.inner;
-        repr(
-            "PolicyConfig",
-            &[
-                ("half_life_s", py_float(c.half_life_s)),
-                ("usage_factor", py_float(c.usage_factor)),
-                ("w_in", py_float(c.w_in)),
-                ("w_out", py_float(c.w_out)),
-                ("collateral_factor", py_float(c.collateral_factor)),
-                ("min_runtime_s", py_float(c.min_runtime_s)),
-                ("default_burst_s", py_float(c.default_burst_s)),
-            ],
-        )
+        Repr::new("PolicyConfig")
+            .field("half_life_s", c.half_life_s)
+            .field("usage_factor", c.usage_factor)
+            .field("w_in", c.w_in)
+            .field("w_out", c.w_out)
+            .field("collateral_factor", c.collateral_factor)
+            .field("min_runtime_s", c.min_runtime_s)
+            .field("default_burst_s", c.default_burst_s)
+            .field_if(!c.gpu_prices.is_empty(), "gpu_prices", &c.gpu_prices)
+            .finish()
     }
 }
 
@@ -193,23 +129,38 @@ pub struct PyQuota {
     pub inner: Quota,
 }
 
-impl PyQuota {
-    /// A checked quota from its parts (all optional; see the class docs).
-    pub fn build(
-        guaranteed: Option<BTreeMap<String, f64>>,
-        deserved: Option<BTreeMap<String, f64>>,
-        limit: Option<BTreeMap<String, Option<f64>>>,
-        over_quota_priority: i64,
-        over_quota_weight: f64,
-        models: Option<BTreeMap<String, BTreeMap<String, Option<f64>>>>,
-    ) -> PyResult<Quota> {
+/// A quota's parts as Python gives them, each optional (see `Quota`'s docs).
+#[derive(Default)]
+pub struct QuotaParts {
+    pub guaranteed: Option<BTreeMap<String, f64>>,
+    pub deserved: Option<BTreeMap<String, f64>>,
+    pub limit: Option<BTreeMap<String, Option<f64>>>,
+    pub over_quota_priority: Option<i64>,
+    pub over_quota_weight: Option<f64>,
+    pub models: Option<BTreeMap<String, BTreeMap<String, Option<f64>>>>,
+}
+
+impl QuotaParts {
+    /// Whether any part is given.
+    pub fn given(&self) -> bool {
+        self.guaranteed.is_some()
+            || self.deserved.is_some()
+            || self.limit.is_some()
+            || self.over_quota_priority.is_some()
+            || self.over_quota_weight.is_some()
+            || self.models.is_some()
+    }
+
+    /// The checked quota (parts not given take their defaults).
+    pub fn build(self) -> PyResult<Quota> {
+        let priority = self.over_quota_priority.unwrap_or(0);
         let inner = Quota {
-            guaranteed: resources("quota.guaranteed", guaranteed)?,
-            deserved: resources("quota.deserved", deserved)?,
-            limit: limits("quota.limit", limit)?,
-            over_quota_priority: signed32("quota.over_quota_priority", over_quota_priority)?,
-            over_quota_weight,
-            models: model_quotas(models)?,
+            guaranteed: resources("quota.guaranteed", self.guaranteed)?,
+            deserved: resources("quota.deserved", self.deserved)?,
+            limit: limits("quota.limit", self.limit)?,
+            over_quota_priority: signed32("quota.over_quota_priority", priority)?,
+            over_quota_weight: self.over_quota_weight.unwrap_or(1.0),
+            models: model_quotas(self.models)?,
         };
         inner.validate().map_err(to_py)?;
         Ok(inner)
@@ -229,28 +180,29 @@ impl PyQuota {
         over_quota_weight: f64,
         models: Option<BTreeMap<String, BTreeMap<String, Option<f64>>>>,
     ) -> PyResult<Self> {
-        let inner = PyQuota::build(
+        let parts = QuotaParts {
             guaranteed,
             deserved,
             limit,
-            over_quota_priority,
-            over_quota_weight,
+            over_quota_priority: Some(over_quota_priority),
+            over_quota_weight: Some(over_quota_weight),
             models,
-        )?;
+        };
+        let inner = parts.build()?;
         Ok(PyQuota { inner })
     }
 
     #[getter]
-    fn guaranteed(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.guaranteed)
+    fn guaranteed(&self) -> Amounts {
+        Amounts(self.inner.guaranteed)
     }
     #[getter]
-    fn deserved(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.deserved)
+    fn deserved(&self) -> Amounts {
+        Amounts(self.inner.deserved)
     }
     #[getter]
-    fn limit(&self) -> BTreeMap<&'static str, f64> {
-        limit_dict(&self.inner.limit)
+    fn limit(&self) -> Caps {
+        Caps(self.inner.limit)
     }
     #[getter]
     fn over_quota_priority(&self) -> i32 {
@@ -273,21 +225,21 @@ impl PyQuota {
     }
 
     fn __repr__(&self) -> String {
-        quota_repr(&self.inner)
+        self.inner.py_repr()
     }
 }
 
-fn quota_repr(q: &Quota) -> String {
-    repr(
-        "Quota",
-        &[
-            ("guaranteed", amounts_repr(&q.guaranteed)),
-            ("deserved", amounts_repr(&q.deserved)),
-            ("limit", limits_repr(&q.limit)),
-            ("over_quota_priority", q.over_quota_priority.to_string()),
-            ("over_quota_weight", py_float(q.over_quota_weight)),
-        ],
-    )
+impl PyRepr for Quota {
+    fn py_repr(&self) -> String {
+        let q = self;
+        Repr::new("Quota")
+            .field("guaranteed", Amounts(q.guaranteed))
+            .field("deserved", Amounts(q.deserved))
+            .field("limit", Caps(q.limit))
+            .field("over_quota_priority", q.over_quota_priority)
+            .field("over_quota_weight", q.over_quota_weight)
+            .finish()
+    }
 }
 
 /// A priority class: a name, a value (higher preempts lower) and whether its work may be
@@ -329,15 +281,11 @@ impl PyPriorityClass {
 
     fn __repr__(&self) -> String {
         let c = &self.inner;
-        let pre = if c.preemptible { "True" } else { "False" };
-        repr(
-            "PriorityClass",
-            &[
-                ("name", q(&c.name)),
-                ("value", c.value.to_string()),
-                ("preemptible", pre.into()),
-            ],
-        )
+        Repr::new("PriorityClass")
+            .field("name", &c.name)
+            .field("value", c.value)
+            .field("preemptible", c.preemptible)
+            .finish()
     }
 }
 
@@ -379,14 +327,11 @@ impl PyTenant {
 
     fn __repr__(&self) -> String {
         let t = &self.inner;
-        repr(
-            "Tenant",
-            &[
-                ("name", q(&t.name)),
-                ("parent", t.parent.as_deref().map_or("None".into(), q)),
-                ("quota", quota_repr(&t.quota)),
-            ],
-        )
+        Repr::new("Tenant")
+            .field("name", &t.name)
+            .field("parent", &t.parent)
+            .field("quota", &t.quota)
+            .finish()
     }
 }
 
@@ -434,20 +379,20 @@ impl PyAdmissionDecision {
     }
 
     fn __repr__(&self) -> String {
-        decision_repr(&self.inner)
+        self.inner.py_repr()
     }
 }
 
-fn decision_repr(d: &Decision) -> String {
-    repr(
-        "AdmissionDecision",
-        &[
-            ("request_id", q(&d.request_id)),
-            ("outcome", q(PyAdmissionDecision::outcome_of(d))),
-            ("reason", q(d.reason.code())),
-            ("text", q(&d.text)),
-        ],
-    )
+impl PyRepr for Decision {
+    fn py_repr(&self) -> String {
+        let d = self;
+        Repr::new("AdmissionDecision")
+            .field("request_id", &d.request_id)
+            .field("outcome", PyAdmissionDecision::outcome_of(d))
+            .field("reason", d.reason.code())
+            .field("text", &d.text)
+            .finish()
+    }
 }
 
 /// Where a tenant-tree node stands (`Policy.explain`): fair share, quota, demand, allocation,
@@ -468,32 +413,32 @@ impl PyExplanation {
         self.inner.path.clone()
     }
     #[getter]
-    fn fair_share(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.fair_share)
+    fn fair_share(&self) -> Amounts {
+        Amounts(self.inner.fair_share)
     }
     #[getter]
-    fn guaranteed(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.guaranteed)
+    fn guaranteed(&self) -> Amounts {
+        Amounts(self.inner.guaranteed)
     }
     #[getter]
-    fn deserved(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.deserved)
+    fn deserved(&self) -> Amounts {
+        Amounts(self.inner.deserved)
     }
     #[getter]
-    fn limit(&self) -> BTreeMap<&'static str, f64> {
-        limit_dict(&self.inner.limit)
+    fn limit(&self) -> Caps {
+        Caps(self.inner.limit)
     }
     #[getter]
-    fn demand(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.demand)
+    fn demand(&self) -> Amounts {
+        Amounts(self.inner.demand)
     }
     #[getter]
-    fn allocated(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.allocated)
+    fn allocated(&self) -> Amounts {
+        Amounts(self.inner.allocated)
     }
     #[getter]
-    fn usage(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.usage)
+    fn usage(&self) -> Amounts {
+        Amounts(self.inner.usage)
     }
     #[getter]
     fn dominant_share(&self) -> f64 {
@@ -504,12 +449,12 @@ impl PyExplanation {
         self.inner.fair_share_ratio
     }
     #[getter]
-    fn borrowed(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.borrowed)
+    fn borrowed(&self) -> Amounts {
+        Amounts(self.inner.borrowed)
     }
     #[getter]
-    fn lent(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.lent)
+    fn lent(&self) -> Amounts {
+        Amounts(self.inner.lent)
     }
     #[getter]
     fn spent(&self) -> f64 {
@@ -545,24 +490,17 @@ impl PyExplanation {
 
     fn __repr__(&self) -> String {
         let e = &self.inner;
-        let last = e
-            .last_decision
-            .as_ref()
-            .map_or("None".into(), decision_repr);
-        repr(
-            "Explanation",
-            &[
-                ("tenant", q(&e.tenant)),
-                ("fair_share", amounts_repr(&e.fair_share)),
-                ("allocated", amounts_repr(&e.allocated)),
-                ("usage", amounts_repr(&e.usage)),
-                ("dominant_share", format!("{:.4}", e.dominant_share)),
-                ("borrowed", amounts_repr(&e.borrowed)),
-                ("lent", amounts_repr(&e.lent)),
-                ("queued", e.queued.to_string()),
-                ("running", e.running.to_string()),
-                ("last_decision", last),
-            ],
-        )
+        Repr::new("Explanation")
+            .field("tenant", &e.tenant)
+            .field("fair_share", Amounts(e.fair_share))
+            .field("allocated", Amounts(e.allocated))
+            .field("usage", Amounts(e.usage))
+            .field("dominant_share", Ratio(e.dominant_share))
+            .field("borrowed", Amounts(e.borrowed))
+            .field("lent", Amounts(e.lent))
+            .field("queued", e.queued)
+            .field("running", e.running)
+            .field("last_decision", &e.last_decision)
+            .finish()
     }
 }

@@ -11,7 +11,7 @@ use pyo3::types::PyDict;
 
 use crate::errors::unsigned32;
 use crate::locked::Locked;
-use crate::values::{q, q_list, repr};
+use crate::repr::Repr;
 
 /// The chosen replica, its score, the prompt blocks it has cached, and the score terms.
 #[pyclass(frozen, module = "gpuplane", name = "Route")]
@@ -53,16 +53,13 @@ impl PyRoute {
 
     fn __repr__(&self) -> String {
         let r = &self.inner;
-        repr(
-            "Route",
-            &[
-                ("replica_id", q(&r.replica_id)),
-                ("address", q(&r.address)),
-                ("score", format!("{:?}", r.score)),
-                ("prefix_blocks", r.prefix_blocks.to_string()),
-                ("reason", q(&r.reason)),
-            ],
-        )
+        Repr::new("Route")
+            .field("replica_id", &r.replica_id)
+            .field("address", &r.address)
+            .field("score", r.score)
+            .field("prefix_blocks", r.prefix_blocks)
+            .field("reason", &r.reason)
+            .finish()
     }
 }
 
@@ -144,23 +141,20 @@ impl PyReplicaStatus {
     fn __repr__(&self) -> String {
         let (s, l) = (&self.inner.spec, &self.inner.load);
         let adapters: Vec<String> = l.adapters.iter().cloned().collect();
-        repr(
-            "ReplicaStatus",
-            &[
-                ("id", q(&s.id)),
-                ("address", q(&s.address)),
-                ("model", q(&s.model)),
-                ("tenant", q(&s.tenant)),
-                ("max_running", s.max_running.to_string()),
-                ("waiting", l.waiting.to_string()),
-                ("running", l.running.to_string()),
-                ("in_flight", self.inner.in_flight.to_string()),
-                ("kv_usage", format!("{:?}", l.kv_usage)),
-                ("cached_blocks", l.cached.len().to_string()),
-                ("resident_adapters", q_list(&adapters)),
-                ("routed", self.inner.routed.to_string()),
-            ],
-        )
+        Repr::new("ReplicaStatus")
+            .field("id", &s.id)
+            .field("address", &s.address)
+            .field("model", &s.model)
+            .field("tenant", &s.tenant)
+            .field("max_running", s.max_running)
+            .field("waiting", l.waiting)
+            .field("running", l.running)
+            .field("in_flight", self.inner.in_flight)
+            .field("kv_usage", l.kv_usage)
+            .field("cached_blocks", l.cached.len())
+            .field("resident_adapters", &adapters)
+            .field("routed", self.inner.routed)
+            .finish()
     }
 }
 
@@ -337,6 +331,6 @@ impl PyRouter {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let len = self.inner.run(py, |r| r.len());
-        repr("Router", &[("replicas", len.to_string())])
+        Repr::new("Router").field("replicas", len).finish()
     }
 }

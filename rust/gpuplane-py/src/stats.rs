@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use gpuplane_core::placement::{ClusterStats, GpuStats, Totals};
 use pyo3::prelude::*;
 
-use crate::values::{q, repr};
+use crate::repr::{Ratio, Raw, Repr};
 
 /// One GPU's capacity and usage.
 #[pyclass(frozen, get_all, module = "gpuplane", name = "GpuStats")]
@@ -47,24 +47,17 @@ impl From<GpuStats> for PyGpuStats {
 #[pymethods]
 impl PyGpuStats {
     fn __repr__(&self) -> String {
-        repr(
-            "GpuStats",
-            &[
-                ("id", q(&self.id)),
-                ("model", q(&self.model)),
-                ("healthy", py_bool(self.healthy)),
-                ("memory_used_mib", self.memory_used_mib.to_string()),
-                ("memory_external_mib", self.memory_external_mib.to_string()),
-                ("memory_free_mib", self.memory_free_mib.to_string()),
-                ("compute_free_milli", self.compute_free_milli.to_string()),
-                ("workloads", self.workloads.to_string()),
-            ],
-        )
+        Repr::new("GpuStats")
+            .field("id", &self.id)
+            .field("model", &self.model)
+            .field("healthy", self.healthy)
+            .field("memory_used_mib", self.memory_used_mib)
+            .field("memory_external_mib", self.memory_external_mib)
+            .field("memory_free_mib", self.memory_free_mib)
+            .field("compute_free_milli", self.compute_free_milli)
+            .field("workloads", self.workloads)
+            .finish()
     }
-}
-
-fn py_bool(b: bool) -> String {
-    if b { "True" } else { "False" }.to_string()
 }
 
 /// Capacity and usage summed over a set of GPUs (a node, a model, the cluster).
@@ -101,17 +94,14 @@ impl From<Totals> for PyTotals {
 #[pymethods]
 impl PyTotals {
     fn __repr__(&self) -> String {
-        repr(
-            "Totals",
-            &[
-                ("gpus", self.gpus.to_string()),
-                ("healthy_gpus", self.healthy_gpus.to_string()),
-                ("memory_total_mib", self.memory_total_mib.to_string()),
-                ("memory_free_mib", self.memory_free_mib.to_string()),
-                ("compute_total_milli", self.compute_total_milli.to_string()),
-                ("compute_free_milli", self.compute_free_milli.to_string()),
-            ],
-        )
+        Repr::new("Totals")
+            .field("gpus", self.gpus)
+            .field("healthy_gpus", self.healthy_gpus)
+            .field("memory_total_mib", self.memory_total_mib)
+            .field("memory_free_mib", self.memory_free_mib)
+            .field("compute_total_milli", self.compute_total_milli)
+            .field("compute_free_milli", self.compute_free_milli)
+            .finish()
     }
 }
 
@@ -155,27 +145,24 @@ impl From<ClusterStats> for PyClusterStats {
 #[pymethods]
 impl PyClusterStats {
     fn __repr__(&self) -> String {
-        repr(
-            "ClusterStats",
-            &[
-                ("nodes", self.nodes.to_string()),
-                ("gpus", self.totals.gpus.to_string()),
-                ("workloads", self.workloads.to_string()),
-                ("allocation_ratio", format!("{:.4}", self.allocation_ratio)),
-                (
-                    "memory_allocation_ratio",
-                    format!("{:.4}", self.memory_allocation_ratio),
-                ),
-                (
-                    "compute_allocation_ratio",
-                    format!("{:.4}", self.compute_allocation_ratio),
-                ),
-                (
-                    "fragmentation_gpus",
-                    format!("{:.3}", self.fragmentation_gpus),
-                ),
-                ("node_classes", self.node_classes.to_string()),
-            ],
-        )
+        Repr::new("ClusterStats")
+            .field("nodes", self.nodes)
+            .field("gpus", self.totals.gpus)
+            .field("workloads", self.workloads)
+            .field("allocation_ratio", Ratio(self.allocation_ratio))
+            .field(
+                "memory_allocation_ratio",
+                Ratio(self.memory_allocation_ratio),
+            )
+            .field(
+                "compute_allocation_ratio",
+                Ratio(self.compute_allocation_ratio),
+            )
+            .field(
+                "fragmentation_gpus",
+                Raw(format!("{:.3}", self.fragmentation_gpus)),
+            )
+            .field("node_classes", self.node_classes)
+            .finish()
     }
 }

@@ -1,79 +1,58 @@
 //! `gpuplane.TenantFigures`: a tenant's placements and its standing in the policy engine
 //! (`Cluster.tenant_figures`).
 
-use std::collections::BTreeMap;
-
 use gpuplane_core::placement::TenantFigures;
 use pyo3::prelude::*;
 
-use crate::policy_values::{amounts_repr, res_dict};
-use crate::values::{q, repr};
+use crate::amounts::Amounts;
+use crate::repr::{Ratio, Repr};
 
 /// What a tenant holds on the cluster and where it stands in the attached policy engine.
-#[pyclass(frozen, module = "gpuplane", name = "TenantFigures")]
+#[pyclass(frozen, get_all, module = "gpuplane", name = "TenantFigures")]
 pub struct PyTenantFigures {
-    pub inner: TenantFigures,
+    tenant: String,
+    placed_workloads: u32,
+    placed_gpus: u64,
+    placed_memory_mib: u64,
+    admitted: u32,
+    queued: u32,
+    allocated: Amounts,
+    usage: Amounts,
+    fair_share: Amounts,
+    dominant_share: f64,
+}
+
+impl From<TenantFigures> for PyTenantFigures {
+    fn from(f: TenantFigures) -> Self {
+        PyTenantFigures {
+            tenant: f.tenant,
+            placed_workloads: f.placed_workloads,
+            placed_gpus: f.placed_gpus,
+            placed_memory_mib: f.placed_memory_mib,
+            admitted: f.admitted,
+            queued: f.queued,
+            allocated: Amounts(f.allocated),
+            usage: Amounts(f.usage),
+            fair_share: Amounts(f.fair_share),
+            dominant_share: f.dominant_share,
+        }
+    }
 }
 
 #[pymethods]
 impl PyTenantFigures {
-    #[getter]
-    fn tenant(&self) -> &str {
-        &self.inner.tenant
-    }
-    #[getter]
-    fn placed_workloads(&self) -> u32 {
-        self.inner.placed_workloads
-    }
-    #[getter]
-    fn placed_gpus(&self) -> u64 {
-        self.inner.placed_gpus
-    }
-    #[getter]
-    fn placed_memory_mib(&self) -> u64 {
-        self.inner.placed_memory_mib
-    }
-    #[getter]
-    fn admitted(&self) -> u32 {
-        self.inner.admitted
-    }
-    #[getter]
-    fn queued(&self) -> u32 {
-        self.inner.queued
-    }
-    #[getter]
-    fn allocated(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.allocated)
-    }
-    #[getter]
-    fn usage(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.usage)
-    }
-    #[getter]
-    fn fair_share(&self) -> BTreeMap<&'static str, f64> {
-        res_dict(&self.inner.fair_share)
-    }
-    #[getter]
-    fn dominant_share(&self) -> f64 {
-        self.inner.dominant_share
-    }
-
     fn __repr__(&self) -> String {
-        let f = &self.inner;
-        repr(
-            "TenantFigures",
-            &[
-                ("tenant", q(&f.tenant)),
-                ("placed_workloads", f.placed_workloads.to_string()),
-                ("placed_gpus", f.placed_gpus.to_string()),
-                ("placed_memory_mib", f.placed_memory_mib.to_string()),
-                ("admitted", f.admitted.to_string()),
-                ("queued", f.queued.to_string()),
-                ("allocated", amounts_repr(&f.allocated)),
-                ("usage", amounts_repr(&f.usage)),
-                ("fair_share", amounts_repr(&f.fair_share)),
-                ("dominant_share", format!("{:.4}", f.dominant_share)),
-            ],
-        )
+        Repr::new("TenantFigures")
+            .field("tenant", &self.tenant)
+            .field("placed_workloads", self.placed_workloads)
+            .field("placed_gpus", self.placed_gpus)
+            .field("placed_memory_mib", self.placed_memory_mib)
+            .field("admitted", self.admitted)
+            .field("queued", self.queued)
+            .field("allocated", self.allocated)
+            .field("usage", self.usage)
+            .field("fair_share", self.fair_share)
+            .field("dominant_share", Ratio(self.dominant_share))
+            .finish()
     }
 }

@@ -7,62 +7,8 @@ use gpuplane_core::placement::{Placement, PreemptionPlan, Workload};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::batching_values::py_float;
 use crate::errors::{signed32, to_py, unsigned, unsigned32};
-
-/// Formats `name(k=v, ...)` for `__repr__`.
-pub fn repr(name: &str, fields: &[(&str, String)]) -> String {
-    let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{name}({})", parts.join(", "))
-}
-
-/// A string quoted the way Python's `repr` quotes it.
-pub fn q(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// A list of strings as Python would print it.
-pub fn q_list(items: &[String]) -> String {
-    let parts: Vec<String> = items.iter().map(|s| q(s)).collect();
-    format!("[{}]", parts.join(", "))
-}
-
-/// Strings as Python's `repr` writes a tuple of them.
-pub fn q_tuple(items: &[String]) -> String {
-    match items {
-        [one] => format!("({},)", q(one)),
-        _ => format!(
-            "({})",
-            items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-fn opt(s: &Option<String>) -> String {
-    s.as_deref().map_or("None".into(), q)
-}
+use crate::repr::{PyRepr, Repr, Tuple};
 
 /// One GPU of a node: model, memory, compute capacity, topology group and optional stable id.
 #[pyclass(frozen, eq, module = "gpuplane", name = "GpuSpec", from_py_object)]
@@ -116,16 +62,13 @@ impl PyGpuSpec {
 
     fn __repr__(&self) -> String {
         let g = &self.inner;
-        repr(
-            "GpuSpec",
-            &[
-                ("model", q(&g.model)),
-                ("memory_mib", g.memory_mib.to_string()),
-                ("compute_milli", g.compute_milli.to_string()),
-                ("topology_group", opt(&g.topology_group)),
-                ("id", opt(&g.id)),
-            ],
-        )
+        Repr::new("GpuSpec")
+            .field("model", &g.model)
+            .field("memory_mib", g.memory_mib)
+            .field("compute_milli", g.compute_milli)
+            .field("topology_group", &g.topology_group)
+            .field("id", &g.id)
+            .finish()
     }
 }
 
@@ -227,62 +170,40 @@ impl PyWorkload {
     }
 
     fn __repr__(&self) -> String {
-        workload_repr(&self.inner)
+        self.inner.py_repr()
     }
 }
 
-pub fn workload_repr(w: &Workload) -> String {
-    let mut fields = vec![
-        ("id", q(&w.id)),
-        ("memory_mib", w.memory_mib.to_string()),
-        ("gpu_count", w.gpu_count.to_string()),
-        ("tenant", q(&w.tenant)),
-    ];
-    let optional: [(&str, bool, String); 8] = [
-        (
-            "compute_milli",
-            w.compute_milli > 0,
-            w.compute_milli.to_string(),
-        ),
-        ("cpu_milli", w.cpu_milli > 0, w.cpu_milli.to_string()),
-        (
-            "host_memory_mib",
-            w.host_memory_mib > 0,
-            w.host_memory_mib.to_string(),
-        ),
-        (
-            "allowed_models",
-            !w.allowed_models.is_empty(),
-            q_list(&w.allowed_models),
-        ),
-        (
-            "node_selector",
-            !w.node_selector.is_empty(),
-            selector_repr(&w.node_selector),
-        ),
-        ("priority", w.priority != 0, w.priority.to_string()),
-        ("preemptible", !w.preemptible, "False".into()),
-        (
-            "priority_class",
-            w.priority_class.is_some(),
-            opt(&w.priority_class),
-        ),
-    ];
-    fields.extend(
-        optional
-            .into_iter()
-            .filter(|(_, set, _)| *set)
-            .map(|(k, _, v)| (k, v)),
-    );
-    repr("Workload", &fields)
-}
-
-fn selector_repr(m: &BTreeMap<String, String>) -> String {
-    let parts: Vec<String> = m
-        .iter()
-        .map(|(k, v)| format!("{}: {}", q(k), q(v)))
-        .collect();
-    format!("{{{}}}", parts.join(", "))
+impl PyRepr for Workload {
+    fn py_repr(&self) -> String {
+        let w = self;
+        Repr::new("Workload")
+            .field("id", &w.id)
+            .field("memory_mib", w.memory_mib)
+            .field("gpu_count", w.gpu_count)
+            .field("tenant", &w.tenant)
+            .field_if(w.compute_milli > 0, "compute_milli", w.compute_milli)
+            .field_if(w.cpu_milli > 0, "cpu_milli", w.cpu_milli)
+            .field_if(w.host_memory_mib > 0, "host_memory_mib", w.host_memory_mib)
+            .field_if(
+                !w.allowed_models.is_empty(),
+                "allowed_models",
+                &w.allowed_models,
+            )
+            .field_if(
+                !w.node_selector.is_empty(),
+                "node_selector",
+                &w.node_selector,
+            )
+            .field_if(w.priority != 0, "priority", w.priority)
+            .field_if(!w.preemptible, "preemptible", w.preemptible)
+            .field_if(
+                w.priority_class.is_some(),
+                "priority_class",
+                &w.priority_class,
+            )
+            .finish()
+    }
 }
 
 /// Where a workload was placed and why.
@@ -364,20 +285,17 @@ impl PyPlacement {
 
     fn __repr__(&self) -> String {
         let p = &self.inner;
-        repr(
-            "Placement",
-            &[
-                ("workload_id", q(&p.workload_id)),
-                ("node", q(&p.node)),
-                ("gpu_ids", q_tuple(&p.gpu_ids)),
-                ("memory_mib", p.memory_mib.to_string()),
-                ("compute_milli", p.compute_milli.to_string()),
-                ("policy", q(&p.policy)),
-                ("score", py_float(p.score)),
-                ("reason", q(&p.reason)),
-                ("tenant", q(&p.tenant)),
-            ],
-        )
+        Repr::new("Placement")
+            .field("workload_id", &p.workload_id)
+            .field("node", &p.node)
+            .field("gpu_ids", Tuple(&p.gpu_ids))
+            .field("memory_mib", p.memory_mib)
+            .field("compute_milli", p.compute_milli)
+            .field("policy", &p.policy)
+            .field("score", p.score)
+            .field("reason", &p.reason)
+            .field("tenant", &p.tenant)
+            .finish()
     }
 }
 
@@ -421,14 +339,11 @@ impl PyPreemptionPlan {
 
     fn __repr__(&self) -> String {
         let p = &self.inner;
-        repr(
-            "PreemptionPlan",
-            &[
-                ("workload", q(&p.workload.id)),
-                ("node", q(&p.node)),
-                ("victims", q_list(&p.victims)),
-                ("evicted_memory_mib", p.evicted_memory_mib.to_string()),
-            ],
-        )
+        Repr::new("PreemptionPlan")
+            .field("workload", &p.workload.id)
+            .field("node", &p.node)
+            .field("victims", &p.victims)
+            .field("evicted_memory_mib", p.evicted_memory_mib)
+            .finish()
     }
 }

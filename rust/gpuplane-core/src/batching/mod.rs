@@ -37,6 +37,7 @@ mod schedule;
 mod scheduler;
 mod seq;
 mod serve;
+mod submission;
 mod tally;
 mod tenancy;
 mod update;
@@ -47,6 +48,7 @@ pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
 pub use request::{Request, RequestProgress};
 pub use scheduler::BatchScheduler;
+pub use submission::Submission;
 pub use tenancy::MIN_WEIGHT;
 
 /// Upper bound on any token count the scheduler accepts (prompt length, max new tokens, token
