@@ -7,7 +7,7 @@ import gpuplane
 import pytest
 import ray_cluster  # noqa: F401  fails naming scripts/stacks/ray.sh when Ray is missing
 from gpuplane.errors import InvalidRequest
-from gpuplane.ray import EngineFigures, Request, figures_from_scheduler
+from gpuplane.ray import EngineFigures, Request, RoutingStatsMixin, figures_from_scheduler
 from gpuplane.ray.packing import MEMORY_LABEL, _memory_of
 from gpuplane.ray.request import request_fields
 from gpuplane.ray.state import ReplicaView, RoutingState
@@ -32,6 +32,19 @@ def test_scheduler_reports_the_hashes_of_its_cached_prompt_blocks():
     f = figures_from_scheduler(sched)
     assert f.cached_block_hashes == tuple(sorted(hashes)) and f.block_size == 4
     assert "a" in f.tenant_service
+
+
+def test_a_deployment_must_implement_routing_figures():
+    class Forgot(RoutingStatsMixin):
+        pass
+
+    class Reports(RoutingStatsMixin):
+        def routing_figures(self) -> EngineFigures:
+            return EngineFigures(waiting=3)
+
+    with pytest.raises(TypeError, match="routing_figures"):
+        Forgot()
+    assert Reports().record_routing_stats()["waiting"] == 3
 
 
 def test_tenant_and_prompt_travel_in_the_request():

@@ -12,6 +12,7 @@ blocks hashed with :func:`gpuplane.prompt_block_hashes` at the router's block si
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,12 +20,13 @@ import gpuplane
 from gpuplane.ray.figures import EngineFigures
 
 
-class RoutingStatsMixin:
-    """Gives a deployment Serve's ``record_routing_stats`` from its ``routing_figures()``."""
+class RoutingStatsMixin(ABC):
+    """Gives a deployment Serve's ``record_routing_stats`` from its ``routing_figures()``, which
+    the deployment must implement (a class without it cannot be instantiated)."""
 
+    @abstractmethod
     def routing_figures(self) -> EngineFigures:
-        """The engine's current figures; the deployment implements it."""
-        raise NotImplementedError(f"{type(self).__name__} must implement routing_figures()")
+        """The engine's current figures."""
 
     def record_routing_stats(self) -> dict[str, Any]:
         """Called by Serve on the replica; the router reads the dict it returns."""
