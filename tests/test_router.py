@@ -116,8 +116,8 @@ def test_daemon_adapter_keeps_its_interface():
         "waiting": 1,
         "running": 2,
         "kv_usage": 0.25,
-        "cached": [1, 2],
-        "adapters": ["x"],
+        "cached_block_hashes": [1, 2],
+        "resident_adapters": ["x"],
         "tenant_service": {"t": 3.0},
     }
     d.report(load)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
 
-from gpuplane.client_values import ClusterView, GpuStats, Placement, ReplicaView, TenantStatus
+from gpuplane.client_values import ClusterView, GpuStats, Placement, ReplicaView, TenantStatus, Totals
 
 RESOURCES = ("gpus", "memory_mib", "tokens_per_s", "concurrent")
 
@@ -58,23 +58,16 @@ class ResourceRow:
 
 
 @dataclass(frozen=True)
-class TenantRow:
-    """A tenant, what it has placed, admitted and queued, and its resources."""
+class TenantRow(TenantStatus):
+    """A tenant's status (what it has placed, admitted and queued) with its resource rows."""
 
-    name: str
-    parent: str | None
-    placed_workloads: int
-    placed_gpus: int
-    placed_memory_mib: int
-    admitted: int
-    queued: int
-    dominant_share: float
     resources: tuple[ResourceRow, ...]
 
 
 @dataclass(frozen=True)
 class ReplicaRow:
-    """An engine replica's reported load."""
+    """An engine replica's reported load (not its address) and its share of the requests
+    routed so far."""
 
     id: str
     model: str
@@ -87,16 +80,11 @@ class ReplicaRow:
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(Totals):
     """Cluster totals and ratios."""
 
     nodes: int
-    gpus: int
-    healthy_gpus: int
     workloads: int
-    memory_total_mib: int
-    memory_used_mib: int
-    memory_external_mib: int
     allocation_ratio: float
     fragmentation_ratio: float
 
@@ -175,54 +163,29 @@ def resource_rows(t: TenantStatus) -> tuple[ResourceRow, ...]:
 
 def tenant_rows(tenants: Sequence[TenantStatus]) -> tuple[TenantRow, ...]:
     """Tenants' rows."""
-    return tuple(
-        TenantRow(
-            t.name,
-            t.parent,
-            t.placed_workloads,
-            t.placed_gpus,
-            t.placed_memory_mib,
-            t.admitted,
-            t.queued,
-            t.dominant_share,
-            resource_rows(t),
-        )
-        for t in tenants
-    )
+    return tuple(TenantRow(**_fields_of(t), resources=resource_rows(t)) for t in tenants)
 
 
 def replica_rows(replicas: Sequence[ReplicaView]) -> tuple[ReplicaRow, ...]:
     """Replicas' rows, each with its share of the requests routed so far."""
-    total = sum(r.routed for r in replicas)
+    total = sum(r.routed for r in replicas) or 1
     return tuple(
-        ReplicaRow(
-            r.id,
-            r.model,
-            r.tenant,
-            r.waiting,
-            r.running,
-            r.kv_usage,
-            r.routed,
-            r.routed / total if total else 0.0,
-        )
+        ReplicaRow(r.id, r.model, r.tenant, r.waiting, r.running, r.kv_usage, r.routed, r.routed / total)
         for r in replicas
     )
 
 
 def summary_of(cluster: ClusterView) -> Summary:
     """The cluster's totals."""
-    t = cluster.totals
-    return Summary(
-        cluster.nodes,
-        t.gpus,
-        t.healthy_gpus,
-        cluster.workloads,
-        t.memory_total_mib,
-        t.memory_used_mib,
-        t.memory_external_mib,
-        cluster.allocation_ratio,
-        cluster.fragmentation_ratio,
-    )
+    c = cluster
+    ratios = {"allocation_ratio": c.allocation_ratio, "fragmentation_ratio": c.fragmentation_ratio}
+    return Summary(**_fields_of(c.totals), nodes=c.nodes, workloads=c.workloads, **ratios)
+
+
+def empty_cluster() -> ClusterPart:
+    """The view of a service not read yet: no policy, no nodes, every total 0."""
+    zeros = dict.fromkeys((f.name for f in fields(Summary)), 0)
+    return ClusterPart("", "", Summary(**zeros), ())
 
 
 def cluster_part(cluster: ClusterView) -> ClusterPart:

@@ -92,22 +92,8 @@ class Router:
 
     def report(self, load: dict[str, Any]) -> None:
         """Records a replica's load; NOT_FOUND if it never registered."""
-        self.core.report_load(
-            load["replica_id"],
-            waiting=load["waiting"],
-            running=load["running"],
-            kv_usage=load["kv_usage"],
-            cached_block_hashes=load["cached"],
-            resident_adapters=load["adapters"],
-            tenant_service=load["tenant_service"],
-        )
+        self.core.report_load(**load)
 
     def route(self, req: dict[str, Any]) -> RouteChoice:
         """The best replica for a request, counted as routed to it; NOT_FOUND when none serves it."""
-        return self.core.route(
-            tenant=req["tenant"],
-            model=req["model"],
-            adapter=req["adapter"],
-            block_hashes=req["block_hashes"],
-            record=True,
-        )
+        return self.core.route(**req, record=True)

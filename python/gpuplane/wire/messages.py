@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
 
 from gpuplane._core import ClusterStats, GpuStats, Placement, Totals, Workload
 from gpuplane._proto.v1 import types_pb2 as pb
 
 RESOURCE_NAMES = ("gpus", "memory_mib", "tokens_per_s", "concurrent")
+M = TypeVar("M", bound=Message)
 
 
 def workload_fields(m: pb.Workload) -> dict[str, Any]:
@@ -58,37 +61,21 @@ def workload_from_pb(m: pb.Workload) -> Workload:
     return workload_from_fields(workload_fields(m))
 
 
+def message_of(cls: type[M], value: Any, **overrides: Any) -> M:
+    """A ``cls`` message of ``value``'s attributes named like its fields (``overrides`` replace
+    some, by name)."""
+    names = (f.name for f in cls.DESCRIPTOR.fields if f.name not in overrides)
+    return cls(**{name: getattr(value, name) for name in names}, **overrides)
+
+
 def workload_to_pb(w: Workload) -> pb.Workload:
     """A core workload as a message."""
-    return pb.Workload(
-        id=w.id,
-        tenant=w.tenant,
-        memory_mib=w.memory_mib,
-        gpu_count=w.gpu_count,
-        compute_milli=w.compute_milli,
-        cpu_milli=w.cpu_milli,
-        host_memory_mib=w.host_memory_mib,
-        allowed_models=w.allowed_models,
-        node_selector=w.node_selector,
-        priority=w.priority,
-        preemptible=w.preemptible,
-        priority_class=w.priority_class or "",
-    )
+    return message_of(pb.Workload, w, priority_class=w.priority_class or "")
 
 
 def placement_to_pb(p: Placement) -> pb.Placement:
     """A core placement as a message (an infinite score travels as 0)."""
-    return pb.Placement(
-        workload_id=p.workload_id,
-        node=p.node,
-        gpu_ids=p.gpu_ids,
-        memory_mib=p.memory_mib,
-        compute_milli=p.compute_milli,
-        policy=p.policy,
-        score=p.score if math.isfinite(p.score) else 0.0,
-        reason=p.reason,
-        tenant=p.tenant,
-    )
+    return message_of(pb.Placement, p, score=p.score if math.isfinite(p.score) else 0.0)
 
 
 def placement_from_pb(m: pb.Placement) -> Placement:
@@ -111,12 +98,12 @@ def plan_to_pb(plan: Any) -> pb.PreemptionPlan:
 
 def totals_to_pb(t: Totals) -> pb.Totals:
     """Core totals as a message."""
-    return pb.Totals(**{f.name: getattr(t, f.name) for f in pb.Totals.DESCRIPTOR.fields})
+    return message_of(pb.Totals, t)
 
 
 def gpu_to_pb(g: GpuStats) -> pb.GpuStats:
     """One GPU's stats as a message."""
-    return pb.GpuStats(**{f.name: getattr(g, f.name) for f in pb.GpuStats.DESCRIPTOR.fields})
+    return message_of(pb.GpuStats, g)
 
 
 def stats_to_pb(s: ClusterStats, include_gpus: bool) -> pb.ClusterStats:

@@ -13,7 +13,7 @@ from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.routing import Router, missing
 from gpuplane.daemon.state import request_missing
 from gpuplane.errors import Conflict, NotFound
-from gpuplane.wire.messages import scalar_fields
+from gpuplane.wire.messages import message_of, scalar_fields
 
 VERDICTS = {"admit": ap.VERDICT_ADMIT, "queue": ap.VERDICT_QUEUE, "reject": ap.VERDICT_REJECT}
 MAX_HASHES = 1 << 16
@@ -57,8 +57,8 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
         "waiting": msg.waiting,
         "running": msg.running,
         "kv_usage": msg.kv_usage,
-        "cached": list(msg.cached_block_hashes),
-        "adapters": convert.strings(msg.resident_adapters, "load.resident_adapters"),
+        "cached_block_hashes": list(msg.cached_block_hashes),
+        "resident_adapters": convert.strings(msg.resident_adapters, "load.resident_adapters"),
         "tenant_service": {
             convert.text(k, "load.tenant_service key"): v for k, v in msg.tenant_service.items()
         },
@@ -105,14 +105,7 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         """The best registered replica for the request."""
         req = route_dict(request)
         self.engine.access.check("Route", req["tenant"])
-        c = self.router.route(req)
-        return ap.RouteResponse(
-            replica_id=c.replica_id,
-            address=c.address,
-            score=c.score,
-            reason=c.reason,
-            prefix_blocks=c.prefix_blocks,
-        )
+        return message_of(ap.RouteResponse, self.router.route(req))
 
     async def RegisterReplica(
         self, request: ap.RegisterReplicaRequest, context: grpc.aio.ServicerContext

@@ -32,7 +32,7 @@ from gpuplane.daemon.services.placement import PlacementService
 from gpuplane.daemon.status import code_of, message_of
 from gpuplane.daemon.web.http import Request, Response
 from gpuplane.errors import GpuplaneError, PermissionDenied
-from gpuplane.status_view import ClusterPart, Summary, cluster_part, status_view, to_json
+from gpuplane.status_view import cluster_part, empty_cluster, status_view, to_json
 
 T = TypeVar("T")
 COOKIE = "gpuplane_token"
@@ -42,7 +42,7 @@ ASSETS = {
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
-EMPTY_CLUSTER = ClusterPart("", "", Summary(0, 0, 0, 0, 0, 0, 0, 0.0, 0.0), ())
+EMPTY_CLUSTER = empty_cluster()
 GET_CLUSTER = "/gpuplane.v1.PlacementService/GetCluster"
 LIST_TENANTS = "/gpuplane.v1.AdminService/ListTenants"
 LIST_REPLICAS = "/gpuplane.v1.AdmissionService/ListReplicas"
