@@ -345,17 +345,11 @@ pub struct PyAdmissionDecision {
     pub inner: Decision,
 }
 
-impl PyAdmissionDecision {
-    fn outcome_of(d: &Decision) -> &'static str {
-        d.reason.outcome()
-    }
-}
-
 #[pymethods]
 impl PyAdmissionDecision {
     #[getter]
     fn outcome(&self) -> &'static str {
-        Self::outcome_of(&self.inner)
+        self.inner.reason.outcome()
     }
     #[getter]
     fn reason(&self) -> &'static str {
@@ -388,7 +382,7 @@ impl PyRepr for Decision {
         let d = self;
         Repr::new("AdmissionDecision")
             .field("request_id", &d.request_id)
-            .field("outcome", PyAdmissionDecision::outcome_of(d))
+            .field("outcome", d.reason.outcome())
             .field("reason", d.reason.code())
             .field("text", &d.text)
             .finish()
