@@ -50,6 +50,13 @@ def invalid(field: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"{field}: {message}", field=field)
 
 
+def required(msg: Any, field: str) -> Any:
+    """``msg``'s sub-message ``field``; INVALID_ARGUMENT naming it when it is not set."""
+    if not msg.HasField(field):
+        raise invalid(field, "is required")
+    return getattr(msg, field)
+
+
 @contextmanager
 def within(prefix: str) -> Iterator[None]:
     """Re-raises the core's ``InvalidRequest`` on ``memory_mib`` as one on ``prefix.memory_mib``."""

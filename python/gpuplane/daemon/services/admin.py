@@ -42,11 +42,9 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     ) -> am.PutTenantResponse:
         """Creates or replaces a tenant."""
         self.engine.access.check("PutTenant", None)
-        if not request.HasField("tenant"):
-            raise convert.invalid("tenant", "is required")
         op = {
             "op": "put_tenant",
-            "tenant": convert.tenant_dict(request.tenant),
+            "tenant": convert.tenant_dict(convert.required(request, "tenant")),
             "create_only": request.create_only,
         }
         return am.PutTenantResponse(created=await self.engine.mutate(op, "PutTenant"))
@@ -81,9 +79,8 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         """Replaces a tenant's quota."""
         self.engine.access.check("SetQuota", None)
         name = convert.text(request.tenant, "tenant")
-        if not request.HasField("quota"):
-            raise convert.invalid("quota", "is required")
-        spec = self.engine.state.registry.quota_spec(name, convert.quota_dict(request.quota))
+        quota = convert.quota_dict(convert.required(request, "quota"))
+        spec = self.engine.state.registry.quota_spec(name, quota)
         await self.engine.mutate({"op": "put_tenant", "tenant": spec, "create_only": False}, "SetQuota")
         return am.SetQuotaResponse()
 
@@ -92,9 +89,8 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     ) -> am.PutClassResponse:
         """Adds or replaces a priority class."""
         self.engine.access.check("PutClass", None)
-        if not request.HasField("priority_class"):
-            raise convert.invalid("priority_class", "is required")
-        await self.engine.mutate({"op": "put_class", "class": convert.class_dict(request.priority_class)})
+        spec = convert.class_dict(convert.required(request, "priority_class"))
+        await self.engine.mutate({"op": "put_class", "class": spec})
         return am.PutClassResponse()
 
     async def ListClasses(

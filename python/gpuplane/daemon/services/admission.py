@@ -111,9 +111,7 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         self, request: ap.RegisterReplicaRequest, context: grpc.aio.ServicerContext
     ) -> ap.RegisterReplicaResponse:
         """Registers an engine replica."""
-        if not request.HasField("replica"):
-            raise convert.invalid("replica", "is required")
-        replica = replica_dict(request.replica)
+        replica = replica_dict(convert.required(request, "replica"))
         self.engine.access.check("RegisterReplica", replica["tenant"] or None)
         self._check_reregister(replica["id"])
         self.router.register(replica)
@@ -132,9 +130,7 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         self, request: ap.ReportLoadRequest, context: grpc.aio.ServicerContext
     ) -> ap.ReportLoadResponse:
         """Records a replica's load."""
-        if not request.HasField("load"):
-            raise convert.invalid("load", "is required")
-        load = load_dict(request.load)
+        load = load_dict(convert.required(request, "load"))
         rid = load["replica_id"]
         self.engine.access.check_owner("ReportLoad", self.router.tenant_of(rid), missing(rid))
         with convert.within("load"):

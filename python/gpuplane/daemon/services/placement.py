@@ -68,9 +68,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
 
     async def Place(self, request: pp.PlaceRequest, context: grpc.aio.ServicerContext) -> pp.PlaceResponse:
         """Places one workload."""
-        if not request.HasField("workload"):
-            raise convert.invalid("workload", "is required")
-        w = convert.workload_dict(request.workload)
+        w = convert.workload_dict(convert.required(request, "workload"))
         self.engine.access.check("Place", w["tenant"])
         op = {"op": "place", "w": w, "policy": policy_name(request.policy)}
         with convert.within("workload"):
@@ -164,9 +162,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         self, request: pp.PreemptionPlanRequest, context: grpc.aio.ServicerContext
     ) -> pp.PreemptionPlanResponse:
         """The cheapest victims that let a workload fit (read-only)."""
-        if not request.HasField("workload"):
-            raise convert.invalid("workload", "is required")
-        w = convert.workload_dict(request.workload)
+        w = convert.workload_dict(convert.required(request, "workload"))
         self.engine.access.check("PreemptionPlan", w["tenant"])
         with convert.within("workload"):
             plan = self.engine.state.cluster.preemption_plan(convert.workload_from_dict(w), now=time.time())
@@ -178,9 +174,7 @@ class PlacementService(placement_pb2_grpc.PlacementServiceServicer):
         self, request: pp.PreemptRequest, context: grpc.aio.ServicerContext
     ) -> pp.PreemptResponse:
         """Executes a plan if it still holds (else FAILED_PRECONDITION)."""
-        if not request.HasField("plan"):
-            raise convert.invalid("plan", "is required")
-        plan = convert.plan_dict(request.plan)
+        plan = convert.plan_dict(convert.required(request, "plan"))
         self.engine.access.check("Preempt", plan["workload"]["tenant"])
         op = {"op": "preempt", "w": plan["workload"], "node": plan["node"], "victims": plan["victims"]}
         with convert.within("plan.workload"):
