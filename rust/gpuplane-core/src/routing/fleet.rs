@@ -36,6 +36,9 @@ pub struct FleetShare {
     index: BTreeMap<String, u32>,
     names: Vec<String>,
     accounts: Vec<Account>,
+    /// The counter of the last account whose backlog ended when no other was backlogged: the
+    /// floor of the next account to arrive in an idle fleet.
+    idle_floor: f64,
 }
 
 impl FleetShare {
@@ -85,14 +88,14 @@ impl FleetShare {
     }
 
     /// One more request of account `a` outstanding; on the first, lifts its counter to the
-    /// lowest counter of the other backlogged accounts.
+    /// lowest counter of the other backlogged accounts (in an idle fleet: to the counter of the
+    /// last account that left).
     pub fn begin(&mut self, a: u32) {
         let i = a as usize;
         if self.accounts[i].outstanding == 0 {
-            if let Some(floor) = self.min_backlogged() {
-                let acc = &mut self.accounts[i];
-                acc.counter = acc.counter.max(floor);
-            }
+            let floor = self.min_backlogged().unwrap_or(self.idle_floor);
+            let acc = &mut self.accounts[i];
+            acc.counter = acc.counter.max(floor);
         }
         self.accounts[i].outstanding += 1;
     }
@@ -100,7 +103,14 @@ impl FleetShare {
     /// One request of account `a` finished or was refused (never below zero).
     pub fn end(&mut self, a: u32) {
         let acc = &mut self.accounts[a as usize];
-        acc.outstanding = acc.outstanding.saturating_sub(1);
+        if acc.outstanding == 0 {
+            return;
+        }
+        acc.outstanding -= 1;
+        let counter = acc.counter;
+        if acc.outstanding == 0 && self.min_backlogged().is_none() {
+            self.idle_floor = counter;
+        }
     }
 
     /// The lowest counter among backlogged accounts.
@@ -167,6 +177,19 @@ mod tests {
         f.end(b);
         assert!(!f.backlogged(b));
         assert_eq!(f.backlogged_spread(), 0.0);
+        // An idle fleet: the next arrival starts at the last leaver's counter.
+        f.end(a);
+        f.charge(a, 1000.0);
+        f.begin(b);
+        assert_eq!(
+            f.counter(b),
+            150.0,
+            "a left last, at 100; b keeps its own 150"
+        );
+        f.end(b);
+        let c = f.account("c");
+        f.begin(c);
+        assert_eq!(f.counter(c), 150.0);
         assert_eq!(f.counter_of("zz"), 0.0);
         assert!(f.set_weight("a", 0.0).is_err());
     }

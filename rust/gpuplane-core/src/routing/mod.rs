@@ -11,6 +11,7 @@
 //! choice is deterministic: the same registrations, loads and requests give the same replica.
 
 mod fleet;
+mod index;
 mod replica;
 mod score;
 
@@ -21,6 +22,7 @@ use rustc_hash::FxHashMap;
 
 use crate::batching::CacheEvent;
 use crate::{Error, Result};
+use index::PrefixIndex;
 
 pub use fleet::FleetShare;
 pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
@@ -49,11 +51,18 @@ impl Default for RouterOptions {
     }
 }
 
-/// A replica's interned model and tenant, for the candidate filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Keys {
+/// What the route loop reads of a replica, packed: its interned model and tenant, its load
+/// figures and its rank in id order (for ties).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Hot {
     model: u32,
     tenant: u32,
+    load_blocks: f64,
+    waiting: u32,
+    in_flight: u32,
+    routed: u64,
+    rank: u32,
+    has_excess: bool,
 }
 
 /// A request dispatched with an id and not finished.
@@ -64,18 +73,20 @@ struct Tracked {
 }
 
 /// The best candidate so far.
-struct Best<'a> {
-    r: &'a ReplicaStatus,
+struct Best {
+    slot: usize,
+    hot: Hot,
     terms: ScoreTerms,
     score: f64,
-    prefix: usize,
+    prefix: u32,
 }
 
 /// The replica registry, the routing choice and the fleet-wide tenant counters.
 #[derive(Debug, Clone)]
 pub struct Router {
     slots: Vec<ReplicaStatus>,
-    keys: Vec<Keys>,
+    hot: Vec<Hot>,
+    prefixes: PrefixIndex,
     /// Per slot, `(tenant account, excess)` of its last load's tenant service.
     excess: Vec<Vec<(u32, f64)>>,
     by_id: BTreeMap<String, u32>,
@@ -103,7 +114,8 @@ impl Router {
         let options = RouterOptions::default();
         Router {
             slots: Vec::new(),
-            keys: Vec::new(),
+            hot: Vec::new(),
+            prefixes: PrefixIndex::default(),
             excess: Vec::new(),
             by_id: BTreeMap::new(),
             models: BTreeMap::new(),
@@ -216,37 +228,70 @@ impl Router {
         (page, rest.next().is_some())
     }
 
-    fn keys_of(&mut self, spec: &ReplicaSpec) -> Keys {
+    /// Re-reads slot `s` into its hot entry (after any change to it).
+    fn refresh(&mut self, s: usize) {
+        let r = &self.slots[s];
         let next = self.models.len() as u32;
-        let model = *self.models.entry(spec.model.clone()).or_insert(next);
-        let tenant = if spec.tenant.is_empty() {
+        let model = *self.models.entry(r.spec.model.clone()).or_insert(next);
+        let tenant = if r.spec.tenant.is_empty() {
             SHARED
         } else {
-            self.fleet.account(&spec.tenant)
+            self.fleet.account(&r.spec.tenant)
         };
-        Keys { model, tenant }
+        let rank = self.hot[s].rank;
+        self.hot[s] = Hot {
+            model,
+            tenant,
+            load_blocks: r.load_blocks(),
+            waiting: r.effective_waiting(),
+            in_flight: r.in_flight,
+            routed: r.routed,
+            rank,
+            has_excess: !self.excess[s].is_empty(),
+        };
+    }
+
+    /// Ranks every slot by id (after a replica came or went).
+    fn rerank(&mut self) {
+        for (rank, &s) in self.by_id.values().enumerate() {
+            self.hot[s as usize].rank = rank as u32;
+        }
+    }
+
+    fn index_cached(&mut self, s: usize, add: bool) {
+        let slot = s as u32;
+        for &h in &self.slots[s].load.cached {
+            if add {
+                self.prefixes.add(h, slot);
+            } else {
+                self.prefixes.remove(h, slot);
+            }
+        }
     }
 
     /// Adds or replaces a replica; a re-registered replica keeps its last load.
     pub fn register(&mut self, spec: ReplicaSpec) -> Result<()> {
         spec.validate_names()?;
         self.check_room(&spec)?;
-        let keys = self.keys_of(&spec);
-        match self.by_id.get(&spec.id) {
+        let s = match self.by_id.get(&spec.id) {
             Some(&s) => {
                 self.slots[s as usize].spec = spec;
-                self.keys[s as usize] = keys;
+                s as usize
             }
             None => {
-                self.by_id.insert(spec.id.clone(), self.slots.len() as u32);
+                let s = self.slots.len();
+                self.by_id.insert(spec.id.clone(), s as u32);
                 self.slots.push(ReplicaStatus {
                     spec,
                     ..Default::default()
                 });
-                self.keys.push(keys);
+                self.hot.push(Hot::default());
                 self.excess.push(Vec::new());
+                self.rerank();
+                s
             }
-        }
+        };
+        self.refresh(s);
         Ok(())
     }
 
@@ -256,12 +301,17 @@ impl Router {
             .by_id
             .remove(id)
             .ok_or_else(|| Error::not_found("replica", id))? as usize;
+        self.index_cached(s, false);
+        let last = self.slots.len() - 1;
         let gone = self.slots.swap_remove(s);
-        self.keys.swap_remove(s);
+        self.hot.swap_remove(s);
         self.excess.swap_remove(s);
         if let Some(moved) = self.slots.get(s) {
             self.by_id.insert(moved.spec.id.clone(), s as u32);
+            let hashes = moved.load.cached.iter().copied();
+            self.prefixes.move_slot(hashes, last as u32, s as u32);
         }
+        self.rerank();
         Ok(gone)
     }
 
@@ -281,9 +331,12 @@ impl Router {
             .into_iter()
             .map(|(t, e)| (self.fleet.account(&t), e))
             .collect();
+        self.index_cached(s, false);
         let r = &mut self.slots[s];
         r.load = load;
         r.unreported_blocks = 0;
+        self.index_cached(s, true);
+        self.refresh(s);
         Ok(())
     }
 
@@ -296,24 +349,35 @@ impl Router {
                 format!("must be in 0..1, got {}", counts.kv_usage),
             ));
         }
-        let r = self.replica_mut(id)?;
+        let s = self.slot(id)?;
+        let r = &mut self.slots[s];
         r.load.waiting = counts.waiting;
         r.load.running = counts.running;
         r.load.kv_usage = counts.kv_usage;
         r.load.waiting_blocks = counts.waiting_blocks;
         r.unreported_blocks = 0;
+        self.refresh(s);
         Ok(())
     }
 
     /// Applies a replica's prefix-cache events (blocks stored and evicted since its last
     /// events) to its cached blocks; `NotFound` if it is not registered.
     pub fn apply_cache_events(&mut self, id: &str, events: &[CacheEvent]) -> Result<()> {
-        let cached = &mut self.replica_mut(id)?.load.cached;
+        let s = self.slot(id)?;
+        let cached = &mut self.slots[s].load.cached;
         for e in events {
             match *e {
-                CacheEvent::Stored(h) => cached.insert(h),
-                CacheEvent::Removed(h) => cached.remove(&h),
-            };
+                CacheEvent::Stored(h) => {
+                    if cached.insert(h) {
+                        self.prefixes.add(h, s as u32);
+                    }
+                }
+                CacheEvent::Removed(h) => {
+                    if cached.remove(&h) {
+                        self.prefixes.remove(h, s as u32);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -321,16 +385,20 @@ impl Router {
     /// Counts a request routed to replica `id` as in flight there; `NotFound` if it is not
     /// registered.
     pub fn note_routed(&mut self, id: &str) -> Result<()> {
-        let r = self.replica_mut(id)?;
+        let s = self.slot(id)?;
+        let r = &mut self.slots[s];
         r.in_flight = r.in_flight.saturating_add(1);
+        self.refresh(s);
         Ok(())
     }
 
     /// Counts one in-flight request of replica `id` as done (never below zero); `NotFound` if
     /// it is not registered.
     pub fn note_done(&mut self, id: &str) -> Result<()> {
-        let r = self.replica_mut(id)?;
+        let s = self.slot(id)?;
+        let r = &mut self.slots[s];
         r.in_flight = r.in_flight.saturating_sub(1);
+        self.refresh(s);
         Ok(())
     }
 
@@ -339,11 +407,6 @@ impl Router {
             .get(id)
             .map(|&s| s as usize)
             .ok_or_else(|| Error::not_found("replica", id))
-    }
-
-    fn replica_mut(&mut self, id: &str) -> Result<&mut ReplicaStatus> {
-        let s = self.slot(id)?;
-        Ok(&mut self.slots[s])
     }
 
     /// One replica; `NotFound` if it is not registered.
@@ -385,6 +448,7 @@ impl Router {
             self.tracked
                 .insert(req.id.clone(), Tracked { replica, account });
         }
+        self.refresh(s);
         Ok(route)
     }
 
@@ -426,6 +490,7 @@ impl Router {
         if let Some(&s) = self.by_id.get(&t.replica) {
             let r = &mut self.slots[s as usize];
             r.in_flight = r.in_flight.saturating_sub(1);
+            self.refresh(s as usize);
         }
         self.fleet.end(t.account);
         self.fleet.charge(t.account, served);
@@ -456,59 +521,77 @@ impl Router {
         };
         let rr = self.options.policy == RoutingPolicy::RoundRobin;
         let tenant = self.fleet.find(&req.tenant);
-        let mut best: Option<Best<'_>> = None;
-        for (s, (r, k)) in self.slots.iter().zip(&self.keys).enumerate() {
+        let mut overlaps = Vec::new();
+        self.prefixes.overlaps(&req.block_hashes, &mut overlaps);
+        let mut next_overlap = overlaps.iter().peekable();
+        let mut best: Option<Best> = None;
+        for (s, h) in self.hot.iter().enumerate() {
+            let prefix = match next_overlap.peek() {
+                Some(&&(slot, depth)) if slot as usize == s => {
+                    next_overlap.next();
+                    depth
+                }
+                _ => 0,
+            };
             let serves =
-                (any_model || k.model == model) && (k.tenant == SHARED || Some(k.tenant) == tenant);
+                (any_model || h.model == model) && (h.tenant == SHARED || Some(h.tenant) == tenant);
             if !serves {
                 continue;
             }
-            let cand = self.candidate(s, r, req, tenant);
+            let cand = self.candidate(s, h, prefix, req, tenant);
             if best.as_ref().is_none_or(|b| beats(&cand, b, rr)) {
                 best = Some(cand);
             }
         }
         let b = best.ok_or_else(none)?;
+        let r = &self.slots[b.slot];
         Ok(Route {
-            replica_id: b.r.spec.id.clone(),
-            address: b.r.spec.address.clone(),
+            replica_id: r.spec.id.clone(),
+            address: r.spec.address.clone(),
             score: b.score,
-            prefix_blocks: u32::try_from(b.prefix).unwrap_or(u32::MAX),
+            prefix_blocks: b.prefix,
             terms: b.terms,
             reason: b.terms.reason(),
         })
     }
 
-    /// Replica `r` (slot `s`) scored for `req` of fleet account `tenant`.
-    fn candidate<'a>(
-        &'a self,
+    /// Slot `s` (hot entry `h`, `prefix` leading blocks cached) scored for `req` of fleet
+    /// account `tenant`.
+    fn candidate(
+        &self,
         s: usize,
-        r: &'a ReplicaStatus,
+        h: &Hot,
+        prefix: u32,
         req: &RouteRequest,
         tenant: Option<u32>,
-    ) -> Best<'a> {
-        let prefix = prefix_overlap(&req.block_hashes, &r.load.cached);
+    ) -> Best {
         if self.options.policy == RoutingPolicy::RoundRobin {
             let terms = ScoreTerms::default();
+            let score = -(h.routed as f64);
             return Best {
-                r,
+                slot: s,
+                hot: *h,
                 terms,
-                score: -(r.routed as f64),
+                score,
                 prefix,
             };
         }
-        let resident = !req.adapter.is_empty() && r.load.adapters.contains(&req.adapter);
-        let excess = tenant.map_or(0.0, |t| {
-            self.excess[s]
+        let resident =
+            !req.adapter.is_empty() && self.slots[s].load.adapters.contains(&req.adapter);
+        let excess = match (tenant, h.has_excess) {
+            (Some(t), true) => self.excess[s]
                 .iter()
                 .find(|&&(a, _)| a == t)
-                .map_or(0.0, |&(_, e)| e)
-        });
-        let terms = score::terms(&self.weights, r, prefix, resident, excess);
+                .map_or(0.0, |&(_, e)| e),
+            _ => 0.0,
+        };
+        let terms = score::terms(&self.weights, h.load_blocks, prefix, resident, excess);
+        let score = terms.total();
         Best {
-            r,
+            slot: s,
+            hot: *h,
             terms,
-            score: terms.total(),
+            score,
             prefix,
         }
     }
@@ -517,15 +600,16 @@ impl Router {
 /// Whether `a` beats `b`: higher score, then fewer waiting, then fewer in flight, then the
 /// greater id; under round robin, fewer dispatched, then the smaller id (so it cycles in id
 /// order).
-fn beats(a: &Best<'_>, b: &Best<'_>, round_robin: bool) -> bool {
+fn beats(a: &Best, b: &Best, round_robin: bool) -> bool {
     let by_score = a.score.partial_cmp(&b.score).unwrap_or(Ordering::Equal);
+    let (x, y) = (&a.hot, &b.hot);
     let order = if round_robin {
-        by_score.then_with(|| b.r.spec.id.cmp(&a.r.spec.id))
+        by_score.then_with(|| y.rank.cmp(&x.rank))
     } else {
         by_score
-            .then_with(|| b.r.effective_waiting().cmp(&a.r.effective_waiting()))
-            .then_with(|| b.r.in_flight.cmp(&a.r.in_flight))
-            .then_with(|| a.r.spec.id.cmp(&b.r.spec.id))
+            .then_with(|| y.waiting.cmp(&x.waiting))
+            .then_with(|| y.in_flight.cmp(&x.in_flight))
+            .then_with(|| x.rank.cmp(&y.rank))
     };
     order == Ordering::Greater
 }

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(doc)]
 use super::replica::ReplicaStatus;
 use crate::{Error, Result};
 
@@ -185,18 +186,11 @@ pub fn tenant_excess(service: &BTreeMap<String, f64>, tenant: &str) -> f64 {
     }
 }
 
-/// The score terms of replica `r` with `overlap` leading blocks cached and the requesting
-/// tenant's `excess` there.
-pub fn terms(
-    w: &Weights,
-    r: &ReplicaStatus,
-    overlap: usize,
-    resident: bool,
-    excess: f64,
-) -> ScoreTerms {
-    let load = r.load_blocks();
+/// The score terms of a replica with `load` blocks ([`ReplicaStatus::load_blocks`]) and
+/// `overlap` leading blocks cached, for a tenant with `excess` there.
+pub fn terms(w: &Weights, load: f64, overlap: u32, resident: bool, excess: f64) -> ScoreTerms {
     ScoreTerms {
-        prefix: w.prefix * overlap as f64,
+        prefix: w.prefix * f64::from(overlap),
         adapter: if resident { w.adapter } else { 0.0 },
         load: -w.load * load,
         fair: -w.fair * excess * load,

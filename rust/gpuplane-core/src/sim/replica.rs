@@ -99,6 +99,8 @@ impl Sim<'_> {
         if !q.running {
             q.running = true;
             q.computed = cached;
+            self.admitted_prompt_tokens += u64::from(self.w.prompt[i]);
+            self.cached_prompt_tokens += u64::from(cached.min(self.w.prompt[i]));
         }
         let decode = n == 1 && q.generated > 0 && q.computed + 1 == self.w.prompt[i] + q.generated;
         work.add(q.computed, n);
