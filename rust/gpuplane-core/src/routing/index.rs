@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
-/// Block hash -> the replica slots that have it cached.
+/// Block hash -> the replica slots that have it cached, sorted.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PrefixIndex {
     holders: FxHashMap<u64, Vec<u32>>,
@@ -12,8 +12,8 @@ pub(crate) struct PrefixIndex {
 impl PrefixIndex {
     pub fn add(&mut self, hash: u64, slot: u32) {
         let list = self.holders.entry(hash).or_default();
-        if !list.contains(&slot) {
-            list.push(slot);
+        if let Err(at) = list.binary_search(&slot) {
+            list.insert(at, slot);
         }
     }
 
@@ -30,38 +30,76 @@ impl PrefixIndex {
     pub fn move_slot(&mut self, hashes: impl Iterator<Item = u64>, from: u32, to: u32) {
         for h in hashes {
             if let Some(list) = self.holders.get_mut(&h) {
-                for s in list.iter_mut().filter(|s| **s == from) {
-                    *s = to;
+                if let Ok(at) = list.binary_search(&from) {
+                    list.remove(at);
+                    if let Err(at) = list.binary_search(&to) {
+                        list.insert(at, to);
+                    }
                 }
             }
         }
     }
 
     /// `(slot, leading blocks of hashes it has cached)` for every slot with at least one,
-    /// sorted by slot.
+    /// sorted by slot. Each block intersects the slots still matching with the block's
+    /// holders (sorted merges; a shared prefix's blocks usually have the same holders, which
+    /// one slice comparison confirms).
     pub fn overlaps(&self, hashes: &[u64], out: &mut Vec<(u32, u32)>) {
         out.clear();
         let Some(first) = hashes.first().and_then(|h| self.holders.get(h)) else {
             return;
         };
-        out.extend(first.iter().map(|&s| (s, 1)));
-        for (depth, h) in (1u32..).zip(&hashes[1..]) {
-            let Some(list) = self.holders.get(h) else {
-                break;
-            };
-            let mut grew = false;
-            for e in out.iter_mut().filter(|e| e.1 == depth) {
-                if list.contains(&e.0) {
-                    e.1 += 1;
-                    grew = true;
-                }
+        let mut alive: Vec<u32> = first.clone();
+        let mut depth = 1u32;
+        for h in &hashes[1..] {
+            let list = self.holders.get(h).map_or(&[][..], |l| l.as_slice());
+            if list != alive.as_slice() {
+                let kept = intersect(&alive, list);
+                let dropped = difference(&alive, &kept);
+                out.extend(dropped.into_iter().map(|s| (s, depth)));
+                alive = kept;
             }
-            if !grew {
+            if alive.is_empty() {
                 break;
             }
+            depth += 1;
         }
+        out.extend(alive.into_iter().map(|s| (s, depth)));
         out.sort_unstable();
     }
+}
+
+/// The slots of sorted `a` also in sorted `b`.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len().min(b.len())));
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The slots of sorted `a` not in sorted `kept` (a subset of `a`).
+fn difference(a: &[u32], kept: &[u32]) -> Vec<u32> {
+    let mut k = kept.iter().peekable();
+    a.iter()
+        .copied()
+        .filter(|s| {
+            if k.peek() == Some(&s) {
+                k.next();
+                false
+            } else {
+                true
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -75,8 +75,6 @@ struct Tracked {
 /// The best candidate so far.
 struct Best {
     slot: usize,
-    hot: Hot,
-    terms: ScoreTerms,
     score: f64,
     prefix: u32,
 }
@@ -519,7 +517,6 @@ impl Router {
             true => 0,
             false => self.models.get(&req.model).copied().ok_or_else(none)?,
         };
-        let rr = self.options.policy == RoutingPolicy::RoundRobin;
         let tenant = self.fleet.find(&req.tenant);
         let mut overlaps = Vec::new();
         self.prefixes.overlaps(&req.block_hashes, &mut overlaps);
@@ -538,42 +535,43 @@ impl Router {
             if !serves {
                 continue;
             }
-            let cand = self.candidate(s, h, prefix, req, tenant);
-            if best.as_ref().is_none_or(|b| beats(&cand, b, rr)) {
+            let score = self.terms(s, h, prefix, req, tenant).total();
+            let cand = Best {
+                slot: s,
+                score,
+                prefix,
+            };
+            if best.as_ref().is_none_or(|b| self.beats(&cand, b)) {
                 best = Some(cand);
             }
         }
         let b = best.ok_or_else(none)?;
         let r = &self.slots[b.slot];
+        let terms = self.terms(b.slot, &self.hot[b.slot], b.prefix, req, tenant);
         Ok(Route {
             replica_id: r.spec.id.clone(),
             address: r.spec.address.clone(),
             score: b.score,
             prefix_blocks: b.prefix,
-            terms: b.terms,
-            reason: b.terms.reason(),
+            terms,
+            reason: terms.reason(),
         })
     }
 
-    /// Slot `s` (hot entry `h`, `prefix` leading blocks cached) scored for `req` of fleet
-    /// account `tenant`.
-    fn candidate(
+    /// The score terms of slot `s` (hot entry `h`, `prefix` leading blocks cached) for `req`
+    /// of fleet account `tenant`; round robin scores `-routed` (as its load term).
+    fn terms(
         &self,
         s: usize,
         h: &Hot,
         prefix: u32,
         req: &RouteRequest,
         tenant: Option<u32>,
-    ) -> Best {
+    ) -> ScoreTerms {
         if self.options.policy == RoutingPolicy::RoundRobin {
-            let terms = ScoreTerms::default();
-            let score = -(h.routed as f64);
-            return Best {
-                slot: s,
-                hot: *h,
-                terms,
-                score,
-                prefix,
+            return ScoreTerms {
+                load: -(h.routed as f64),
+                ..ScoreTerms::default()
             };
         }
         let resident =
@@ -585,33 +583,25 @@ impl Router {
                 .map_or(0.0, |&(_, e)| e),
             _ => 0.0,
         };
-        let terms = score::terms(&self.weights, h.load_blocks, prefix, resident, excess);
-        let score = terms.total();
-        Best {
-            slot: s,
-            hot: *h,
-            terms,
-            score,
-            prefix,
-        }
+        score::terms(&self.weights, h.load_blocks, prefix, resident, excess)
     }
-}
 
-/// Whether `a` beats `b`: higher score, then fewer waiting, then fewer in flight, then the
-/// greater id; under round robin, fewer dispatched, then the smaller id (so it cycles in id
-/// order).
-fn beats(a: &Best, b: &Best, round_robin: bool) -> bool {
-    let by_score = a.score.partial_cmp(&b.score).unwrap_or(Ordering::Equal);
-    let (x, y) = (&a.hot, &b.hot);
-    let order = if round_robin {
-        by_score.then_with(|| y.rank.cmp(&x.rank))
-    } else {
-        by_score
-            .then_with(|| y.waiting.cmp(&x.waiting))
-            .then_with(|| y.in_flight.cmp(&x.in_flight))
-            .then_with(|| x.rank.cmp(&y.rank))
-    };
-    order == Ordering::Greater
+    /// Whether `a` beats `b`: higher score, then fewer waiting, then fewer in flight, then
+    /// the greater id; under round robin, fewer dispatched, then the smaller id (so that it
+    /// cycles in id order).
+    fn beats(&self, a: &Best, b: &Best) -> bool {
+        let by_score = a.score.partial_cmp(&b.score).unwrap_or(Ordering::Equal);
+        let (x, y) = (&self.hot[a.slot], &self.hot[b.slot]);
+        let order = if self.options.policy == RoutingPolicy::RoundRobin {
+            by_score.then_with(|| y.rank.cmp(&x.rank))
+        } else {
+            by_score
+                .then_with(|| y.waiting.cmp(&x.waiting))
+                .then_with(|| y.in_flight.cmp(&x.in_flight))
+                .then_with(|| x.rank.cmp(&y.rank))
+        };
+        order == Ordering::Greater
+    }
 }
 
 #[cfg(test)]
