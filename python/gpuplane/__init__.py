@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gpuplane._core import (
     BATCH_POLICIES,
+    ROUTING_POLICIES,
     MAX_ID_BYTES,
     MAX_NAME_BYTES,
     POLICIES,
@@ -60,6 +61,7 @@ from gpuplane.simulate.llm import simulate_llm
 
 __all__ = [
     "BATCH_POLICIES",
+    "ROUTING_POLICIES",
     "MAX_ID_BYTES",
     "MAX_NAME_BYTES",
     "POLICIES",

@@ -1,7 +1,8 @@
 //! The LLM serving simulator: conservation, determinism, workflows, admission.
 
 use gpuplane_core::rng::SplitMix64;
-use gpuplane_core::sim::{simulate, Routing, SimConfig, TenantSpec, Workload};
+use gpuplane_core::routing::RoutingPolicy;
+use gpuplane_core::sim::{simulate, SimConfig, TenantSpec, Workload};
 
 fn workload(n: usize, seed: u64) -> Workload {
     let mut rng = SplitMix64::new(seed);
@@ -51,11 +52,7 @@ fn every_request_finishes_or_is_rejected_and_tokens_add_up() {
 #[test]
 fn same_inputs_give_byte_identical_reports() {
     let w = workload(1500, 2);
-    for routing in [
-        Routing::RoundRobin,
-        Routing::LeastLoaded,
-        Routing::PrefixAware,
-    ] {
+    for (_, routing) in RoutingPolicy::ALL {
         let cfg = SimConfig {
             routing,
             ..config("fair", 3)

@@ -44,6 +44,7 @@ mod update;
 mod vtc;
 
 pub use config::{BatchConfig, Policy};
+pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
 pub use request::{Request, RequestProgress};

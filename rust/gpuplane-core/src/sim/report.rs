@@ -116,6 +116,8 @@ pub struct Report {
     pub gpu_utilization: f64,
     pub kv_utilization: f64,
     pub steps: u64,
+    /// Share of prompt tokens found in the replica's prefix cache at admission.
+    pub prefix_hit_rate: f64,
     pub summary: GroupReport,
     pub tenants: Vec<TenantReport>,
     pub priorities: Vec<GroupReport>,
@@ -200,6 +202,8 @@ impl Report {
             gpu_utilization: busy / fleet,
             kv_utilization: kv / fleet,
             steps: sim.replicas.iter().map(|r| r.steps).sum(),
+            prefix_hit_rate: sim.cached_prompt_tokens as f64
+                / sim.admitted_prompt_tokens.max(1) as f64,
             summary: all.report("all".into(), duration),
             tenants: tenants
                 .into_iter()
