@@ -105,6 +105,13 @@ def test_bad_metadata_rejects_only_that_request(engines):
     assert_nothing_held(value)
 
 
+def test_a_step_with_logprobs_is_vllms_own_update_and_generates_the_same_tokens(engines):
+    value = result(engines, "gpuplane_fcfs", "logprobs")
+    assert value["tokens"] == value["plain"]
+    assert value["logprobs"] == [8, 8, 8]
+    assert_nothing_held(value)
+
+
 def test_a_light_tenant_gets_its_fair_share_and_an_early_first_token(engines):
     ours, theirs = result(engines, "gpuplane_fair", "fairness"), result(engines, "vllm_priority", "fairness")
     # Ten heavy requests per light one, all waiting at once, four sequences at a time.

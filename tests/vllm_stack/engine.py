@@ -101,11 +101,16 @@ def _core_kv_used(scheduler: Any) -> int | None:
     return None if core is None else core.metrics().kv_used_blocks
 
 
-def params(max_tokens: int, **extra_args: Any) -> Any:
+def params(max_tokens: int, logprobs: int | None = None, **extra_args: Any) -> Any:
     from vllm import SamplingParams
 
     return SamplingParams(
-        temperature=0, max_tokens=max_tokens, detokenize=False, ignore_eos=True, extra_args=extra_args or None
+        temperature=0,
+        max_tokens=max_tokens,
+        detokenize=False,
+        ignore_eos=True,
+        logprobs=logprobs,
+        extra_args=extra_args or None,
     )
 
 

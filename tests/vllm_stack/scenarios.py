@@ -109,6 +109,20 @@ def scenario_stats(llm: Any, log: E.StepLog) -> dict[str, Any]:
     return {"steps": stats.close(), **held(llm)}
 
 
+def scenario_logprobs(llm: Any, log: E.StepLog) -> dict[str, Any]:
+    """Steps whose output carries logprobs take vLLM's own update_from_output."""
+    prompts = [E.prompt(70 + i, 40) for i in range(3)]
+    plain = E.generate(llm, prompts, E.params(8))
+    with_logprobs = E.generate(llm, prompts, E.params(8, logprobs=2))
+    log.take()
+    return {
+        "plain": [list(o.outputs[0].token_ids) for o in plain],
+        "tokens": [list(o.outputs[0].token_ids) for o in with_logprobs],
+        "logprobs": [len(o.outputs[0].logprobs or []) for o in with_logprobs],
+        **held(llm),
+    }
+
+
 def scenario_prefix_hit(llm: Any, log: E.StepLog) -> dict[str, Any]:
     shared = list(E.prompt(99, 256)["prompt_token_ids"])
     first = E.generate(llm, [E.TokensPrompt(prompt_token_ids=[*shared, 5, 6, 7])], E.params(4))
@@ -252,6 +266,7 @@ ENGINES: list[tuple[str, str | None, dict[str, Any], str | None, list[Callable[.
             scenario_abort,
             scenario_preempt,
             scenario_bad_metadata,
+            scenario_logprobs,
         ],
     ),
     (

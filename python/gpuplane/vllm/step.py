@@ -6,11 +6,16 @@ decision (who runs, how many tokens, which requests need new KV blocks) is the p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from vllm.v1.core.kv_cache_manager import KVCacheBlocks
 from vllm.v1.core.sched.output import CachedRequestData
 from vllm.v1.request import Request
+
+# map() with these builds the per-request columns at C speed.
+_REQUEST_ID = attrgetter("request_id")
+_COMPUTED = attrgetter("num_computed_tokens")
 
 
 class PlannedStep:
@@ -18,8 +23,8 @@ class PlannedStep:
     then the admitted ones, with the tokens each computes."""
 
     def __init__(self, plan: Any, by_core_id: Mapping[int, Request]) -> None:
-        self.requests: list[Request] = [by_core_id[i] for i in plan.ids.tolist()]
-        self.req_ids: list[str] = [r.request_id for r in self.requests]
+        self.requests: list[Request] = list(map(by_core_id.__getitem__, plan.ids.tolist()))
+        self.req_ids: list[str] = list(map(_REQUEST_ID, self.requests))
         self.tokens: list[int] = plan.num_tokens.tolist()
         self.num_running = len(self.requests) - len(plan.admitted)
         self._new_block_counts = plan.new_block_counts
@@ -69,12 +74,12 @@ class PlannedStep:
                 r.request_id: r.all_token_ids.copy() for r in reqs if r.request_id not in prev_scheduled
             }
         return CachedRequestData(
-            req_ids=self.req_ids[:n] + [r.request_id for r in resumed],
+            req_ids=self.req_ids[:n] + list(map(_REQUEST_ID, resumed)),
             resumed_req_ids={r.request_id for r in resumed},
             new_token_ids=[],
             all_token_ids=all_token_ids,
             new_block_ids=new_block_ids,
-            num_computed_tokens=[r.num_computed_tokens for r in reqs],
+            num_computed_tokens=list(map(_COMPUTED, reqs)),
             num_output_tokens=[r.num_output_tokens + r.num_output_placeholders for r in reqs],
         )
 
