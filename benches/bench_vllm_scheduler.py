@@ -4,7 +4,9 @@
    ``SchedulerOutput``, ``ModelRunnerOutput``, the KV cache manager), without a model: 64, 256
    and 1,024 running requests in decode with 10,000 waiting (``max_num_seqs`` binds). Each
    decode step samples one token per request; p50 of ``schedule()`` and of
-   ``update_from_output()`` over the timed steps.
+   ``update_from_output()`` over the timed steps, in CPU time of the calling thread (both
+   schedulers run in it; on a shared machine other processes would inflate wall time, and
+   on an idle one the two agree).
 2. End to end: the tiny random Llama in a real engine, tokens/s with each scheduler.
 
 Run in the vLLM stack's python (scripts/stacks/vllm.sh), with gpuplane on PYTHONPATH:
@@ -39,13 +41,13 @@ MAX_TOKENS = 900  # none finishes while timed
 def timed_steps(scheduler: Any, steps: int) -> tuple[list[float], list[float]]:
     schedule_s, update_s = [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         output = scheduler.schedule()
-        t1 = time.perf_counter()
+        t1 = time.thread_time()
         mro = standalone.model_output(scheduler, output)
-        t2 = time.perf_counter()
+        t2 = time.thread_time()
         scheduler.update_from_output(output, mro)
-        t3 = time.perf_counter()
+        t3 = time.thread_time()
         schedule_s.append(t1 - t0)
         update_s.append(t3 - t2)
     return schedule_s, update_s

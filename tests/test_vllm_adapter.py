@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from gpuplane.errors import InvalidRequest
 from gpuplane.vllm import policy_file, version
-from gpuplane.vllm.metadata import RequestMetadata, parse_metadata
+from gpuplane.vllm.metadata import RequestMetadata, check_metadata, parse_metadata
 
 
 def test_metadata_defaults_to_the_default_tenant():
@@ -122,3 +122,27 @@ def test_scheduler_import_names_the_tested_vllm_range(monkeypatch):
 
 def test_tested_range_accepts_local_builds():
     assert version._release("0.32.0+cpu") == (0, 32)
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "field", "text"),
+    [
+        ({"tenant": "ali\u202ece"}, "tenant", "extra_args.tenant: invalid tenant: has an invisible"),
+        (
+            {"deadline_s": float("nan")},
+            "deadline_s",
+            "extra_args.deadline_s: invalid ttft_deadline: must be finite",
+        ),
+        ({"tenant": 5}, "tenant", "extra_args.tenant: must be a non-empty string"),
+    ],
+)
+def test_metadata_checked_before_the_engine_names_the_key(extra_args, field, text):
+    """What the front end refuses (gpuplane.vllm.check): the adapter's type checks, then the core's."""
+    with pytest.raises(InvalidRequest) as err:
+        check_metadata(extra_args, 16)
+    assert text in str(err.value)
+    assert err.value.field == field
+
+
+def test_well_formed_metadata_passes_the_check():
+    assert check_metadata({"tenant": "alice", "workflow": "a-1", "deadline_s": 2}, None).tenant == "alice"

@@ -1,7 +1,14 @@
 """gpuplane.vllm.Scheduler with vLLM's async scheduling (the next step planned while the last
-runs). vLLM's CPU platform turns async scheduling off in a real engine, so here vLLM's
-AsyncScheduler and gpuplane's scheduler run in vLLM's own data structures with a model
-stand-in, pipelined as EngineCore.step_with_batch_queue drives them (tests/vllm_stack/overlap.py)."""
+runs). vLLM's CPU platform turns async scheduling off in a real engine (``vllm/platforms/cpu.py``
+sets ``async_scheduling = False`` whatever is asked), so no engine here runs the overlapping
+path with a model. What is tested instead, in vLLM's own data structures with a model stand-in
+(tests/vllm_stack/overlap.py): that ``async_scheduling`` selects ``OverlappingScheduler``; that
+driven as ``EngineCore.step_with_batch_queue`` drives it (step N+1 planned before step N's
+output is applied, output placeholders) it plans and generates what vLLM's ``AsyncScheduler``
+does; preemption under a tight KV pool; requests aborted while their step is in flight; and
+that nothing is held at the end. Not tested: the model runner's side of async scheduling
+(its output futures and the overlap of the GPU step itself).
+"""
 
 from __future__ import annotations
 
@@ -40,3 +47,13 @@ def test_async_requests_finish_whole_and_free_everything(overlap, pool):
     assert (ours["blocks_held"], ours["requests_left"], ours["core_left"]) == (0, 0, 0)
     if pool == "tight":
         assert ours["core_preemptions"] > 0
+
+
+def test_requests_aborted_while_their_step_is_in_flight_end_as_with_vllms_async_scheduler(overlap):
+    ours, theirs = overlap["gpuplane_aborts"], overlap["vllm_aborts"]
+    assert ours["plans"] == theirs["plans"]
+    assert ours["tokens"] == theirs["tokens"]
+    full = dict(enumerate([16, 8, 40, 24, 30, 12, 36, 20, 28, 44]))
+    cut = [r for r, t in ours["tokens"].items() if len(t) < full[int(r)]]
+    assert cut, "no abort cut a request short"
+    assert (ours["blocks_held"], ours["requests_left"], ours["core_left"]) == (0, 0, 0)

@@ -49,6 +49,26 @@ def test_fcfs_plans_the_same_tokens_per_step_and_generates_the_same_tokens(engin
     assert_nothing_held(ours)
 
 
+def test_kv_usage_and_stats_are_the_block_pools_and_match_vllms(engines):
+    """After every step: make_stats (what vLLM's Prometheus metrics and routers read) and
+    get_kv_cache_usage are what vLLM's block pool and queues hold, the core holds at least the
+    blocks vLLM does (it allocates a prompt's blocks at admission, vLLM chunk by chunk), and
+    on the same stream the figures are vLLM's own scheduler's, step by step."""
+    ours, theirs = result(engines, "gpuplane_fcfs", "stats"), result(engines, "vllm_fcfs", "stats")
+    assert len(ours["steps"]) > 10
+    for step in ours["steps"]:
+        assert step["kv_cache_usage"] == step["get_kv_cache_usage"] == pytest.approx(step["pool_usage"])
+        assert [step["running"], step["waiting"]] == step["request_counts"] == step["queues"]
+        assert step["core_kv_used"] >= step["pool_held"]
+    assert max(s["kv_cache_usage"] for s in ours["steps"]) > 0.3
+    assert sum(s["prefix"][2] for s in ours["steps"]) >= 256, "no prefix hit was counted"
+    figures = ("kv_cache_usage", "running", "waiting", "prefix")
+    assert [[s[k] for k in figures] for s in ours["steps"]] == [
+        [s[k] for k in figures] for s in theirs["steps"]
+    ]
+    assert_nothing_held(ours)
+
+
 def test_preempted_requests_resume_and_finish_with_vllms_tokens(engines):
     ours = result(engines, "gpuplane_fcfs", "preempt")
     theirs = result(engines, "vllm_fcfs", "preempt")
@@ -82,6 +102,13 @@ def test_aborted_requests_free_their_kv_and_the_rest_finish(engines):
 def test_bad_metadata_rejects_only_that_request(engines):
     value = result(engines, "gpuplane_fcfs", "bad_metadata")
     assert value["results"] == [[8, "length"], [0, "error"], [0, "error"], [0, "error"]]
+    assert_nothing_held(value)
+
+
+def test_a_step_with_logprobs_is_vllms_own_update_and_generates_the_same_tokens(engines):
+    value = result(engines, "gpuplane_fcfs", "logprobs")
+    assert value["tokens"] == value["plain"]
+    assert value["logprobs"] == [8, 8, 8]
     assert_nothing_held(value)
 
 

@@ -368,6 +368,12 @@ class StepPlan:
     def samples(self) -> npt.NDArray[np.bool_]:
         """Whether a token is sampled for each (False for a prefill chunk that is not the last)."""
     @property
+    def new_block_counts(self) -> npt.NDArray[np.int64]:
+        """KV blocks newly allocated to each scheduled request this step."""
+    @property
+    def cached_block_counts(self) -> npt.NDArray[np.int64]:
+        """Cached prefix blocks each scheduled request reuses (only on the step admitting it)."""
+    @property
     def admitted(self) -> npt.NDArray[np.int64]:
         """Ids admitted this step (also scheduled)."""
     @property
@@ -482,6 +488,10 @@ class BatchScheduler:
     ) -> list[FinishedRequest]:
         """Applies the last step's results: ``generated`` is ``{id: tokens}`` or an id array with
         ``counts`` alongside; ``finished`` lists ids that stopped (EOS). Returns what finished."""
+    def expect_sampled(self) -> None:
+        """Right after ``schedule()``: counts the one token each request of that plan samples,
+        as if the engine had reported it (not a request's last token: the engine finishes it
+        with ``abort`` when it arrives). For engines that plan ahead of their output."""
     def abort(self, id: int) -> None: ...
     def metrics(self) -> BatchMetrics: ...
     def progress(self, id: int) -> RequestProgress:

@@ -60,11 +60,57 @@ class StepLog:
         return steps
 
 
-def params(max_tokens: int, **extra_args: Any) -> Any:
+class StatsLog:
+    """Records, after every ``update_from_output``, the scheduler's ``make_stats`` (as the engine
+    receives it) beside what vLLM's block pool and queues hold at that moment."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.steps: list[dict[str, Any]] = []
+        self._update = scheduler.update_from_output
+        scheduler.update_from_output = self._record
+
+    def _record(self, *args: Any, **kwargs: Any) -> Any:
+        outputs = self._update(*args, **kwargs)
+        stats = next((o.scheduler_stats for o in outputs.values() if o.scheduler_stats), None)
+        pool = self.scheduler.kv_cache_manager.block_pool
+        prefix = stats.prefix_cache_stats
+        self.steps.append(
+            {
+                "kv_cache_usage": stats.kv_cache_usage,
+                "get_kv_cache_usage": self.scheduler.get_kv_cache_usage(),
+                "pool_usage": 1.0 - pool.get_num_free_blocks() / (pool.num_gpu_blocks - 1),
+                "running": stats.num_running_reqs,
+                "waiting": stats.num_waiting_reqs,
+                "request_counts": list(self.scheduler.get_request_counts()),
+                "queues": [len(self.scheduler.running), len(self.scheduler.waiting)],
+                "prefix": [prefix.requests, prefix.queries, prefix.hits],
+                "core_kv_used": _core_kv_used(self.scheduler),
+                "pool_held": pool.num_gpu_blocks - 1 - pool.get_num_free_blocks(),
+            }
+        )
+        return outputs
+
+    def close(self) -> list[dict[str, Any]]:
+        del self.scheduler.update_from_output  # back to the class's method
+        return self.steps
+
+
+def _core_kv_used(scheduler: Any) -> int | None:
+    core = getattr(scheduler, "core", None)
+    return None if core is None else core.metrics().kv_used_blocks
+
+
+def params(max_tokens: int, logprobs: int | None = None, **extra_args: Any) -> Any:
     from vllm import SamplingParams
 
     return SamplingParams(
-        temperature=0, max_tokens=max_tokens, detokenize=False, ignore_eos=True, extra_args=extra_args or None
+        temperature=0,
+        max_tokens=max_tokens,
+        detokenize=False,
+        ignore_eos=True,
+        logprobs=logprobs,
+        extra_args=extra_args or None,
     )
 
 

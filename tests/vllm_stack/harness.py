@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +80,68 @@ def overlap_results(model: Path, out: Path) -> dict[str, Any]:
     """The results of ``overlap.py`` (async scheduling without a model)."""
     run("overlap.py", str(model), str(out))
     return json.loads(out.read_text())
+
+
+def refusal_results(model: Path, out: Path) -> dict[str, str]:
+    """The results of ``refusals.py`` (start-up refusals, without a model loaded)."""
+    run("refusals.py", str(model), str(out))
+    return json.loads(out.read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def openai_server(model: Path, log: Path, *args: str, start_timeout: float = 400) -> Iterator[str]:
+    """vLLM's OpenAI server on the tiny model (``args`` added to its command line), in the
+    stack's python; yields its base URL once ``/health`` answers, and stops it after."""
+    port = free_port()
+    cmd = [str(stack_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--skip-tokenizer-init", "--dtype", "float32"]
+    cmd += ["--enforce-eager", "--max-model-len", "512", *args]
+    with log.open("w") as out:
+        server = subprocess.Popen(cmd, env=environment(), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(server, url, log, start_timeout)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(
+                f"vLLM's OpenAI server exited ({server.returncode}):\n{log.read_text()[-8000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(1)
+    raise RuntimeError(f"vLLM's OpenAI server did not answer in {timeout} s:\n{log.read_text()[-8000:]}")
+
+
+def post_json(url: str, body: dict[str, Any], timeout: float = 120) -> tuple[int, dict[str, Any]]:
+    """``(HTTP status, JSON body)`` of a POST."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
 
 
 if __name__ == "__main__":

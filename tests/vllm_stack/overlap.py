@@ -22,9 +22,15 @@ PROMPTS = [20, 300, 33, 46, 180, 59, 72, 85, 130, 12]
 MAX_TOKENS = [16, 8, 40, 24, 30, 12, 36, 20, 28, 44]
 # KV blocks of 16 tokens: room for every request at once, or too few (384 tokens: preemptions).
 POOLS = {"roomy": 40, "tight": 24}
+# Requests aborted once the step of that number is sent to the model (while it is in flight).
+ABORTS = {6: "0", 9: "1", 12: "9"}
 
 
-def run_pipelined(scheduler: Any) -> dict[str, Any]:
+def run_pipelined(scheduler: Any, abort_at: dict[int, str] | None = None) -> dict[str, Any]:
+    """Drives the scheduler as EngineCore.step_with_batch_queue does; ``abort_at`` aborts a
+    request (by id) once the step of that number is sent to the model, while it is in flight."""
+    from vllm.v1.request import RequestStatus
+
     for request in standalone.requests(PROMPTS, MAX_TOKENS):
         scheduler.add_request(request)
     in_flight: deque[tuple[Any, Any]] = deque()
@@ -34,6 +40,8 @@ def run_pipelined(scheduler: Any) -> dict[str, Any]:
         if output.total_num_scheduled_tokens:
             plans.append(dict(output.num_scheduled_tokens))
             in_flight.append((output, standalone.model_output(scheduler, output)))
+        if (abort_at or {}).get(len(plans)) in scheduler.requests:
+            scheduler.finish_requests(abort_at[len(plans)], RequestStatus.FINISHED_ABORTED)
         if len(in_flight) == 2 or (in_flight and not output.total_num_scheduled_tokens):
             done, model = in_flight.popleft()
             for outputs in scheduler.update_from_output(done, model).values():
@@ -63,6 +71,11 @@ def main(model: str, out: str) -> None:
                 cls, model, 4, blocks, token_budget=128, async_scheduling=True
             )
             results[f"{name}_{pool}"] = run_pipelined(scheduler)
+    for name, cls in (("vllm", AsyncScheduler), ("gpuplane", Scheduler)):
+        scheduler = standalone.make_scheduler(
+            cls, model, 4, POOLS["roomy"], token_budget=128, async_scheduling=True
+        )
+        results[f"{name}_aborts"] = run_pipelined(scheduler, ABORTS)
     Path(out).write_text(json.dumps(results))
 
 

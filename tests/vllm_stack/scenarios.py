@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import engine as E
 
 # vLLM CPU uses 128-token KV blocks: 12 blocks hold 1,536 tokens.
-SMALL_KV = dict(max_num_seqs=8, max_num_batched_tokens=256, num_gpu_blocks_override=13)
+SMALL_KV = dict(
+    max_num_seqs=8, max_num_batched_tokens=256, num_gpu_blocks_override=13, disable_log_stats=False
+)
 TENANTS_KV = dict(
     max_num_seqs=4, max_num_batched_tokens=256, num_gpu_blocks_override=13, scheduling_policy="priority"
 )
@@ -80,9 +82,9 @@ def drive(
 # --- scenarios --------------------------------------------------------------------------------
 
 
-def equivalence_stream() -> tuple[list[Any], list[int]]:
+def equivalence_stream(seed: int = 0) -> tuple[list[Any], list[int]]:
     lengths = [20, 33, 46, 250, 59, 72, 85]
-    return [E.prompt(i, n) for i, n in enumerate(lengths)], [16, 12, 16, 8, 16, 20, 16]
+    return [E.prompt(seed + i, n) for i, n in enumerate(lengths)], [16, 12, 16, 8, 16, 20, 16]
 
 
 def scenario_equivalence(llm: Any, log: E.StepLog) -> dict[str, Any]:
@@ -92,6 +94,33 @@ def scenario_equivalence(llm: Any, log: E.StepLog) -> dict[str, Any]:
     steps = log.take()
     plan = [{r.split("-")[0]: n for r, n in tokens.items()} for _, tokens in steps]
     return {"tokens": [list(o.outputs[0].token_ids) for o in outs], "plan": plan, **held(llm)}
+
+
+def scenario_stats(llm: Any, log: E.StepLog) -> dict[str, Any]:
+    """The stream of ``equivalence`` (other prompts), two of them sharing a 256-token prefix:
+    the engine's stats after every step."""
+    prompts, max_tokens = equivalence_stream(seed=30)
+    shared = list(E.prompt(98, 256)["prompt_token_ids"])
+    prompts += [E.TokensPrompt(prompt_token_ids=[*shared, i]) for i in (1, 2)]
+    stats = E.StatsLog(E.scheduler_of(llm))
+    E.generate(llm, prompts[:-1], [E.params(n) for n in [*max_tokens, 4]])
+    E.generate(llm, prompts[-1:], E.params(4))
+    log.take()
+    return {"steps": stats.close(), **held(llm)}
+
+
+def scenario_logprobs(llm: Any, log: E.StepLog) -> dict[str, Any]:
+    """Steps whose output carries logprobs take vLLM's own update_from_output."""
+    prompts = [E.prompt(70 + i, 40) for i in range(3)]
+    plain = E.generate(llm, prompts, E.params(8))
+    with_logprobs = E.generate(llm, prompts, E.params(8, logprobs=2))
+    log.take()
+    return {
+        "plain": [list(o.outputs[0].token_ids) for o in plain],
+        "tokens": [list(o.outputs[0].token_ids) for o in with_logprobs],
+        "logprobs": [len(o.outputs[0].logprobs or []) for o in with_logprobs],
+        **held(llm),
+    }
 
 
 def scenario_prefix_hit(llm: Any, log: E.StepLog) -> dict[str, Any]:
@@ -223,19 +252,21 @@ def resumptions(steps: list[set[str]]) -> dict[str, Any]:
 
 
 ENGINES: list[tuple[str, str | None, dict[str, Any], str | None, list[Callable[..., dict[str, Any]]]]] = [
-    ("vllm_fcfs", None, SMALL_KV, None, [scenario_equivalence, scenario_preempt]),
+    ("vllm_fcfs", None, SMALL_KV, None, [scenario_stats, scenario_equivalence, scenario_preempt]),
     (
         "gpuplane_fcfs",
         E.GPUPLANE,
         SMALL_KV,
         None,
         [
+            scenario_stats,
             scenario_equivalence,
             scenario_prefix_hit,
             scenario_chunked,
             scenario_abort,
             scenario_preempt,
             scenario_bad_metadata,
+            scenario_logprobs,
         ],
     ),
     (

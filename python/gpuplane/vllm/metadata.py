@@ -1,7 +1,7 @@
 """Request metadata from vLLM's ``SamplingParams.extra_args`` (``vllm_xargs`` on the OpenAI
 server): ``tenant``, ``workflow``, ``deadline_s`` and ``priority_class`` (a class of the policy
-file). This module only converts types; the core
-checks the values when the request is built (``gpuplane.Request``)."""
+file). This module only converts types; the core checks the values when the request is built
+(``core_request``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import gpuplane
 from gpuplane.errors import InvalidRequest
 
 DEFAULT_TENANT = "default"
 KEYS = ("tenant", "workflow", "deadline_s", "priority_class")
+# The core's field names (``gpuplane.Request``) whose ``extra_args`` key differs.
+KEY_OF_CORE_FIELD = {"ttft_deadline": "deadline_s"}
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,41 @@ def parse_metadata(extra_args: Mapping[str, Any] | None) -> RequestMetadata:
         deadline_s=_deadline(extra_args.get("deadline_s")),
         priority_class=_priority_class(extra_args.get("priority_class")),
     )
+
+
+def core_request(
+    core_id: int,
+    meta: RequestMetadata,
+    prompt_len: int,
+    max_tokens: int,
+    *,
+    arrival: float = 0.0,
+    priority: int = 0,
+    block_hashes: list[int] | None = None,
+) -> gpuplane.Request:
+    """The core's request for one vLLM request: the core checks every value here."""
+    deadline = None if meta.deadline_s is None else arrival + meta.deadline_s
+    return gpuplane.Request(
+        core_id,
+        meta.tenant,
+        prompt_len,
+        max_tokens,
+        priority=priority,
+        arrival=arrival,
+        ttft_deadline=deadline,
+        workflow=meta.workflow,
+        block_hashes=block_hashes or [],
+        priority_class=meta.priority_class,
+    )
+
+
+def check_metadata(extra_args: Mapping[str, Any] | None, max_tokens: int | None) -> RequestMetadata:
+    """``parse_metadata``, then the core's checks of the values (on a request of one prompt
+    token): what can be refused before the request reaches the engine."""
+    meta = parse_metadata(extra_args)
+    try:
+        core_request(0, meta, 1, max(max_tokens or 1, 1))
+    except InvalidRequest as e:
+        key = KEY_OF_CORE_FIELD.get(e.field or "", e.field)
+        raise InvalidRequest(f"extra_args.{key}: {e}", key) from e
+    return meta

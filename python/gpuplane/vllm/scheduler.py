@@ -17,14 +17,19 @@ from vllm.v1.core.kv_cache_manager import KVCacheBlocks
 from vllm.v1.core.sched.async_scheduler import AsyncScheduler
 from vllm.v1.core.sched.output import NewRequestData, SchedulerOutput
 from vllm.v1.core.sched.scheduler import Scheduler as VllmScheduler
-from vllm.v1.engine import EngineCoreEventType
+from vllm.v1.engine import EngineCoreEventType, EngineCoreOutputs
+from vllm.v1.outputs import ModelRunnerOutput
 from vllm.v1.request import Request, RequestStatus
 
 import gpuplane
 from gpuplane.errors import GpuplaneError, InvalidRequest
+from gpuplane.vllm.check import FQCN, is_registered
 from gpuplane.vllm.config import batch_config, refuse_unsupported
-from gpuplane.vllm.metadata import parse_metadata
+from gpuplane.vllm.metadata import core_request, parse_metadata
+from gpuplane.vllm.outputs import is_plain, update_plain
 from gpuplane.vllm.policy_file import policy_from_env
+from gpuplane.vllm.service_policy import engine_policy
+from gpuplane.vllm.step import PlannedStep
 
 logger = logging.getLogger("gpuplane.vllm")
 HASH_MASK = (1 << 63) - 1
@@ -33,6 +38,13 @@ HASH_MASK = (1 << 63) - 1
 def core_block_hash(block_hash: bytes) -> int:
     """vLLM's block hash as the core's 64-bit key (its first 8 bytes)."""
     return int.from_bytes(bytes(block_hash)[:8], "big") & HASH_MASK
+
+
+def _configs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``(vllm_config, kv_cache_config)`` of vLLM's ``Scheduler.__init__`` arguments."""
+    vllm_config = kwargs["vllm_config"] if "vllm_config" in kwargs else args[0]
+    kv_cache_config = kwargs["kv_cache_config"] if "kv_cache_config" in kwargs else args[1]
+    return vllm_config, kv_cache_config
 
 
 class MirrorDiverged(GpuplaneError, RuntimeError):
@@ -45,24 +57,33 @@ class Scheduler(VllmScheduler):
     ``vllm serve MODEL --scheduler-cls gpuplane.vllm.Scheduler`` or
     ``LLM(..., scheduler_cls="gpuplane.vllm.Scheduler")``. Request metadata comes from
     ``SamplingParams.extra_args`` (``tenant``, ``workflow``, ``deadline_s``,
-    ``priority_class``); the policy file from ``GPUPLANE_POLICY``. vLLM's ``priority`` (lower
+    ``priority_class``); the policy file from ``GPUPLANE_POLICY``, tenants and classes from it
+    or from a running gpuplane service (``GPUPLANE_SERVICE``). vLLM's ``priority`` (lower
     first) is the core's band ``-priority`` (higher first).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Scheduler:
-        vllm_config = kwargs.get("vllm_config", args[0] if args else None)
+        vllm_config, _ = _configs(args, kwargs)
         if cls is Scheduler and vllm_config.scheduler_config.async_scheduling:
             cls = OverlappingScheduler
         return super().__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        refuse_unsupported(*_configs(args, kwargs))
         super().__init__(*args, **kwargs)
-        refuse_unsupported(self.vllm_config, self.kv_cache_config)
         policy = policy_from_env()
         kv_blocks = self.kv_cache_manager.block_pool.get_num_free_blocks()
-        self.core = gpuplane.BatchScheduler(batch_config(self, policy, kv_blocks), policy=policy.engine())
+        engine = engine_policy(policy)
+        self.core = gpuplane.BatchScheduler(batch_config(self, policy, kv_blocks), policy=engine)
+        if not is_registered(self.vllm_config):
+            logger.warning(
+                "gpuplane.vllm: %s is not in --logits-processors, so a request with malformed "
+                "metadata finishes with finish_reason 'error' (HTTP 500 on the OpenAI server) "
+                "instead of being refused at admission (HTTP 400)",
+                FQCN,
+            )
         self._core_id: dict[str, int] = {}
-        self._vllm_id: dict[int, str] = {}
+        self._by_core_id: dict[int, Request] = {}
         self._next_id = 0
 
     # --- requests -------------------------------------------------------------------------
@@ -78,7 +99,7 @@ class Scheduler(VllmScheduler):
             return
         super().add_request(request)
         self._core_id[request.request_id] = core_request.id
-        self._vllm_id[core_request.id] = request.request_id
+        self._by_core_id[core_request.id] = request
 
     def _core_request(self, request: Request) -> gpuplane.Request:
         if request.use_structured_output:
@@ -88,18 +109,14 @@ class Scheduler(VllmScheduler):
         params = request.sampling_params
         meta = parse_metadata(params.extra_args if params is not None else None)
         self._next_id += 1
-        deadline = None if meta.deadline_s is None else request.arrival_time + meta.deadline_s
-        return gpuplane.Request(
+        return core_request(
             self._next_id,
-            meta.tenant,
+            meta,
             request.num_prompt_tokens,
             request.max_tokens,
-            priority=-request.priority,
             arrival=request.arrival_time,
-            ttft_deadline=deadline,
-            workflow=meta.workflow,
+            priority=-request.priority,
             block_hashes=[core_block_hash(h) for h in request.block_hashes],
-            priority_class=meta.priority_class,
         )
 
     def _reject(self, request: Request, error: Exception) -> None:
@@ -110,7 +127,7 @@ class Scheduler(VllmScheduler):
     def _free_request(self, request: Request, delay_free_blocks: bool = False) -> Any:
         core_id = self._core_id.pop(request.request_id, None)
         if core_id is not None:
-            del self._vllm_id[core_id]
+            del self._by_core_id[core_id]
             if core_id in self.core:  # stopped by vLLM (EOS, stop token, abort, error)
                 self.core.abort(core_id)
         return super()._free_request(request, delay_free_blocks)
@@ -123,57 +140,40 @@ class Scheduler(VllmScheduler):
         self.kv_cache_manager.new_step_starts()
         self.core.set_time(max(time.time(), self.core.now))
         plan = self.core.schedule()
+        # The core counts each sampled token now (not the last one of a request: vLLM
+        # finishes that request when it arrives), as vLLM's AsyncScheduler does with
+        # placeholders: the next step can be planned before this one's output arrives.
+        self.core.expect_sampled()
         now = time.monotonic()
         for core_id in plan.preempted.tolist():
-            self._preempt(self.requests[self._vllm_id[core_id]], now)
-        step = _Step()
-        admitted = set(plan.admitted.tolist())
-        ids = plan.ids.tolist()
-        for core_id, tokens in zip(ids, plan.num_tokens.tolist(), strict=True):
-            request = self.requests[self._vllm_id[core_id]]
-            if core_id in admitted:
-                self._admit(request, tokens, plan.blocks(core_id), step, now)
-            elif request.is_prefill_chunk or plan.blocks(core_id)[0]:
-                self._grow(request, tokens, step)
-            else:  # a decode token within its last block: vLLM's KV manager has nothing to do
-                step.add(request, tokens, self.kv_cache_manager.empty_kv_cache_blocks, step.running)
-        self._expect_one_token_each(ids, plan.samples.tolist())
+            self._preempt(self._by_core_id[core_id], now)
+        step = PlannedStep(plan, self._by_core_id)
+        for i in step.running_that_allocate():
+            step.grown[i] = self._grow(step.requests[i], step.tokens[i])
+        for request, tokens, cached_blocks in step.admitted():
+            self._admit(request, tokens, cached_blocks, step, now)
         return self._output(step)
 
-    def _expect_one_token_each(self, ids: list[int], samples: list[bool]) -> None:
-        """Tells the core now that each sampling request generates one token this step (true
-        without speculative decoding, which is refused): so the core's state is settled between
-        steps, and with async scheduling the next step is planned before this one's output
-        arrives, as vLLM's own AsyncScheduler does with placeholders. A request that vLLM
-        stops (EOS, stop token, its last token) leaves the core in ``_free_request``."""
-        expected = {}
-        for core_id, sampled in zip(ids, samples, strict=True):
-            if sampled and not self._is_last_token(self.requests[self._vllm_id[core_id]]):
-                expected[core_id] = 1
-        self.core.update(expected)
-
-    @staticmethod
-    def _is_last_token(request: Request) -> bool:
-        """Whether this step's token is the request's last (``max_tokens``). The core is not told
-        of it: vLLM finishes the request when the token arrives, and the core then frees its
-        sequence slot and KV with vLLM, not a step earlier (which, with async scheduling, would
-        admit a request into a slot vLLM still holds)."""
-        return request.num_output_tokens + request.num_output_placeholders + 1 >= request.max_tokens
+    def update_from_output(
+        self, scheduler_output: SchedulerOutput, model_runner_output: ModelRunnerOutput
+    ) -> dict[int, EngineCoreOutputs]:
+        """vLLM's ``update_from_output``; a step with nothing but sampled tokens takes the
+        short path of ``gpuplane.vllm.outputs``."""
+        if is_plain(self, scheduler_output, model_runner_output):
+            return update_plain(self, scheduler_output, model_runner_output)
+        return super().update_from_output(scheduler_output, model_runner_output)
 
     def _preempt(self, request: Request, now: float) -> None:
         self.running.remove(request)
         self._preempt_request(request, now)
 
-    def _grow(self, request: Request, tokens: int, step: _Step) -> None:
+    def _grow(self, request: Request, tokens: int) -> KVCacheBlocks:
         blocks = self.kv_cache_manager.allocate_slots(request, tokens)
         if blocks is None:
             raise MirrorDiverged(f"vLLM has no KV blocks for running request {request.request_id}")
-        step.add(request, tokens, blocks, step.running)
+        return blocks
 
-    def _admit(
-        self, request: Request, tokens: int, core_blocks: tuple[list[int], list[int]], step: _Step, now: float
-    ) -> None:
-        hit_blocks = len(core_blocks[1])
+    def _admit(self, request: Request, tokens: int, hit_blocks: int, step: PlannedStep, now: float) -> None:
         computed, _, _ = self.kv_cache_manager.get_computed_blocks(request)
         if len(computed.blocks[0]) < hit_blocks:
             raise MirrorDiverged(f"vLLM lost prefix blocks the core reuses for {request.request_id}")
@@ -184,6 +184,16 @@ class Scheduler(VllmScheduler):
         )
         if blocks is None:
             raise MirrorDiverged(f"vLLM has no KV blocks to admit {request.request_id}")
+        self._record_admission(request, hit_tokens, now)
+        self.waiting.remove_request(request)
+        self.running.append(request)
+        resumed = request.status == RequestStatus.PREEMPTED
+        request.status = RequestStatus.RUNNING
+        request.num_computed_tokens = hit_tokens
+        blocks = self.kv_cache_manager.get_blocks(request.request_id)
+        (step.resumed if resumed else step.new).append((request, blocks))
+
+    def _record_admission(self, request: Request, hit_tokens: int, now: float) -> None:
         if request.prefill_stats and request.num_preemptions <= 0:
             request.prefill_stats.set(
                 num_prompt_tokens=request.num_prompt_tokens,
@@ -193,22 +203,14 @@ class Scheduler(VllmScheduler):
         if self.log_stats:
             self.kv_cache_manager.record_prefix_cache_stats(request, hit_tokens)
             request.record_event(EngineCoreEventType.SCHEDULED, now)
-        self.waiting.remove_request(request)
-        self.running.append(request)
-        resumed = request.status == RequestStatus.PREEMPTED
-        request.status = RequestStatus.RUNNING
-        request.num_computed_tokens = hit_tokens
-        all_blocks = self.kv_cache_manager.get_blocks(request.request_id)
-        step.add(request, tokens, all_blocks, step.resumed if resumed else step.new)
 
-    def _output(self, step: _Step) -> SchedulerOutput:
-        new_reqs = [
-            NewRequestData.from_request(r, step.blocks[r.request_id].get_block_ids(), uses_mrope=False)
-            for r in step.new
-        ]
-        cached = self._make_cached_request_data(step.running, step.resumed, step.tokens, {}, step.blocks)
-        if not self.use_v2_model_runner:
-            self.prev_step_scheduled_req_ids = set(step.tokens)
+    def _output(self, step: PlannedStep) -> SchedulerOutput:
+        new_reqs = [NewRequestData.from_request(r, b.get_block_ids(), uses_mrope=False) for r, b in step.new]
+        num_scheduled_tokens = step.num_scheduled_tokens()
+        v1_runner = not self.use_v2_model_runner
+        cached = step.cached_request_data(self.prev_step_scheduled_req_ids if v1_runner else None)
+        if v1_runner:
+            self.prev_step_scheduled_req_ids = set(num_scheduled_tokens)
         self.kv_cache_manager.take_boundary_state_offloads()
         copies, retained = self.kv_cache_manager.take_kv_cache_block_copies()
         if copies:
@@ -216,8 +218,8 @@ class Scheduler(VllmScheduler):
         output = SchedulerOutput(
             scheduled_new_reqs=new_reqs,
             scheduled_cached_reqs=cached,
-            num_scheduled_tokens=step.tokens,
-            total_num_scheduled_tokens=sum(step.tokens.values()),
+            num_scheduled_tokens=num_scheduled_tokens,
+            total_num_scheduled_tokens=sum(step.tokens),
             scheduled_spec_decode_tokens={},
             scheduled_encoder_inputs={},
             preempted_req_ids=self.reset_preempted_req_ids,
@@ -228,26 +230,20 @@ class Scheduler(VllmScheduler):
             num_spec_tokens_to_schedule=0,
             ec_manager_metadata=self.encoder_cache_manager.get_manager_metadata(),
         )
-        self._update_after_schedule(output)
+        self._advance(step)
         return output
+
+    def _advance(self, step: PlannedStep) -> None:
+        """vLLM's ``_update_after_schedule`` for this step."""
+        step.advance(self.sched_step_seq if self.defer_block_free else None)
+        self.finished_req_ids = set()
+        self.reset_preempted_req_ids = set()
 
 
 class OverlappingScheduler(Scheduler, AsyncScheduler):
     """``Scheduler`` with vLLM's async scheduling: the engine plans step N+1 while step N runs
     (chosen by ``Scheduler`` itself when ``async_scheduling`` is on)."""
 
-
-class _Step:
-    """The vLLM side of one step being built."""
-
-    def __init__(self) -> None:
-        self.new: list[Request] = []
-        self.resumed: list[Request] = []
-        self.running: list[Request] = []
-        self.tokens: dict[str, int] = {}
-        self.blocks: dict[str, KVCacheBlocks] = {}
-
-    def add(self, request: Request, tokens: int, blocks: KVCacheBlocks, kind: list[Request]) -> None:
-        kind.append(request)
-        self.tokens[request.request_id] = tokens
-        self.blocks[request.request_id] = blocks
+    def _advance(self, step: PlannedStep) -> None:
+        super()._advance(step)
+        step.add_placeholders()

@@ -130,6 +130,14 @@ impl PyBatchScheduler {
         Ok(done.into_iter().map(Into::into).collect())
     }
 
+    /// Counts, right after `schedule()`, the one token each request of that plan samples, as
+    /// if the engine had reported it (not a request's last token: the engine finishes that
+    /// request when it arrives, with `abort`). For engines that plan the next step before
+    /// the last step's output arrives.
+    fn expect_sampled(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.call(py, |s| s.expect_sampled())
+    }
+
     /// Removes a waiting or running request and frees its KV blocks.
     fn abort(&self, py: Python<'_>, id: i64) -> PyResult<()> {
         let id = request_id(id)?;

@@ -35,6 +35,16 @@ impl From<StepPlan> for PyStepPlan {
 }
 
 impl PyStepPlan {
+    /// `count(i)` for each index `i` of the plan's entries, as numpy int64.
+    fn block_counts<'py>(
+        &self,
+        py: Python<'py>,
+        count: impl Fn(usize) -> usize,
+    ) -> Bound<'py, PyArray1<i64>> {
+        let counts = (0..self.inner.scheduled.len()).map(|i| count(i) as i64);
+        PyArray1::from_vec(py, counts.collect())
+    }
+
     fn position(&self, id: u64) -> Option<usize> {
         let index = self.index.get_or_init(|| {
             let entries = self.inner.scheduled.iter().enumerate();
@@ -64,6 +74,19 @@ impl PyStepPlan {
     #[getter]
     fn samples<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
         PyArray1::from_vec(py, self.inner.scheduled.iter().map(|e| e.samples).collect())
+    }
+
+    /// Number of KV blocks newly allocated to each scheduled request this step.
+    #[getter]
+    fn new_block_counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.block_counts(py, |i| self.inner.new_blocks(i).len())
+    }
+
+    /// Number of cached prefix blocks each scheduled request reuses (only on the step that
+    /// admits it).
+    #[getter]
+    fn cached_block_counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.block_counts(py, |i| self.inner.cached_blocks(i).len())
     }
 
     /// Ids admitted this step (they are also scheduled).

@@ -26,6 +26,7 @@
 //! the waiting queue and no re-sort. Time is a caller-set clock ([`BatchScheduler::set_time`]);
 //! everything is deterministic.
 
+mod ahead;
 mod config;
 mod hash;
 mod kv;
