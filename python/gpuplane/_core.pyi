@@ -261,9 +261,11 @@ class BatchConfig:
     ``policy`` is one of ``BATCH_POLICIES``: ``fcfs`` (arrival order, priorities ignored),
     ``priority`` (strict bands, FCFS inside), ``fair`` (bands, then the weighted Virtual Token
     Counter per tenant), ``deadline`` (bands, then earliest ``ttft_deadline``) or
-    ``workflow_fair`` (like ``fair``, accounted per workflow). ``w_in`` / ``w_out`` are the
-    counter's charge per prefill / generated token; ``tenant_weights``, when not empty, is also
-    the list of accepted tenants.
+    ``workflow_fair`` (like ``fair``, accounted per workflow) or ``program_las`` (bands, then the
+    program with the least service attained over all its calls, never lifted, as in Autellix's
+    PLAS; a request that has waited ``starvation_s`` seconds goes before every younger one).
+    ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
+    ``tenant_weights``, when not empty, is also the list of accepted tenants.
     """
 
     def __init__(
@@ -281,6 +283,7 @@ class BatchConfig:
         w_in: float = 1.0,
         w_out: float = 2.0,
         tenant_weights: Mapping[str, float] | None = None,
+        starvation_s: float = 60.0,
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...
@@ -306,6 +309,8 @@ class BatchConfig:
     def w_out(self) -> float: ...
     @property
     def tenant_weights(self) -> dict[str, float]: ...
+    @property
+    def starvation_s(self) -> float: ...
 
 @final
 class Request:
@@ -946,10 +951,12 @@ def simulate_llm_json(
     hash_offsets: _IntColumn | None = None,
     hashes: _IntColumn | None = None,
     config: str = "{}",
+    tool_time: _FloatColumn | None = None,
 ) -> str:
     """Simulates serving the requests (one entry per column per request) on simulated replicas
     under the JSON ``config`` (``gpuplane_core::sim::SimConfig``); returns the JSON report.
-    ``workflow`` is -1 for none; ``hash_offsets``/``hashes`` are prefix block hashes in CSR form.
+    ``workflow`` is -1 for none; ``hash_offsets``/``hashes`` are prefix block hashes in CSR form;
+    ``tool_time`` is the seconds between a workflow call's predecessor finishing and its arrival.
     Releases the GIL. Bad input: :class:`InvalidRequest` naming the field."""
 
 def replay_cluster_json(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuplane.errors import InvalidRequest
+from gpuplane.simulate.agent_programs import AgentMix, agent_mix
 from gpuplane.simulate.capacity import Probe, max_rate, min_replicas
 from gpuplane.simulate.html import html_report
 from gpuplane.simulate.llm import compare
@@ -19,7 +20,7 @@ from gpuplane.traces.burstgpt import read_burstgpt
 from gpuplane.traces.jsonl import read_jsonl
 from gpuplane.traces.llm import LlmTrace, assign_tenants, parse_tenants
 
-FORMATS = ["azure", "jsonl", "burstgpt", "synthetic"]
+FORMATS = ["azure", "jsonl", "burstgpt", "synthetic", "agents"]
 ROUTINGS = ["round_robin", "least_loaded", "prefix_aware"]
 
 
@@ -29,6 +30,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="azure")
     p.add_argument("--requests", type=int, default=10_000, help="synthetic: number of requests")
     p.add_argument("--rate", type=float, default=10.0, help="synthetic: requests per second")
+    p.add_argument("--programs", type=int, default=1000, help="agents: number of agent programs")
+    p.add_argument("--program-rate", type=float, default=1.0, help="agents: programs started per second")
     p.add_argument("--limit", type=int, help="replay only the first N requests")
     p.add_argument(
         "--tenants",
@@ -43,6 +46,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs per replica")
     p.add_argument("--routing", choices=ROUTINGS, default="least_loaded")
     p.add_argument("--max-queue", type=int, default=0, help="waiting requests per replica (0: no cap)")
+    p.add_argument("--max-running", type=int, default=256, help="requests running at once per replica")
     p.add_argument("--slo-ttft", type=float, default=2.0, help="seconds")
     p.add_argument("--slo-tpot", type=float, default=0.1, help="seconds")
     p.add_argument("--window", type=float, default=60.0, help="timeline and fairness window, seconds")
@@ -54,6 +58,8 @@ def load_trace(args: argparse.Namespace) -> LlmTrace:
     """The trace the arguments describe, tenants assigned, limited and scaled."""
     if args.format == "synthetic":
         trace = synthetic_llm(SyntheticLlm(requests=args.requests, rate=args.rate, seed=args.seed))
+    elif args.format == "agents":
+        return _agents(args)
     elif not args.trace:
         raise InvalidRequest(f"--trace is required for --format {args.format}", field="trace")
     else:
@@ -66,6 +72,16 @@ def load_trace(args: argparse.Namespace) -> LlmTrace:
     return trace.scaled(args.rate_scale) if args.rate_scale != 1.0 else trace
 
 
+def _agents(args: argparse.Namespace) -> LlmTrace:
+    """The synthetic agent mix; ``--tenants`` are drawn per program, so a program's calls keep
+    one tenant."""
+    tenants = tuple(parse_tenants(args.tenants)) if args.tenants else AgentMix().tenants
+    trace = agent_mix(
+        AgentMix(args.programs, args.program_rate, args.requests, args.rate, tenants=tenants, seed=args.seed)
+    )
+    return trace.scaled(args.rate_scale) if args.rate_scale != 1.0 else trace
+
+
 def base_config(args: argparse.Namespace) -> dict[str, Any]:
     """The simulator configuration shared by every run."""
     return {
@@ -75,6 +91,7 @@ def base_config(args: argparse.Namespace) -> dict[str, Any]:
         "model_options": {"tp": args.tp},
         "routing": args.routing,
         "max_queue": args.max_queue,
+        "engine": {"max_running": args.max_running},
         "slo": {"ttft_s": args.slo_ttft, "tpot_s": args.slo_tpot},
         "window_s": args.window,
     }

@@ -42,6 +42,7 @@ def simulate_llm_text(trace: LlmTrace, config: Mapping[str, Any] | None = None) 
         hash_offsets=trace.hash_offsets,
         hashes=trace.hashes,
         config=json.dumps(config_for(trace, config), sort_keys=True),
+        tool_time=trace.tool_time,
     )
 
 

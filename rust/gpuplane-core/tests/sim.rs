@@ -192,3 +192,54 @@ fn kv_utilization_counts_shared_prefix_blocks_once() {
         .iter()
         .all(|&k| (0.0..=1.0).contains(&k)));
 }
+
+/// Two calls of workflow 7 (the second after 2 s of tool time) and one single call.
+fn program_and_single() -> Workload {
+    let mut w = Workload::default();
+    for i in 0..3 {
+        w.arrival.push(0.0);
+        w.prompt.push(100);
+        w.output.push(50);
+        w.tenant.push(0);
+        w.priority.push(0);
+        w.workflow.push(if i < 2 { 7 } else { -1 });
+    }
+    w.tool_time = vec![0.0, 2.0, 0.0];
+    w
+}
+
+#[test]
+fn programs_report_completion_split_into_waiting_running_and_tool_time() {
+    let cfg = SimConfig {
+        think_time_s: 0.5,
+        ..config("program_las", 1)
+    };
+    let r = simulate(&cfg, &program_and_single()).unwrap();
+    let (p, s) = (&r.programs.programs, &r.programs.single_calls);
+    assert_eq!(
+        (p.programs, p.finished, s.programs, s.finished),
+        (1, 1, 1, 1)
+    );
+    assert_eq!((p.calls.p50, s.calls.p50), (2.0, 1.0));
+    assert_eq!((p.tokens.p50, s.tokens.p50), (300.0, 150.0));
+    assert!((p.tool_s.p50 - 2.5).abs() < 1e-9, "{}", p.tool_s.p50);
+    assert_eq!(s.tool_s.p50, 0.0);
+    for g in [p, s] {
+        let parts = g.waiting_s.p50 + g.running_s.p50 + g.tool_s.p50;
+        assert!((g.completion_s.p50 - parts).abs() < 1e-9, "{g:?}");
+        assert!(g.running_s.p50 > 0.0);
+    }
+    assert_eq!(r.programs.tenants.len(), 1);
+    assert_eq!(r.programs.tenants[0].programs, *p);
+}
+
+#[test]
+fn bad_tool_times_are_refused_naming_the_entry() {
+    let mut w = program_and_single();
+    w.tool_time[1] = -1.0;
+    let e = simulate(&config("fcfs", 1), &w).unwrap_err().to_string();
+    assert!(e.contains("tool_time[1]"), "{e}");
+    w.tool_time = vec![0.0];
+    let e = simulate(&config("fcfs", 1), &w).unwrap_err().to_string();
+    assert!(e.contains("tool_time"), "{e}");
+}

@@ -75,6 +75,7 @@ impl Sim<'_> {
         q.running = false;
         q.computed = 0;
         q.preemptions += 1;
+        q.queued_at = t;
         self.timeline.wait(t, self.w.tenant[i]);
     }
 
@@ -85,6 +86,7 @@ impl Sim<'_> {
         if !q.running {
             q.running = true;
             q.computed = cached;
+            q.waited += t - q.queued_at;
             self.timeline.unwait(t, tenant);
         }
         let decode = n == 1 && q.generated > 0 && q.computed + 1 == self.w.prompt[i] + q.generated;

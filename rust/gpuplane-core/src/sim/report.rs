@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::config::{SimConfig, Slo};
 use super::engine::Sim;
+use super::programs::ProgramsReport;
 use super::request::{ReqState, Status};
 use super::stats::{jain, spread, Dist};
 
@@ -122,6 +123,8 @@ pub struct Report {
     pub fairness: Fairness,
     pub replicas: Vec<ReplicaReport>,
     pub timeline: TimelineReport,
+    /// Agent programs and single calls: completion time and where it went.
+    pub programs: ProgramsReport,
 }
 
 /// Accumulates one group's requests.
@@ -223,6 +226,7 @@ impl Report {
                 .map(|r| replica_report(r, duration))
                 .collect(),
             timeline: timeline(sim),
+            programs: ProgramsReport::build(sim, duration),
         }
     }
 

@@ -59,6 +59,10 @@ pub(crate) struct ReqState {
     pub preemptions: u32,
     /// Replica it was routed to.
     pub replica: u32,
+    /// Seconds spent queued without KV (before admission and after preemptions).
+    pub waited: f64,
+    /// When it last entered the queue.
+    pub queued_at: f64,
     /// Whether it holds KV (admitted and not preempted).
     pub running: bool,
     pub status: Status,
@@ -74,6 +78,8 @@ impl Default for ReqState {
             generated: 0,
             preemptions: 0,
             replica: u32::MAX,
+            waited: 0.0,
+            queued_at: f64::NAN,
             running: false,
             status: Status::Pending,
         }
