@@ -622,6 +622,36 @@ class AdmissionDecision:
     @property
     def admitted(self) -> bool: ...
 
+PROGRAM_COMPLETION_BUCKETS_S: list[float]
+
+@final
+class ProgramFigures:
+    """One tenant's agent programs at admission: sums over completed programs and their
+    completion counts per bucket of ``PROGRAM_COMPLETION_BUCKETS_S`` (one more for the rest)."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def active(self) -> int: ...
+    @property
+    def completed(self) -> int: ...
+    @property
+    def aborted(self) -> int: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def completion_s_sum(self) -> float: ...
+    @property
+    def waiting_s_sum(self) -> float: ...
+    @property
+    def running_s_sum(self) -> float: ...
+    @property
+    def tool_s_sum(self) -> float: ...
+    @property
+    def completion_buckets(self) -> list[int]: ...
+    def completion_quantile(self, q: float) -> float:
+        """Upper bound of the bucket holding quantile ``q`` of completion (inf in the last)."""
+
 @final
 class TenantFigures:
     """What a tenant holds on the cluster and where it stands in the attached policy engine."""
@@ -789,12 +819,22 @@ class Policy:
         queue_ahead: float = 0.0,
         service_rate: float = 0.0,
         now: float | None = None,
+        workflow: str | None = None,
+        call_index: int = 0,
     ) -> AdmissionDecision:
         """Admits (holding ``resources`` until ``release``), queues or rejects, with a reason.
         An unknown tenant or class is a rejection with its own code (``rejected_unknown_tenant``,
-        ``rejected_class``), never an exception; malformed fields raise ``InvalidRequest``."""
-    def release(self, id: str, now: float | None = None) -> None: ...
-    def cancel(self, id: str) -> None: ...
+        ``rejected_class``), never an exception; malformed fields raise ``InvalidRequest``.
+        With ``workflow`` the request is call ``call_index`` of that agent program: a program
+        starts at call 0 and takes its calls in order, one at a time, from one tenant
+        (``InvalidRequest`` on ``program.call_index`` / ``program.workflow_id`` otherwise); a
+        rejected call aborts its program."""
+    def release(self, id: str, now: float | None = None, *, more_calls: bool = False) -> None:
+        """Releases admitted work; a program's call completes its program unless ``more_calls``."""
+    def program_figures(self) -> list[ProgramFigures]:
+        """Each tenant's agent programs, in tenant order."""
+    def cancel(self, id: str) -> None:
+        """Drops a queued request (a program's call aborts its program)."""
     def running(self) -> list[str]: ...
     def queued(self) -> list[str]: ...
     def explain(self, tenant: str, now: float | None = None) -> Explanation: ...

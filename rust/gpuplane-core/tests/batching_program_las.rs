@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use gpuplane_core::batching::{BatchConfig, BatchScheduler, Policy, Request, StepOutputs};
+use gpuplane_core::batching::{
+    BatchConfig, BatchScheduler, Policy, Request, StepOutputs, StepPlan,
+};
 use proptest::prelude::*;
 
 fn config(policy: Policy, starvation_s: f64) -> BatchConfig {
@@ -20,21 +22,26 @@ fn config(policy: Policy, starvation_s: f64) -> BatchConfig {
     }
 }
 
-/// Runs one step at `now` with one token for every sampling request; returns the admitted ids.
-fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {
-    s.set_time(now).unwrap();
-    let plan = s.schedule();
+/// Reports one token for every request of `plan` that samples.
+fn one_token_each(s: &mut BatchScheduler, plan: &StepPlan) {
     let generated = plan
         .scheduled
         .iter()
         .filter(|e| e.samples)
         .map(|e| (e.id, 1))
         .collect();
-    s.update(&StepOutputs {
+    let outputs = StepOutputs {
         generated,
         finished: Vec::new(),
-    })
-    .unwrap();
+    };
+    s.update(&outputs).unwrap();
+}
+
+/// Runs one step at `now`; returns the admitted ids.
+fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {
+    s.set_time(now).unwrap();
+    let plan = s.schedule();
+    one_token_each(s, &plan);
     plan.admitted
 }
 
@@ -164,17 +171,7 @@ impl World {
         for id in &plan.preempted {
             self.waiting.insert(*id, self.arrival[id]);
         }
-        let generated = plan
-            .scheduled
-            .iter()
-            .filter(|e| e.samples)
-            .map(|e| (e.id, 1))
-            .collect();
-        let outputs = StepOutputs {
-            generated,
-            finished: Vec::new(),
-        };
-        self.s.update(&outputs).unwrap();
+        one_token_each(&mut self.s, &plan);
     }
 }
 

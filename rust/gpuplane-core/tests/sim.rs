@@ -66,8 +66,8 @@ fn same_inputs_give_byte_identical_reports() {
     }
 }
 
-#[test]
-fn workflow_calls_arrive_after_the_previous_call_finishes() {
+/// Two calls of workflow 7 and one single call, all at 0.
+fn two_calls_and_one_single() -> Workload {
     let mut w = Workload::default();
     for i in 0..3 {
         w.arrival.push(0.0);
@@ -77,6 +77,12 @@ fn workflow_calls_arrive_after_the_previous_call_finishes() {
         w.priority.push(0);
         w.workflow.push(if i < 2 { 7 } else { -1 });
     }
+    w
+}
+
+#[test]
+fn workflow_calls_arrive_after_the_previous_call_finishes() {
+    let w = two_calls_and_one_single();
     let cfg = SimConfig {
         think_time_s: 1.0,
         ..config("fcfs", 1)
@@ -193,17 +199,9 @@ fn kv_utilization_counts_shared_prefix_blocks_once() {
         .all(|&k| (0.0..=1.0).contains(&k)));
 }
 
-/// Two calls of workflow 7 (the second after 2 s of tool time) and one single call.
+/// [`two_calls_and_one_single`], the second call after 2 s of tool time.
 fn program_and_single() -> Workload {
-    let mut w = Workload::default();
-    for i in 0..3 {
-        w.arrival.push(0.0);
-        w.prompt.push(100);
-        w.output.push(50);
-        w.tenant.push(0);
-        w.priority.push(0);
-        w.workflow.push(if i < 2 { 7 } else { -1 });
-    }
+    let mut w = two_calls_and_one_single();
     w.tool_time = vec![0.0, 2.0, 0.0];
     w
 }
