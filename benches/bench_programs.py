@@ -10,7 +10,12 @@ Throughput is given twice: while arrivals last (the windows of the report's time
 before the last arrival: the serving rate under the offered load) and over the whole run
 (which also counts the drain after the last arrival, whose length depends on the policy).
 
-Usage: python benches/bench_programs.py [--programs 400] [--load 1.6] [--replicas 1 4] [--json FILE]
+With ``--routing``, also compares the core router's policies (least_loaded, prefix, cost) for
+fcfs and program_las on the largest replica count, with the share of prompt tokens found in the
+prefix cache.
+
+Usage: python benches/bench_programs.py [--programs 400] [--load 1.6] [--replicas 1 4] [--routing]
+       [--json FILE]
 """
 
 from __future__ import annotations
@@ -99,14 +104,37 @@ def run(programs: int, replicas: int, load: float) -> list[dict]:
     return rows
 
 
+def routings(programs: int, replicas: int, load: float) -> list[dict]:
+    """fcfs and program_las under each routing policy: prefix hits and program completion."""
+    trace = agent_mix(mix(programs, replicas, load))
+    last = float(trace.arrival.max())
+    print(f"\nrouting, {replicas} replicas:")
+    rows = []
+    for routing in ("least_loaded", "prefix", "cost"):
+        for policy in ("fcfs", "program_las"):
+            r = simulate_llm(trace, {**FLEET, "replicas": replicas, "policy": policy, "routing": routing})
+            row = {"routing": routing, "hit": r["summary"]["prefix_hit_rate"], **figures(r, last)}
+            rows.append(row)
+            print(
+                f"{routing:<13} {policy:<12} hit {100 * row['hit']:5.1f} % "
+                f"prog p50 {row['program_p50_s']:7.2f} p99 {row['program_p99_s']:7.2f} "
+                f"single p99 {row['single_p99_s']:6.2f} tok/s arriving {row['arriving_tps']:8,.0f} "
+                f"run {row['output_tps']:8,.0f}"
+            )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--programs", type=int, default=400, help="programs per replica")
     ap.add_argument("--load", type=float, default=1.6, help="multiplier of the base arrival rates")
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--routing", action="store_true", help="also compare routing policies")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    out = {str(n): run(args.programs, n, args.load) for n in args.replicas}
+    out: dict[str, list[dict]] = {str(n): run(args.programs, n, args.load) for n in args.replicas}
+    if args.routing:
+        out["routing"] = routings(args.programs, max(args.replicas), args.load)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
 

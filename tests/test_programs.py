@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -133,3 +134,11 @@ def test_program_las_config_and_its_starvation_bound_through_python():
         admitted += plan.admitted.tolist()
         s.update({int(i): 1 for i, sampled in zip(plan.ids, plan.samples, strict=True) if sampled})
     assert admitted.index(2) == 4, admitted  # at t = 5, after 5 s of waiting
+
+
+def test_later_calls_hit_the_prefix_cache_only_through_their_hashes():
+    t = agent_mix(AgentMix(programs=30, single_requests=0, seed=4))
+    hit = simulate_llm(t, {})["summary"]
+    assert hit["cached_prompt_tokens"] > 0 and 0 < hit["prefix_hit_rate"] < 1
+    bare = dataclasses.replace(t, hash_offsets=None, hashes=None)
+    assert simulate_llm(bare, {})["summary"]["cached_prompt_tokens"] == 0

@@ -23,29 +23,69 @@ def test_exported():
     assert {"Router", "Route", "ReplicaStatus"} <= set(gpuplane.__all__)
 
 
-def test_prefix_overlap_then_load(router):
-    router.report_load("r1", waiting=1, kv_usage=0.5, cached_block_hashes=[1, 2, 3])
+def test_cost_model_trades_cached_blocks_against_load_blocks(router):
+    router.register("r1", address="10.0.0.1:8000", model="llama", kv_blocks=100, max_running=8)
+    router.report_load("r1", waiting=1, kv_usage=0.01, cached_block_hashes=[1, 2, 3])
     router.report_load("r2", waiting=0, kv_usage=0.1)
     c = router.route(model="llama", block_hashes=[1, 2, 3, 4])
+    # r1: 3 cached blocks against 1 block in use and 1 waiting; r2 (no kv_blocks): no load.
     assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "10.0.0.1:8000", 3)
-    assert c.score == pytest.approx(1.5 - 0.125 - 0.5)
-    assert c.reason == "prefix +1.500, adapter +0.000, queue -0.125, kv -0.500, fair -0.000"
-    assert list(c.terms) == ["prefix", "adapter", "queue", "kv", "fair"]
+    assert c.score == pytest.approx(3 - 2)
+    assert c.reason == "prefix +3.000, adapter +0.000, load -2.000, fair -0.000"
+    assert list(c.terms) == ["prefix", "adapter", "load", "fair"]
     assert sum(c.terms.values()) == pytest.approx(c.score)
     assert router.route(model="llama", block_hashes=[9]).replica_id == "r2"
+    assert router.replica("r1").load_blocks == pytest.approx(2.0)
     assert "Route(replica_id='r2'" in repr(router.route(model="llama"))
 
 
+def test_policies_are_selectable_and_checked():
+    assert gpuplane.ROUTING_POLICIES == ["round_robin", "least_loaded", "prefix", "tenant_fair", "cost"]
+    for name in gpuplane.ROUTING_POLICIES:
+        assert Router(policy=name).policy == name
+    assert Router().policy == "cost"
+    with pytest.raises(InvalidRequest) as e:
+        Router(policy="fastest")
+    assert e.value.field == "routing"
+    with pytest.raises(InvalidRequest) as e:
+        Router(overlap_weight=-1.0)
+    assert e.value.field == "overlap_weight"
+    rr = Router(policy="round_robin")
+    for rid in ("b", "a"):
+        rr.register(rid)
+    assert [rr.route(record=True).replica_id for _ in range(3)] == ["a", "b", "a"]
+
+
+def test_finish_charges_fleet_counters(router):
+    router.set_tenant_weight("b", 2.0)
+    to = router.route(tenant="b", model="llama", prompt_tokens=64, request_id="q1", record=True).replica_id
+    assert router.replica(to).in_flight == 1
+    with pytest.raises(gpuplane.Conflict):
+        router.route(tenant="b", model="llama", request_id="q1", record=True)
+    assert router.finish("q1", served=300.0) == to
+    assert router.replica(to).in_flight == 0
+    assert router.fleet_counters()["b"] == 150.0
+    with pytest.raises(NotFound):
+        router.finish("q1")
+    with pytest.raises(InvalidRequest) as e:
+        router.set_tenant_weight("b", 0.0)
+    assert e.value.field == "weight[b]"
+
+
 def test_adapter_fair_share_and_ties(router):
+    for rid in ("r1", "r2"):
+        router.register(rid, model="llama", kv_blocks=100, max_running=8)
     router.report_load("r1", kv_usage=0.2, resident_adapters=["sql"])
     assert router.route(model="llama", adapter="sql").replica_id == "r1"
     assert router.route(model="llama").replica_id == "r2"
-    router.report_load("r1")
-    router.report_load("r2", tenant_service={"a": 9.0, "b": 1.0})
+    router.report_load("r1", kv_usage=0.1)
+    router.report_load("r2", kv_usage=0.12, tenant_service={"a": 9.0, "b": 1.0})
+    # a dominates r2: its 12 blocks look like 12 x 1.4 to a, more than r1's 10.
+    assert router.route(tenant="b", model="llama").replica_id == "r1"
     assert router.route(tenant="a", model="llama").replica_id == "r1"
-    assert router.route(tenant="a", model="llama").terms["fair"] == 0.0
-    # Equal scores and queues: the greater id.
+    router.report_load("r1", kv_usage=0.13)
     assert router.route(tenant="b", model="llama").replica_id == "r2"
+    assert router.route(tenant="a", model="llama").replica_id == "r1"
 
 
 def test_candidates_model_and_tenant():
@@ -127,7 +167,7 @@ def test_daemon_adapter_keeps_its_interface():
     assert state.tenant_service == {"t": 3.0}
     c = d.route({"tenant": "t", "model": "m", "adapter": "x", "block_hashes": [1, 2, 3]})
     assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "a:1", 2)
-    assert c.reason == "prefix +1.333, adapter +1.000, queue -0.500, kv -0.250, fair -0.000"
+    assert c.reason == "prefix +2.000, adapter +64.000, load -2.000, fair -0.000"
     with pytest.raises(NotFound):
         d.route({"tenant": "other", "model": "m", "adapter": "", "block_hashes": []})
 

@@ -10,6 +10,7 @@ __version__: str
 SNAPSHOT_VERSION: int
 POLICIES: list[str]
 BATCH_POLICIES: list[str]
+ROUTING_POLICIES: list[str]
 MAX_ID_BYTES: int
 MAX_NAME_BYTES: int
 
@@ -889,6 +890,12 @@ class ReplicaStatus:
     @property
     def kv_usage(self) -> float: ...
     @property
+    def waiting_blocks(self) -> int:
+        """KV blocks its waiting requests still need, as reported."""
+    @property
+    def load_blocks(self) -> float:
+        """The load the cost model charges, in KV blocks."""
+    @property
     def cached_blocks(self) -> int:
         """How many KV block hashes it reported cached."""
     @property
@@ -904,29 +911,38 @@ class ReplicaStatus:
 
 @final
 class Router:
-    """Engine replicas (soft state) and the choice of one per request.
+    """Engine replicas (soft state), the choice of one per request, and fleet-wide tenant
+    counters: the one router of the service, the simulator and embedded gateways.
 
-    A replica scores ``2 x`` the share of the prompt's leading KV blocks it has cached, ``+1``
-    when the requested adapter is resident, ``-waiting / max_running``, ``-kv_usage`` and
-    ``-0.5 x`` how far the tenant's share of its recent service exceeds an equal share; the
-    highest score wins, then fewer waiting, then fewer in flight, then the greater id. Waiting
-    is the reported count or, when more, the requests in flight beyond ``max_running``.
-    Candidates serve the model (any when ``model`` is empty) and are shared or dedicated to the
-    tenant. Unknown replicas raise ``NotFound``; out-of-range loads ``InvalidRequest`` (nothing
-    changes).
-    Releases the GIL.
+    ``policy`` (one of ``ROUTING_POLICIES``) picks the scoring. ``cost`` (the default) is the
+    cost model, in KV blocks: ``overlap_weight x`` the prompt's leading blocks the replica has
+    cached, ``+64`` when the requested adapter is resident, ``-`` its load blocks
+    (``kv_usage x kv_blocks`` + ``waiting_blocks`` + blocks dispatched since its last report +
+    one per waiting request), and ``-`` that load times how far the tenant's share of its recent
+    service exceeds an equal share. ``least_loaded`` keeps only the load, ``prefix`` puts the
+    cached prefix first, ``tenant_fair`` load and fair share, ``round_robin`` the replica
+    dispatched to least often. The highest score wins, then fewer waiting, then fewer in
+    flight, then the greater id. Candidates serve the model (any when ``model`` is empty) and
+    are shared or dedicated to the tenant. Unknown replicas raise ``NotFound``; out-of-range
+    loads ``InvalidRequest`` (nothing changes). Releases the GIL.
     Registration beyond ``max_replicas`` (default 10,000) or ``max_replicas_per_tenant``
     (1,000) raises ``CapacityError``; a load with more than ``max_load_entries`` (1,024) tenants
-    or adapters ``InvalidRequest``.
+    or adapters ``InvalidRequest``; more than ``max_tracked_requests`` (1,000,000) recorded
+    requests with an id not finished ``CapacityError``.
     """
 
     def __init__(
         self,
         *,
+        policy: str = "cost",
+        overlap_weight: float = 1.0,
         max_replicas: int | None = None,
         max_replicas_per_tenant: int | None = None,
         max_load_entries: int | None = None,
+        max_tracked_requests: int | None = None,
     ) -> None: ...
+    @property
+    def policy(self) -> str: ...
     def page(
         self, after: str = "", limit: int = 500, tenant: str | None = None
     ) -> tuple[list[ReplicaStatus], bool]:
@@ -952,6 +968,7 @@ class Router:
         waiting: int = 0,
         running: int = 0,
         kv_usage: float = 0.0,
+        waiting_blocks: int = 0,
         cached_block_hashes: Sequence[int] = ...,
         resident_adapters: Sequence[str] = ...,
         tenant_service: Mapping[str, float] = ...,
@@ -964,9 +981,20 @@ class Router:
         model: str = "",
         adapter: str = "",
         block_hashes: Sequence[int] = ...,
+        prompt_tokens: int = 0,
+        request_id: str = "",
         record: bool = False,
     ) -> Route:
-        """The best replica; with ``record``, the choice is counted on it (its ``routed``)."""
+        """The best replica; with ``record``, the choice is counted on it (its ``routed`` and
+        prompt blocks until its next report), and a ``request_id`` is tracked until
+        :meth:`finish` (``Conflict`` if it already is)."""
+    def finish(self, request_id: str, *, served: float = 0.0) -> str:
+        """A recorded request is done; its tenant's fleet counter is charged ``served``
+        weighted tokens. Returns the replica it was routed to; ``NotFound`` if not tracked."""
+    def set_tenant_weight(self, tenant: str, weight: float) -> None:
+        """The tenant's weight for the fleet counters (finite, > 0)."""
+    def fleet_counters(self) -> dict[str, float]:
+        """Fleet-wide tenant counters (weighted service / weight, with VTC lifts)."""
     def note_routed(self, replica_id: str) -> None:
         """Counts a request routed to the replica as in flight there."""
     def note_done(self, replica_id: str) -> None:

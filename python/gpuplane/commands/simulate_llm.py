@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gpuplane._core import ROUTING_POLICIES
 from gpuplane.errors import InvalidRequest
 from gpuplane.simulate.agent_programs import AgentMix, agent_mix
 from gpuplane.simulate.capacity import Probe, max_rate, min_replicas
@@ -21,7 +22,6 @@ from gpuplane.traces.jsonl import read_jsonl
 from gpuplane.traces.llm import LlmTrace, assign_tenants, parse_tenants
 
 FORMATS = ["azure", "jsonl", "burstgpt", "synthetic", "agents"]
-ROUTINGS = ["round_robin", "least_loaded", "prefix_aware"]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -44,7 +44,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", default="H100-80GB")
     p.add_argument("--model", default="llama-3-8b")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs per replica")
-    p.add_argument("--routing", choices=ROUTINGS, default="least_loaded")
+    p.add_argument(
+        "--routing",
+        choices=ROUTING_POLICIES,
+        help="the core router's policy (default: the core's production default, cost)",
+    )
     p.add_argument("--max-queue", type=int, default=0, help="waiting requests per replica (0: no cap)")
     p.add_argument("--max-running", type=int, default=256, help="requests running at once per replica")
     p.add_argument("--slo-ttft", type=float, default=2.0, help="seconds")
@@ -89,7 +93,7 @@ def base_config(args: argparse.Namespace) -> dict[str, Any]:
         "gpu": args.gpu,
         "model": args.model,
         "model_options": {"tp": args.tp},
-        "routing": args.routing,
+        **({"routing": args.routing} if args.routing else {}),
         "max_queue": args.max_queue,
         "engine": {"max_running": args.max_running},
         "slo": {"ttft_s": args.slo_ttft, "tpot_s": args.slo_tpot},
@@ -97,11 +101,25 @@ def base_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_spec(text: str) -> dict[str, Any]:
+    """``POLICY`` or ``POLICY/ROUTING`` (``fair/least_loaded``) as configuration keys."""
+    policy, _, routing = text.partition("/")
+    from gpuplane._core import BATCH_POLICIES
+
+    if policy not in BATCH_POLICIES:
+        why = f"unknown batching policy {policy!r}; expected one of {BATCH_POLICIES}"
+        raise InvalidRequest(why, field="policies")
+    if routing and routing not in ROUTING_POLICIES:
+        why = f"unknown routing {routing!r}; expected one of {ROUTING_POLICIES}"
+        raise InvalidRequest(why, field="policies")
+    return {"policy": policy, **({"routing": routing} if routing else {})}
+
+
 def run_llm(args: argparse.Namespace) -> int:
     """Runs each policy on the trace and prints (and writes) the side-by-side report."""
     trace = load_trace(args)
     base = base_config(args)
-    configs = [{**base, "policy": p, "name": p} for p in args.policies]
+    configs = [{**base, **run_spec(p), "name": p} for p in args.policies]
     reports = compare(trace, configs, progress=not args.no_progress)
     source = Path(trace.source).name if trace.source else "trace"
     print(summary_text(reports, source))
@@ -156,7 +174,14 @@ def register(kinds: Any) -> None:
         "once per batching policy, and reports latency, throughput, goodput, utilization and fairness.",
     )
     add_common(llm)
-    llm.add_argument("--policies", nargs="+", default=["fcfs"], choices=BATCH_POLICIES, metavar="POLICY")
+    llm.add_argument(
+        "--policies",
+        nargs="+",
+        default=["fcfs"],
+        metavar="POLICY[/ROUTING]",
+        help=f"batching policies ({', '.join(BATCH_POLICIES)}), each optionally with its own routing "
+        "(fair/least_loaded); one run each",
+    )
     llm.add_argument("--json", metavar="FILE", help="write the reports as JSON")
     llm.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     llm.set_defaults(run=run_llm)

@@ -3,8 +3,10 @@
 The configuration is a dict in the shape of ``gpuplane_core::sim::SimConfig`` (all keys
 optional): ``replicas``, ``gpu``, ``model``, ``model_options`` (``tp``,
 ``compute_efficiency``, ``bandwidth_efficiency``, ``step_overhead_s``, ``allreduce_latency_s``,
-``memory_utilization``), ``policy``, ``routing`` (``round_robin``, ``least_loaded``,
-``prefix_aware``), ``engine`` (``token_budget``, ``max_running``, ``block_size``, ...),
+``memory_utilization``), ``policy``, ``routing`` (the core router's policy, one of
+``ROUTING_POLICIES``; default ``cost``; under ``tenant_fair`` and ``cost`` the ``fair``
+policy orders tenants by the router's fleet-wide counters), ``overlap_weight``, ``engine``
+(``token_budget``, ``max_running``, ``block_size``, ``starvation_s``, ...),
 ``tenants`` (``[{"name", "weight"}]``; by default the trace's), ``max_queue``,
 ``think_time_s``, ``slo`` (``ttft_s``, ``tpot_s``, ``e2e_s``), ``window_s``, ``name``.
 """

@@ -36,9 +36,49 @@ pub fn prompt_block_hashes(tokens: &[u32], block_size: u32) -> Result<Vec<u64>> 
     Ok(hashes)
 }
 
+/// Engine block hashes from a trace's coarser prefix hash ids (one per `coarse_tokens`
+/// tokens, each naming the whole prefix up to its end, as in the Mooncake traces): engine
+/// block `j` of `block_size` tokens ends in coarse block `k = ((j + 1) x block_size - 1) /
+/// coarse_tokens`, so `mix(hash_k ^ j)` names block `j`'s prefix. Blocks past the last coarse
+/// hash, and a partial last block, get none. Zero sizes give none.
+pub fn refine_block_hashes(
+    coarse: &[u64],
+    coarse_tokens: u32,
+    block_size: u32,
+    prompt_tokens: u32,
+) -> Vec<u64> {
+    if coarse.is_empty() || coarse_tokens == 0 || block_size == 0 {
+        return Vec::new();
+    }
+    let (bs, cb) = (block_size as usize, coarse_tokens as usize);
+    let full = prompt_tokens as usize / bs;
+    (0..full)
+        .map_while(|j| {
+            coarse
+                .get(((j + 1) * bs - 1) / cb)
+                .map(|&h| mix(h ^ (j as u64).wrapping_mul(ROOT)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refined_hashes_share_exactly_the_coarse_shared_prefix() {
+        // 512-token trace blocks, 16-token engine blocks: 32 engine blocks per trace block.
+        let a = refine_block_hashes(&[7, 8], 512, 16, 1024);
+        let b = refine_block_hashes(&[7, 9], 512, 16, 1000);
+        assert_eq!((a.len(), b.len()), (64, 62));
+        assert_eq!(a[..32], b[..32]);
+        assert!(a[32..62].iter().zip(&b[32..]).all(|(x, y)| x != y));
+        assert!(
+            refine_block_hashes(&[7], 512, 16, 2048).len() == 32,
+            "no hash past the last"
+        );
+        assert!(refine_block_hashes(&[7], 0, 16, 512).is_empty());
+    }
 
     #[test]
     fn shared_prefix_shares_leading_hashes_only() {

@@ -1,7 +1,8 @@
 //! The LLM serving simulator: conservation, determinism, workflows, admission.
 
 use gpuplane_core::rng::SplitMix64;
-use gpuplane_core::sim::{simulate, Routing, SimConfig, TenantSpec, Workload};
+use gpuplane_core::routing::RoutingPolicy;
+use gpuplane_core::sim::{simulate, SimConfig, TenantSpec, Workload};
 
 fn workload(n: usize, seed: u64) -> Workload {
     let mut rng = SplitMix64::new(seed);
@@ -51,11 +52,7 @@ fn every_request_finishes_or_is_rejected_and_tokens_add_up() {
 #[test]
 fn same_inputs_give_byte_identical_reports() {
     let w = workload(1500, 2);
-    for routing in [
-        Routing::RoundRobin,
-        Routing::LeastLoaded,
-        Routing::PrefixAware,
-    ] {
+    for (_, routing) in RoutingPolicy::ALL {
         let cfg = SimConfig {
             routing,
             ..config("fair", 3)
@@ -240,4 +237,18 @@ fn bad_tool_times_are_refused_naming_the_entry() {
     w.tool_time = vec![0.0];
     let e = simulate(&config("fcfs", 1), &w).unwrap_err().to_string();
     assert!(e.contains("tool_time"), "{e}");
+}
+
+#[test]
+fn a_later_call_finds_its_predecessors_prefix_in_the_cache() {
+    let mut w = two_calls_and_one_single();
+    w.prompt = vec![1024, 1536, 1024];
+    w.hash_offsets = vec![0, 2, 5, 5];
+    w.hashes = vec![11, 12, 11, 12, 13];
+    let r = simulate(&config("fcfs", 1), &w).unwrap();
+    assert_eq!(
+        r.summary.cached_prompt_tokens, 1024,
+        "call 2 reuses call 1's two blocks"
+    );
+    assert!((r.summary.prefix_hit_rate - 1024.0 / 3584.0).abs() < 1e-12);
 }

@@ -44,6 +44,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::PyClusterStats>()?;
     m.add_class::<stats::PyGpuStats>()?;
     m.add_class::<stats::PyTotals>()?;
+    m.add(
+        "ROUTING_POLICIES",
+        gpuplane_core::routing::RoutingPolicy::ALL
+            .map(|(name, _)| name)
+            .to_vec(),
+    )?;
     m.add_class::<routing::PyRouter>()?;
     m.add_class::<routing::PyRoute>()?;
     m.add_class::<routing::PyReplicaStatus>()?;

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::routing::{
-    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, RouterLimits, ScoreTerms,
+    Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, RouterLimits, RouterOptions,
+    RoutingPolicy, ScoreTerms, OVERLAP_WEIGHT,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -41,7 +42,7 @@ impl PyRoute {
     fn reason(&self) -> &str {
         &self.inner.reason
     }
-    /// The weighted terms (`prefix`, `adapter`, `queue`, `kv`, `fair`) whose sum is `score`.
+    /// The weighted terms in KV blocks (`prefix`, `adapter`, `load`, `fair`) whose sum is `score`.
     #[getter]
     fn terms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
@@ -115,6 +116,16 @@ impl PyReplicaStatus {
     fn kv_usage(&self) -> f64 {
         self.inner.load.kv_usage
     }
+    /// KV blocks its waiting requests still need, as reported.
+    #[getter]
+    fn waiting_blocks(&self) -> u32 {
+        self.inner.load.waiting_blocks
+    }
+    /// The load the cost model charges, in KV blocks.
+    #[getter]
+    fn load_blocks(&self) -> f64 {
+        self.inner.load_blocks()
+    }
     /// How many KV block hashes it reported cached.
     #[getter]
     fn cached_blocks(&self) -> usize {
@@ -173,25 +184,43 @@ pub struct PyRouter {
 
 #[pymethods]
 impl PyRouter {
-    /// A router refusing more than `max_replicas` replicas (`max_replicas_per_tenant` for one
-    /// tenant; `CapacityError`) and loads with more than `max_load_entries` tenants or adapters
-    /// (`InvalidRequest`).
+    /// A router scoring by `policy` (`ROUTING_POLICIES`; `cost`: the cost model, the
+    /// default) with `overlap_weight` blocks of load per cached prompt block, refusing more
+    /// than `max_replicas` replicas (`max_replicas_per_tenant` for one tenant; `CapacityError`),
+    /// loads with more than `max_load_entries` tenants or adapters (`InvalidRequest`) and more
+    /// than `max_tracked_requests` routed requests with an id not finished.
     #[new]
-    #[pyo3(signature = (*, max_replicas=None, max_replicas_per_tenant=None, max_load_entries=None))]
+    #[pyo3(signature = (*, policy="cost", overlap_weight=OVERLAP_WEIGHT, max_replicas=None,
+        max_replicas_per_tenant=None, max_load_entries=None, max_tracked_requests=None))]
     fn new(
+        policy: &str,
+        overlap_weight: f64,
         max_replicas: Option<usize>,
         max_replicas_per_tenant: Option<usize>,
         max_load_entries: Option<usize>,
-    ) -> Self {
+        max_tracked_requests: Option<usize>,
+    ) -> PyResult<Self> {
         let d = RouterLimits::default();
         let limits = RouterLimits {
             max_replicas: max_replicas.unwrap_or(d.max_replicas),
             max_replicas_per_tenant: max_replicas_per_tenant.unwrap_or(d.max_replicas_per_tenant),
             max_load_entries: max_load_entries.unwrap_or(d.max_load_entries),
+            max_tracked_requests: max_tracked_requests.unwrap_or(d.max_tracked_requests),
         };
-        PyRouter {
-            inner: Locked::new(Router::with_limits(limits)),
-        }
+        let options = RouterOptions {
+            policy: RoutingPolicy::parse(policy).map_err(crate::errors::to_py)?,
+            overlap_weight,
+        };
+        let router = Router::configured(limits, options).map_err(crate::errors::to_py)?;
+        Ok(PyRouter {
+            inner: Locked::new(router),
+        })
+    }
+
+    /// The routing policy's name.
+    #[getter]
+    fn policy(&self, py: Python<'_>) -> &'static str {
+        self.inner.run(py, |r| r.options().policy.name())
     }
 
     /// Up to `limit` replicas with ids after `after` (in id order) and whether more follow;
@@ -245,7 +274,7 @@ impl PyRouter {
     }
 
     /// Records a replica's load, replacing the last one.
-    #[pyo3(signature = (replica_id, *, waiting=0, running=0, kv_usage=0.0,
+    #[pyo3(signature = (replica_id, *, waiting=0, running=0, kv_usage=0.0, waiting_blocks=0,
         cached_block_hashes=Vec::new(), resident_adapters=Vec::new(), tenant_service=BTreeMap::new()))]
     #[allow(clippy::too_many_arguments)]
     fn report_load(
@@ -255,17 +284,20 @@ impl PyRouter {
         waiting: i64,
         running: i64,
         kv_usage: f64,
+        waiting_blocks: i64,
         cached_block_hashes: Vec<u64>,
         resident_adapters: Vec<String>,
         tenant_service: BTreeMap<String, f64>,
     ) -> PyResult<()> {
         let waiting = unsigned32("waiting", waiting)?;
         let running = unsigned32("running", running)?;
+        let waiting_blocks = unsigned32("waiting_blocks", waiting_blocks)?;
         self.inner.call(py, |r| {
             let load = Load {
                 waiting,
                 running,
                 kv_usage,
+                waiting_blocks,
                 cached: cached_block_hashes.into_iter().collect(),
                 adapters: resident_adapters.into_iter().collect(),
                 tenant_service,
@@ -275,10 +307,13 @@ impl PyRouter {
     }
 
     /// The best replica for a request; `NotFound` when no registered replica serves it. With
-    /// `record`, the choice is counted on the chosen replica (its `routed`): for callers that
-    /// follow the answer, so that each replica's share of the routing is known.
+    /// `record`, the choice is counted on the chosen replica (its `routed`, and its prompt
+    /// blocks until the replica's next report): for callers that follow the answer. A recorded
+    /// request with a `request_id` is tracked until `finish` (in flight there, and backlog of
+    /// its tenant fleet-wide).
     #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
-        block_hashes=Vec::new(), record=false))]
+        block_hashes=Vec::new(), prompt_tokens=0, request_id=String::new(), record=false))]
+    #[allow(clippy::too_many_arguments)]
     fn route(
         &self,
         py: Python<'_>,
@@ -286,13 +321,17 @@ impl PyRouter {
         model: String,
         adapter: String,
         block_hashes: Vec<u64>,
+        prompt_tokens: i64,
+        request_id: String,
         record: bool,
     ) -> PyResult<PyRoute> {
         let req = RouteRequest {
+            id: request_id,
             tenant,
             model,
             adapter,
             block_hashes,
+            prompt_tokens: unsigned32("prompt_tokens", prompt_tokens)?,
         };
         let route = self.inner.call(py, |r| {
             if record {
@@ -302,6 +341,30 @@ impl PyRouter {
             }
         });
         route.map(|inner| PyRoute { inner })
+    }
+
+    /// A recorded request is done: its tenant is charged `served` weighted tokens (what the
+    /// replica served it) on the fleet-wide counters. Returns the replica it was routed to;
+    /// `NotFound` for an id not tracked.
+    #[pyo3(signature = (request_id, *, served=0.0))]
+    fn finish(&self, py: Python<'_>, request_id: &str, served: f64) -> PyResult<String> {
+        self.inner.call(py, |r| r.finish(request_id, served))
+    }
+
+    /// Sets a tenant's fair-share weight for the fleet counters (finite, > 0).
+    fn set_tenant_weight(&self, py: Python<'_>, tenant: &str, weight: f64) -> PyResult<()> {
+        self.inner
+            .call(py, |r| r.fleet_mut().set_weight(tenant, weight))
+    }
+
+    /// Fleet-wide tenant counters (weighted service / weight, with VTC lifts), by tenant.
+    fn fleet_counters(&self, py: Python<'_>) -> BTreeMap<String, f64> {
+        self.inner.run(py, |r| {
+            r.fleet()
+                .counters()
+                .map(|(t, c)| (t.to_string(), c))
+                .collect()
+        })
     }
 
     /// Counts a request routed to a replica as in flight there; `NotFound` if unknown.

@@ -25,6 +25,16 @@ pub(crate) struct BlockPool {
     cached_free: u32,
     free: Vec<u32>,
     by_hash: FxHashMap<u64, u32>,
+    /// Hashes stored and removed since the last drain, when recording (what an engine
+    /// publishes to routers, like vLLM's KV events).
+    events: Option<Vec<CacheEvent>>,
+}
+
+/// A change to the set of cached block hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheEvent {
+    Stored(u64),
+    Removed(u64),
 }
 
 impl BlockPool {
@@ -41,6 +51,7 @@ impl BlockPool {
             cached_free: 0,
             free: (0..n).rev().collect(),
             by_hash: FxHashMap::default(),
+            events: None,
         }
     }
 
@@ -120,6 +131,9 @@ impl BlockPool {
         self.unlink(b);
         if let Some(h) = self.take_hash(b) {
             self.by_hash.remove(&h);
+            if let Some(ev) = &mut self.events {
+                ev.push(CacheEvent::Removed(h));
+            }
         }
         Some(b)
     }
@@ -149,6 +163,21 @@ impl BlockPool {
         self.hash[b as usize] = hash;
         self.hashed[b as usize / 64] |= 1 << (b % 64);
         self.by_hash.insert(hash, b);
+        if let Some(ev) = &mut self.events {
+            ev.push(CacheEvent::Stored(hash));
+        }
+    }
+
+    /// Starts (or stops) recording cache events.
+    pub fn record_events(&mut self, on: bool) {
+        self.events = on.then(Vec::new);
+    }
+
+    /// Moves the recorded events into `out`.
+    pub fn drain_events(&mut self, out: &mut Vec<CacheEvent>) {
+        if let Some(ev) = &mut self.events {
+            out.append(ev);
+        }
     }
 
     fn has_hash(&self, b: u32) -> bool {

@@ -45,6 +45,7 @@ mod update;
 mod vtc;
 
 pub use config::{BatchConfig, Policy, DEFAULT_STARVATION_S};
+pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
 pub use request::{Request, RequestProgress};

@@ -225,6 +225,30 @@ impl BatchScheduler {
         out
     }
 
+    /// Starts (or stops) recording changes to the cached block hashes, for a router that
+    /// follows this engine's prefix cache by events rather than full reports.
+    pub fn record_cache_events(&mut self, on: bool) {
+        self.pool.record_events(on);
+    }
+
+    /// Moves the cache events recorded since the last call into `out` (none unless recording).
+    pub fn drain_cache_events(&mut self, out: &mut Vec<super::CacheEvent>) {
+        self.pool.drain_events(out);
+    }
+
+    /// Sets `tenant`'s fair-share counter (weighted service / weight) to `counter`, e.g. to
+    /// the fleet-wide counter of [`crate::routing::FleetShare`], so that this engine orders
+    /// tenants by their service across the fleet; `NotFound` for a tenant it does not know.
+    pub fn set_tenant_counter(&mut self, tenant: &str, counter: f64) -> Result<()> {
+        let a = *self
+            .tenant_by_name
+            .get(tenant)
+            .ok_or_else(|| Error::not_found("tenant", tenant))?;
+        self.tenants.set_counter(a, counter);
+        self.flush_counters();
+        Ok(())
+    }
+
     /// KV block ids held by a live request, in order.
     pub fn blocks_of(&self, id: u64) -> Option<&[u32]> {
         Some(&self.seq(*self.by_id.get(&id)?).blocks)

@@ -115,6 +115,19 @@ impl CounterBook {
         }
     }
 
+    /// Sets an account's counter; applied to ordered sets by the next [`CounterBook::flush`].
+    pub fn set_counter(&mut self, a: u32, value: f64) {
+        let i = a as usize;
+        if self.counter[i] == value {
+            return;
+        }
+        self.counter[i] = value;
+        if !self.dirty[i] {
+            self.dirty[i] = true;
+            self.dirty_list.push(a);
+        }
+    }
+
     /// Re-keys charged accounts in the backlog set and reports `(account, old, new)` so the
     /// caller can re-key its own sets.
     pub fn flush(&mut self, moved: &mut Vec<(u32, f64, f64)>) {

@@ -7,21 +7,7 @@ use super::llm::LlmModel;
 use super::model::{ModelOptions, StepModel};
 use crate::batching::{BatchConfig, Policy};
 use crate::error::{Error, Result};
-
-/// How arrivals are spread over the engine replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Routing {
-    /// Replica `k mod N` for the `k`-th admitted arrival.
-    RoundRobin,
-    /// The replica with the fewest waiting requests, ties broken by KV usage, then index.
-    LeastLoaded,
-    /// A request's home replica, from the hash of its first prompt block (else its workflow
-    /// id), so that shared prefixes meet the same cache; falls back to least loaded when the
-    /// home's queue is longer than the least loaded one's by more than `prefix_slack`, or when
-    /// the request has neither.
-    PrefixAware,
-}
+use crate::routing::{RoutingPolicy, OVERLAP_WEIGHT};
 
 /// One tenant: a name and a fair-share weight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,11 +106,11 @@ pub struct SimConfig {
     /// Batching policy name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`,
     /// `program_las`).
     pub policy: String,
-    /// Routing policy.
-    pub routing: Routing,
-    /// Prefix-aware routing leaves the home replica when its queue is longer than the least
-    /// loaded one's by more than this many requests.
-    pub prefix_slack: u32,
+    /// Routing policy of the core router (`round_robin`, `least_loaded`, `prefix`,
+    /// `tenant_fair`, `cost`: the production default).
+    pub routing: RoutingPolicy,
+    /// The cost model's blocks of load per cached prompt block.
+    pub overlap_weight: f64,
     /// Scheduler settings of each replica.
     pub engine: EngineOptions,
     /// Tenants by index (the workload's tenant column); empty: `t0`, `t1`, ... with weight 1.
@@ -154,8 +140,8 @@ impl Default for SimConfig {
             model_spec: None,
             model_options: ModelOptions::default(),
             policy: "fcfs".into(),
-            routing: Routing::LeastLoaded,
-            prefix_slack: 4,
+            routing: RoutingPolicy::Cost,
+            overlap_weight: OVERLAP_WEIGHT,
             engine: EngineOptions::default(),
             tenants: Vec::new(),
             max_queue: 0,
@@ -261,6 +247,9 @@ impl SimConfig {
         }
         if !self.think_time_s.is_finite() || self.think_time_s < 0.0 {
             return Err(Error::invalid("think_time_s", "must be finite and >= 0"));
+        }
+        if !self.overlap_weight.is_finite() || self.overlap_weight < 0.0 {
+            return Err(Error::invalid("overlap_weight", "must be finite and >= 0"));
         }
         if self.hash_block_tokens == 0 {
             return Err(Error::invalid("hash_block_tokens", "must be > 0"));

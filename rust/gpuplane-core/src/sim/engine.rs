@@ -13,11 +13,12 @@ use super::model::StepModel;
 use super::replica::Replica;
 use super::report::Report;
 use super::request::{Reject, ReqState, Status};
-use super::router::{mix, Router};
+use super::routing::FleetRouter;
 use super::timeline::Timeline;
 use super::workload::Workload;
 use crate::batching::{BatchScheduler, Request};
 use crate::error::Result;
+use crate::prefix::refine_block_hashes;
 
 const NONE: u32 = u32::MAX;
 
@@ -71,7 +72,7 @@ pub(crate) struct Sim<'a> {
     pub kv_capacity: f64,
     pub w_in: f64,
     pub w_out: f64,
-    router: Router,
+    pub(crate) fleet: FleetRouter,
     heap: BinaryHeap<Timed>,
     seq: u64,
     /// Next call of the same workflow, per request (`NONE` if last or none).
@@ -98,13 +99,14 @@ impl<'a> Sim<'a> {
             .map(|_| BatchScheduler::new(bcfg.clone()).map(Replica::new))
             .collect::<Result<Vec<_>>>()?;
         let (next_call, follow_up) = workflows(w);
+        let fleet = FleetRouter::new(cfg, &bcfg, &tenants)?;
         Ok(Self {
             timeline: Timeline::new(cfg.window_s, tenants.len()),
             block_size: bcfg.block_size,
             kv_capacity: f64::from(bcfg.kv_blocks) * f64::from(bcfg.block_size),
             w_in: bcfg.w_in,
             w_out: bcfg.w_out,
-            router: Router::new(cfg.routing, cfg.prefix_slack),
+            fleet,
             reqs: vec![ReqState::default(); w.len()],
             heap: BinaryHeap::new(),
             seq: 0,
@@ -163,23 +165,23 @@ impl<'a> Sim<'a> {
     /// Admission and routing of request `i` arriving at `t`.
     fn arrive(&mut self, i: usize, t: f64) {
         self.reqs[i].arrival = t;
-        let key = self
-            .w
-            .hashes_of(i)
-            .first()
-            .copied()
-            .or((self.w.workflow[i] >= 0).then(|| self.w.workflow[i] as u64));
-        let r = self.router.route(&self.replicas, key);
+        let hashes = self.block_hashes(i);
+        let r = self.route(i, &hashes);
         self.reqs[i].replica = r as u32;
         let rep = &self.replicas[r];
         if self.cfg.max_queue > 0 && rep.sched.num_waiting() >= self.cfg.max_queue as usize {
+            self.route_done(i);
             return self.reject(i, t, Reject::QueueFull);
         }
-        let req = self.request(i, t);
+        let req = self.request(i, t, hashes);
         if self.replicas[r].sched.add(req).is_err() {
+            self.route_done(i);
             return self.reject(i, t, Reject::TooLong);
         }
-        self.replicas[r].routed += 1;
+        let blocks = self.prompt_blocks(i);
+        let rep = &mut self.replicas[r];
+        rep.routed += 1;
+        rep.waiting_blocks += blocks;
         self.reqs[i].status = Status::Queued;
         self.reqs[i].queued_at = t;
         self.timeline.arrive(t);
@@ -189,14 +191,19 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// KV blocks of request `i`'s prompt.
+    pub(crate) fn prompt_blocks(&self, i: usize) -> u32 {
+        self.w.prompt[i].div_ceil(self.block_size)
+    }
+
     /// The scheduler request for request `i` arriving at `t`.
-    fn request(&self, i: usize, t: f64) -> Request {
+    fn request(&self, i: usize, t: f64, block_hashes: Vec<u64>) -> Request {
         let wf = self.w.workflow[i];
         Request {
             id: i as u64,
             tenant: self.tenants[self.w.tenant[i] as usize].name.clone(),
             prompt_len: self.w.prompt[i],
-            block_hashes: self.block_hashes(i),
+            block_hashes,
             max_new_tokens: self.w.output[i],
             priority: self.w.priority[i],
             arrival: t,
@@ -205,26 +212,14 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Scheduler block hashes from the workload's coarser prefix hashes: scheduler block `j`
-    /// lies in trace block `k = ((j + 1) * block_size - 1) / hash_block_tokens`, whose hash
-    /// names the whole prefix up to it, so `mix(hash_k ^ j)` names block `j`'s prefix.
+    /// Engine block hashes of request `i` from the workload's coarser prefix hashes.
     fn block_hashes(&self, i: usize) -> Vec<u64> {
-        let coarse = self.w.hashes_of(i);
-        if coarse.is_empty() {
-            return Vec::new();
-        }
-        let (bs, hb) = (
-            self.block_size as usize,
-            self.cfg.hash_block_tokens as usize,
-        );
-        let full = self.w.prompt[i] as usize / bs;
-        (0..full)
-            .map_while(|j| {
-                coarse
-                    .get(((j + 1) * bs - 1) / hb)
-                    .map(|&h| mix(h ^ (j as u64).wrapping_mul(0x9E37_79B9)))
-            })
-            .collect()
+        refine_block_hashes(
+            self.w.hashes_of(i),
+            self.cfg.hash_block_tokens,
+            self.block_size,
+            self.w.prompt[i],
+        )
     }
 
     fn reject(&mut self, i: usize, t: f64, why: Reject) {

@@ -3,7 +3,8 @@
 //!
 //! * [`simulate`]: a deterministic discrete-event loop. Requests arrive (a workflow's later
 //!   calls only after the previous call finishes, plus think time), pass admission (a queue cap
-//!   per replica), are routed to one of N engine replicas ([`Routing`]), and are served by that
+//!   per replica), are routed to one of N engine replicas by the core [`crate::routing::Router`] (the same
+//!   choice as the service's), which sees each replica's queue, KV use and prefix cache, and are served by that
 //!   replica's [`crate::batching::BatchScheduler`] step by step; each step lasts what the
 //!   [`StepModel`] says. The result is a [`Report`], with per-program figures
 //!   ([`ProgramsReport`]).
@@ -23,13 +24,13 @@ mod programs;
 mod replica;
 mod report;
 mod request;
-mod router;
+mod routing;
 mod stats;
 mod timeline;
 mod workload;
 
 pub use cluster_replay::{replay_cluster, ClusterReplay, PodEvent};
-pub use config::{EngineOptions, Routing, SimConfig, Slo, TenantSpec};
+pub use config::{EngineOptions, SimConfig, Slo, TenantSpec};
 pub use engine::simulate;
 pub use hardware::GpuModel;
 pub use llm::LlmModel;

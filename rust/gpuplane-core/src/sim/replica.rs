@@ -19,10 +19,13 @@ pub(crate) struct Replica {
     pub steps: u64,
     pub preemptions: u64,
     pub routed: u64,
+    /// Prompt blocks of its waiting requests (reported to the router).
+    pub waiting_blocks: u32,
 }
 
 impl Replica {
-    pub fn new(sched: BatchScheduler) -> Self {
+    pub fn new(mut sched: BatchScheduler) -> Self {
+        sched.record_cache_events(true);
         Self {
             sched,
             plan: None,
@@ -32,6 +35,7 @@ impl Replica {
             steps: 0,
             preemptions: 0,
             routed: 0,
+            waiting_blocks: 0,
         }
     }
 }
@@ -39,6 +43,7 @@ impl Replica {
 impl Sim<'_> {
     /// Plans and starts a step on replica `r` at `t` (nothing if it has no work).
     pub(crate) fn start_step(&mut self, r: usize, t: f64) {
+        self.sync_counters(r);
         let rep = &mut self.replicas[r];
         rep.sched
             .set_time(t)
@@ -70,8 +75,11 @@ impl Sim<'_> {
     }
 
     fn preempted(&mut self, r: usize, i: usize, t: f64) {
+        let blocks = self.prompt_blocks(i);
+        let rep = &mut self.replicas[r];
+        rep.preemptions += 1;
+        rep.waiting_blocks += blocks;
         let q = &mut self.reqs[i];
-        self.replicas[r].preemptions += 1;
         q.running = false;
         q.computed = 0;
         q.preemptions += 1;
@@ -82,18 +90,26 @@ impl Sim<'_> {
     /// Updates request `i`'s computed tokens for a step entry and adds it to `work`.
     fn account_entry(&mut self, i: usize, cached: u32, n: u32, t: f64, work: &mut StepWork) {
         let tenant = self.w.tenant[i];
+        if !self.reqs[i].running {
+            let (r, blocks) = (self.reqs[i].replica as usize, self.prompt_blocks(i));
+            let rep = &mut self.replicas[r];
+            rep.waiting_blocks = rep.waiting_blocks.saturating_sub(blocks);
+            self.timeline.unwait(t, tenant);
+        }
         let q = &mut self.reqs[i];
         if !q.running {
             q.running = true;
             q.computed = cached;
             q.waited += t - q.queued_at;
-            self.timeline.unwait(t, tenant);
+            if q.preemptions == 0 {
+                q.cached_at_admission = cached;
+            }
         }
         let decode = n == 1 && q.generated > 0 && q.computed + 1 == self.w.prompt[i] + q.generated;
         work.add(q.computed, n);
         q.computed += n;
         if !decode {
-            self.timeline.serve(t, tenant, self.w_in * f64::from(n));
+            self.served(t, tenant, self.w_in * f64::from(n));
         }
     }
 
@@ -129,7 +145,7 @@ impl Sim<'_> {
         if q.first.is_nan() {
             q.first = t;
         }
-        self.timeline.serve(t, self.w.tenant[i], self.w_out);
+        self.served(t, self.w.tenant[i], self.w_out);
     }
 
     fn finished(&mut self, i: usize, t: f64) {
@@ -138,6 +154,7 @@ impl Sim<'_> {
         q.status = Status::Finished;
         q.running = false;
         self.timeline.finish(t);
+        self.route_done(i);
         self.release_next_call(i, t);
     }
 }

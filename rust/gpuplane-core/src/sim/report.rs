@@ -44,6 +44,10 @@ pub struct GroupReport {
     pub finished: u64,
     pub rejected: u64,
     pub input_tokens: u64,
+    /// Prompt tokens of finished requests found in the prefix cache at their first admission.
+    pub cached_prompt_tokens: u64,
+    /// `cached_prompt_tokens / input_tokens` (0 without input).
+    pub prefix_hit_rate: f64,
     pub output_tokens: u64,
     pub throughput_rps: f64,
     pub output_tps: f64,
@@ -134,6 +138,7 @@ struct Acc {
     finished: u64,
     rejected: u64,
     input: u64,
+    cached: u64,
     output: u64,
     good: u64,
     preemptions: u64,
@@ -152,6 +157,7 @@ impl Acc {
         }
         self.finished += 1;
         self.input += u64::from(prompt);
+        self.cached += u64::from(q.cached_at_admission);
         self.output += u64::from(q.generated);
         let (ttft, e2e) = (q.first - q.arrival, q.finish - q.arrival);
         let tpot = (q.generated > 1).then(|| (q.finish - q.first) / f64::from(q.generated - 1));
@@ -172,6 +178,8 @@ impl Acc {
             finished: self.finished,
             rejected: self.rejected,
             input_tokens: self.input,
+            cached_prompt_tokens: self.cached,
+            prefix_hit_rate: self.cached as f64 / self.input.max(1) as f64,
             output_tokens: self.output,
             throughput_rps: rate(self.finished),
             output_tps: rate(self.output),

@@ -61,6 +61,8 @@ pub(crate) struct ReqState {
     pub replica: u32,
     /// Seconds spent queued without KV (before admission and after preemptions).
     pub waited: f64,
+    /// Prompt tokens found in the prefix cache at its first admission.
+    pub cached_at_admission: u32,
     /// When it last entered the queue.
     pub queued_at: f64,
     /// Whether it holds KV (admitted and not preempted).
@@ -79,6 +81,7 @@ impl Default for ReqState {
             preemptions: 0,
             replica: u32::MAX,
             waited: 0.0,
+            cached_at_admission: 0,
             queued_at: f64::NAN,
             running: false,
             status: Status::Pending,

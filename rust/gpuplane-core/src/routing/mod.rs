@@ -1,0 +1,534 @@
+//! Routing requests across engine replicas: one router for the service's `Route`, the
+//! simulator and embedded gateways (`gpuplane.Router`, Ray).
+//!
+//! A [`Router`] holds replicas (soft state: engines register at start and report their load
+//! every few seconds) and picks one per request by the cost model of [`score`] under a
+//! [`RoutingPolicy`] (the production default: [`RoutingPolicy::Cost`]). It also keeps the
+//! fleet-wide tenant counters ([`FleetShare`]): requests dispatched with an id are backlog of
+//! their tenant until [`Router::finish`], which charges what the replica served.
+//!
+//! Ties go to fewer waiting requests, then fewer in flight, then to the greater replica id. The
+//! choice is deterministic: the same registrations, loads and requests give the same replica.
+
+mod fleet;
+mod replica;
+mod score;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use crate::batching::CacheEvent;
+use crate::{Error, Result};
+
+pub use fleet::FleetShare;
+pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
+pub use score::{
+    prefix_overlap, tenant_excess, Route, RoutingPolicy, ScoreTerms, Weights, ADAPTER_BLOCKS,
+    OVERLAP_WEIGHT,
+};
+
+/// The tenant id of a shared replica.
+const SHARED: u32 = u32::MAX;
+
+/// How a router scores: its policy and the cost model's overlap weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouterOptions {
+    pub policy: RoutingPolicy,
+    /// Blocks of load one cached prompt block is worth (finite, >= 0).
+    pub overlap_weight: f64,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        RouterOptions {
+            policy: RoutingPolicy::Cost,
+            overlap_weight: OVERLAP_WEIGHT,
+        }
+    }
+}
+
+/// A replica's interned model and tenant, for the candidate filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Keys {
+    model: u32,
+    tenant: u32,
+}
+
+/// A request dispatched with an id and not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tracked {
+    replica: String,
+    account: u32,
+}
+
+/// The best candidate so far.
+struct Best<'a> {
+    r: &'a ReplicaStatus,
+    terms: ScoreTerms,
+    score: f64,
+    prefix: usize,
+}
+
+/// The replica registry, the routing choice and the fleet-wide tenant counters.
+#[derive(Debug, Clone)]
+pub struct Router {
+    slots: Vec<ReplicaStatus>,
+    keys: Vec<Keys>,
+    /// Per slot, `(tenant account, excess)` of its last load's tenant service.
+    excess: Vec<Vec<(u32, f64)>>,
+    by_id: BTreeMap<String, u32>,
+    models: BTreeMap<String, u32>,
+    limits: RouterLimits,
+    options: RouterOptions,
+    weights: Weights,
+    fleet: FleetShare,
+    tracked: FxHashMap<String, Tracked>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::with_limits(RouterLimits::default())
+    }
+}
+
+impl Router {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A router that refuses growth beyond `limits` (`Capacity` or `InvalidRequest`).
+    pub fn with_limits(limits: RouterLimits) -> Self {
+        let options = RouterOptions::default();
+        Router {
+            slots: Vec::new(),
+            keys: Vec::new(),
+            excess: Vec::new(),
+            by_id: BTreeMap::new(),
+            models: BTreeMap::new(),
+            limits,
+            options,
+            weights: options.policy.weights(options.overlap_weight),
+            fleet: FleetShare::new(),
+            tracked: FxHashMap::default(),
+        }
+    }
+
+    /// A router with `limits` scoring by `options`; `InvalidRequest` on `overlap_weight`
+    /// unless finite and >= 0.
+    pub fn configured(limits: RouterLimits, options: RouterOptions) -> Result<Self> {
+        let w = options.overlap_weight;
+        if !w.is_finite() || w < 0.0 {
+            return Err(Error::invalid(
+                "overlap_weight",
+                format!("must be finite and >= 0, got {w}"),
+            ));
+        }
+        let mut r = Router::with_limits(limits);
+        r.options = options;
+        r.weights = options.policy.weights(w);
+        Ok(r)
+    }
+
+    pub fn limits(&self) -> RouterLimits {
+        self.limits
+    }
+
+    pub fn options(&self) -> RouterOptions {
+        self.options
+    }
+
+    /// The fleet-wide tenant counters.
+    pub fn fleet(&self) -> &FleetShare {
+        &self.fleet
+    }
+
+    /// The fleet-wide tenant counters, to charge what replicas served (the simulator charges
+    /// every step; the service charges at [`Router::finish`]).
+    pub fn fleet_mut(&mut self) -> &mut FleetShare {
+        &mut self.fleet
+    }
+
+    /// Refuses a registration that would exceed the replica caps.
+    fn check_room(&self, spec: &ReplicaSpec) -> Result<()> {
+        let known = self.by_id.contains_key(&spec.id);
+        if !known && self.slots.len() >= self.limits.max_replicas {
+            let max = self.limits.max_replicas;
+            return Err(Error::Capacity(format!(
+                "{max} replicas registered, the most allowed"
+            )));
+        }
+        if spec.tenant.is_empty() {
+            return Ok(());
+        }
+        let same_tenant = |r: &&ReplicaStatus| r.spec.tenant == spec.tenant && r.spec.id != spec.id;
+        let max = self.limits.max_replicas_per_tenant;
+        if self.slots.iter().filter(same_tenant).count() >= max {
+            return Err(Error::Capacity(format!(
+                "tenant {:?} has {max} replicas registered, the most allowed",
+                spec.tenant
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a load whose maps exceed [`RouterLimits::max_load_entries`].
+    fn check_load_size(&self, load: &Load) -> Result<()> {
+        let max = self.limits.max_load_entries;
+        for (field, n) in [
+            ("tenant_service", load.tenant_service.len()),
+            ("resident_adapters", load.adapters.len()),
+        ] {
+            if n > max {
+                return Err(Error::invalid(
+                    field,
+                    format!("has {n} entries, at most {max} allowed"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` replicas with ids after `after`, in id order, and whether more follow.
+    /// With `visible_to`, only those dedicated to that tenant and the shared ones.
+    pub fn page(
+        &self,
+        after: &str,
+        limit: usize,
+        visible_to: Option<&str>,
+    ) -> (Vec<&ReplicaStatus>, bool) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = if after.is_empty() {
+            Unbounded
+        } else {
+            Excluded(after)
+        };
+        let visible = |r: &&ReplicaStatus| {
+            visible_to.is_none_or(|t| r.spec.tenant.is_empty() || r.spec.tenant == t)
+        };
+        let mut rest = self
+            .by_id
+            .range::<str, _>((start, Unbounded))
+            .map(|(_, &s)| &self.slots[s as usize])
+            .filter(visible);
+        let page: Vec<_> = rest.by_ref().take(limit).collect();
+        (page, rest.next().is_some())
+    }
+
+    fn keys_of(&mut self, spec: &ReplicaSpec) -> Keys {
+        let next = self.models.len() as u32;
+        let model = *self.models.entry(spec.model.clone()).or_insert(next);
+        let tenant = if spec.tenant.is_empty() {
+            SHARED
+        } else {
+            self.fleet.account(&spec.tenant)
+        };
+        Keys { model, tenant }
+    }
+
+    /// Adds or replaces a replica; a re-registered replica keeps its last load.
+    pub fn register(&mut self, spec: ReplicaSpec) -> Result<()> {
+        spec.validate_names()?;
+        self.check_room(&spec)?;
+        let keys = self.keys_of(&spec);
+        match self.by_id.get(&spec.id) {
+            Some(&s) => {
+                self.slots[s as usize].spec = spec;
+                self.keys[s as usize] = keys;
+            }
+            None => {
+                self.by_id.insert(spec.id.clone(), self.slots.len() as u32);
+                self.slots.push(ReplicaStatus {
+                    spec,
+                    ..Default::default()
+                });
+                self.keys.push(keys);
+                self.excess.push(Vec::new());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a replica; `NotFound` if it is not registered.
+    pub fn unregister(&mut self, id: &str) -> Result<ReplicaStatus> {
+        let s = self
+            .by_id
+            .remove(id)
+            .ok_or_else(|| Error::not_found("replica", id))? as usize;
+        let gone = self.slots.swap_remove(s);
+        self.keys.swap_remove(s);
+        self.excess.swap_remove(s);
+        if let Some(moved) = self.slots.get(s) {
+            self.by_id.insert(moved.spec.id.clone(), s as u32);
+        }
+        Ok(gone)
+    }
+
+    /// Records a replica's load (replacing the last one); `NotFound` if it is not registered,
+    /// `InvalidRequest` for out-of-range values (nothing changes).
+    pub fn report_load(&mut self, id: &str, load: Load) -> Result<()> {
+        self.check_load_size(&load)?;
+        load.validate()?;
+        let s = self.slot(id)?;
+        let excess = load
+            .tenant_service
+            .keys()
+            .map(|t| (t.clone(), tenant_excess(&load.tenant_service, t)))
+            .filter(|&(_, e)| e > 0.0)
+            .collect::<Vec<_>>();
+        self.excess[s] = excess
+            .into_iter()
+            .map(|(t, e)| (self.fleet.account(&t), e))
+            .collect();
+        let r = &mut self.slots[s];
+        r.load = load;
+        r.unreported_blocks = 0;
+        Ok(())
+    }
+
+    /// Records a replica's queue and KV figures, keeping its cached blocks, adapters and
+    /// tenant service (a light report between full ones); errors as [`Router::report_load`].
+    pub fn report_counts(&mut self, id: &str, counts: Counts) -> Result<()> {
+        if !(0.0..=1.0).contains(&counts.kv_usage) {
+            return Err(Error::invalid(
+                "kv_usage",
+                format!("must be in 0..1, got {}", counts.kv_usage),
+            ));
+        }
+        let r = self.replica_mut(id)?;
+        r.load.waiting = counts.waiting;
+        r.load.running = counts.running;
+        r.load.kv_usage = counts.kv_usage;
+        r.load.waiting_blocks = counts.waiting_blocks;
+        r.unreported_blocks = 0;
+        Ok(())
+    }
+
+    /// Applies a replica's prefix-cache events (blocks stored and evicted since its last
+    /// events) to its cached blocks; `NotFound` if it is not registered.
+    pub fn apply_cache_events(&mut self, id: &str, events: &[CacheEvent]) -> Result<()> {
+        let cached = &mut self.replica_mut(id)?.load.cached;
+        for e in events {
+            match *e {
+                CacheEvent::Stored(h) => cached.insert(h),
+                CacheEvent::Removed(h) => cached.remove(&h),
+            };
+        }
+        Ok(())
+    }
+
+    /// Counts a request routed to replica `id` as in flight there; `NotFound` if it is not
+    /// registered.
+    pub fn note_routed(&mut self, id: &str) -> Result<()> {
+        let r = self.replica_mut(id)?;
+        r.in_flight = r.in_flight.saturating_add(1);
+        Ok(())
+    }
+
+    /// Counts one in-flight request of replica `id` as done (never below zero); `NotFound` if
+    /// it is not registered.
+    pub fn note_done(&mut self, id: &str) -> Result<()> {
+        let r = self.replica_mut(id)?;
+        r.in_flight = r.in_flight.saturating_sub(1);
+        Ok(())
+    }
+
+    fn slot(&self, id: &str) -> Result<usize> {
+        self.by_id
+            .get(id)
+            .map(|&s| s as usize)
+            .ok_or_else(|| Error::not_found("replica", id))
+    }
+
+    fn replica_mut(&mut self, id: &str) -> Result<&mut ReplicaStatus> {
+        let s = self.slot(id)?;
+        Ok(&mut self.slots[s])
+    }
+
+    /// One replica; `NotFound` if it is not registered.
+    pub fn replica(&self, id: &str) -> Result<&ReplicaStatus> {
+        Ok(&self.slots[self.slot(id)?])
+    }
+
+    /// The replicas, by id.
+    pub fn replicas(&self) -> impl Iterator<Item = &ReplicaStatus> {
+        self.by_id.values().map(|&s| &self.slots[s as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// [`Router::route`], counting the choice on the chosen replica (its `routed`, and its
+    /// prompt blocks until the replica's next report). A request with an id is tracked until
+    /// [`Router::finish`]: in flight on the replica and backlog of its tenant fleet-wide
+    /// (`Conflict` if that id is already tracked, `Capacity` beyond
+    /// [`RouterLimits::max_tracked_requests`]).
+    pub fn dispatch(&mut self, req: &RouteRequest) -> Result<Route> {
+        self.check_trackable(req)?;
+        let route = self.route(req)?;
+        let s = self.slot(&route.replica_id)?;
+        let r = &mut self.slots[s];
+        r.routed += 1;
+        let blocks = req.prompt_blocks(r.spec.tokens_per_block());
+        r.unreported_blocks = r.unreported_blocks.saturating_add(blocks);
+        if !req.id.is_empty() {
+            r.in_flight = r.in_flight.saturating_add(1);
+            let account = self.fleet.account(&req.tenant);
+            self.fleet.begin(account);
+            let replica = route.replica_id.clone();
+            self.tracked
+                .insert(req.id.clone(), Tracked { replica, account });
+        }
+        Ok(route)
+    }
+
+    fn check_trackable(&self, req: &RouteRequest) -> Result<()> {
+        if req.id.is_empty() {
+            return Ok(());
+        }
+        crate::names::check_id("request_id", &req.id)?;
+        if self.tracked.contains_key(&req.id) {
+            return Err(Error::Conflict(format!(
+                "request {:?} is already routed and not finished",
+                req.id
+            )));
+        }
+        if self.tracked.len() >= self.limits.max_tracked_requests {
+            let max = self.limits.max_tracked_requests;
+            return Err(Error::Capacity(format!(
+                "{max} routed requests not finished, the most allowed"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A request dispatched with `id` is done: no longer in flight on its replica nor backlog
+    /// of its tenant, which is charged `served` weighted tokens (what the replica served it:
+    /// `w_in x prefill tokens + w_out x output tokens`). Returns the replica it was routed to;
+    /// `NotFound` for an id not tracked, `InvalidRequest` unless `served` is finite and >= 0.
+    pub fn finish(&mut self, id: &str, served: f64) -> Result<String> {
+        if !served.is_finite() || served < 0.0 {
+            return Err(Error::invalid(
+                "served",
+                format!("must be finite and >= 0, got {served}"),
+            ));
+        }
+        let t = self
+            .tracked
+            .remove(id)
+            .ok_or_else(|| Error::not_found("routed request", id))?;
+        if let Some(&s) = self.by_id.get(&t.replica) {
+            let r = &mut self.slots[s as usize];
+            r.in_flight = r.in_flight.saturating_sub(1);
+        }
+        self.fleet.end(t.account);
+        self.fleet.charge(t.account, served);
+        Ok(t.replica)
+    }
+
+    /// Requests dispatched with an id and not finished.
+    pub fn tracked_requests(&self) -> usize {
+        self.tracked.len()
+    }
+
+    /// The best replica for `req` under the router's policy: highest score, then fewest
+    /// waiting, then fewest in flight, then greatest id. `NotFound` when no registered replica
+    /// serves it.
+    pub fn route(&self, req: &RouteRequest) -> Result<Route> {
+        let none = || {
+            let model = if req.model.is_empty() {
+                "(any)"
+            } else {
+                &req.model
+            };
+            Error::not_found("replica serving model", model)
+        };
+        let any_model = req.model.is_empty();
+        let model = match any_model {
+            true => 0,
+            false => self.models.get(&req.model).copied().ok_or_else(none)?,
+        };
+        let rr = self.options.policy == RoutingPolicy::RoundRobin;
+        let tenant = self.fleet.find(&req.tenant);
+        let mut best: Option<Best<'_>> = None;
+        for (s, (r, k)) in self.slots.iter().zip(&self.keys).enumerate() {
+            let serves =
+                (any_model || k.model == model) && (k.tenant == SHARED || Some(k.tenant) == tenant);
+            if !serves {
+                continue;
+            }
+            let cand = self.candidate(s, r, req, tenant);
+            if best.as_ref().is_none_or(|b| beats(&cand, b, rr)) {
+                best = Some(cand);
+            }
+        }
+        let b = best.ok_or_else(none)?;
+        Ok(Route {
+            replica_id: b.r.spec.id.clone(),
+            address: b.r.spec.address.clone(),
+            score: b.score,
+            prefix_blocks: u32::try_from(b.prefix).unwrap_or(u32::MAX),
+            terms: b.terms,
+            reason: b.terms.reason(),
+        })
+    }
+
+    /// Replica `r` (slot `s`) scored for `req` of fleet account `tenant`.
+    fn candidate<'a>(
+        &'a self,
+        s: usize,
+        r: &'a ReplicaStatus,
+        req: &RouteRequest,
+        tenant: Option<u32>,
+    ) -> Best<'a> {
+        let prefix = prefix_overlap(&req.block_hashes, &r.load.cached);
+        if self.options.policy == RoutingPolicy::RoundRobin {
+            let terms = ScoreTerms::default();
+            return Best {
+                r,
+                terms,
+                score: -(r.routed as f64),
+                prefix,
+            };
+        }
+        let resident = !req.adapter.is_empty() && r.load.adapters.contains(&req.adapter);
+        let excess = tenant.map_or(0.0, |t| {
+            self.excess[s]
+                .iter()
+                .find(|&&(a, _)| a == t)
+                .map_or(0.0, |&(_, e)| e)
+        });
+        let terms = score::terms(&self.weights, r, prefix, resident, excess);
+        Best {
+            r,
+            terms,
+            score: terms.total(),
+            prefix,
+        }
+    }
+}
+
+/// Whether `a` beats `b`: higher score, then fewer waiting, then fewer in flight, then the
+/// greater id; under round robin, fewer dispatched, then the smaller id (so it cycles in id
+/// order).
+fn beats(a: &Best<'_>, b: &Best<'_>, round_robin: bool) -> bool {
+    let by_score = a.score.partial_cmp(&b.score).unwrap_or(Ordering::Equal);
+    let order = if round_robin {
+        by_score.then_with(|| b.r.spec.id.cmp(&a.r.spec.id))
+    } else {
+        by_score
+            .then_with(|| b.r.effective_waiting().cmp(&a.r.effective_waiting()))
+            .then_with(|| b.r.in_flight.cmp(&a.r.in_flight))
+            .then_with(|| a.r.spec.id.cmp(&b.r.spec.id))
+    };
+    order == Ordering::Greater
+}
+
+#[cfg(test)]
+mod tests;

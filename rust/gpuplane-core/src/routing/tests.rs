@@ -1,0 +1,382 @@
+use super::*;
+use rustc_hash::FxHashSet;
+
+fn spec(id: &str, model: &str, tenant: &str, max_running: u32) -> ReplicaSpec {
+    ReplicaSpec {
+        id: id.into(),
+        address: format!("{id}:8000"),
+        model: model.into(),
+        tenant: tenant.into(),
+        kv_blocks: 100,
+        max_running,
+        ..Default::default()
+    }
+}
+
+fn load(waiting: u32, kv_usage: f64, cached: &[u64]) -> Load {
+    Load {
+        waiting,
+        kv_usage,
+        cached: cached.iter().copied().collect(),
+        ..Default::default()
+    }
+}
+
+fn req(model: &str, hashes: &[u64]) -> RouteRequest {
+    RouteRequest {
+        tenant: "default".into(),
+        model: model.into(),
+        block_hashes: hashes.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn two(policy: RoutingPolicy) -> Router {
+    let options = RouterOptions {
+        policy,
+        ..RouterOptions::default()
+    };
+    let mut r = Router::configured(RouterLimits::default(), options).unwrap();
+    r.register(spec("r1", "llama", "", 8)).unwrap();
+    r.register(spec("r2", "llama", "", 8)).unwrap();
+    r
+}
+
+#[test]
+fn registrations_and_loads_are_bounded() {
+    let limits = RouterLimits {
+        max_replicas: 3,
+        max_replicas_per_tenant: 1,
+        max_load_entries: 1,
+        max_tracked_requests: 1,
+    };
+    let mut r = Router::with_limits(limits);
+    r.register(spec("a1", "m", "a", 1)).unwrap();
+    assert!(matches!(
+        r.register(spec("a2", "m", "a", 1)),
+        Err(Error::Capacity(_))
+    ));
+    r.register(spec("a1", "m", "a", 1)).unwrap();
+    r.register(spec("s1", "m", "", 1)).unwrap();
+    r.register(spec("s2", "m", "", 1)).unwrap();
+    assert!(matches!(
+        r.register(spec("s3", "m", "", 1)),
+        Err(Error::Capacity(_))
+    ));
+    let mut big = load(0, 0.0, &[]);
+    big.tenant_service = [("a".into(), 1.0), ("b".into(), 1.0)].into();
+    let err = r.report_load("a1", big).unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { ref field, .. } if field == "tenant_service"));
+    let mut q = req("m", &[]);
+    q.id = "q1".into();
+    r.dispatch(&q).unwrap();
+    assert!(matches!(r.dispatch(&q), Err(Error::Conflict(_))));
+    q.id = "q2".into();
+    assert!(matches!(r.dispatch(&q), Err(Error::Capacity(_))));
+}
+
+#[test]
+fn pages_follow_id_order_and_show_a_tenant_its_own_and_shared() {
+    let mut r = Router::new();
+    for (id, tenant) in [("s2", ""), ("a1", "a"), ("s1", ""), ("b1", "b")] {
+        r.register(spec(id, "m", tenant, 1)).unwrap();
+    }
+    let ids = |(page, more): (Vec<&ReplicaStatus>, bool)| {
+        let ids: Vec<String> = page.iter().map(|s| s.spec.id.clone()).collect();
+        (ids, more)
+    };
+    assert_eq!(
+        ids(r.page("", 2, None)),
+        (vec!["a1".into(), "b1".into()], true)
+    );
+    assert_eq!(
+        ids(r.page("b1", 2, None)),
+        (vec!["s1".into(), "s2".into()], false)
+    );
+    let mine = ids(r.page("", 10, Some("a")));
+    assert_eq!(mine, (vec!["a1".into(), "s1".into(), "s2".into()], false));
+    r.unregister("a1").unwrap();
+    let all: Vec<&str> = r.replicas().map(|s| s.spec.id.as_str()).collect();
+    assert_eq!(
+        all,
+        ["b1", "s1", "s2"],
+        "unregister keeps the others reachable"
+    );
+    assert_eq!(r.replica("s2").unwrap().spec.id, "s2");
+}
+
+#[test]
+fn prefix_overlap_counts_leading_blocks_only() {
+    let cached: FxHashSet<u64> = [1, 2, 4].into_iter().collect();
+    assert_eq!(prefix_overlap(&[1, 2, 3, 4], &cached), 2);
+    assert_eq!(prefix_overlap(&[3, 1], &cached), 0);
+    assert_eq!(prefix_overlap(&[], &cached), 0);
+}
+
+#[test]
+fn tenant_excess_is_share_above_equal() {
+    let s: BTreeMap<String, f64> = [("a".to_string(), 3.0), ("b".to_string(), 1.0)].into();
+    assert!((tenant_excess(&s, "a") - 0.25).abs() < 1e-12);
+    assert_eq!(tenant_excess(&s, "b"), 0.0);
+    assert_eq!(tenant_excess(&s, "c"), 0.0);
+}
+
+#[test]
+fn cost_model_trades_cached_blocks_against_load_blocks() {
+    let mut r = two(RoutingPolicy::Cost);
+    // r1: 3 of 4 blocks cached, 10 blocks in use + 1 waiting; r2: empty.
+    r.report_load("r1", load(1, 0.1, &[1, 2, 3])).unwrap();
+    let c = r.route(&req("llama", &[1, 2, 3, 4])).unwrap();
+    assert_eq!(
+        (c.replica_id.as_str(), c.prefix_blocks),
+        ("r2", 0),
+        "3 saved < 11 queued"
+    );
+    assert_eq!(
+        c.reason,
+        "prefix +0.000, adapter +0.000, load -0.000, fair -0.000"
+    );
+    let hashes: Vec<u64> = (1..=20).collect();
+    r.report_load("r1", load(1, 0.1, &hashes)).unwrap();
+    let c = r.route(&req("llama", &hashes)).unwrap();
+    assert_eq!(
+        (c.replica_id.as_str(), c.prefix_blocks),
+        ("r1", 20),
+        "20 saved > 11 queued"
+    );
+    assert!((c.score - 9.0).abs() < 1e-9, "{}", c.reason);
+    assert_eq!(
+        c.reason,
+        "prefix +20.000, adapter +0.000, load -11.000, fair -0.000"
+    );
+}
+
+#[test]
+fn locality_survives_load_when_both_replicas_are_busy() {
+    // Both deep in backlog: what matters is the difference, not the level.
+    let mut r = two(RoutingPolicy::Cost);
+    let hashes: Vec<u64> = (1..=40).collect();
+    let mut busy = load(50, 1.0, &hashes);
+    busy.waiting_blocks = 2_000;
+    r.report_load("r1", busy).unwrap();
+    let mut other = load(45, 1.0, &[]);
+    other.waiting_blocks = 1_980;
+    r.report_load("r2", other).unwrap();
+    assert_eq!(r.route(&req("llama", &hashes)).unwrap().replica_id, "r1");
+    // Least loaded ignores the cache and takes the shorter queue.
+    let mut ll = two(RoutingPolicy::LeastLoaded);
+    for id in ["r1", "r2"] {
+        let l = r.replica(id).unwrap().load.clone();
+        ll.report_load(id, l).unwrap();
+    }
+    assert_eq!(ll.route(&req("llama", &hashes)).unwrap().replica_id, "r2");
+}
+
+#[test]
+fn prefix_policy_follows_the_cache_at_any_load() {
+    let mut r = two(RoutingPolicy::Prefix);
+    let mut l = load(500, 1.0, &[7]);
+    l.waiting_blocks = 50_000;
+    r.report_load("r1", l).unwrap();
+    assert_eq!(r.route(&req("llama", &[7, 8])).unwrap().replica_id, "r1");
+    assert_eq!(r.route(&req("llama", &[9])).unwrap().replica_id, "r2");
+}
+
+#[test]
+fn round_robin_cycles_in_id_order_on_dispatch() {
+    let mut r = two(RoutingPolicy::RoundRobin);
+    r.register(spec("r0", "llama", "", 8)).unwrap();
+    r.report_load("r0", load(9, 1.0, &[])).unwrap();
+    let chosen: Vec<String> = (0..5)
+        .map(|_| r.dispatch(&req("llama", &[])).unwrap().replica_id)
+        .collect();
+    assert_eq!(chosen, ["r0", "r1", "r2", "r0", "r1"]);
+}
+
+#[test]
+fn resident_adapter_is_worth_its_blocks() {
+    let mut r = two(RoutingPolicy::Cost);
+    let mut l = load(0, 0.2, &[]);
+    l.adapters.insert("sql".into());
+    r.report_load("r1", l).unwrap();
+    let mut q = req("llama", &[]);
+    q.adapter = "sql".into();
+    let c = r.route(&q).unwrap();
+    assert_eq!(
+        (c.replica_id.as_str(), c.terms.adapter),
+        ("r1", ADAPTER_BLOCKS)
+    );
+    assert_eq!(r.route(&req("llama", &[])).unwrap().replica_id, "r2");
+}
+
+#[test]
+fn fair_term_scales_the_load_a_dominant_tenant_sees() {
+    let mut r = two(RoutingPolicy::TenantFair);
+    let mut busy = load(0, 0.1, &[]);
+    busy.tenant_service = [("a".to_string(), 9.0), ("b".to_string(), 1.0)].into();
+    r.report_load("r1", busy).unwrap();
+    r.report_load("r2", load(0, 0.12, &[])).unwrap();
+    let mut q = req("llama", &[]);
+    q.tenant = "a".into();
+    // r1: 10 blocks x (1 + 0.4) = 14 > r2's 12.
+    let c = r.route(&q).unwrap();
+    assert_eq!(c.replica_id, "r2");
+    q.tenant = "b".into();
+    assert_eq!(r.route(&q).unwrap().replica_id, "r1");
+    let t = r.route(&RouteRequest {
+        tenant: "a".into(),
+        ..req("llama", &[])
+    });
+    assert!(
+        (t.unwrap().terms.fair).abs() < 1e-12,
+        "r2 has no service: no excess"
+    );
+}
+
+#[test]
+fn ties_go_to_fewer_waiting_then_greater_id() {
+    let mut r = Router::new();
+    for (id, max_running) in [("a", 1), ("b", 2), ("c", 1)] {
+        let mut s = spec(id, "m", "", max_running);
+        s.kv_blocks = 0;
+        r.register(s).unwrap();
+    }
+    r.report_load("a", load(1, 0.0, &[])).unwrap();
+    r.report_load("b", load(1, 0.0, &[])).unwrap();
+    r.report_load("c", load(1, 0.0, &[])).unwrap();
+    assert_eq!(r.route(&req("m", &[])).unwrap().replica_id, "c");
+    r.unregister("c").unwrap();
+    assert_eq!(r.route(&req("m", &[])).unwrap().replica_id, "b");
+}
+
+#[test]
+fn candidates_match_model_and_tenant() {
+    let mut r = Router::new();
+    r.register(spec("shared", "llama", "", 8)).unwrap();
+    r.register(spec("mine", "llama", "a", 8)).unwrap();
+    r.register(spec("other", "mistral", "", 8)).unwrap();
+    r.report_load("shared", load(4, 0.9, &[])).unwrap();
+    let mut q = req("llama", &[]);
+    q.tenant = "a".into();
+    assert_eq!(r.route(&q).unwrap().replica_id, "mine");
+    q.tenant = "b".into();
+    assert_eq!(r.route(&q).unwrap().replica_id, "shared");
+    q.model = String::new();
+    assert_eq!(r.route(&q).unwrap().replica_id, "other");
+    q.model = "gpt".into();
+    assert!(matches!(r.route(&q), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn registry_errors_and_reregistration_keeps_load() {
+    let mut r = Router::new();
+    assert!(matches!(
+        r.route(&req("", &[])),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        r.report_load("x", Load::default()),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        r.register(spec("", "m", "", 1)),
+        Err(Error::InvalidRequest { .. })
+    ));
+    r.register(spec("x", "m", "", 1)).unwrap();
+    assert!(matches!(
+        r.report_load("x", load(0, 1.5, &[])),
+        Err(Error::InvalidRequest { .. })
+    ));
+    let mut bad = Load::default();
+    bad.tenant_service.insert("t".into(), f64::NAN);
+    assert!(r.report_load("x", bad).is_err());
+    r.report_load("x", load(3, 0.5, &[7])).unwrap();
+    r.register(spec("x", "m2", "", 2)).unwrap();
+    let x = r.replica("x").unwrap();
+    assert_eq!((x.spec.model.as_str(), x.load.waiting), ("m2", 3));
+    assert!(r.unregister("x").is_ok());
+    assert!(r.unregister("x").is_err());
+    assert!(r.is_empty());
+    let options = RouterOptions {
+        overlap_weight: -1.0,
+        ..RouterOptions::default()
+    };
+    let e = Router::configured(RouterLimits::default(), options).unwrap_err();
+    assert!(e.to_string().contains("overlap_weight"), "{e}");
+}
+
+#[test]
+fn dispatched_blocks_count_until_the_next_report() {
+    let mut r = two(RoutingPolicy::Cost);
+    let mut q = req("llama", &[]);
+    q.prompt_tokens = 160;
+    let chosen: Vec<String> = (0..4).map(|_| r.dispatch(&q).unwrap().replica_id).collect();
+    // 10 blocks each: the second goes to the other replica, and so on.
+    assert_eq!(chosen, ["r2", "r1", "r2", "r1"]);
+    assert_eq!(r.replica("r2").unwrap().unreported_blocks, 20);
+    r.report_counts("r2", Counts::default()).unwrap();
+    assert_eq!(r.replica("r2").unwrap().unreported_blocks, 0);
+    assert_eq!(r.replica("r2").unwrap().routed, 2);
+}
+
+#[test]
+fn finish_ends_tracking_and_charges_the_fleet_counter() {
+    let mut r = two(RoutingPolicy::Cost);
+    r.fleet_mut().set_weight("b", 2.0).unwrap();
+    let mut q = req("llama", &[]);
+    q.tenant = "b".into();
+    q.id = "q1".into();
+    let to = r.dispatch(&q).unwrap().replica_id;
+    assert_eq!(r.replica(&to).unwrap().in_flight, 1);
+    assert!(r.fleet().backlogged(r.fleet().find("b").unwrap()));
+    assert_eq!(r.finish("q1", 300.0).unwrap(), to);
+    assert_eq!(r.replica(&to).unwrap().in_flight, 0);
+    assert_eq!(r.fleet().counter_of("b"), 150.0);
+    assert!(matches!(r.finish("q1", 1.0), Err(Error::NotFound { .. })));
+    q.id = "q2".into();
+    r.dispatch(&q).unwrap();
+    let e = r.finish("q2", f64::NAN).unwrap_err();
+    assert!(e.to_string().contains("served"), "{e}");
+    assert_eq!(r.tracked_requests(), 1);
+}
+
+#[test]
+fn cache_events_and_counts_update_a_load_in_place() {
+    let mut r = two(RoutingPolicy::Cost);
+    let mut l = load(0, 0.0, &[]);
+    l.adapters.insert("x".into());
+    r.report_load("r1", l).unwrap();
+    let ev = [
+        CacheEvent::Stored(5),
+        CacheEvent::Stored(6),
+        CacheEvent::Removed(5),
+    ];
+    r.apply_cache_events("r1", &ev).unwrap();
+    let counts = Counts {
+        waiting: 2,
+        running: 1,
+        kv_usage: 0.5,
+        waiting_blocks: 7,
+    };
+    r.report_counts("r1", counts).unwrap();
+    let s = r.replica("r1").unwrap();
+    assert_eq!(s.load.cached, [6].into_iter().collect());
+    assert!(s.load.adapters.contains("x"));
+    assert_eq!(s.load_blocks(), 50.0 + 7.0 + 2.0);
+    let bad = Counts {
+        kv_usage: 2.0,
+        ..counts
+    };
+    assert!(r.report_counts("r1", bad).is_err());
+    assert!(r.apply_cache_events("nope", &ev).is_err());
+}
+
+#[test]
+fn policies_parse_by_name() {
+    for (name, p) in RoutingPolicy::ALL {
+        assert_eq!(RoutingPolicy::parse(name).unwrap(), p);
+        assert_eq!(p.name(), name);
+    }
+    let e = RoutingPolicy::parse("fastest").unwrap_err();
+    assert!(e.to_string().contains("routing"), "{e}");
+}

@@ -1,0 +1,139 @@
+//! The simulator's replicas behind the core [`Router`]: each replica is registered with its KV
+//! pool, reports its queue and KV figures before every routing decision and publishes its
+//! prefix-cache events (the exact cache, as vLLM's KV events give a production router);
+//! served tokens are charged to the router's fleet-wide tenant counters as they are served.
+
+use super::config::{SimConfig, TenantSpec};
+use super::engine::Sim;
+use crate::batching::{BatchConfig, CacheEvent, Policy};
+use crate::error::Result;
+use crate::routing::{
+    Counts, ReplicaSpec, Route, RouteRequest, Router, RouterLimits, RouterOptions,
+};
+
+/// The router of a run's replicas and the fleet account of each tenant.
+pub(crate) struct FleetRouter {
+    pub router: Router,
+    /// Fleet account per tenant index.
+    pub accounts: Vec<u32>,
+    /// Whether schedulers read the fleet counters before each step (the `fair` batching
+    /// policy under a routing policy with fleet-wide fair share).
+    pub sync_counters: bool,
+    events: Vec<CacheEvent>,
+}
+
+/// The id of replica `r` (zero-padded so that id order is index order).
+pub(crate) fn replica_id(r: usize) -> String {
+    format!("r{r:04}")
+}
+
+fn replica_index(id: &str) -> usize {
+    id[1..].parse().expect("the simulator's own replica ids")
+}
+
+impl FleetRouter {
+    pub fn new(cfg: &SimConfig, bcfg: &BatchConfig, tenants: &[TenantSpec]) -> Result<Self> {
+        let limits = RouterLimits {
+            max_replicas: cfg.replicas as usize,
+            max_tracked_requests: usize::MAX,
+            ..RouterLimits::default()
+        };
+        let options = RouterOptions {
+            policy: cfg.routing,
+            overlap_weight: cfg.overlap_weight,
+        };
+        let mut router = Router::configured(limits, options)?;
+        for r in 0..cfg.replicas as usize {
+            router.register(ReplicaSpec {
+                id: replica_id(r),
+                kv_blocks: bcfg.kv_blocks,
+                block_size: bcfg.block_size,
+                max_running: bcfg.max_running,
+                ..ReplicaSpec::default()
+            })?;
+        }
+        let mut accounts = Vec::with_capacity(tenants.len());
+        for t in tenants {
+            router.fleet_mut().set_weight(&t.name, t.weight)?;
+            accounts.push(router.fleet_mut().account(&t.name));
+        }
+        Ok(Self {
+            router,
+            accounts,
+            sync_counters: cfg.routing.fleet_fair() && bcfg.policy == Policy::Fair,
+            events: Vec::new(),
+        })
+    }
+}
+
+impl Sim<'_> {
+    /// Reports every replica's figures and cache events to the router.
+    fn report_loads(&mut self) {
+        let fr = &mut self.fleet;
+        for (r, rep) in self.replicas.iter_mut().enumerate() {
+            let kv_blocks = rep.sched.config().kv_blocks.max(1);
+            let counts = Counts {
+                waiting: rep.sched.num_waiting() as u32,
+                running: rep.sched.num_running() as u32,
+                kv_usage: (f64::from(rep.sched.kv_used_blocks()) / f64::from(kv_blocks)).min(1.0),
+                waiting_blocks: rep.waiting_blocks,
+            };
+            let id = replica_id(r);
+            fr.router.report_counts(&id, counts).expect("registered");
+            fr.events.clear();
+            rep.sched.drain_cache_events(&mut fr.events);
+            fr.router
+                .apply_cache_events(&id, &fr.events)
+                .expect("registered");
+        }
+    }
+
+    /// Routes request `i` (its engine block hashes `hashes`) and returns the replica index.
+    pub(crate) fn route(&mut self, i: usize, hashes: &[u64]) -> usize {
+        self.report_loads();
+        let tenant = self.w.tenant[i] as usize;
+        let req = RouteRequest {
+            id: i.to_string(),
+            tenant: self.tenants[tenant].name.clone(),
+            block_hashes: hashes.to_vec(),
+            prompt_tokens: self.w.prompt[i],
+            ..RouteRequest::default()
+        };
+        let route: Route = self
+            .fleet
+            .router
+            .dispatch(&req)
+            .expect("replicas serve any model");
+        replica_index(&route.replica_id)
+    }
+
+    /// Request `i` is done (finished or refused after routing).
+    pub(crate) fn route_done(&mut self, i: usize) {
+        self.fleet
+            .router
+            .finish(&i.to_string(), 0.0)
+            .expect("routed once");
+    }
+
+    /// Credits `amount` weighted tokens served to request `i`'s tenant at `t`: the report's
+    /// timeline and the router's fleet counter.
+    pub(crate) fn served(&mut self, t: f64, tenant: u32, amount: f64) {
+        self.timeline.serve(t, tenant, amount);
+        let a = self.fleet.accounts[tenant as usize];
+        self.fleet.router.fleet_mut().charge(a, amount);
+    }
+
+    /// Before a step of replica `r`: its scheduler reads the fleet counters.
+    pub(crate) fn sync_counters(&mut self, r: usize) {
+        if !self.fleet.sync_counters {
+            return;
+        }
+        let fleet = self.fleet.router.fleet();
+        for (t, &a) in self.tenants.iter().zip(&self.fleet.accounts) {
+            self.replicas[r]
+                .sched
+                .set_tenant_counter(&t.name, fleet.counter(a))
+                .expect("every tenant is declared to every replica");
+        }
+    }
+}
