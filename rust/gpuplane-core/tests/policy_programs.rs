@@ -87,3 +87,19 @@ fn a_program_in_flight_survives_a_snapshot() {
     back.release_call("r1", 3.0, false).unwrap();
     assert_eq!(back.program_figures()[0].completed, 1);
 }
+
+#[test]
+fn a_damaged_program_ledger_is_refused_on_restore() {
+    let mut p = policy();
+    p.admit(&call("r0", "w", 0, 1.0), 0.0).unwrap();
+    let json = serde_json::to_string(&p).unwrap();
+    let damaged = json.replace(
+        r#""by_request":{"r0":"w"}"#,
+        r#""by_request":{"r0":"nope"}"#,
+    );
+    assert_ne!(damaged, json);
+    let e = serde_json::from_str::<Policy>(&damaged)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("programs"), "{e}");
+}

@@ -203,6 +203,31 @@ impl ProgramLedger {
         }
     }
 
+    /// Checks a restored ledger: finite times, and every call in flight indexed by its
+    /// request id (errors name `programs`).
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::invalid("programs", why));
+        for (wf, p) in &self.active {
+            let times = [p.start, p.waiting, p.running, p.tool, p.last_release];
+            if times.iter().any(|t| !t.is_finite()) {
+                return bad(format!("program {wf:?} has a time that is not finite"));
+            }
+            if let Some(c) = &p.call {
+                if self.by_request.get(&c.request_id) != Some(wf) {
+                    return bad(format!("call {:?} of {wf:?} is not indexed", c.request_id));
+                }
+            }
+        }
+        if self
+            .by_request
+            .values()
+            .any(|wf| !self.active.contains_key(wf))
+        {
+            return bad("a call belongs to no program in flight".into());
+        }
+        Ok(())
+    }
+
     fn tenant_mut(&mut self, tenant: &str) -> &mut ProgramFigures {
         self.figures
             .entry(tenant.to_string())

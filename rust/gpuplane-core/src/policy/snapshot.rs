@@ -130,6 +130,7 @@ fn restore(s: PolicySnapshot) -> Result<Policy> {
         p.tree.node_mut(i).queued += 1;
         p.queued.insert(id, i);
     }
+    s.programs.validate()?;
     p.programs = s.programs;
     Ok(p)
 }
