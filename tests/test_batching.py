@@ -457,7 +457,7 @@ def test_config_defaults_and_repr():
     assert c2 == BatchConfig(policy="fair", tenant_weights={"x": 2.0}, preempt_priority_gap=3)
     assert c2 != c
     assert sorted(gpuplane.BATCH_POLICIES) == sorted(
-        ["fcfs", "priority", "fair", "deadline", "workflow_fair"]
+        ["fcfs", "priority", "fair", "deadline", "workflow_fair", "program_las"]
     )
     assert BatchScheduler(c2).config == c2
 

@@ -11,7 +11,7 @@ from gpuplane import BatchConfig, BatchScheduler, InvalidRequest, Request, StepP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-POLICIES = ["fcfs", "priority", "fair", "deadline", "workflow_fair"]
+POLICIES = ["fcfs", "priority", "fair", "deadline", "workflow_fair", "program_las"]
 
 
 @st.composite
@@ -131,7 +131,8 @@ class World:
         """With room left and nothing admitted or preempted, no waiting request fits the pool."""
         c = self.c
         single_account = c.policy == "fair" and len(self.tenants_used) <= 1
-        checked = c.chunked_prefill and (c.policy not in ("fair", "workflow_fair") or single_account)
+        counters = ("fair", "workflow_fair", "program_las")
+        checked = c.chunked_prefill and (c.policy not in counters or single_account)
         m = self.s.metrics()
         room = plan.total_tokens < c.token_budget and m.running < c.max_running
         if not checked or not room or plan.preempted.size or plan.admitted.size:

@@ -28,7 +28,7 @@ def trace(n=2000, rate=40.0, seed=1, workflows=0.2):
     )
 
 
-@pytest.mark.parametrize("policy", ["fcfs", "priority", "fair", "workflow_fair"])
+@pytest.mark.parametrize("policy", ["fcfs", "priority", "fair", "workflow_fair", "program_las"])
 def test_conservation(policy):
     t = trace()
     r = simulate_llm(t, {"replicas": 2, "policy": policy, "max_queue": 50})

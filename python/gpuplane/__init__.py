@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from gpuplane._core import (
     BATCH_POLICIES,
-    ROUTING_POLICIES,
     MAX_ID_BYTES,
     MAX_NAME_BYTES,
     POLICIES,
+    PROGRAM_COMPLETION_BUCKETS_S,
+    ROUTING_POLICIES,
     SNAPSHOT_VERSION,
     AdmissionDecision,
     BatchConfig,
@@ -30,6 +31,7 @@ from gpuplane._core import (
     PolicyConfig,
     PreemptionPlan,
     PriorityClass,
+    ProgramFigures,
     Quota,
     ReplicaStatus,
     Request,
@@ -61,10 +63,11 @@ from gpuplane.simulate.llm import simulate_llm
 
 __all__ = [
     "BATCH_POLICIES",
-    "ROUTING_POLICIES",
     "MAX_ID_BYTES",
     "MAX_NAME_BYTES",
     "POLICIES",
+    "PROGRAM_COMPLETION_BUCKETS_S",
+    "ROUTING_POLICIES",
     "SNAPSHOT_VERSION",
     "AdmissionDecision",
     "BatchConfig",
@@ -87,6 +90,7 @@ __all__ = [
     "PolicyConfig",
     "PreemptionPlan",
     "PriorityClass",
+    "ProgramFigures",
     "Quota",
     "QuotaExceeded",
     "ReplicaStatus",

@@ -262,9 +262,11 @@ class BatchConfig:
     ``policy`` is one of ``BATCH_POLICIES``: ``fcfs`` (arrival order, priorities ignored),
     ``priority`` (strict bands, FCFS inside), ``fair`` (bands, then the weighted Virtual Token
     Counter per tenant), ``deadline`` (bands, then earliest ``ttft_deadline``) or
-    ``workflow_fair`` (like ``fair``, accounted per workflow). ``w_in`` / ``w_out`` are the
-    counter's charge per prefill / generated token; ``tenant_weights``, when not empty, is also
-    the list of accepted tenants.
+    ``workflow_fair`` (like ``fair``, accounted per workflow) or ``program_las`` (bands, then the
+    program with the least service attained over all its calls, never lifted, as in Autellix's
+    PLAS; a request that has waited ``starvation_s`` seconds goes before every younger one).
+    ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
+    ``tenant_weights``, when not empty, is also the list of accepted tenants.
     """
 
     def __init__(
@@ -282,6 +284,7 @@ class BatchConfig:
         w_in: float = 1.0,
         w_out: float = 2.0,
         tenant_weights: Mapping[str, float] | None = None,
+        starvation_s: float = 60.0,
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...
@@ -307,6 +310,8 @@ class BatchConfig:
     def w_out(self) -> float: ...
     @property
     def tenant_weights(self) -> dict[str, float]: ...
+    @property
+    def starvation_s(self) -> float: ...
 
 @final
 class Request:
@@ -642,6 +647,36 @@ class AdmissionDecision:
     @property
     def admitted(self) -> bool: ...
 
+PROGRAM_COMPLETION_BUCKETS_S: list[float]
+
+@final
+class ProgramFigures:
+    """One tenant's agent programs at admission: sums over completed programs and their
+    completion counts per bucket of ``PROGRAM_COMPLETION_BUCKETS_S`` (one more for the rest)."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def active(self) -> int: ...
+    @property
+    def completed(self) -> int: ...
+    @property
+    def aborted(self) -> int: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def completion_s_sum(self) -> float: ...
+    @property
+    def waiting_s_sum(self) -> float: ...
+    @property
+    def running_s_sum(self) -> float: ...
+    @property
+    def tool_s_sum(self) -> float: ...
+    @property
+    def completion_buckets(self) -> list[int]: ...
+    def completion_quantile(self, q: float) -> float:
+        """Upper bound of the bucket holding quantile ``q`` of completion (inf in the last)."""
+
 @final
 class TenantFigures:
     """What a tenant holds on the cluster and where it stands in the attached policy engine."""
@@ -791,12 +826,22 @@ class Policy:
         queue_ahead: float = 0.0,
         service_rate: float = 0.0,
         now: float | None = None,
+        workflow: str | None = None,
+        call_index: int = 0,
     ) -> AdmissionDecision:
         """Admits (holding ``resources`` until ``release``), queues or rejects, with a reason.
         An unknown tenant or class is a rejection with its own code (``rejected_unknown_tenant``,
-        ``rejected_class``), never an exception; malformed fields raise ``InvalidRequest``."""
-    def release(self, id: str, now: float | None = None) -> None: ...
-    def cancel(self, id: str) -> None: ...
+        ``rejected_class``), never an exception; malformed fields raise ``InvalidRequest``.
+        With ``workflow`` the request is call ``call_index`` of that agent program: a program
+        starts at call 0 and takes its calls in order, one at a time, from one tenant
+        (``InvalidRequest`` on ``program.call_index`` / ``program.workflow_id`` otherwise); a
+        rejected call aborts its program."""
+    def release(self, id: str, now: float | None = None, *, more_calls: bool = False) -> None:
+        """Releases admitted work; a program's call completes its program unless ``more_calls``."""
+    def program_figures(self) -> list[ProgramFigures]:
+        """Each tenant's agent programs, in tenant order."""
+    def cancel(self, id: str) -> None:
+        """Drops a queued request (a program's call aborts its program)."""
     def running(self) -> list[str]: ...
     def queued(self) -> list[str]: ...
     def explain(self, tenant: str, now: float | None = None) -> Explanation: ...
@@ -980,10 +1025,12 @@ def simulate_llm_json(
     hash_offsets: _IntColumn | None = None,
     hashes: _IntColumn | None = None,
     config: str = "{}",
+    tool_time: _FloatColumn | None = None,
 ) -> str:
     """Simulates serving the requests (one entry per column per request) on simulated replicas
     under the JSON ``config`` (``gpuplane_core::sim::SimConfig``); returns the JSON report.
-    ``workflow`` is -1 for none; ``hash_offsets``/``hashes`` are prefix block hashes in CSR form.
+    ``workflow`` is -1 for none; ``hash_offsets``/``hashes`` are prefix block hashes in CSR form;
+    ``tool_time`` is the seconds between a workflow call's predecessor finishing and its arrival.
     Releases the GIL. Bad input: :class:`InvalidRequest` naming the field."""
 
 def replay_cluster_json(

@@ -243,9 +243,14 @@ class Client:
         deadline_s: float | None = None,
         queue_ahead: float = 0.0,
         service_rate: float = 0.0,
+        workflow: str | None = None,
+        call_index: int = 0,
     ) -> Decision:
-        """Admit, queue or reject a request (decided by the core policy engine)."""
+        """Admit, queue or reject a request (decided by the core policy engine). With
+        ``workflow`` it is call ``call_index`` of that agent program (calls in order from 0)."""
+        program = None if workflow is None else ap.ProgramCall(workflow_id=workflow, call_index=call_index)
         request = ap.AdmitRequest(
+            program=program,
             request_id=request_id,
             tenant=tenant,
             priority_class=priority_class,
@@ -259,9 +264,11 @@ class Client:
         )
         return Decision.from_pb(self._call(self.admission.Admit, request))
 
-    def finish(self, request_id: str) -> bool:
-        """Releases an admitted request (True) or cancels a queued one (False)."""
-        return self._call(self.admission.Finish, ap.FinishRequest(request_id=request_id)).was_running
+    def finish(self, request_id: str, *, more_calls: bool = False) -> bool:
+        """Releases an admitted request (True) or cancels a queued one (False). A program's call
+        completes its program unless ``more_calls``."""
+        request = ap.FinishRequest(request_id=request_id, more_calls=more_calls)
+        return self._call(self.admission.Finish, request).was_running
 
     def register_replica(
         self, replica_id: str, *, address: str = "", model: str = "", tenant: str = "", max_running: int = 0

@@ -10,6 +10,7 @@ from typing import Any
 
 from gpuplane._core import ROUTING_POLICIES
 from gpuplane.errors import InvalidRequest
+from gpuplane.simulate.agent_programs import AgentMix, agent_mix
 from gpuplane.simulate.capacity import Probe, max_rate, min_replicas
 from gpuplane.simulate.html import html_report
 from gpuplane.simulate.llm import compare
@@ -20,7 +21,7 @@ from gpuplane.traces.burstgpt import read_burstgpt
 from gpuplane.traces.jsonl import read_jsonl
 from gpuplane.traces.llm import LlmTrace, assign_tenants, parse_tenants
 
-FORMATS = ["azure", "jsonl", "burstgpt", "synthetic"]
+FORMATS = ["azure", "jsonl", "burstgpt", "synthetic", "agents"]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="azure")
     p.add_argument("--requests", type=int, default=10_000, help="synthetic: number of requests")
     p.add_argument("--rate", type=float, default=10.0, help="synthetic: requests per second")
+    p.add_argument("--programs", type=int, default=1000, help="agents: number of agent programs")
+    p.add_argument("--program-rate", type=float, default=1.0, help="agents: programs started per second")
     p.add_argument("--limit", type=int, help="replay only the first N requests")
     p.add_argument(
         "--tenants",
@@ -47,6 +50,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
         help="the core router's policy (default: the core's production default, cost)",
     )
     p.add_argument("--max-queue", type=int, default=0, help="waiting requests per replica (0: no cap)")
+    p.add_argument("--max-running", type=int, default=256, help="requests running at once per replica")
     p.add_argument("--slo-ttft", type=float, default=2.0, help="seconds")
     p.add_argument("--slo-tpot", type=float, default=0.1, help="seconds")
     p.add_argument("--window", type=float, default=60.0, help="timeline and fairness window, seconds")
@@ -58,6 +62,8 @@ def load_trace(args: argparse.Namespace) -> LlmTrace:
     """The trace the arguments describe, tenants assigned, limited and scaled."""
     if args.format == "synthetic":
         trace = synthetic_llm(SyntheticLlm(requests=args.requests, rate=args.rate, seed=args.seed))
+    elif args.format == "agents":
+        return _agents(args)
     elif not args.trace:
         raise InvalidRequest(f"--trace is required for --format {args.format}", field="trace")
     else:
@@ -70,6 +76,16 @@ def load_trace(args: argparse.Namespace) -> LlmTrace:
     return trace.scaled(args.rate_scale) if args.rate_scale != 1.0 else trace
 
 
+def _agents(args: argparse.Namespace) -> LlmTrace:
+    """The synthetic agent mix; ``--tenants`` are drawn per program, so a program's calls keep
+    one tenant."""
+    tenants = tuple(parse_tenants(args.tenants)) if args.tenants else AgentMix().tenants
+    trace = agent_mix(
+        AgentMix(args.programs, args.program_rate, args.requests, args.rate, tenants=tenants, seed=args.seed)
+    )
+    return trace.scaled(args.rate_scale) if args.rate_scale != 1.0 else trace
+
+
 def base_config(args: argparse.Namespace) -> dict[str, Any]:
     """The simulator configuration shared by every run."""
     return {
@@ -79,6 +95,7 @@ def base_config(args: argparse.Namespace) -> dict[str, Any]:
         "model_options": {"tp": args.tp},
         **({"routing": args.routing} if args.routing else {}),
         "max_queue": args.max_queue,
+        "engine": {"max_running": args.max_running},
         "slo": {"ttft_s": args.slo_ttft, "tpot_s": args.slo_tpot},
         "window_s": args.window,
     }
@@ -90,9 +107,11 @@ def run_spec(text: str) -> dict[str, Any]:
     from gpuplane._core import BATCH_POLICIES
 
     if policy not in BATCH_POLICIES:
-        raise InvalidRequest(f"unknown batching policy {policy!r}; expected one of {BATCH_POLICIES}", field="policies")
+        why = f"unknown batching policy {policy!r}; expected one of {BATCH_POLICIES}"
+        raise InvalidRequest(why, field="policies")
     if routing and routing not in ROUTING_POLICIES:
-        raise InvalidRequest(f"unknown routing {routing!r}; expected one of {ROUTING_POLICIES}", field="policies")
+        why = f"unknown routing {routing!r}; expected one of {ROUTING_POLICIES}"
+        raise InvalidRequest(why, field="policies")
     return {"policy": policy, **({"routing": routing} if routing else {})}
 
 

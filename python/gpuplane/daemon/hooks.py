@@ -82,9 +82,12 @@ class MetricsSink(Protocol):
     def observe_decision(self, rpc: str, seconds: float) -> None:
         """One decision RPC (``Place``, ``Admit``, ``Route``...) took ``seconds`` in the core."""
 
-    def on_state(self, cluster_stats: Any, tenants: Any = None, replicas: Any = None) -> None:
+    def on_state(
+        self, cluster_stats: Any, tenants: Any = None, replicas: Any = None, programs: Any = None
+    ) -> None:
         """A fresh view of the state: ``gpuplane.ClusterStats``, the tenants (a list of
-        ``gpuplane.TenantFigures``) and the registered replicas (list of ``ReplicaView``)."""
+        ``gpuplane.TenantFigures``), the registered replicas (list of ``ReplicaView``) and the
+        tenants' agent programs (a list of ``gpuplane.ProgramFigures``)."""
 
     def on_preemption(self, victims: int) -> None:
         """A preemption evicted ``victims`` workloads."""
@@ -102,7 +105,9 @@ class NullMetrics:
     def observe_decision(self, rpc: str, seconds: float) -> None:
         """Does nothing."""
 
-    def on_state(self, cluster_stats: Any, tenants: Any = None, replicas: Any = None) -> None:
+    def on_state(
+        self, cluster_stats: Any, tenants: Any = None, replicas: Any = None, programs: Any = None
+    ) -> None:
         """Does nothing."""
 
     def on_preemption(self, victims: int) -> None:

@@ -11,15 +11,17 @@ dashboards made for vLLM read them; everything else is ``gpuplane_*``. Memory is
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from gpuplane import PROGRAM_COMPLETION_BUCKETS_S
 from gpuplane.daemon.config import ServeConfig, host_of
 from gpuplane.daemon.metrics_http import serve_metrics
 
@@ -57,23 +59,28 @@ class StateCollector(Collector):
     """Exports the last pushed state; series of GPUs, tenants or replicas that are gone vanish."""
 
     def __init__(self) -> None:
-        self._state: tuple[Any, list[Any], list[Any]] | None = None
+        self._state: tuple[Any, list[Any], list[Any], list[Any]] | None = None
 
     def update(
-        self, cluster_stats: Any, tenants: Iterable[Any] | None, replicas: Iterable[Any] | None
+        self,
+        cluster_stats: Any,
+        tenants: Iterable[Any] | None,
+        replicas: Iterable[Any] | None,
+        programs: Iterable[Any] | None = None,
     ) -> None:
         """Replaces the exported state (one reference swap: safe against a concurrent scrape)."""
-        self._state = (cluster_stats, list(tenants or ()), list(replicas or ()))
+        self._state = (cluster_stats, list(tenants or ()), list(replicas or ()), list(programs or ()))
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """The gauges of the current state."""
         if self._state is None:
             return
-        stats, tenants, replicas = self._state
+        stats, tenants, replicas, programs = self._state
         yield from _cluster_families(stats)
         yield from _gpu_families(stats.gpus)
         yield from _tenant_families(tenants)
         yield from _replica_families(replicas)
+        yield from _program_families(programs)
 
 
 def _cluster_families(stats: Any) -> Iterator[GaugeMetricFamily]:
@@ -194,6 +201,49 @@ def _tenant_families(tenants: list[Any]) -> Iterator[GaugeMetricFamily]:
     yield from amounts.values()
 
 
+PROGRAM_PHASES = (("waiting", "waiting_s_sum"), ("running", "running_s_sum"), ("tool", "tool_s_sum"))
+PROGRAM_QUANTILES = (0.5, 0.9, 0.99)
+
+
+def _program_families(programs: list[Any]) -> Iterator[Any]:
+    """Agent programs per tenant, as the core's ledger counts them (``Policy.program_figures``)."""
+    if not programs:
+        return
+    t = ["tenant"]
+    active = GaugeMetricFamily("gpuplane_programs_active", "Agent programs with calls to come.", labels=t)
+    completed = CounterMetricFamily("gpuplane_programs_completed", "Agent programs completed.", labels=t)
+    aborted = CounterMetricFamily(
+        "gpuplane_programs_aborted", "Programs aborted by a rejected call.", labels=t
+    )
+    calls = CounterMetricFamily("gpuplane_program_calls", "Calls of completed programs.", labels=t)
+    phases = CounterMetricFamily(
+        "gpuplane_program_phase_seconds",
+        "Seconds of completed programs spent waiting, running and in tool calls.",
+        labels=["tenant", "phase"],
+    )
+    completion = HistogramMetricFamily(
+        "gpuplane_program_completion_seconds", "First call's arrival to last call's release.", labels=t
+    )
+    quantiles = GaugeMetricFamily(
+        "gpuplane_program_completion_quantile_seconds",
+        "Upper bound of the completion bucket holding the quantile (the core's buckets).",
+        labels=["tenant", "quantile"],
+    )
+    for f in programs:
+        active.add_metric([f.tenant], f.active)
+        completed.add_metric([f.tenant], f.completed)
+        aborted.add_metric([f.tenant], f.aborted)
+        calls.add_metric([f.tenant], f.calls)
+        for phase, attr in PROGRAM_PHASES:
+            phases.add_metric([f.tenant, phase], getattr(f, attr))
+        cumulative = list(itertools.accumulate(f.completion_buckets))
+        bounds = [*map(str, PROGRAM_COMPLETION_BUCKETS_S), "+Inf"]
+        completion.add_metric([f.tenant], list(zip(bounds, cumulative, strict=True)), f.completion_s_sum)
+        for q in PROGRAM_QUANTILES:
+            quantiles.add_metric([f.tenant, str(q)], f.completion_quantile(q))
+    yield from (active, completed, aborted, calls, phases, completion, quantiles)
+
+
 def _replica_families(replicas: list[Any]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     if not replicas:
         return
@@ -263,9 +313,11 @@ class Metrics:
         """Records one decision's latency."""
         self.latency.labels(rpc=rpc).observe(seconds)
 
-    def on_state(self, cluster_stats: Any, tenants: Any = None, replicas: Any = None) -> None:
+    def on_state(
+        self, cluster_stats: Any, tenants: Any = None, replicas: Any = None, programs: Any = None
+    ) -> None:
         """Exports this view of the state until the next one."""
-        self.state.update(cluster_stats, tenants, replicas)
+        self.state.update(cluster_stats, tenants, replicas, programs)
 
     def on_preemption(self, victims: int) -> None:
         """Counts one preemption and its victims."""

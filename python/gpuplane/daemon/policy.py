@@ -90,14 +90,23 @@ class PolicyEngine:
             deadline_s=req["deadline_s"],
             queue_ahead=req["queue_ahead"],
             service_rate=req["service_rate"],
+            **_program_kwargs(req.get("program")),
         )
         return {"verdict": d.outcome, "reason_code": str(d.reason), "reason": d.text, "at": d.at}
 
-    def finish(self, request_id: str, now: float) -> bool:
-        """Releases an admitted request (charging its usage) or cancels a queued one."""
+    def finish(self, request_id: str, now: float, more_calls: bool = False) -> bool:
+        """Releases an admitted request (charging its usage; a program's call completes its
+        program unless ``more_calls``) or cancels a queued one."""
         try:
-            self.engine.release(request_id, now=now)
+            self.engine.release(request_id, now=now, more_calls=more_calls)
             return True
         except gpuplane.NotFound:
             self.engine.cancel(request_id)
             return False
+
+
+def _program_kwargs(program: dict[str, Any] | None) -> dict[str, Any]:
+    """``Policy.admit``'s program arguments for a request's program call (none: not a program)."""
+    if program is None:
+        return {}
+    return {"workflow": program["workflow_id"], "call_index": program["call_index"]}

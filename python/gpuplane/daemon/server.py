@@ -137,7 +137,9 @@ class Daemon:
         while True:
             state = self.engine.state
             replicas = list(self.engine.router.replicas.values())
-            self.engine.metrics.on_state(state.cluster.stats(), state.tenant_figures(time.time()), replicas)
+            tenants = state.tenant_figures(time.time())
+            programs = state.policy.engine.program_figures()
+            self.engine.metrics.on_state(state.cluster.stats(), tenants, replicas, programs)
             await asyncio.sleep(STATE_PUSH_S)
 
 

@@ -397,7 +397,7 @@ class State:
         return Outcome(decision)
 
     def _finish(self, op: dict[str, Any]) -> Outcome:
-        was_running = self.policy.finish(op["id"], op["now"])
+        was_running = self.policy.finish(op["id"], op["now"], op.get("more_calls", False))
         self.requests.pop(op["id"], None)
         return Outcome(was_running)
 

@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from gpuplane.simulate.summary import header, label, overview, per_tenant, rejections
+from gpuplane.simulate.summary import header, label, overview, per_tenant, programs, rejections
 
 Report = dict[str, Any]
 
@@ -95,6 +95,7 @@ def html_report(reports: Sequence[Report], title: str = "gpuplane simulation", t
         _pre(overview(reports)),
         "<h2>Per tenant</h2>",
         _pre(per_tenant(reports)),
+        "<h2>Programs and single calls</h2>" + _pre(programs(reports)) if programs(reports) else "",
         _pre(rejections(reports)) if rejections(reports) else "",
         "<h2>Time to first token by tenant</h2>",
         ttft_by_tenant(reports),

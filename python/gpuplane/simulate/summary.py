@@ -67,6 +67,35 @@ def per_tenant(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def _program_row(config: str, tenant: str, g: dict[str, Any]) -> str:
+    c = g["completion_s"]
+    done = f"{g['finished']:,}/{g['programs']:,}"
+    return (
+        f"{config:<22} {tenant:<12} {g['name']:<13} {done:>13} "
+        f"{c['p50']:>8.2f} {c['p90']:>8.2f} {c['p99']:>8.2f} "
+        f"{g['calls']['mean']:>6.1f} {g['tokens']['mean']:>9,.0f} {g['waiting_s']['mean']:>8.2f} "
+        f"{g['running_s']['mean']:>8.2f} {g['tool_s']['mean']:>8.2f}"
+    )
+
+
+def programs(reports: Sequence[Report]) -> str:
+    """One row per (report, tenant, group) with programs: agent programs and single calls,
+    completion time (first call's arrival to last call's finish) p50/p90/p99 in seconds, mean
+    calls and tokens, and mean seconds waiting, running and in tool calls."""
+    head = (
+        f"{'config':<22} {'tenant':<12} {'group':<13} {'done':>13} {'compl p50':>8} {'p90':>8} {'p99 s':>8} "
+        f"{'calls':>6} {'tokens':>9} {'wait s':>8} {'run s':>8} {'tool s':>8}"
+    )
+    lines = [head]
+    for r in reports:
+        p = r["programs"]
+        groups = [("all", p["programs"]), ("all", p["single_calls"])]
+        if len(p["tenants"]) > 1:
+            groups += [(t["name"], g) for t in p["tenants"] for g in (t["programs"], t["single_calls"])]
+        lines += [_program_row(label(r), tenant, g) for tenant, g in groups if g["programs"]]
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
 def rejections(reports: Sequence[Report]) -> str:
     """Rejections by reason, if any."""
     rows = [f"{label(r)}: {r['rejected_by_reason']}" for r in reports if r["rejected_by_reason"]]
@@ -75,5 +104,6 @@ def rejections(reports: Sequence[Report]) -> str:
 
 def summary_text(reports: Sequence[Report], trace: str = "") -> str:
     """The full terminal summary."""
-    parts = [header(reports[0], trace), overview(reports), per_tenant(reports), rejections(reports)]
+    parts = [header(reports[0], trace), overview(reports), per_tenant(reports)]
+    parts += [programs(reports), rejections(reports)]
     return "\n\n".join(p for p in parts if p)

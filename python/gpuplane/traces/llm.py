@@ -34,6 +34,8 @@ class LlmTrace:
     hash_offsets: np.ndarray | None = None
     hashes: np.ndarray | None = None
     source: str = ""
+    #: Seconds of tool time before each workflow call (after the previous call finishes).
+    tool_time: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -55,6 +57,7 @@ class LlmTrace:
             tenant=cut(self.tenant),
             priority=cut(self.priority),
             workflow=cut(self.workflow),
+            tool_time=None if self.tool_time is None else cut(self.tool_time),
             hash_offsets=None,
             hashes=None,
         )

@@ -41,7 +41,8 @@ mod batching {
             Just(Policy::Priority),
             Just(Policy::Fair),
             Just(Policy::Deadline),
-            Just(Policy::WorkflowFair)
+            Just(Policy::WorkflowFair),
+            Just(Policy::ProgramLas)
         ]
     }
 

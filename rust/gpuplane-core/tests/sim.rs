@@ -63,8 +63,8 @@ fn same_inputs_give_byte_identical_reports() {
     }
 }
 
-#[test]
-fn workflow_calls_arrive_after_the_previous_call_finishes() {
+/// Two calls of workflow 7 and one single call, all at 0.
+fn two_calls_and_one_single() -> Workload {
     let mut w = Workload::default();
     for i in 0..3 {
         w.arrival.push(0.0);
@@ -74,6 +74,12 @@ fn workflow_calls_arrive_after_the_previous_call_finishes() {
         w.priority.push(0);
         w.workflow.push(if i < 2 { 7 } else { -1 });
     }
+    w
+}
+
+#[test]
+fn workflow_calls_arrive_after_the_previous_call_finishes() {
+    let w = two_calls_and_one_single();
     let cfg = SimConfig {
         think_time_s: 1.0,
         ..config("fcfs", 1)
@@ -188,4 +194,61 @@ fn kv_utilization_counts_shared_prefix_blocks_once() {
         .kv_utilization
         .iter()
         .all(|&k| (0.0..=1.0).contains(&k)));
+}
+
+/// [`two_calls_and_one_single`], the second call after 2 s of tool time.
+fn program_and_single() -> Workload {
+    let mut w = two_calls_and_one_single();
+    w.tool_time = vec![0.0, 2.0, 0.0];
+    w
+}
+
+#[test]
+fn programs_report_completion_split_into_waiting_running_and_tool_time() {
+    let cfg = SimConfig {
+        think_time_s: 0.5,
+        ..config("program_las", 1)
+    };
+    let r = simulate(&cfg, &program_and_single()).unwrap();
+    let (p, s) = (&r.programs.programs, &r.programs.single_calls);
+    assert_eq!(
+        (p.programs, p.finished, s.programs, s.finished),
+        (1, 1, 1, 1)
+    );
+    assert_eq!((p.calls.p50, s.calls.p50), (2.0, 1.0));
+    assert_eq!((p.tokens.p50, s.tokens.p50), (300.0, 150.0));
+    assert!((p.tool_s.p50 - 2.5).abs() < 1e-9, "{}", p.tool_s.p50);
+    assert_eq!(s.tool_s.p50, 0.0);
+    for g in [p, s] {
+        let parts = g.waiting_s.p50 + g.running_s.p50 + g.tool_s.p50;
+        assert!((g.completion_s.p50 - parts).abs() < 1e-9, "{g:?}");
+        assert!(g.running_s.p50 > 0.0);
+    }
+    assert_eq!(r.programs.tenants.len(), 1);
+    assert_eq!(r.programs.tenants[0].programs, *p);
+}
+
+#[test]
+fn bad_tool_times_are_refused_naming_the_entry() {
+    let mut w = program_and_single();
+    w.tool_time[1] = -1.0;
+    let e = simulate(&config("fcfs", 1), &w).unwrap_err().to_string();
+    assert!(e.contains("tool_time[1]"), "{e}");
+    w.tool_time = vec![0.0];
+    let e = simulate(&config("fcfs", 1), &w).unwrap_err().to_string();
+    assert!(e.contains("tool_time"), "{e}");
+}
+
+#[test]
+fn a_later_call_finds_its_predecessors_prefix_in_the_cache() {
+    let mut w = two_calls_and_one_single();
+    w.prompt = vec![1024, 1536, 1024];
+    w.hash_offsets = vec![0, 2, 5, 5];
+    w.hashes = vec![11, 12, 11, 12, 13];
+    let r = simulate(&config("fcfs", 1), &w).unwrap();
+    assert_eq!(
+        r.summary.cached_prompt_tokens, 1024,
+        "call 2 reuses call 1's two blocks"
+    );
+    assert!((r.summary.prefix_hit_rate - 1024.0 / 3584.0).abs() < 1e-12);
 }

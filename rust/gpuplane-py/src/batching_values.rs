@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
     BatchConfig, BatchMetrics, FinishReason, Finished, Policy, Request, RequestProgress,
-    Submission, TenantMetrics,
+    Submission, TenantMetrics, DEFAULT_STARVATION_S,
 };
 use pyo3::prelude::*;
 
@@ -36,7 +36,8 @@ impl PyBatchConfig {
     #[new]
     #[pyo3(signature = (*, token_budget=8192, max_running=256, kv_blocks=4096, block_size=16,
         watermark=0.01, long_prefill_token_threshold=0, chunked_prefill=true,
-        preempt_priority_gap=None, policy="fcfs", w_in=1.0, w_out=2.0, tenant_weights=None))]
+        preempt_priority_gap=None, policy="fcfs", w_in=1.0, w_out=2.0, tenant_weights=None,
+        starvation_s=DEFAULT_STARVATION_S))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         token_budget: i64,
@@ -51,6 +52,7 @@ impl PyBatchConfig {
         w_in: f64,
         w_out: f64,
         tenant_weights: Option<BTreeMap<String, f64>>,
+        starvation_s: f64,
     ) -> PyResult<Self> {
         let gap = preempt_priority_gap.map(|g| signed32("preempt_priority_gap", g));
         let inner = BatchConfig {
@@ -69,6 +71,7 @@ impl PyBatchConfig {
             w_in,
             w_out,
             tenant_weights: tenant_weights.unwrap_or_default(),
+            starvation_s,
         };
         inner.validate().map_err(to_py)?;
         Ok(PyBatchConfig { inner })
@@ -122,6 +125,10 @@ impl PyBatchConfig {
     fn tenant_weights(&self) -> BTreeMap<String, f64> {
         self.inner.tenant_weights.clone()
     }
+    #[getter]
+    fn starvation_s(&self) -> f64 {
+        self.inner.starvation_s
+    }
 
     fn __repr__(&self) -> String {
         let c = &self.inner;
@@ -146,6 +153,11 @@ impl PyBatchConfig {
                 !c.tenant_weights.is_empty(),
                 "tenant_weights",
                 &c.tenant_weights,
+            )
+            .field_if(
+                c.starvation_s != DEFAULT_STARVATION_S,
+                "starvation_s",
+                c.starvation_s,
             )
             .finish()
     }

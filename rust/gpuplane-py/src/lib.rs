@@ -16,6 +16,7 @@ mod policy;
 mod policy_values;
 mod prefix;
 mod repr;
+mod program_figures;
 mod routing;
 mod sim;
 mod stats;
@@ -71,6 +72,8 @@ fn add_policy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy_values::PyAdmissionDecision>()?;
     m.add_class::<policy_values::PyExplanation>()?;
     m.add_class::<tenant_figures::PyTenantFigures>()?;
+    m.add_class::<program_figures::PyProgramFigures>()?;
+    m.add("PROGRAM_COMPLETION_BUCKETS_S", program_figures::buckets())?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::policy::{
-    shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, SharedPolicy,
+    shared, AdmissionRequest, Policy, PolicyConfig, PriorityClass, ProgramCall, SharedPolicy,
 };
 use gpuplane_core::Error;
 use pyo3::prelude::*;
@@ -17,13 +17,14 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyType};
 
 use crate::amounts::{self, resources};
-use crate::errors::{invalid, signed32, to_py, unsigned};
+use crate::errors::{invalid, signed32, to_py, unsigned, unsigned32};
 use crate::locked::Locked;
 use crate::policy_values::{
     PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass, PyQuota, PyTenant,
 };
 use crate::repr::Repr;
 use crate::tenant_spec::tenant_spec;
+use crate::program_figures::PyProgramFigures;
 
 static MONOTONIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -277,7 +278,7 @@ impl PyPolicy {
     /// service_rate` estimates its wait against `deadline_s`.
     #[pyo3(signature = (id, tenant, resources=None, *, priority_class="default".to_string(),
         gpu_model=None, tokens=0.0, est_duration_s=0.0, deadline_s=None, queue_ahead=0.0,
-        service_rate=0.0, now=None))]
+        service_rate=0.0, now=None, workflow=None, call_index=0))]
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
@@ -293,8 +294,18 @@ impl PyPolicy {
         queue_ahead: f64,
         service_rate: f64,
         now: Option<f64>,
+        workflow: Option<String>,
+        call_index: i64,
     ) -> PyResult<PyAdmissionDecision> {
+        let program = workflow.map(|workflow| -> PyResult<ProgramCall> {
+            let call_index = unsigned32("call_index", call_index)?;
+            Ok(ProgramCall {
+                workflow,
+                call_index,
+            })
+        });
         let req = AdmissionRequest {
+            program: program.transpose()?,
             id,
             tenant,
             class: priority_class,
@@ -311,11 +322,28 @@ impl PyPolicy {
         Ok(PyAdmissionDecision { inner: d })
     }
 
-    /// Releases admitted work at `now`, charging `resources * run time` to its usage.
-    #[pyo3(signature = (id, now=None))]
-    fn release(&self, py: Python<'_>, id: &str, now: Option<f64>) -> PyResult<()> {
+    /// Releases admitted work at `now`, charging `resources * run time` to its usage. For a
+    /// program's call, `more_calls` says whether its program goes on (else it completes).
+    #[pyo3(signature = (id, now=None, *, more_calls=false))]
+    fn release(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        now: Option<f64>,
+        more_calls: bool,
+    ) -> PyResult<()> {
         let now = now_or_clock(py, now)?;
-        self.inner.call(py, |p| p.release(id, now).map(|_| ()))
+        self.inner
+            .call(py, |p| p.release_call(id, now, more_calls).map(|_| ()))
+    }
+
+    /// Each tenant's agent programs (calls admitted with a `workflow`), in tenant order.
+    fn program_figures(&self, py: Python<'_>) -> Vec<PyProgramFigures> {
+        self.inner
+            .run(py, |p| p.program_figures())
+            .into_iter()
+            .map(|inner| PyProgramFigures { inner })
+            .collect()
     }
 
     /// Drops a queued request.

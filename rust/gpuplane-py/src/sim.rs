@@ -43,7 +43,7 @@ fn config(text: &str) -> PyResult<SimConfig> {
 /// Simulates serving the requests given as columns under the JSON `config` (see
 /// `gpuplane_core::sim::SimConfig`); returns the JSON report.
 #[pyfunction]
-#[pyo3(signature = (arrival, prompt, output, tenant=None, priority=None, workflow=None, hash_offsets=None, hashes=None, config="{}"))]
+#[pyo3(signature = (arrival, prompt, output, tenant=None, priority=None, workflow=None, hash_offsets=None, hashes=None, config="{}", tool_time=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn simulate_llm_json(
     py: Python<'_>,
@@ -56,6 +56,7 @@ pub fn simulate_llm_json(
     hash_offsets: Option<Ints<'_>>,
     hashes: Option<Ints<'_>>,
     config: &str,
+    tool_time: Option<Floats<'_>>,
 ) -> PyResult<String> {
     let cfg = self::config(config)?;
     let arrival = columns::floats(&arrival);
@@ -72,6 +73,7 @@ pub fn simulate_llm_json(
             .into_iter()
             .map(|h| h as u64)
             .collect(),
+        tool_time: tool_time.map_or_else(Vec::new, |t| columns::floats(&t)),
     };
     py.detach(|| simulate(&cfg, &w).map(|r| r.to_json()))
         .map_err(to_py)

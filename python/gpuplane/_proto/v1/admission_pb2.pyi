@@ -20,7 +20,7 @@ VERDICT_QUEUE: Verdict
 VERDICT_REJECT: Verdict
 
 class AdmitRequest(_message.Message):
-    __slots__ = ("request_id", "tenant", "priority_class", "resources", "gpu_model", "tokens", "est_duration_s", "deadline_s", "queue_ahead", "service_rate")
+    __slots__ = ("request_id", "tenant", "priority_class", "resources", "gpu_model", "tokens", "est_duration_s", "deadline_s", "queue_ahead", "service_rate", "program")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class AdmitRequest(_message.Message):
     DEADLINE_S_FIELD_NUMBER: _ClassVar[int]
     QUEUE_AHEAD_FIELD_NUMBER: _ClassVar[int]
     SERVICE_RATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant: str
     priority_class: str
@@ -41,7 +42,16 @@ class AdmitRequest(_message.Message):
     deadline_s: float
     queue_ahead: float
     service_rate: float
-    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., priority_class: _Optional[str] = ..., resources: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., gpu_model: _Optional[str] = ..., tokens: _Optional[float] = ..., est_duration_s: _Optional[float] = ..., deadline_s: _Optional[float] = ..., queue_ahead: _Optional[float] = ..., service_rate: _Optional[float] = ...) -> None: ...
+    program: ProgramCall
+    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., priority_class: _Optional[str] = ..., resources: _Optional[_Union[_types_pb2.Resources, _Mapping]] = ..., gpu_model: _Optional[str] = ..., tokens: _Optional[float] = ..., est_duration_s: _Optional[float] = ..., deadline_s: _Optional[float] = ..., queue_ahead: _Optional[float] = ..., service_rate: _Optional[float] = ..., program: _Optional[_Union[ProgramCall, _Mapping]] = ...) -> None: ...
+
+class ProgramCall(_message.Message):
+    __slots__ = ("workflow_id", "call_index")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_INDEX_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    call_index: int
+    def __init__(self, workflow_id: _Optional[str] = ..., call_index: _Optional[int] = ...) -> None: ...
 
 class AdmitResponse(_message.Message):
     __slots__ = ("verdict", "reason_code", "reason", "at")
@@ -56,10 +66,12 @@ class AdmitResponse(_message.Message):
     def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[float] = ...) -> None: ...
 
 class FinishRequest(_message.Message):
-    __slots__ = ("request_id",)
+    __slots__ = ("request_id", "more_calls")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MORE_CALLS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+    more_calls: bool
+    def __init__(self, request_id: _Optional[str] = ..., more_calls: _Optional[bool] = ...) -> None: ...
 
 class FinishResponse(_message.Message):
     __slots__ = ("was_running",)

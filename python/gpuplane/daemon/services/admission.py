@@ -32,6 +32,15 @@ def admit_dict(msg: ap.AdmitRequest) -> dict[str, Any]:
         "deadline_s": msg.deadline_s if msg.HasField("deadline_s") else None,
         "queue_ahead": msg.queue_ahead,
         "service_rate": msg.service_rate,
+        "program": program_dict(msg.program) if msg.HasField("program") else None,
+    }
+
+
+def program_dict(msg: ap.ProgramCall) -> dict[str, Any]:
+    """A program call with its id bounded (the core checks the order of calls)."""
+    return {
+        "workflow_id": convert.text(msg.workflow_id, "program.workflow_id", limit=convert.MAX_ID_LEN),
+        "call_index": msg.call_index,
     }
 
 
@@ -98,7 +107,8 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         rid = convert.text(request.request_id, "request_id", limit=convert.MAX_ID_LEN)
         owner = self.engine.state.request_owner(rid)
         self.engine.access.check_owner("Finish", owner, request_missing(rid))
-        was_running = await self.engine.mutate(self.engine.stamp({"op": "finish", "id": rid}), "Finish")
+        op = {"op": "finish", "id": rid, "more_calls": request.more_calls}
+        was_running = await self.engine.mutate(self.engine.stamp(op), "Finish")
         return ap.FinishResponse(was_running=was_running)
 
     async def Route(self, request: ap.RouteRequest, context: grpc.aio.ServicerContext) -> ap.RouteResponse:

@@ -23,19 +23,29 @@ pub enum Policy {
     /// Like [`Policy::Fair`] but service is accounted per workflow id; a request without a
     /// workflow id is its own workflow.
     WorkflowFair,
+    /// Program-level least attained service, in the spirit of Autellix's PLAS (Luo et al.,
+    /// 2025): bands, then the workflow (program) that has received the least weighted service
+    /// over all its calls so far, then FCFS. Unlike [`Policy::WorkflowFair`] a program's
+    /// counter is never lifted, so a new program or a single call (its own program) starts at
+    /// 0 and goes before programs that already received service. Starvation bound: a request
+    /// that has waited [`BatchConfig::starvation_s`] goes before every younger request and is
+    /// not bypassed by backfill (see `BatchScheduler::schedule`).
+    ProgramLas,
 }
 
 impl Policy {
     /// Every policy, in declaration order.
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 6] = [
         Policy::Fcfs,
         Policy::Priority,
         Policy::Fair,
         Policy::Deadline,
         Policy::WorkflowFair,
+        Policy::ProgramLas,
     ];
 
-    /// The policy's name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`).
+    /// The policy's name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`,
+    /// `program_las`).
     pub fn name(self) -> &'static str {
         match self {
             Policy::Fcfs => "fcfs",
@@ -43,12 +53,21 @@ impl Policy {
             Policy::Fair => "fair",
             Policy::Deadline => "deadline",
             Policy::WorkflowFair => "workflow_fair",
+            Policy::ProgramLas => "program_las",
         }
     }
 
-    /// Whether this policy orders by virtual counters (fair share).
+    /// Whether this policy orders by virtual counters (fair share or attained service).
     pub fn is_fair(self) -> bool {
-        matches!(self, Policy::Fair | Policy::WorkflowFair)
+        matches!(
+            self,
+            Policy::Fair | Policy::WorkflowFair | Policy::ProgramLas
+        )
+    }
+
+    /// Whether service is accounted per workflow (program).
+    pub fn per_workflow(self) -> bool {
+        matches!(self, Policy::WorkflowFair | Policy::ProgramLas)
     }
 }
 
@@ -108,6 +127,17 @@ pub struct BatchConfig {
     /// Tenant weights (finite, > 0). When non-empty, requests of other tenants are refused;
     /// when empty, any tenant is accepted with weight 1.
     pub tenant_weights: BTreeMap<String, f64>,
+    /// [`Policy::ProgramLas`]'s starvation bound: seconds of waiting after which a request goes
+    /// before every younger one (finite, > 0; other policies ignore it).
+    #[serde(default = "default_starvation_s")]
+    pub starvation_s: f64,
+}
+
+/// Default [`BatchConfig::starvation_s`]: 60 s.
+pub const DEFAULT_STARVATION_S: f64 = 60.0;
+
+fn default_starvation_s() -> f64 {
+    DEFAULT_STARVATION_S
 }
 
 impl Default for BatchConfig {
@@ -125,6 +155,7 @@ impl Default for BatchConfig {
             w_in: 1.0,
             w_out: 2.0,
             tenant_weights: BTreeMap::new(),
+            starvation_s: DEFAULT_STARVATION_S,
         }
     }
 }
@@ -170,6 +201,10 @@ impl BatchConfig {
         }
         if self.preempt_priority_gap.is_some_and(|g| g < 0) {
             return Err(Error::invalid("preempt_priority_gap", "must be >= 0"));
+        }
+        if !(self.starvation_s.is_finite() && self.starvation_s > 0.0) {
+            let why = format!("must be finite and > 0, got {}", self.starvation_s);
+            return Err(Error::invalid("starvation_s", why));
         }
         self.validate_weights()
     }

@@ -16,7 +16,9 @@
 //! * Prefix reuse: full prompt blocks are shared by hash, reference-counted, and kept after
 //!   release until evicted least-recently-used.
 //! * Ordering: strict priority bands, then the weighted Virtual Token Counter (Sheng et al.,
-//!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline).
+//!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline); or, under
+//!   `program_las`, the program's least attained service (Autellix's PLAS) with a starvation
+//!   bound.
 //!
 //! * Tenancy: a scheduler may share a [`crate::policy`] engine with the placement cluster
 //!   ([`BatchScheduler::with_policy`]): tenants, weights and priority classes then come from
@@ -44,7 +46,7 @@ mod tenancy;
 mod update;
 mod vtc;
 
-pub use config::{BatchConfig, Policy};
+pub use config::{BatchConfig, Policy, DEFAULT_STARVATION_S};
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};

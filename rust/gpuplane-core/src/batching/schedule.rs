@@ -228,8 +228,12 @@ impl BatchScheduler {
     }
 
     /// The policy's next waiting request if it fits; otherwise the one needing fewest blocks
-    /// if that fits.
+    /// if that fits. A starved request (see [`BatchScheduler::starved_head`]) is never
+    /// bypassed.
     fn next_admission(&self, budget: u32) -> Option<Admission> {
+        if let Some(starved) = self.starved_head() {
+            return self.fit(starved, budget);
+        }
         let head = self.waiting.best()?.slot;
         if let Some(a) = self.fit(head, budget) {
             return Some(a);
@@ -239,6 +243,15 @@ impl BatchScheduler {
             return None;
         }
         self.fit(small.slot, budget)
+    }
+
+    /// Under [`super::Policy::ProgramLas`], the oldest waiting request if it has waited
+    /// `starvation_s` or more: it goes before every younger request, whatever its band or
+    /// attained service, and nothing is backfilled past it while it does not fit.
+    fn starved_head(&self) -> Option<u32> {
+        let key = self.by_arrival.first()?;
+        let waited = self.now - self.seq(key.slot).arrival;
+        (waited >= self.cfg.starvation_s).then_some(key.slot)
     }
 
     /// Fair policies backfill only from accounts not ahead of the head's account, so a blocked

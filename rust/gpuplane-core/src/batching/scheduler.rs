@@ -45,6 +45,9 @@ pub struct BatchScheduler {
     pub(crate) waiting: Ladder,
     pub(crate) running_idx: Ladder,
     pub(crate) need_idx: BTreeSet<(u32, QKey)>,
+    /// Waiting requests in FCFS order, kept under [`Policy::ProgramLas`] only (its starvation
+    /// bound admits the oldest first once it has waited `starvation_s`).
+    pub(crate) by_arrival: BTreeSet<QKey>,
     /// Running requests' per-step state in running order, with holes (see [`Run`]).
     pub(crate) running: Vec<Run>,
     /// Admission stamp of each entry of `running`, at the same position: strictly increasing,
@@ -91,6 +94,11 @@ impl BatchScheduler {
     /// A scheduler for `cfg`; declared tenants are interned in name order.
     pub fn new(cfg: BatchConfig) -> Result<Self> {
         cfg.validate()?;
+        let workflows = if cfg.policy == Policy::ProgramLas {
+            CounterBook::attained()
+        } else {
+            CounterBook::default()
+        };
         let mut s = Self {
             wm_blocks: cfg.watermark_blocks(),
             chunk_cap: cfg.chunk_cap(),
@@ -105,6 +113,7 @@ impl BatchScheduler {
             waiting: Ladder::default(),
             running_idx: Ladder::default(),
             need_idx: BTreeSet::new(),
+            by_arrival: BTreeSet::new(),
             running: Vec::new(),
             run_stamps: Vec::new(),
             n_running: 0,
@@ -121,7 +130,7 @@ impl BatchScheduler {
             tenant_by_name: BTreeMap::new(),
             tenant_stats: Vec::new(),
             tenants: CounterBook::default(),
-            workflows: CounterBook::default(),
+            workflows,
             wf_by_id: FxHashMap::default(),
             wf_anon: Vec::new(),
             wf_free: Vec::new(),
@@ -321,7 +330,7 @@ impl BatchScheduler {
         let workflow = self.workflow_account(req.workflow, tenant);
         let account = match self.cfg.policy {
             Policy::Fair => tenant,
-            Policy::WorkflowFair => workflow,
+            Policy::WorkflowFair | Policy::ProgramLas => workflow,
             _ => 0,
         };
         let band = if self.cfg.policy == Policy::Fcfs {
@@ -344,7 +353,7 @@ impl BatchScheduler {
     }
 
     fn workflow_account(&mut self, workflow: Option<u64>, tenant: u32) -> u32 {
-        if self.cfg.policy != Policy::WorkflowFair {
+        if !self.cfg.policy.per_workflow() {
             return NIL;
         }
         let weight = self.tenants.weight(tenant);
@@ -397,7 +406,7 @@ impl BatchScheduler {
     pub(crate) fn order_counter(&self, account: u32) -> f64 {
         match self.cfg.policy {
             Policy::Fair => self.tenants.keyed(account),
-            Policy::WorkflowFair => self.workflows.keyed(account),
+            Policy::WorkflowFair | Policy::ProgramLas => self.workflows.keyed(account),
             _ => 0.0,
         }
     }
@@ -427,6 +436,9 @@ impl BatchScheduler {
         self.waiting
             .insert(band, account, self.order_counter(account), key);
         self.need_idx.insert((need, key));
+        if self.cfg.policy == Policy::ProgramLas {
+            self.by_arrival.insert(self.seq(slot).fcfs_key(slot));
+        }
         self.seq_mut(slot).need = need;
         self.seq_mut(slot).state = State::Waiting;
     }
@@ -440,6 +452,10 @@ impl BatchScheduler {
         self.waiting
             .remove(band, account, self.order_counter(account), &key);
         self.need_idx.remove(&(need, key));
+        if self.cfg.policy == Policy::ProgramLas {
+            let fcfs = self.seq(slot).fcfs_key(slot);
+            self.by_arrival.remove(&fcfs);
+        }
         self.tenants.dequeue(tenant);
         if workflow != NIL {
             self.workflows.dequeue(workflow);

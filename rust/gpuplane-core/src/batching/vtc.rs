@@ -2,7 +2,8 @@
 //!
 //! An account is a tenant or a workflow. Charges are divided by the account's weight. An
 //! account that becomes backlogged again (its first waiting request) is lifted to the minimum
-//! counter of the currently backlogged accounts, so idling banks no credit.
+//! counter of the currently backlogged accounts, so idling banks no credit. A book of
+//! attained service ([`CounterBook::attained`]) never lifts: its counters only grow by charges.
 
 use std::collections::BTreeSet;
 
@@ -23,9 +24,19 @@ pub(crate) struct CounterBook {
     dirty: Vec<bool>,
     dirty_list: Vec<u32>,
     backlogged: BTreeSet<(OrdF64, u32)>,
+    /// Counters are attained service: never lifted on re-backlog.
+    no_lift: bool,
 }
 
 impl CounterBook {
+    /// A book whose counters are attained service (never lifted).
+    pub fn attained() -> Self {
+        Self {
+            no_lift: true,
+            ..Self::default()
+        }
+    }
+
     /// Adds an account with `weight` (> 0) and returns its index.
     pub fn add_account(&mut self, weight: f64) -> u32 {
         self.counter.push(0.0);
@@ -143,7 +154,10 @@ impl CounterBook {
             return None;
         }
         let old = self.counter[i];
-        let floor = self.backlogged.first().map_or(old, |&(c, _)| c.0);
+        let floor = match self.backlogged.first() {
+            Some(&(c, _)) if !self.no_lift => c.0,
+            _ => old,
+        };
         let new = old.max(floor);
         self.counter[i] = new;
         self.keyed[i] = new;
@@ -180,5 +194,16 @@ mod tests {
         b.dequeue(y);
         b.dequeue(z);
         assert_eq!(b.enqueue(z), Some((5.0, 10.0)));
+    }
+
+    #[test]
+    fn attained_service_is_never_lifted() {
+        let mut b = CounterBook::attained();
+        let (x, y) = (b.add_account(1.0), b.add_account(1.0));
+        b.enqueue(x);
+        b.charge(x, 10.0);
+        b.flush(&mut Vec::new());
+        assert_eq!(b.enqueue(y), None);
+        assert_eq!((b.counter(x), b.counter(y)), (10.0, 0.0));
     }
 }

@@ -24,6 +24,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{Policy, Running};
+use super::programs::ProgramCall;
 use super::resources::{approx_le, non_negative, Resource, Resources};
 use super::tree::ROOT;
 use crate::error::{Error, Result};
@@ -132,6 +133,9 @@ pub struct AdmissionRequest {
     pub queue_ahead: f64,
     /// Rate at which the queue ahead is served, per second.
     pub service_rate: f64,
+    /// The call's place in an agent program, if it is one (see [`super::ProgramLedger`]).
+    #[serde(default)]
+    pub program: Option<ProgramCall>,
 }
 
 impl AdmissionRequest {
@@ -148,6 +152,7 @@ impl AdmissionRequest {
             deadline_s: None,
             queue_ahead: 0.0,
             service_rate: 0.0,
+            program: None,
         }
     }
 
@@ -195,8 +200,11 @@ impl Policy {
         if self.running.contains_key(&req.id) {
             return Err(Error::Conflict(format!("{:?} is already running", req.id)));
         }
+        if let Some(call) = &req.program {
+            self.programs.check(&req.id, &req.tenant, call)?;
+        }
         if self.queued.contains_key(&req.id) {
-            self.cancel(&req.id)?;
+            self.unqueue(&req.id)?;
         }
         let (reason, text) = match self.decide(req, now) {
             Ok(()) => (Reason::Admitted, ADMITTED.to_owned()),
@@ -209,6 +217,10 @@ impl Policy {
             at: now,
         };
         self.record(req, &d, now);
+        if let Some(call) = &req.program {
+            self.programs
+                .decided(&req.id, &req.tenant, call, d.reason, now);
+        }
         Ok(d)
     }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::classes::{ClassBook, PriorityClass};
 use super::fairshare::{max_ratio, ShareParams};
+use super::programs::{ProgramFigures, ProgramLedger};
 use super::rate::TokenBucket;
 use super::resources::{non_negative, Resources};
 use super::snapshot::PolicySnapshot;
@@ -109,6 +110,8 @@ pub struct Policy {
     pub(crate) classes: ClassBook,
     pub(crate) running: BTreeMap<String, Running>,
     pub(crate) queued: BTreeMap<String, usize>,
+    /// Agent programs whose calls were admitted with a [`super::ProgramCall`].
+    pub(crate) programs: ProgramLedger,
     /// Bumped by every tenant change, so that linked schedulers re-read their weights.
     pub(crate) spec_version: u64,
 }
@@ -125,6 +128,7 @@ impl Policy {
             classes: ClassBook::with_defaults(),
             running: BTreeMap::new(),
             queued: BTreeMap::new(),
+            programs: ProgramLedger::default(),
             spec_version: 0,
         })
     }
@@ -470,6 +474,23 @@ impl Policy {
     /// Releases a running workload at `now`: its resources are freed and
     /// `resources * (now - start)` is charged to its usage.
     pub fn release(&mut self, id: &str, now: f64) -> Result<Running> {
+        self.release_call(id, now, false)
+    }
+
+    /// [`Policy::release`] of a program's call: with `more_calls` its program goes on (the
+    /// next call comes with the next [`super::ProgramCall`] index), otherwise it completes.
+    pub fn release_call(&mut self, id: &str, now: f64, more_calls: bool) -> Result<Running> {
+        let r = self.release_work(id, now)?;
+        self.programs.released(id, self.clock, more_calls);
+        Ok(r)
+    }
+
+    /// Each tenant's agent programs (see [`ProgramLedger`]).
+    pub fn program_figures(&self) -> Vec<ProgramFigures> {
+        self.programs.figures()
+    }
+
+    fn release_work(&mut self, id: &str, now: f64) -> Result<Running> {
         let now = self.tick(now)?;
         let r = self
             .running
@@ -515,6 +536,13 @@ impl Policy {
 
     /// Drops a queued request; `NotFound` if it is not queued.
     pub fn cancel(&mut self, id: &str) -> Result<()> {
+        self.unqueue(id)?;
+        self.programs.abort(id);
+        Ok(())
+    }
+
+    /// Drops a queued request from the queue (not from its program).
+    pub(crate) fn unqueue(&mut self, id: &str) -> Result<()> {
         let i = self
             .queued
             .remove(id)

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::admission::Decision;
 use super::classes::PriorityClass;
 use super::engine::{Policy, PolicyConfig, Running};
+use super::programs::ProgramLedger;
 use super::rate::TokenBucket;
 use super::resources::Resources;
 use super::tree::{TenantSpec, ROOT};
@@ -54,6 +55,9 @@ pub struct PolicySnapshot {
     pub running: Vec<Running>,
     /// Queued request ids with their tenant.
     pub queued: Vec<(String, String)>,
+    /// Agent programs in flight and their figures.
+    #[serde(default)]
+    pub programs: ProgramLedger,
 }
 
 impl From<Policy> for PolicySnapshot {
@@ -85,6 +89,7 @@ impl From<Policy> for PolicySnapshot {
             tenants,
             running: p.running.into_values().collect(),
             queued,
+            programs: p.programs,
             config: p.config,
             capacity: p.capacity,
             clock: p.clock,
@@ -125,6 +130,8 @@ fn restore(s: PolicySnapshot) -> Result<Policy> {
         p.tree.node_mut(i).queued += 1;
         p.queued.insert(id, i);
     }
+    s.programs.validate()?;
+    p.programs = s.programs;
     Ok(p)
 }
 

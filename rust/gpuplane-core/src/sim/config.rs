@@ -62,6 +62,8 @@ pub struct EngineOptions {
     pub w_out: f64,
     /// KV blocks per replica; `None`: the step-time model's capacity.
     pub kv_blocks: Option<u32>,
+    /// `program_las`'s starvation bound, seconds.
+    pub starvation_s: f64,
 }
 
 impl Default for EngineOptions {
@@ -78,6 +80,7 @@ impl Default for EngineOptions {
             w_in: d.w_in,
             w_out: d.w_out,
             kv_blocks: None,
+            starvation_s: d.starvation_s,
         }
     }
 }
@@ -100,7 +103,8 @@ pub struct SimConfig {
     pub model_spec: Option<LlmModel>,
     /// Step-time model assumptions (tensor parallelism, efficiencies, overheads).
     pub model_options: ModelOptions,
-    /// Batching policy name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`).
+    /// Batching policy name (`fcfs`, `priority`, `fair`, `deadline`, `workflow_fair`,
+    /// `program_las`).
     pub policy: String,
     /// Routing policy of the core router (`round_robin`, `least_loaded`, `prefix`,
     /// `tenant_fair`, `cost`: the production default).
@@ -181,6 +185,7 @@ impl SimConfig {
             w_in: e.w_in,
             w_out: e.w_out,
             tenant_weights: tenants.iter().map(|t| (t.name.clone(), t.weight)).collect(),
+            starvation_s: e.starvation_s,
         };
         cfg.validate()?;
         Ok(cfg)

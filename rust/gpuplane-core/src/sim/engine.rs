@@ -188,6 +188,7 @@ impl<'a> Sim<'a> {
         rep.routed += 1;
         rep.waiting_blocks += blocks;
         self.reqs[i].status = Status::Queued;
+        self.reqs[i].queued_at = t;
         self.timeline.arrive(t);
         self.timeline.wait(t, self.w.tenant[i]);
         if self.replicas[r].plan.is_none() {
@@ -242,7 +243,8 @@ impl<'a> Sim<'a> {
     pub(crate) fn release_next_call(&mut self, i: usize, t: f64) {
         let next = self.next_call[i];
         if next != NONE {
-            let at = (t + self.cfg.think_time_s).max(self.w.arrival[next as usize]);
+            let gap = self.cfg.think_time_s + self.w.tool_time_of(next as usize);
+            let at = (t + gap).max(self.w.arrival[next as usize]);
             self.push(at, Event::Arrival(next));
         }
     }

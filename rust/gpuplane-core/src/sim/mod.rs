@@ -6,7 +6,8 @@
 //!   per replica), are routed to one of N engine replicas by the core [`crate::routing::Router`] (the same
 //!   choice as the service's), which sees each replica's queue, KV use and prefix cache, and are served by that
 //!   replica's [`crate::batching::BatchScheduler`] step by step; each step lasts what the
-//!   [`StepModel`] says. The result is a [`Report`].
+//!   [`StepModel`] says. The result is a [`Report`], with per-program figures
+//!   ([`ProgramsReport`]).
 //! * [`StepModel`]: the GPU step-time model (a roofline, documented in [`model`]), over the
 //!   [`GpuModel`] and [`LlmModel`] catalogs.
 //! * [`replay_cluster`]: a cluster trace through the placement engine, with departures.
@@ -19,6 +20,7 @@ mod engine;
 mod hardware;
 mod llm;
 pub mod model;
+mod programs;
 mod replica;
 mod report;
 mod request;
@@ -33,6 +35,7 @@ pub use engine::simulate;
 pub use hardware::GpuModel;
 pub use llm::LlmModel;
 pub use model::{ModelOptions, StepModel, StepWork};
+pub use programs::{ProgramGroup, ProgramsReport, TenantPrograms};
 pub use report::{
     Fairness, GroupReport, ModelSummary, ReplicaReport, Report, TenantReport, TimelineReport,
 };

@@ -83,6 +83,7 @@ impl Sim<'_> {
         q.running = false;
         q.computed = 0;
         q.preemptions += 1;
+        q.queued_at = t;
         self.timeline.wait(t, self.w.tenant[i]);
     }
 
@@ -101,6 +102,10 @@ impl Sim<'_> {
             q.computed = cached;
             self.admitted_prompt_tokens += u64::from(self.w.prompt[i]);
             self.cached_prompt_tokens += u64::from(cached.min(self.w.prompt[i]));
+            q.waited += t - q.queued_at;
+            if q.preemptions == 0 {
+                q.cached_at_admission = cached;
+            }
         }
         let decode = n == 1 && q.generated > 0 && q.computed + 1 == self.w.prompt[i] + q.generated;
         work.add(q.computed, n);

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::config::{SimConfig, Slo};
 use super::engine::Sim;
+use super::programs::ProgramsReport;
 use super::request::{ReqState, Status};
 use super::stats::{jain, spread, Dist};
 
@@ -43,6 +44,10 @@ pub struct GroupReport {
     pub finished: u64,
     pub rejected: u64,
     pub input_tokens: u64,
+    /// Prompt tokens of finished requests found in the prefix cache at their first admission.
+    pub cached_prompt_tokens: u64,
+    /// `cached_prompt_tokens / input_tokens` (0 without input).
+    pub prefix_hit_rate: f64,
     pub output_tokens: u64,
     pub throughput_rps: f64,
     pub output_tps: f64,
@@ -124,6 +129,8 @@ pub struct Report {
     pub fairness: Fairness,
     pub replicas: Vec<ReplicaReport>,
     pub timeline: TimelineReport,
+    /// Agent programs and single calls: completion time and where it went.
+    pub programs: ProgramsReport,
 }
 
 /// Accumulates one group's requests.
@@ -133,6 +140,7 @@ struct Acc {
     finished: u64,
     rejected: u64,
     input: u64,
+    cached: u64,
     output: u64,
     good: u64,
     preemptions: u64,
@@ -151,6 +159,7 @@ impl Acc {
         }
         self.finished += 1;
         self.input += u64::from(prompt);
+        self.cached += u64::from(q.cached_at_admission);
         self.output += u64::from(q.generated);
         let (ttft, e2e) = (q.first - q.arrival, q.finish - q.arrival);
         let tpot = (q.generated > 1).then(|| (q.finish - q.first) / f64::from(q.generated - 1));
@@ -171,6 +180,8 @@ impl Acc {
             finished: self.finished,
             rejected: self.rejected,
             input_tokens: self.input,
+            cached_prompt_tokens: self.cached,
+            prefix_hit_rate: self.cached as f64 / self.input.max(1) as f64,
             output_tokens: self.output,
             throughput_rps: rate(self.finished),
             output_tps: rate(self.output),
@@ -227,6 +238,7 @@ impl Report {
                 .map(|r| replica_report(r, duration))
                 .collect(),
             timeline: timeline(sim),
+            programs: ProgramsReport::build(sim, duration),
         }
     }
 

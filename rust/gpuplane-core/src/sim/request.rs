@@ -59,6 +59,12 @@ pub(crate) struct ReqState {
     pub preemptions: u32,
     /// Replica it was routed to.
     pub replica: u32,
+    /// Seconds spent queued without KV (before admission and after preemptions).
+    pub waited: f64,
+    /// Prompt tokens found in the prefix cache at its first admission.
+    pub cached_at_admission: u32,
+    /// When it last entered the queue.
+    pub queued_at: f64,
     /// Whether it holds KV (admitted and not preempted).
     pub running: bool,
     pub status: Status,
@@ -74,6 +80,9 @@ impl Default for ReqState {
             generated: 0,
             preemptions: 0,
             replica: u32::MAX,
+            waited: 0.0,
+            cached_at_admission: 0,
+            queued_at: f64::NAN,
             running: false,
             status: Status::Pending,
         }

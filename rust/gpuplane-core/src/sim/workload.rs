@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 ///
 /// Workflows: requests sharing a `workflow` id (>= 0) are the calls of one agent program, in
 /// order of (arrival, index). Only the first call arrives at its timestamp; each later call
-/// arrives when the previous one finishes plus the configured think time, and never before
-/// its own timestamp. A call rejected at admission aborts the rest of its workflow.
+/// arrives when the previous one finishes plus the configured think time plus its own tool
+/// time, and never before its own timestamp. A call rejected at admission aborts the rest of
+/// its workflow.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Workload {
     /// Arrival time, seconds (finite, >= 0).
@@ -28,6 +29,9 @@ pub struct Workload {
     pub hash_offsets: Vec<u64>,
     /// Flat prefix block hashes.
     pub hashes: Vec<u64>,
+    /// Tool time of request `i`, seconds (finite, >= 0): from the previous call of its
+    /// workflow finishing to its arrival (ignored for a first call). Empty: none.
+    pub tool_time: Vec<f64>,
 }
 
 impl Workload {
@@ -72,7 +76,26 @@ impl Workload {
                 return Err(Error::invalid(format!("{name}[{i}]"), why));
             }
         }
+        self.validate_tool_time()?;
         self.validate_hashes()
+    }
+
+    fn validate_tool_time(&self) -> Result<()> {
+        let t = &self.tool_time;
+        if !t.is_empty() && t.len() != self.len() {
+            let why = format!("has {} entries, expected {} or none", t.len(), self.len());
+            return Err(Error::invalid("tool_time", why));
+        }
+        if let Some(i) = t.iter().position(|v| !v.is_finite() || *v < 0.0) {
+            let why = format!("must be finite and >= 0, got {}", t[i]);
+            return Err(Error::invalid(format!("tool_time[{i}]"), why));
+        }
+        Ok(())
+    }
+
+    /// The tool time before request `i` (0 without the column).
+    pub fn tool_time_of(&self, i: usize) -> f64 {
+        self.tool_time.get(i).copied().unwrap_or(0.0)
     }
 
     fn validate_hashes(&self) -> Result<()> {

@@ -1,0 +1,143 @@
+"""Program-level scheduling (figures for BENCHMARKS.md, "Agent programs").
+
+The synthetic agent mix of ``gpuplane.simulate.agent_programs`` (ReAct-style, coding and chat
+programs whose context grows call by call, with lognormal tool time between calls) mixed with
+single calls, replayed through fcfs, fair, workflow_fair and program_las on 1 and 4 H100
+replicas of Llama-3-8B (load scaled with the replica count), each replica running at most 64
+requests at once, so that a queue forms. Prints, per policy, program completion p50/p99,
+single-call end-to-end p99 and output tokens/s, each as a ratio to fcfs in the same run.
+Throughput is given twice: while arrivals last (the windows of the report's timeline that end
+before the last arrival: the serving rate under the offered load) and over the whole run
+(which also counts the drain after the last arrival, whose length depends on the policy).
+
+With ``--routing``, also compares the core router's policies (least_loaded, prefix, cost) for
+fcfs and program_las on the largest replica count, with the share of prompt tokens found in the
+prefix cache.
+
+Usage: python benches/bench_programs.py [--programs 400] [--load 1.6] [--replicas 1 4] [--routing]
+       [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gpuplane.simulate.agent_programs import AgentMix, agent_mix
+from gpuplane.simulate.llm import simulate_llm
+from gpuplane.traces.llm import TenantShare
+
+POLICIES = ["fcfs", "fair", "workflow_fair", "program_las"]
+TENANTS = (TenantShare("a", 1.0), TenantShare("b", 1.0))
+FLEET = {
+    "gpu": "H100-80GB",
+    "model": "llama-3-8b",
+    "routing": "least_loaded",
+    "window_s": 10.0,
+    "engine": {"max_running": 64},
+}
+
+
+def mix(programs: int, replicas: int, load: float) -> AgentMix:
+    """Programs and single calls at ``load`` times the base rates per replica."""
+    per = load * replicas
+    return AgentMix(
+        programs=programs * replicas,
+        program_rate=1.2 * per,
+        single_requests=programs * replicas * 4,
+        single_rate=4.8 * per,
+        tenants=TENANTS,
+        seed=7,
+    )
+
+
+def arriving_tps(r: dict, last_arrival: float) -> float:
+    """Output tokens/s over the timeline windows that end before the last arrival."""
+    tl = r["timeline"]
+    ws = tl["window_s"]
+    windows = [o for s, o in zip(tl["start_s"], tl["output_tokens"], strict=True) if s + ws <= last_arrival]
+    return sum(windows) / (len(windows) * ws) if windows else 0.0
+
+
+def figures(r: dict, last_arrival: float) -> dict:
+    p, s = r["programs"]["programs"], r["programs"]["single_calls"]
+    return {
+        "policy": r["config"]["policy"],
+        "program_p50_s": p["completion_s"]["p50"],
+        "program_p99_s": p["completion_s"]["p99"],
+        "program_wait_mean_s": p["waiting_s"]["mean"],
+        "single_p99_s": s["completion_s"]["p99"],
+        "arriving_tps": arriving_tps(r, last_arrival),
+        "output_tps": r["summary"]["output_tps"],
+        "throughput_rps": r["summary"]["throughput_rps"],
+        "finished": r["summary"]["finished"],
+        "gpu_utilization": r["gpu_utilization"],
+    }
+
+
+def run(programs: int, replicas: int, load: float) -> list[dict]:
+    trace = agent_mix(mix(programs, replicas, load))
+    last = float(trace.arrival.max())
+    configs = [{**FLEET, "replicas": replicas, "policy": p} for p in POLICIES]
+    rows = [figures(simulate_llm(trace, c), last) for c in configs]
+    base = rows[0]
+    n_prog = int((trace.workflow >= 0).sum())
+    print(
+        f"\n{replicas} replica(s): {len(trace):,} requests ({n_prog:,} calls in {programs * replicas:,} "
+        f"programs, {len(trace) - n_prog:,} single calls), load x{load:g}"
+    )
+    print(
+        f"{'policy':<14} {'prog p50 s':>10} {'x fcfs':>7} {'prog p99 s':>10} {'x fcfs':>7} "
+        f"{'single p99 s':>12} {'x fcfs':>7} {'tok/s arriving':>14} {'x fcfs':>7} "
+        f"{'tok/s run':>10} {'x fcfs':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['policy']:<14} "
+            f"{r['program_p50_s']:>10.2f} {base['program_p50_s'] / r['program_p50_s']:>7.2f} "
+            f"{r['program_p99_s']:>10.2f} {base['program_p99_s'] / r['program_p99_s']:>7.2f} "
+            f"{r['single_p99_s']:>12.2f} {r['single_p99_s'] / base['single_p99_s']:>7.2f} "
+            f"{r['arriving_tps']:>14,.0f} {r['arriving_tps'] / base['arriving_tps']:>7.3f} "
+            f"{r['output_tps']:>10,.0f} {r['output_tps'] / base['output_tps']:>7.3f}"
+        )
+    return rows
+
+
+def routings(programs: int, replicas: int, load: float) -> list[dict]:
+    """fcfs and program_las under each routing policy: prefix hits and program completion."""
+    trace = agent_mix(mix(programs, replicas, load))
+    last = float(trace.arrival.max())
+    print(f"\nrouting, {replicas} replicas:")
+    rows = []
+    for routing in ("least_loaded", "prefix", "cost"):
+        for policy in ("fcfs", "program_las"):
+            r = simulate_llm(trace, {**FLEET, "replicas": replicas, "policy": policy, "routing": routing})
+            row = {"routing": routing, "hit": r["summary"]["prefix_hit_rate"], **figures(r, last)}
+            rows.append(row)
+            print(
+                f"{routing:<13} {policy:<12} hit {100 * row['hit']:5.1f} % "
+                f"prog p50 {row['program_p50_s']:7.2f} p99 {row['program_p99_s']:7.2f} "
+                f"single p99 {row['single_p99_s']:6.2f} tok/s arriving {row['arriving_tps']:8,.0f} "
+                f"run {row['output_tps']:8,.0f}"
+            )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--programs", type=int, default=400, help="programs per replica")
+    ap.add_argument("--load", type=float, default=1.6, help="multiplier of the base arrival rates")
+    ap.add_argument("--replicas", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--routing", action="store_true", help="also compare routing policies")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    out: dict[str, list[dict]] = {str(n): run(args.programs, n, args.load) for n in args.replicas}
+    if args.routing:
+        out["routing"] = routings(args.programs, max(args.replicas), args.load)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
