@@ -206,3 +206,25 @@ fn scoring_mode_survives_a_snapshot_and_unknown_modes_are_refused() {
     let err = "exact".parse::<ScoreMode>().unwrap_err().to_string();
     assert!(err.contains("scoring") && err.contains("exact"), "{err}");
 }
+
+#[test]
+fn artifact_fgd_picks_the_shared_gpu_by_its_score_not_the_tightest() {
+    // n0/0 has 500 left, n0/1 is idle; the distribution is 500-milli pods. A 300 pod on n0/0
+    // would leave 200 no 500 pod can use (score int(sigmoid(-0.2) x 100) = 45); on n0/1 it
+    // leaves 700 and 500, both usable (score 50). Best-fit takes the tightest GPU instead.
+    for (policy, expected) in [(PolicyKind::Fgd, "n0/1"), (PolicyKind::BestFit, "n0/0")] {
+        let mut c = artifact(policy, &[(2, 64_000)]);
+        let half = Shape {
+            gpu_count: 1,
+            memory_mib: 0,
+            compute_milli: 500,
+            cpu_milli: 0,
+            host_memory_mib: 0,
+        };
+        c.set_workload_distribution(Some(vec![(half, 1.0)]))
+            .unwrap();
+        place(&mut c, pod("a", 0, 1, 500));
+        let p = c.place(pod("b", 0, 1, 300), None).unwrap();
+        assert_eq!(p.gpu_ids, vec![expected], "{policy}");
+    }
+}
