@@ -228,3 +228,38 @@ fn artifact_fgd_picks_the_shared_gpu_by_its_score_not_the_tightest() {
         assert_eq!(p.gpu_ids, vec![expected], "{policy}");
     }
 }
+
+#[test]
+fn clustering_asked_of_another_policy_decides_as_a_clustering_cluster() {
+    // Only a clustering cluster's node classes keep the kinds of work; asked per call, the
+    // cluster scans its nodes instead and must decide the same.
+    let pods = [
+        pod("s", 0, 1, 300),
+        pod("w", 0, 1, 1000),
+        pod("s2", 0, 1, 300),
+        pod("g", 0, 2, 1000),
+        pod("w2", 0, 1, 1000),
+        pod("s3", 0, 1, 600),
+    ];
+    for mode in [ScoreMode::Native, ScoreMode::Artifact] {
+        let mut own = Cluster::new(PolicyKind::Clustering, 0);
+        let mut asked = Cluster::new(PolicyKind::Fgd, 0);
+        for c in [&mut own, &mut asked] {
+            c.set_scoring(mode);
+            for n in 0..3 {
+                c.add_node(node(&format!("n{n}"), 8, 128_000)).unwrap();
+            }
+        }
+        for p in &pods {
+            let a = own.place(p.clone(), None).unwrap();
+            let b = asked
+                .place(p.clone(), Some(PolicyKind::Clustering))
+                .unwrap();
+            assert_eq!(
+                (a.node, a.gpu_ids, a.score),
+                (b.node, b.gpu_ids, b.score),
+                "{mode:?}"
+            );
+        }
+    }
+}

@@ -152,8 +152,14 @@ impl Cluster {
         Ok(displaced)
     }
 
-    /// The unsorted view of a live node.
+    /// The unsorted view of a live node, as the cluster's policy sees it.
     pub(super) fn node_view(&self, idx: usize) -> NodeView {
+        self.node_view_for(idx, self.policy)
+    }
+
+    /// The unsorted view of a live node for `policy`: the kinds of work on it are kept only
+    /// for `clustering`, so that they do not split the node classes of other policies.
+    fn node_view_for(&self, idx: usize, policy: PolicyKind) -> NodeView {
         let models = &self.models;
         let mut view = NodeView::of(
             self.inv.node(idx),
@@ -161,7 +167,9 @@ impl Cluster {
             self.node_labels[idx],
             &mut |m| models.get(m).unwrap_or(u32::MAX),
         );
-        view.kinds = self.node_kinds(idx);
+        if policy == PolicyKind::Clustering {
+            view.kinds = self.node_kinds(idx);
+        }
         view
     }
 
@@ -344,7 +352,7 @@ impl Cluster {
         policy: PolicyKind,
         shapes: &[WeightedShape],
     ) -> Option<Candidate> {
-        let view = self.node_view(node);
+        let view = self.node_view_for(node, policy);
         let bases: Vec<ShapeFrag> = shapes
             .iter()
             .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
@@ -381,6 +389,9 @@ impl Cluster {
         policy: PolicyKind,
         shapes: &[WeightedShape],
     ) -> Option<usize> {
+        if policy == PolicyKind::Clustering && self.policy != policy {
+            return self.best_node_scan(w, req, policy);
+        }
         let mut best: Option<(Score, usize)> = None;
         for class in self.classes.iter_mut() {
             if !w.node_selector.is_empty()
@@ -403,6 +414,32 @@ impl Cluster {
                 };
                 if better {
                     best = Some((c.score, first));
+                }
+            }
+        }
+        best.map(|(_, node)| node)
+    }
+
+    /// The best node by scanning every node: for `clustering` asked of a cluster whose classes
+    /// do not tell the kinds of work apart (its policy is another one).
+    fn best_node_scan(&mut self, w: &Workload, req: &Request, policy: PolicyKind) -> Option<usize> {
+        let mut best: Option<(Score, usize)> = None;
+        let live: Vec<usize> = self.inv.live_nodes().map(|(i, _)| i).collect();
+        for idx in live {
+            let labels = self.labelsets.value(self.node_labels[idx]);
+            if !selector_ok(labels, &w.node_selector) {
+                continue;
+            }
+            let view = self.node_view_for(idx, policy);
+            let mut scoring = Scoring {
+                policy,
+                mode: self.scoring,
+                shapes: &[],
+                rng: None,
+            };
+            if let Some(c) = best_on_node(&view, req, &[], &mut scoring) {
+                if best.is_none_or(|(s, _)| score_lt(c.score, s)) {
+                    best = Some((c.score, idx));
                 }
             }
         }
