@@ -6,9 +6,8 @@ import subprocess
 import sys
 from collections import Counter
 
-import pytest
-
 import gpuplane as g
+import pytest
 from gpuplane.errors import InvalidRequest
 from gpuplane.simulate.placement import artifact_arrival_order, replay, typical_distribution
 from gpuplane.simulate.synthetic import synthetic_nodes, synthetic_pods
