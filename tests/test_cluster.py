@@ -94,7 +94,16 @@ def assert_unchanged_after(c: Cluster, exc_type, fn, field: str | None = None):
 
 
 def test_module_constants():
-    assert POLICIES == ["first_fit", "best_fit", "spread", "packing", "random", "fgd"]
+    assert POLICIES == [
+        "first_fit",
+        "best_fit",
+        "spread",
+        "packing",
+        "random",
+        "fgd",
+        "dotprod",
+        "clustering",
+    ]
     assert isinstance(gpuplane.SNAPSHOT_VERSION, int) and gpuplane.SNAPSHOT_VERSION >= 1
     assert isinstance(gpuplane.__version__, str) and gpuplane.__version__.count(".") >= 2
 

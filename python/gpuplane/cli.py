@@ -38,6 +38,13 @@ def parser() -> argparse.ArgumentParser:
         default="learned",
         help="fgd's workload distribution: learned online, or the trace's own (as in the FGD paper)",
     )
+    placement.add_argument(
+        "--protocol",
+        choices=["gpuplane", "artifact"],
+        default="gpuplane",
+        help="gpuplane's replay, or the FGD paper's artifact exactly (pods sorted by name, shuffled, "
+        "samples appended; integer node scores, seeded node names; its 95%% typical pods for fgd)",
+    )
     placement.add_argument("--json", metavar="FILE", help="also write per-run results as JSON")
     placement.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     placement.add_argument(

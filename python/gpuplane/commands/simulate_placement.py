@@ -39,10 +39,13 @@ def run(args: argparse.Namespace) -> int:
     gpus = sum(n.gpus for n in nodes)
     print(f"trace: {source}: {len(nodes)} nodes, {gpus} GPUs, {len(pods)} pods")
     seeds = f"seeds 0..{args.seeds - 1}"
-    print(f"arrivals until {args.target:.0%} of GPU capacity is requested, no departures, {seeds}")
+    protocol = "the FGD artifact's protocol" if args.protocol == "artifact" else "gpuplane's protocol"
+    print(
+        f"{protocol}: arrivals until {args.target:.0%} of GPU capacity is requested, no departures, {seeds}"
+    )
     runs = [(p, s) for p in args.policies for s in range(args.seeds)]
     bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
-    results = [replay(nodes, pods, p, s, args.target, args.distribution) for p, s in bar]
+    results = [replay(nodes, pods, p, s, args.target, args.distribution, args.protocol) for p, s in bar]
     print(table(results, args.policies, with_reference=args.nodes is not None))
     departures = run_departures(args, nodes, pods) if args.departures else []
     if args.json:

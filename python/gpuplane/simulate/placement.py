@@ -1,9 +1,17 @@
 """Replaying a cluster trace through the placement engine and comparing policies.
 
-Protocol (after the FGD paper's evaluation): for each seed, pods arrive in a seeded random order
-of the trace's pods, cycled with a fresh permutation whenever the trace is exhausted, until the
-GPU capacity requested by arrived pods reaches ``target`` (1.3 = 130 %) of the cluster's. Pods
-never depart. The figure reported is the share of GPU compute capacity allocated at the end.
+Protocol ``gpuplane`` (after the FGD paper's evaluation): for each seed, pods arrive in a seeded
+random order of the trace's pods, cycled with a fresh permutation whenever the trace is exhausted,
+until the GPU capacity requested by arrived pods reaches ``target`` (1.3 = 130 %) of the
+cluster's. Pods never depart. The figure reported is the share of GPU compute capacity allocated
+at the end.
+
+Protocol ``artifact`` (what the paper's artifact, the Kubernetes scheduler simulator, does): pods
+sorted by name and shuffled with the seed, then pods drawn with replacement appended until the
+requested GPU capacity reaches ``target``; nodes added in a seeded random order (the artifact
+renames them in a random order and breaks ties by the smallest name); the core scores as the
+artifact (``Cluster(scoring="artifact")``), and fgd is given the artifact's typical pods: the
+request shapes (CPU, GPU share, GPU count) that cover 95 % of the pods, CPU-only ones included.
 """
 
 from __future__ import annotations
@@ -55,9 +63,9 @@ class ReplayResult:
         return 1e6 * self.decide_seconds / max(self.arrived, 1)
 
 
-def build_cluster(nodes: Sequence[OpenbNode], policy: str, seed: int) -> Cluster:
-    """A cluster holding the trace's nodes."""
-    cluster = Cluster(policy, seed)
+def build_cluster(nodes: Sequence[OpenbNode], policy: str, seed: int, scoring: str = "native") -> Cluster:
+    """A cluster holding the trace's nodes, in the order given."""
+    cluster = Cluster(policy, seed, scoring)
     for n in nodes:
         gpu = GpuSpec(n.model, GPU_MEMORY_MIB.get(n.model, UNKNOWN_MODEL_MEMORY_MIB))
         cluster.add_node(n.name, [gpu] * n.gpus, cpu_milli=n.cpu_milli, memory_mib=n.memory_mib)
@@ -82,6 +90,38 @@ def arrival_order(pods: Sequence[OpenbPod], capacity_gpus: float, target: float,
     return order
 
 
+def artifact_arrival_order(
+    pods: Sequence[OpenbPod], capacity_gpus: float, target: float, seed: int
+) -> list[int]:
+    """The artifact's arrivals: every pod once, sorted by name and shuffled with the seed, then
+    pods drawn with replacement until requested GPUs reach ``target`` x capacity."""
+    if sum(p.gpu_request for p in pods) <= 0:
+        raise InvalidRequest("the pod list requests no GPUs", field="pods")
+    rng = np.random.default_rng(seed)
+    by_name = sorted(range(len(pods)), key=lambda i: pods[i].name)
+    order = [by_name[i] for i in rng.permutation(len(pods)).tolist()]
+    requested = sum(p.gpu_request for p in pods)
+    while requested < target * capacity_gpus:
+        i = int(rng.integers(len(pods)))
+        order.append(i)
+        requested += pods[i].gpu_request
+    return order
+
+
+def typical_distribution(pods: Iterable[OpenbPod], coverage: float = 0.95) -> list[tuple[Workload, float]]:
+    """The artifact's typical pods: request shapes (CPU, GPU share, GPU count) by decreasing
+    count, the most popular first, until they cover ``coverage`` of the pods."""
+    counts = Counter((p.cpu_milli, p.gpu_milli, p.num_gpu) for p in pods)
+    ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+    goal, covered, out = coverage * sum(counts.values()), 0, []
+    for (cpu, milli, count), n in ranked:
+        if covered >= goal:
+            break
+        out.append((Workload("shape", 0, count, compute_milli=milli, cpu_milli=cpu), float(n)))
+        covered += n
+    return out
+
+
 def trace_distribution(pods: Iterable[OpenbPod]) -> list[tuple[Workload, float]]:
     """The trace's own workload shape distribution, as the FGD paper assumes known."""
     counts = Counter((p.num_gpu, p.gpu_milli, p.cpu_milli, p.memory_mib) for p in pods)
@@ -98,15 +138,22 @@ def replay(
     seed: int,
     target: float = 1.3,
     distribution: str = "learned",
+    protocol: str = "gpuplane",
 ) -> ReplayResult:
-    """One replay; ``distribution`` is ``learned`` (online) or ``trace`` (given, as in the paper)."""
-    cluster = build_cluster(nodes, policy, seed)
-    if distribution == "trace":
-        cluster.set_workload_distribution(trace_distribution(pods))
-    elif distribution != "learned":
-        raise InvalidRequest(f"unknown distribution {distribution!r}", field="distribution")
+    """One replay; ``distribution`` is ``learned`` (online) or ``trace`` (given, as in the paper);
+    under ``protocol="artifact"`` fgd always gets the artifact's typical pods."""
     capacity = float(sum(n.gpus for n in nodes))
-    order = arrival_order(pods, capacity, target, seed)
+    if protocol == "artifact":
+        shuffled = np.random.default_rng([seed, 1]).permutation(len(nodes)).tolist()
+        cluster = build_cluster([nodes[i] for i in shuffled], policy, seed, "artifact")
+        cluster.set_workload_distribution(typical_distribution(pods))
+        order = artifact_arrival_order(pods, capacity, target, seed)
+    elif protocol == "gpuplane":
+        cluster = build_cluster(nodes, policy, seed)
+        _set_distribution(cluster, pods, distribution)
+        order = arrival_order(pods, capacity, target, seed)
+    else:
+        raise InvalidRequest(f"unknown protocol {protocol!r}", field="protocol")
     start = time.perf_counter()
     placed = _place_all(cluster, [pods[i] for i in order])
     elapsed = time.perf_counter() - start
@@ -122,6 +169,13 @@ def replay(
         fragmentation_ratio=stats.fragmentation_ratio,
         decide_seconds=elapsed,
     )
+
+
+def _set_distribution(cluster: Cluster, pods: Sequence[OpenbPod], distribution: str) -> None:
+    if distribution == "trace":
+        cluster.set_workload_distribution(trace_distribution(pods))
+    elif distribution != "learned":
+        raise InvalidRequest(f"unknown distribution {distribution!r}", field="distribution")
 
 
 def _place_all(cluster: Cluster, arrivals: Sequence[OpenbPod]) -> int:

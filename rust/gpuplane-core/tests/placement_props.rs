@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gpuplane_core::inventory::{GpuSpec, NodeSpec};
-use gpuplane_core::placement::{Cluster, PolicyKind, Workload};
+use gpuplane_core::placement::{Cluster, PolicyKind, ScoreMode, Workload};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -187,10 +187,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn invariants_hold_under_random_operations(policy in 0usize..6, ops in proptest::collection::vec(op(), 1..80)) {
+    fn invariants_hold_under_random_operations(
+        policy in 0usize..PolicyKind::ALL.len(),
+        mode in 0usize..ScoreMode::ALL.len(),
+        ops in proptest::collection::vec(op(), 1..80),
+    ) {
         let policy = PolicyKind::ALL[policy];
         let mut c = Cluster::new(policy, 11);
         let mut twin = Cluster::new(policy, 11);
+        c.set_scoring(ScoreMode::ALL[mode]);
+        twin.set_scoring(ScoreMode::ALL[mode]);
         let (mut n, mut n2) = (0, 0);
         for op in &ops {
             apply(&mut c, op, &mut n);

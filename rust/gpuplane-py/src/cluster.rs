@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::inventory::NodeSpec;
-use gpuplane_core::placement::{Cluster, PolicyKind, Shape};
+use gpuplane_core::placement::{Cluster, PolicyKind, ScoreMode, Shape};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 
@@ -45,12 +45,20 @@ pub fn parse_policy(policy: Option<&str>) -> PyResult<Option<PolicyKind>> {
 #[pymethods]
 impl PyCluster {
     #[new]
-    #[pyo3(signature = (policy="fgd", seed=0))]
-    fn new(policy: &str, seed: u64) -> PyResult<Self> {
+    #[pyo3(signature = (policy="fgd", seed=0, scoring="native"))]
+    fn new(policy: &str, seed: u64, scoring: &str) -> PyResult<Self> {
         let policy = policy.parse::<PolicyKind>().map_err(to_py)?;
+        let mut cluster = Cluster::new(policy, seed);
+        cluster.set_scoring(scoring.parse::<ScoreMode>().map_err(to_py)?);
         Ok(PyCluster {
-            inner: Locked::new(Cluster::new(policy, seed)),
+            inner: Locked::new(cluster),
         })
+    }
+
+    /// How node scores are computed: "native" or "artifact" (as the FGD paper's artifact).
+    #[getter]
+    fn scoring(&self, py: Python<'_>) -> &'static str {
+        self.inner.run(py, |c| c.scoring().name())
     }
 
     /// The default policy.

@@ -3,8 +3,9 @@
 //! Everything here is a pure function of a [`NodeView`], so the same code scores a class of
 //! interchangeable nodes, a real node, or a node as it would be after a preemption.
 
+use super::baselines::{clustering, dot_product};
 use super::fragmentation::{ShapeFrag, WeightedShape};
-use super::policy::PolicyKind;
+use super::policy::{PolicyKind, ScoreMode};
 use super::view::{GpuView, NodeView};
 use crate::rng::SplitMix64;
 
@@ -61,6 +62,7 @@ pub enum Topology {
 /// fragmentation terms aligned to it, and the generator (for `random`).
 pub struct Scoring<'a> {
     pub policy: PolicyKind,
+    pub mode: ScoreMode,
     pub shapes: &'a [WeightedShape],
     pub rng: Option<&'a mut SplitMix64>,
 }
@@ -72,6 +74,9 @@ pub fn best_on_node(
     bases: &[ShapeFrag],
     scoring: &mut Scoring<'_>,
 ) -> Option<Candidate> {
+    if scoring.mode == ScoreMode::Artifact {
+        return super::artifact::best_on_node(view, req, bases, scoring);
+    }
     if !req.node_ok(view) {
         return None;
     }
@@ -211,7 +216,9 @@ fn candidate_sets(
     let leftover = |p: usize| view.gpus[p].after(req.mem, req.milli).share();
     match scoring.policy {
         PolicyKind::FirstFit => vec![pool[..k].to_vec()],
-        PolicyKind::BestFit => vec![take_sorted(pool, k, |p| (leftover(p), 0))],
+        PolicyKind::BestFit | PolicyKind::DotProd | PolicyKind::Clustering => {
+            vec![take_sorted(pool, k, |p| (leftover(p), 0))]
+        }
         PolicyKind::Spread => vec![take_sorted(pool, k, |p| (u32::MAX - leftover(p), 0))],
         PolicyKind::Packing => vec![take_sorted(pool, k, |p| {
             (!view.gpus[p].occupied as u32, leftover(p))
@@ -266,6 +273,8 @@ fn score(
         PolicyKind::BestFit => (node_left, gpu_left, cpu_left),
         PolicyKind::Spread => (-node_left, -gpu_left, -cpu_left),
         PolicyKind::Packing => (packing_tier(view, gpus), node_left, gpu_left),
+        PolicyKind::DotProd => (-dot_product(view, req), node_left, gpu_left),
+        PolicyKind::Clustering => (-clustering(view, req), node_left, gpu_left),
         PolicyKind::Fgd => {
             let delta = quantize(frag_delta(view, req, gpus, bases, scoring.shapes));
             (delta, packing_tier(view, gpus), node_left * 1e5 + gpu_left)

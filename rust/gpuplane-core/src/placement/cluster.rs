@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::baselines::kind_bit;
 use super::choose::{best_on_node, score_lt, Candidate, Request, Score, Scoring, Topology};
 use super::classes::ClassIndex;
 use super::fragmentation::{Shape, ShapeDistribution, ShapeFrag, WeightedShape};
 use super::intern::Interner;
-use super::policy::PolicyKind;
+use super::policy::{PolicyKind, ScoreMode};
 use super::tenancy::{admit_running, check_now};
 use super::view::NodeView;
 use super::workload::{Allocation, Placement, Workload};
@@ -25,6 +26,7 @@ pub(super) type Labels = BTreeMap<String, String>;
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub(super) policy: PolicyKind,
+    pub(super) scoring: ScoreMode,
     pub(super) seed: u64,
     pub(super) rng: SplitMix64,
     pub(super) inv: Inventory,
@@ -47,6 +49,7 @@ impl Cluster {
     pub fn new(policy: PolicyKind, seed: u64) -> Self {
         Cluster {
             policy,
+            scoring: ScoreMode::Native,
             seed,
             rng: SplitMix64::new(seed),
             inv: Inventory::default(),
@@ -65,6 +68,16 @@ impl Cluster {
 
     pub fn policy(&self) -> PolicyKind {
         self.policy
+    }
+
+    /// How node scores are computed (see [`ScoreMode`]).
+    pub fn scoring(&self) -> ScoreMode {
+        self.scoring
+    }
+
+    /// Switches how node scores are computed; placed workloads stay where they are.
+    pub fn set_scoring(&mut self, mode: ScoreMode) {
+        self.scoring = mode;
     }
 
     pub fn seed(&self) -> u64 {
@@ -139,15 +152,41 @@ impl Cluster {
         Ok(displaced)
     }
 
-    /// The unsorted view of a live node.
+    /// The unsorted view of a live node, as the cluster's policy sees it.
     pub(super) fn node_view(&self, idx: usize) -> NodeView {
+        self.node_view_for(idx, self.policy)
+    }
+
+    /// The unsorted view of a live node for `policy`: the kinds of work on it are kept only
+    /// for `clustering`, so that they do not split the node classes of other policies.
+    fn node_view_for(&self, idx: usize, policy: PolicyKind) -> NodeView {
         let models = &self.models;
-        NodeView::of(
+        let mut view = NodeView::of(
             self.inv.node(idx),
             &self.inv.gpus,
             self.node_labels[idx],
             &mut |m| models.get(m).unwrap_or(u32::MAX),
-        )
+        );
+        if policy == PolicyKind::Clustering {
+            view.kinds = self.node_kinds(idx);
+        }
+        view
+    }
+
+    /// The kinds of GPU work placed on a node (see [`kind_bit`]).
+    fn node_kinds(&self, idx: usize) -> u16 {
+        let mut kinds = 0;
+        for id in &self.node_workloads[idx] {
+            let a = &self.allocations[id];
+            let shared = a.gpus.first().is_some_and(|&g| {
+                let gpu = self.inv.gpu(g);
+                a.workload.gpu_count == 1
+                    && a.workload.compute_milli < gpu.compute_milli
+                    && a.workload.memory_mib < gpu.memory_mib
+            });
+            kinds |= kind_bit(a.workload.gpu_count, shared);
+        }
+        kinds
     }
 
     pub(super) fn reindex(&mut self, idx: usize) {
@@ -313,13 +352,14 @@ impl Cluster {
         policy: PolicyKind,
         shapes: &[WeightedShape],
     ) -> Option<Candidate> {
-        let view = self.node_view(node);
+        let view = self.node_view_for(node, policy);
         let bases: Vec<ShapeFrag> = shapes
             .iter()
             .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
             .collect();
         let mut scoring = Scoring {
             policy,
+            mode: self.scoring,
             shapes,
             rng: Some(&mut self.rng),
         };
@@ -349,6 +389,9 @@ impl Cluster {
         policy: PolicyKind,
         shapes: &[WeightedShape],
     ) -> Option<usize> {
+        if policy == PolicyKind::Clustering && self.policy != policy {
+            return self.best_node_scan(w, req, policy);
+        }
         let mut best: Option<(Score, usize)> = None;
         for class in self.classes.iter_mut() {
             if !w.node_selector.is_empty()
@@ -359,6 +402,7 @@ impl Cluster {
             let bases = class.frag.bases(&class.view, shapes);
             let mut scoring = Scoring {
                 policy,
+                mode: self.scoring,
                 shapes,
                 rng: None,
             };
@@ -376,11 +420,38 @@ impl Cluster {
         best.map(|(_, node)| node)
     }
 
+    /// The best node by scanning every node: for `clustering` asked of a cluster whose classes
+    /// do not tell the kinds of work apart (its policy is another one).
+    fn best_node_scan(&mut self, w: &Workload, req: &Request, policy: PolicyKind) -> Option<usize> {
+        let mut best: Option<(Score, usize)> = None;
+        let live: Vec<usize> = self.inv.live_nodes().map(|(i, _)| i).collect();
+        for idx in live {
+            let labels = self.labelsets.value(self.node_labels[idx]);
+            if !selector_ok(labels, &w.node_selector) {
+                continue;
+            }
+            let view = self.node_view_for(idx, policy);
+            let mut scoring = Scoring {
+                policy,
+                mode: self.scoring,
+                shapes: &[],
+                rng: None,
+            };
+            if let Some(c) = best_on_node(&view, req, &[], &mut scoring) {
+                if best.is_none_or(|(s, _)| score_lt(c.score, s)) {
+                    best = Some((c.score, idx));
+                }
+            }
+        }
+        best.map(|(_, node)| node)
+    }
+
     /// A node drawn uniformly among all nodes where `req` fits.
     fn random_node(&mut self, w: &Workload, req: &Request) -> Option<usize> {
         let mut feasible: Vec<(usize, &BTreeSet<usize>)> = Vec::new();
         let mut scoring = Scoring {
             policy: PolicyKind::FirstFit,
+            mode: ScoreMode::Native,
             shapes: &[],
             rng: None,
         };
@@ -427,7 +498,7 @@ impl Cluster {
         n.used_cpu_milli += w.cpu_milli;
         n.used_memory_mib += w.host_memory_mib;
         self.seq += 1;
-        let reason = reason(policy, &cand, self.classes.len());
+        let reason = reason(policy, self.scoring, &cand, self.classes.len());
         let placement = self.describe(&w, node, &gpus, policy.name(), cand.score.0, reason);
         self.node_workloads[node].insert(w.id.clone());
         let alloc = Allocation {
@@ -615,8 +686,25 @@ pub(super) fn selector_ok(labels: &Labels, selector: &Labels) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-fn reason(policy: PolicyKind, cand: &Candidate, classes: usize) -> String {
-    let why = match policy {
+fn reason(policy: PolicyKind, mode: ScoreMode, cand: &Candidate, classes: usize) -> String {
+    let why = match (mode, policy) {
+        (ScoreMode::Artifact, PolicyKind::Random) => native_why(policy, cand),
+        (ScoreMode::Artifact, _) => format!(
+            "scored {:.0} of 100 as the FGD artifact does, the highest",
+            -cand.score.0
+        ),
+        _ => native_why(policy, cand),
+    };
+    let topology = match cand.topology {
+        Topology::OneGroup => "; gang kept within one topology group",
+        Topology::Spans => "; gang spans topology groups (no group could hold it)",
+        Topology::NotApplicable => "",
+    };
+    format!("{policy}: {why} (over {classes} distinct node states){topology}")
+}
+
+fn native_why(policy: PolicyKind, cand: &Candidate) -> String {
+    match policy {
         PolicyKind::Fgd => format!(
             "expected fragmentation {:+.1} milli-GPU, the least increase",
             cand.score.0
@@ -637,11 +725,13 @@ fn reason(policy: PolicyKind, cand: &Candidate, classes: usize) -> String {
             .to_string(),
         PolicyKind::FirstFit => "first node in order that fits".to_string(),
         PolicyKind::Random => "drawn uniformly among nodes that fit".to_string(),
-    };
-    let topology = match cand.topology {
-        Topology::OneGroup => "; gang kept within one topology group",
-        Topology::Spans => "; gang spans topology groups (no group could hold it)",
-        Topology::NotApplicable => "",
-    };
-    format!("{policy}: {why} (over {classes} distinct node states){topology}")
+        PolicyKind::DotProd => format!(
+            "free resources the least aligned with the request ({:.1} of 100)",
+            -cand.score.0
+        ),
+        PolicyKind::Clustering => format!(
+            "clusters with work of the same GPU kind ({:.0} of 100)",
+            -cand.score.0
+        ),
+    }
 }

@@ -10,6 +10,8 @@
 //! admits against tenant quotas, takes priorities from priority classes, records running work
 //! in the engine and plans preemptions by its reclaim laws.
 
+mod artifact;
+mod baselines;
 mod choose;
 mod classes;
 mod cluster;
@@ -29,7 +31,7 @@ mod workload;
 pub use cluster::Cluster;
 pub use figures::TenantFigures;
 pub use fragmentation::Shape;
-pub use policy::PolicyKind;
+pub use policy::{PolicyKind, ScoreMode};
 pub use preemption::PreemptionPlan;
 pub use snapshot::SNAPSHOT_VERSION;
 pub use stats::{ClusterStats, GpuStats, Totals};

@@ -22,16 +22,25 @@ pub enum PolicyKind {
     Random,
     /// Fragmentation gradient descent: least increase of expected fragmentation.
     Fgd,
+    /// Tetris-style alignment: the node whose free (CPU, GPU) vector has the smallest dot
+    /// product with the request, normalized by the largest node spec (the FGD paper's baseline).
+    DotProd,
+    /// Nodes already running work of the same GPU kind (shared, or whole GPUs of the same
+    /// count) first, then idle nodes, then others; fuller nodes first within each tier (the FGD
+    /// paper's baseline).
+    Clustering,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 6] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::FirstFit,
         PolicyKind::BestFit,
         PolicyKind::Spread,
         PolicyKind::Packing,
         PolicyKind::Random,
         PolicyKind::Fgd,
+        PolicyKind::DotProd,
+        PolicyKind::Clustering,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +51,8 @@ impl PolicyKind {
             PolicyKind::Packing => "packing",
             PolicyKind::Random => "random",
             PolicyKind::Fgd => "fgd",
+            PolicyKind::DotProd => "dotprod",
+            PolicyKind::Clustering => "clustering",
         }
     }
 }
@@ -64,6 +75,44 @@ impl FromStr for PolicyKind {
                 Error::invalid(
                     "policy",
                     format!("unknown policy {s:?}; expected one of {names:?}"),
+                )
+            })
+    }
+}
+
+/// How node scores are computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ScoreMode {
+    /// Exact scores with tie-breaks that favour packing (gpuplane's own).
+    #[default]
+    Native,
+    /// As the FGD paper's artifact (the Kubernetes scheduler simulator): integer node scores
+    /// from 0 to 100, ties to the lowest node index, GPUs chosen by the artifact's rules.
+    Artifact,
+}
+
+impl ScoreMode {
+    pub const ALL: [ScoreMode; 2] = [ScoreMode::Native, ScoreMode::Artifact];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreMode::Native => "native",
+            ScoreMode::Artifact => "artifact",
+        }
+    }
+}
+
+impl FromStr for ScoreMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        ScoreMode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "scoring",
+                    format!("unknown scoring {s:?}; expected \"native\" or \"artifact\""),
                 )
             })
     }

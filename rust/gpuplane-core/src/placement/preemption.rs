@@ -119,6 +119,7 @@ impl Cluster {
         let view = self.view_without(idx, victims);
         let mut scoring = Scoring {
             policy: PolicyKind::FirstFit,
+            mode: super::policy::ScoreMode::Native,
             shapes: &[],
             rng: None,
         };

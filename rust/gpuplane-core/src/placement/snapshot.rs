@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::cluster::{Cluster, Labels};
 use super::fragmentation::ShapeDistribution;
 use super::intern::Interner;
-use super::policy::PolicyKind;
+use super::policy::{PolicyKind, ScoreMode};
 use super::workload::Allocation;
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
@@ -40,6 +40,9 @@ struct State {
     /// The attached policy engine (absent in version 1).
     #[serde(default)]
     engine: Option<Policy>,
+    /// How node scores are computed (absent before scoring modes: native).
+    #[serde(default)]
+    scoring: ScoreMode,
 }
 
 impl Cluster {
@@ -56,6 +59,7 @@ impl Cluster {
             labelsets: self.labelsets.clone(),
             seq: self.seq,
             engine: self.engine.as_ref().map(|e| lock(e).clone()),
+            scoring: self.scoring,
         };
         let payload = serde_json::to_vec(&state).expect("cluster state serializes");
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -112,6 +116,7 @@ fn rebuild(mut s: State) -> Result<Cluster> {
     s.distribution.reindex();
     let mut c = Cluster::new(s.policy, s.seed);
     c.rng = s.rng;
+    c.scoring = s.scoring;
     c.inv = s.inventory;
     c.distribution = s.distribution;
     c.models = s.models;

@@ -55,6 +55,9 @@ pub struct NodeView {
     pub mem_free: u64,
     /// Some GPU or host resource is in use.
     pub occupied: bool,
+    /// The kinds of GPU work running on the node, a [`super::baselines::kind_bit`] set (what
+    /// the `clustering` policy groups by).
+    pub kinds: u16,
     pub gpus: Vec<GpuView>,
 }
 
@@ -83,6 +86,7 @@ impl NodeView {
             cpu_free: node.free_cpu_milli(),
             mem_free: node.free_memory_mib(),
             occupied,
+            kinds: 0,
             gpus: gpu_views,
         }
     }
