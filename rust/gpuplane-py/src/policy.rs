@@ -22,9 +22,9 @@ use crate::locked::Locked;
 use crate::policy_values::{
     PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass, PyQuota, PyTenant,
 };
+use crate::program_figures::PyProgramFigures;
 use crate::repr::Repr;
 use crate::tenant_spec::tenant_spec;
-use crate::program_figures::PyProgramFigures;
 
 static MONOTONIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
