@@ -62,7 +62,8 @@ def test_finish_charges_fleet_counters(router):
     assert router.replica(to).in_flight == 1
     with pytest.raises(gpuplane.Conflict):
         router.route(tenant="b", model="llama", request_id="q1", record=True)
-    assert router.finish("q1", served=300.0) == to
+    assert router.tracked_tenant("q1") == "b"
+    assert router.finish("q1", input_tokens=100, output_tokens=100) == to  # 1 x 100 + 2 x 100
     assert router.replica(to).in_flight == 0
     assert router.fleet_counters()["b"] == 150.0
     with pytest.raises(NotFound):

@@ -195,6 +195,10 @@ class Route:
     reason: str
     prefix_blocks: int
 
+    @classmethod
+    def from_pb(cls, m: Any) -> Route:
+        return cls(m.replica_id, m.address, m.score, m.reason, m.prefix_blocks)
+
 
 @dataclass(frozen=True)
 class ReplicaView:
