@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from gpuplane._core import (
     BATCH_POLICIES,
-    ROUTING_POLICIES,
     MAX_ID_BYTES,
     MAX_NAME_BYTES,
     POLICIES,
+    ROUTING_POLICIES,
     SNAPSHOT_VERSION,
     AdmissionDecision,
     BatchConfig,
@@ -61,10 +61,10 @@ from gpuplane.simulate.llm import simulate_llm
 
 __all__ = [
     "BATCH_POLICIES",
-    "ROUTING_POLICIES",
     "MAX_ID_BYTES",
     "MAX_NAME_BYTES",
     "POLICIES",
+    "ROUTING_POLICIES",
     "SNAPSHOT_VERSION",
     "AdmissionDecision",
     "BatchConfig",

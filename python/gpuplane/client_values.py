@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpuplane._core import Placement, Workload
 from gpuplane._proto.v1 import admin_pb2 as am

@@ -90,9 +90,13 @@ def run_spec(text: str) -> dict[str, Any]:
     from gpuplane._core import BATCH_POLICIES
 
     if policy not in BATCH_POLICIES:
-        raise InvalidRequest(f"unknown batching policy {policy!r}; expected one of {BATCH_POLICIES}", field="policies")
+        raise InvalidRequest(
+            f"unknown batching policy {policy!r}; expected one of {BATCH_POLICIES}", field="policies"
+        )
     if routing and routing not in ROUTING_POLICIES:
-        raise InvalidRequest(f"unknown routing {routing!r}; expected one of {ROUTING_POLICIES}", field="policies")
+        raise InvalidRequest(
+            f"unknown routing {routing!r}; expected one of {ROUTING_POLICIES}", field="policies"
+        )
     return {"policy": policy, **({"routing": routing} if routing else {})}
 
 

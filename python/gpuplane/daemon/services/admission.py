@@ -14,8 +14,8 @@ from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.routing import Router, missing
 from gpuplane.daemon.state import request_missing
 from gpuplane.errors import Conflict, GpuplaneError, NotFound
-from gpuplane.wire.status import code_of, message_of
 from gpuplane.wire.messages import scalar_fields
+from gpuplane.wire.status import code_of, message_of
 
 VERDICTS = {"admit": ap.VERDICT_ADMIT, "queue": ap.VERDICT_QUEUE, "reject": ap.VERDICT_REJECT}
 MAX_HASHES = 1 << 16
