@@ -157,6 +157,7 @@ def test_daemon_adapter_keeps_its_interface():
         "waiting": 1,
         "running": 2,
         "kv_usage": 0.25,
+        "waiting_blocks": 0,
         "cached": [1, 2],
         "adapters": ["x"],
         "tenant_service": {"t": 3.0},
@@ -166,11 +167,19 @@ def test_daemon_adapter_keeps_its_interface():
     assert state.replica == rep
     assert (state.waiting, state.running, state.kv_usage, state.adapters) == (1, 2, 0.25, frozenset({"x"}))
     assert state.tenant_service == {"t": 3.0}
-    c = d.route({"tenant": "t", "model": "m", "adapter": "x", "block_hashes": [1, 2, 3]})
+    req = {
+        "request_id": "",
+        "tenant": "t",
+        "model": "m",
+        "adapter": "x",
+        "block_hashes": [1, 2, 3],
+        "prompt_tokens": 0,
+    }
+    c = d.route(req)
     assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "a:1", 2)
     assert c.reason == "prefix +2.000, adapter +64.000, load -2.000, fair -0.000"
     with pytest.raises(NotFound):
-        d.route({"tenant": "other", "model": "m", "adapter": "", "block_hashes": []})
+        d.route({**req, "tenant": "other", "adapter": "", "block_hashes": []})
 
 
 def test_recorded_routes_count_on_the_chosen_replica(router):
