@@ -1,7 +1,8 @@
 """Routing and fleet fairness on the Azure traces: fcfs + round robin, per-replica fair + least
 loaded and the new default (fair + the core router's cost model with fleet-wide counters) in
 one run, at 4 and 16 replicas, four tenants sharing 50/25/15/10, overloaded; each trace as is
-and with shared application prefixes (:func:`gpuplane.traces.prefixes.with_app_prefixes`).
+and with shared application prefixes (:func:`gpuplane.traces.prefixes.with_app_prefixes`:
+256 applications per tenant with 1,024-token system prompts, more than the replicas' caches hold).
 
     python benches/bench_routing.py [--json FILE] [--limit N] [--traces DIR]
 
@@ -53,6 +54,7 @@ def main() -> None:
     p.add_argument("--json", help="write every report here")
     p.add_argument("--limit", type=int, help="first N requests of each trace")
     p.add_argument("--traces", type=Path, default=DEFAULT_TRACES, help="the Azure LLM 2023 folder")
+    p.add_argument("--apps", type=int, default=256, help="applications (system prompts) per tenant")
     args = p.parse_args()
     tenants = parse_tenants(["a=50", "b=25", "c=15", "d=10"])
     print(
@@ -65,7 +67,7 @@ def main() -> None:
         if args.limit:
             trace = trace.head(args.limit)
         for prefixes in (False, True):
-            t = with_app_prefixes(trace) if prefixes else trace
+            t = with_app_prefixes(trace, apps=args.apps) if prefixes else trace
             for replicas in (4, 16):
                 label = f"{name}{' +app prefixes' if prefixes else ''} x{replicas}"
                 runs = scenario(t, replicas)

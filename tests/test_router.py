@@ -62,7 +62,8 @@ def test_finish_charges_fleet_counters(router):
     assert router.replica(to).in_flight == 1
     with pytest.raises(gpuplane.Conflict):
         router.route(tenant="b", model="llama", request_id="q1", record=True)
-    assert router.finish("q1", served=300.0) == to
+    assert router.tracked_tenant("q1") == "b"
+    assert router.finish("q1", input_tokens=100, output_tokens=100) == to  # 1 x 100 + 2 x 100
     assert router.replica(to).in_flight == 0
     assert router.fleet_counters()["b"] == 150.0
     with pytest.raises(NotFound):
@@ -156,6 +157,7 @@ def test_daemon_adapter_keeps_its_interface():
         "waiting": 1,
         "running": 2,
         "kv_usage": 0.25,
+        "waiting_blocks": 0,
         "cached_block_hashes": [1, 2],
         "resident_adapters": ["x"],
         "tenant_service": {"t": 3.0},
@@ -165,11 +167,19 @@ def test_daemon_adapter_keeps_its_interface():
     assert state.replica == rep
     assert (state.waiting, state.running, state.kv_usage, state.adapters) == (1, 2, 0.25, frozenset({"x"}))
     assert state.tenant_service == {"t": 3.0}
-    c = d.route({"tenant": "t", "model": "m", "adapter": "x", "block_hashes": [1, 2, 3]})
+    req = {
+        "request_id": "",
+        "tenant": "t",
+        "model": "m",
+        "adapter": "x",
+        "block_hashes": [1, 2, 3],
+        "prompt_tokens": 0,
+    }
+    c = d.route(req)
     assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "a:1", 2)
     assert c.reason == "prefix +2.000, adapter +64.000, load -2.000, fair -0.000"
     with pytest.raises(NotFound):
-        d.route({"tenant": "other", "model": "m", "adapter": "", "block_hashes": []})
+        d.route({**req, "tenant": "other", "adapter": "", "block_hashes": []})
 
 
 def test_recorded_routes_count_on_the_chosen_replica(router):

@@ -45,7 +45,7 @@ def test_conservation(policy):
 
 def test_same_inputs_give_byte_identical_json():
     t = trace(1000)
-    cfg = {"replicas": 3, "policy": "fair", "routing": "prefix_aware"}
+    cfg = {"replicas": 3, "policy": "fair", "routing": "prefix"}
     assert simulate_llm_text(t, cfg) == simulate_llm_text(t, cfg)
     assert trace(1000).arrival.tolist() == t.arrival.tolist()
 
@@ -63,7 +63,7 @@ def test_model_figures_match_hand_computation():
 
 
 def test_jsonl_prefix_hashes_and_tenants_flow_through():
-    r = simulate_llm(read_jsonl(DATA / "mooncake_small.jsonl"), {"routing": "prefix_aware", "replicas": 2})
+    r = simulate_llm(read_jsonl(DATA / "mooncake_small.jsonl"), {"routing": "prefix", "replicas": 2})
     assert r["summary"]["finished"] == 3
     assert [t["name"] for t in r["tenants"]] == ["b", "t0"]
 

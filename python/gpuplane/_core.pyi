@@ -996,9 +996,12 @@ class Router:
         """The best replica; with ``record``, the choice is counted on it (its ``routed`` and
         prompt blocks until its next report), and a ``request_id`` is tracked until
         :meth:`finish` (``Conflict`` if it already is)."""
-    def finish(self, request_id: str, *, served: float = 0.0) -> str:
-        """A recorded request is done; its tenant's fleet counter is charged ``served``
-        weighted tokens. Returns the replica it was routed to; ``NotFound`` if not tracked."""
+    def finish(self, request_id: str, *, input_tokens: int = 0, output_tokens: int = 0) -> str:
+        """A recorded request is done; its tenant's fleet counter is charged the tokens its
+        replica served it (at the batching weights ``w_in``, ``w_out``). Returns the replica it
+        was routed to; ``NotFound`` if not tracked."""
+    def tracked_tenant(self, request_id: str) -> str | None:
+        """The tenant of a recorded request not finished."""
     def set_tenant_weight(self, tenant: str, weight: float) -> None:
         """The tenant's weight for the fleet counters (finite, > 0)."""
     def fleet_counters(self) -> dict[str, float]:

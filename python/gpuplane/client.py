@@ -289,6 +289,7 @@ class Client:
         cached_block_hashes: Sequence[int] = (),
         resident_adapters: Sequence[str] = (),
         tenant_service: Mapping[str, float] | None = None,
+        waiting_blocks: int = 0,
     ) -> None:
         """Reports a replica's load."""
         load = ap.ReplicaLoad(
@@ -296,6 +297,7 @@ class Client:
             waiting=waiting,
             running=running,
             kv_usage=kv_usage,
+            waiting_blocks=waiting_blocks,
             cached_block_hashes=cached_block_hashes,
             resident_adapters=resident_adapters,
             tenant_service=tenant_service or {},
@@ -303,12 +305,41 @@ class Client:
         self._call(self.admission.ReportLoad, ap.ReportLoadRequest(load=load))
 
     def route(
-        self, tenant: str = "default", *, model: str = "", adapter: str = "", block_hashes: Sequence[int] = ()
+        self,
+        tenant: str = "default",
+        *,
+        model: str = "",
+        adapter: str = "",
+        block_hashes: Sequence[int] = (),
+        prompt_tokens: int = 0,
+        request_id: str = "",
     ) -> Route:
-        """The best registered replica for a request."""
-        request = ap.RouteRequest(tenant=tenant, model=model, adapter=adapter, block_hashes=block_hashes)
-        r = self._call(self.admission.Route, request)
-        return Route(r.replica_id, r.address, r.score, r.reason, r.prefix_blocks)
+        """The best registered replica for a request (tracked until :meth:`finish_route` when it
+        has a ``request_id``)."""
+        request = ap.RouteRequest(
+            request_id=request_id,
+            tenant=tenant,
+            model=model,
+            adapter=adapter,
+            block_hashes=block_hashes,
+            prompt_tokens=prompt_tokens,
+        )
+        return Route.from_pb(self._call(self.admission.Route, request))
+
+    def finish_route(self, request_id: str, *, input_tokens: int = 0, output_tokens: int = 0) -> str:
+        """A routed request is done; its tenant is charged what it was served. Returns the replica."""
+        request = ap.FinishRouteRequest(
+            request_id=request_id, input_tokens=input_tokens, output_tokens=output_tokens
+        )
+        return self._call(self.admission.FinishRoute, request).replica_id
+
+    def route_stream(self, messages: Iterable[ap.RouteStreamRequest]) -> Iterator[ap.RouteStreamResponse]:
+        """The RouteStream RPC: many Route and FinishRoute calls per message, one response per
+        message in order (wire messages: each result is a ``route``/``finish`` or an ``error``)."""
+        try:
+            yield from self.admission.RouteStream(iter(messages), metadata=self.metadata)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
 
     def replicas(self) -> list[ReplicaView]:
         """Registered replicas and their last load."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpuplane._core import Placement, Workload
 from gpuplane._proto.v1 import admin_pb2 as am
@@ -194,6 +195,10 @@ class Route:
     score: float
     reason: str
     prefix_blocks: int
+
+    @classmethod
+    def from_pb(cls, m: Any) -> Route:
+        return cls(m.replica_id, m.address, m.score, m.reason, m.prefix_blocks)
 
 
 @dataclass(frozen=True)

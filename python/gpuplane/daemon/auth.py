@@ -37,7 +37,9 @@ ADMIN_SERVICES = frozenset({"gpuplane.v1.AdminService"})
 ADMIN_RPCS = frozenset({"Drain", "Preempt"})
 AGENT_SERVICES = frozenset({"gpuplane.v1.TelemetryService"})
 # Cluster-wide calls a tenant may make (reads); any other call with no tenant needs admin.
-CLUSTER_READS = frozenset({"GetCluster", "WatchEvents", "ListReplicas", "Route", "ServerReflectionInfo"})
+CLUSTER_READS = frozenset(
+    {"GetCluster", "WatchEvents", "ListReplicas", "Route", "RouteStream", "ServerReflectionInfo"}
+)
 
 
 def _split(method: str) -> tuple[str, str]:

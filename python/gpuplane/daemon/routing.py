@@ -95,5 +95,16 @@ class Router:
         self.core.report_load(**load)
 
     def route(self, req: dict[str, Any]) -> RouteChoice:
-        """The best replica for a request, counted as routed to it; NOT_FOUND when none serves it."""
+        """The best replica for a request, counted as routed to it (and tracked until
+        :meth:`finish` when it has a ``request_id``); NOT_FOUND when none serves it."""
         return self.core.route(**req, record=True)
+
+    def tenant_of_request(self, request_id: str) -> str | None:
+        """The tenant of a routed request not finished (None: not tracked)."""
+        return self.core.tracked_tenant(request_id)
+
+    def finish(self, done: dict[str, Any]) -> str:
+        """A routed request is done; charges its tenant what it was served. Returns its replica."""
+        return self.core.finish(
+            done["request_id"], input_tokens=done["input_tokens"], output_tokens=done["output_tokens"]
+        )

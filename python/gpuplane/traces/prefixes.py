@@ -23,7 +23,11 @@ def with_app_prefixes(
     trace: LlmTrace, *, apps: int = 4, prefix_tokens: int = 1024, hash_block_tokens: int = 512
 ) -> LlmTrace:
     """``trace`` with prefix hash ids of per-tenant application system prompts."""
-    for name, v in (("apps", apps), ("prefix_tokens", prefix_tokens), ("hash_block_tokens", hash_block_tokens)):
+    for name, v in (
+        ("apps", apps),
+        ("prefix_tokens", prefix_tokens),
+        ("hash_block_tokens", hash_block_tokens),
+    ):
         if v < 1:
             raise InvalidRequest(f"{name} must be >= 1, got {v}", field=name)
     n = len(trace)

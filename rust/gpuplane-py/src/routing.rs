@@ -337,12 +337,27 @@ impl PyRouter {
         route.map(|inner| PyRoute { inner })
     }
 
-    /// A recorded request is done: its tenant is charged `served` weighted tokens (what the
-    /// replica served it) on the fleet-wide counters. Returns the replica it was routed to;
-    /// `NotFound` for an id not tracked.
-    #[pyo3(signature = (request_id, *, served=0.0))]
-    fn finish(&self, py: Python<'_>, request_id: &str, served: f64) -> PyResult<String> {
-        self.inner.call(py, |r| r.finish(request_id, served))
+    /// A recorded request is done: its tenant's fleet-wide counter is charged the tokens
+    /// the replica served it (`input_tokens` prefill, `output_tokens` generated, at the
+    /// batching weights). Returns the replica it was routed to; `NotFound` if not tracked.
+    #[pyo3(signature = (request_id, *, input_tokens=0, output_tokens=0))]
+    fn finish(
+        &self,
+        py: Python<'_>,
+        request_id: &str,
+        input_tokens: i64,
+        output_tokens: i64,
+    ) -> PyResult<String> {
+        let input = crate::errors::unsigned("input_tokens", input_tokens)?;
+        let output = crate::errors::unsigned("output_tokens", output_tokens)?;
+        self.inner
+            .call(py, |r| r.finish_tokens(request_id, input, output))
+    }
+
+    /// The tenant of a recorded request not finished (None if not tracked).
+    fn tracked_tenant(&self, py: Python<'_>, request_id: &str) -> Option<String> {
+        self.inner
+            .run(py, |r| r.tracked_tenant(request_id).map(str::to_string))
     }
 
     /// Sets a tenant's fair-share weight for the fleet counters (finite, > 0).

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from gpuplane._proto.v1 import types_pb2 as gpuplane_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bgpuplane/v1/admission.proto\x12\x0bgpuplane.v1\x1a\x17gpuplane/v1/types.proto\"\xae\x02\n\x0c\x41\x64mitRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x16\n\x0epriority_class\x18\x03 \x01(\t\x12)\n\tresources\x18\x04 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12\x11\n\tgpu_model\x18\x05 \x01(\t\x12\x0e\n\x06tokens\x18\x06 \x01(\x01\x12\x16\n\x0e\x65st_duration_s\x18\x07 \x01(\x01\x12\x17\n\ndeadline_s\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x0bqueue_ahead\x18\t \x01(\x01\x12\x14\n\x0cservice_rate\x18\n \x01(\x01\x12)\n\x07program\x18\x0b \x01(\x0b\x32\x18.gpuplane.v1.ProgramCallB\r\n\x0b_deadline_s\"6\n\x0bProgramCall\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ncall_index\x18\x02 \x01(\r\"g\n\rAdmitResponse\x12%\n\x07verdict\x18\x01 \x01(\x0e\x32\x14.gpuplane.v1.Verdict\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\x01\"7\n\rFinishRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nmore_calls\x18\x02 \x01(\x08\"%\n\x0e\x46inishResponse\x12\x13\n\x0bwas_running\x18\x01 \x01(\x08\"\x81\x01\n\x07Replica\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x11\n\tkv_blocks\x18\x05 \x01(\r\x12\x12\n\nblock_size\x18\x06 \x01(\r\x12\x13\n\x0bmax_running\x18\x07 \x01(\r\"\x88\x02\n\x0bReplicaLoad\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07waiting\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x10\n\x08kv_usage\x18\x04 \x01(\x01\x12\x1b\n\x13\x63\x61\x63hed_block_hashes\x18\x05 \x03(\x04\x12\x19\n\x11resident_adapters\x18\x06 \x03(\t\x12\x43\n\x0etenant_service\x18\x07 \x03(\x0b\x32+.gpuplane.v1.ReplicaLoad.TenantServiceEntry\x1a\x34\n\x12TenantServiceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x7f\n\x0cRouteRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x04 \x01(\t\x12\x14\n\x0c\x62lock_hashes\x18\x05 \x03(\x04\x12\x15\n\rprompt_tokens\x18\x06 \x01(\r\"j\n\rRouteResponse\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x15\n\rprefix_blocks\x18\x05 \x01(\r\"?\n\x16RegisterReplicaRequest\x12%\n\x07replica\x18\x01 \x01(\x0b\x32\x14.gpuplane.v1.Replica\"\x19\n\x17RegisterReplicaResponse\";\n\x11ReportLoadRequest\x12&\n\x04load\x18\x01 \x01(\x0b\x32\x18.gpuplane.v1.ReplicaLoad\"\x14\n\x12ReportLoadResponse\"<\n\x13ListReplicasRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\rReplicaStatus\x12%\n\x07replica\x18\x01 \x01(\x0b\x32\x14.gpuplane.v1.Replica\x12&\n\x04load\x18\x02 \x01(\x0b\x32\x18.gpuplane.v1.ReplicaLoad\x12\x0e\n\x06routed\x18\x03 \x01(\x04\"]\n\x14ListReplicasResponse\x12,\n\x08replicas\x18\x01 \x03(\x0b\x32\x1a.gpuplane.v1.ReplicaStatus\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\\\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_ADMIT\x10\x01\x12\x11\n\rVERDICT_QUEUE\x10\x02\x12\x12\n\x0eVERDICT_REJECT\x10\x03\x32\xd7\x03\n\x10\x41\x64missionService\x12>\n\x05\x41\x64mit\x12\x19.gpuplane.v1.AdmitRequest\x1a\x1a.gpuplane.v1.AdmitResponse\x12\x41\n\x06\x46inish\x12\x1a.gpuplane.v1.FinishRequest\x1a\x1b.gpuplane.v1.FinishResponse\x12>\n\x05Route\x12\x19.gpuplane.v1.RouteRequest\x1a\x1a.gpuplane.v1.RouteResponse\x12\\\n\x0fRegisterReplica\x12#.gpuplane.v1.RegisterReplicaRequest\x1a$.gpuplane.v1.RegisterReplicaResponse\x12M\n\nReportLoad\x12\x1e.gpuplane.v1.ReportLoadRequest\x1a\x1f.gpuplane.v1.ReportLoadResponse\x12S\n\x0cListReplicas\x12 .gpuplane.v1.ListReplicasRequest\x1a!.gpuplane.v1.ListReplicasResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bgpuplane/v1/admission.proto\x12\x0bgpuplane.v1\x1a\x17gpuplane/v1/types.proto\"\xae\x02\n\x0c\x41\x64mitRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x16\n\x0epriority_class\x18\x03 \x01(\t\x12)\n\tresources\x18\x04 \x01(\x0b\x32\x16.gpuplane.v1.Resources\x12\x11\n\tgpu_model\x18\x05 \x01(\t\x12\x0e\n\x06tokens\x18\x06 \x01(\x01\x12\x16\n\x0e\x65st_duration_s\x18\x07 \x01(\x01\x12\x17\n\ndeadline_s\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x0bqueue_ahead\x18\t \x01(\x01\x12\x14\n\x0cservice_rate\x18\n \x01(\x01\x12)\n\x07program\x18\x0b \x01(\x0b\x32\x18.gpuplane.v1.ProgramCallB\r\n\x0b_deadline_s\"6\n\x0bProgramCall\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ncall_index\x18\x02 \x01(\r\"g\n\rAdmitResponse\x12%\n\x07verdict\x18\x01 \x01(\x0e\x32\x14.gpuplane.v1.Verdict\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\x01\"7\n\rFinishRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nmore_calls\x18\x02 \x01(\x08\"%\n\x0e\x46inishResponse\x12\x13\n\x0bwas_running\x18\x01 \x01(\x08\"\x81\x01\n\x07Replica\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x11\n\tkv_blocks\x18\x05 \x01(\r\x12\x12\n\nblock_size\x18\x06 \x01(\r\x12\x13\n\x0bmax_running\x18\x07 \x01(\r\"\xa0\x02\n\x0bReplicaLoad\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07waiting\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x10\n\x08kv_usage\x18\x04 \x01(\x01\x12\x1b\n\x13\x63\x61\x63hed_block_hashes\x18\x05 \x03(\x04\x12\x19\n\x11resident_adapters\x18\x06 \x03(\t\x12\x43\n\x0etenant_service\x18\x07 \x03(\x0b\x32+.gpuplane.v1.ReplicaLoad.TenantServiceEntry\x12\x16\n\x0ewaiting_blocks\x18\x08 \x01(\r\x1a\x34\n\x12TenantServiceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x7f\n\x0cRouteRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x04 \x01(\t\x12\x14\n\x0c\x62lock_hashes\x18\x05 \x03(\x04\x12\x15\n\rprompt_tokens\x18\x06 \x01(\r\"j\n\rRouteResponse\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x15\n\rprefix_blocks\x18\x05 \x01(\r\"U\n\x12\x46inishRouteRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x04\x12\x15\n\routput_tokens\x18\x03 \x01(\x04\")\n\x13\x46inishRouteResponse\x12\x12\n\nreplica_id\x18\x01 \x01(\t\"r\n\x12RouteStreamRequest\x12)\n\x06routes\x18\x01 \x03(\x0b\x32\x19.gpuplane.v1.RouteRequest\x12\x31\n\x08\x66inishes\x18\x02 \x03(\x0b\x32\x1f.gpuplane.v1.FinishRouteRequest\"*\n\tCallError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"m\n\x0bRouteResult\x12+\n\x05route\x18\x01 \x01(\x0b\x32\x1a.gpuplane.v1.RouteResponseH\x00\x12\'\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.gpuplane.v1.CallErrorH\x00\x42\x08\n\x06result\"z\n\x11\x46inishRouteResult\x12\x32\n\x06\x66inish\x18\x01 \x01(\x0b\x32 .gpuplane.v1.FinishRouteResponseH\x00\x12\'\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x16.gpuplane.v1.CallErrorH\x00\x42\x08\n\x06result\"q\n\x13RouteStreamResponse\x12(\n\x06routes\x18\x01 \x03(\x0b\x32\x18.gpuplane.v1.RouteResult\x12\x30\n\x08\x66inishes\x18\x02 \x03(\x0b\x32\x1e.gpuplane.v1.FinishRouteResult\"?\n\x16RegisterReplicaRequest\x12%\n\x07replica\x18\x01 \x01(\x0b\x32\x14.gpuplane.v1.Replica\"\x19\n\x17RegisterReplicaResponse\";\n\x11ReportLoadRequest\x12&\n\x04load\x18\x01 \x01(\x0b\x32\x18.gpuplane.v1.ReplicaLoad\"\x14\n\x12ReportLoadResponse\"<\n\x13ListReplicasRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\rReplicaStatus\x12%\n\x07replica\x18\x01 \x01(\x0b\x32\x14.gpuplane.v1.Replica\x12&\n\x04load\x18\x02 \x01(\x0b\x32\x18.gpuplane.v1.ReplicaLoad\x12\x0e\n\x06routed\x18\x03 \x01(\x04\"]\n\x14ListReplicasResponse\x12,\n\x08replicas\x18\x01 \x03(\x0b\x32\x1a.gpuplane.v1.ReplicaStatus\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\\\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_ADMIT\x10\x01\x12\x11\n\rVERDICT_QUEUE\x10\x02\x12\x12\n\x0eVERDICT_REJECT\x10\x03\x32\xff\x04\n\x10\x41\x64missionService\x12>\n\x05\x41\x64mit\x12\x19.gpuplane.v1.AdmitRequest\x1a\x1a.gpuplane.v1.AdmitResponse\x12\x41\n\x06\x46inish\x12\x1a.gpuplane.v1.FinishRequest\x1a\x1b.gpuplane.v1.FinishResponse\x12>\n\x05Route\x12\x19.gpuplane.v1.RouteRequest\x1a\x1a.gpuplane.v1.RouteResponse\x12P\n\x0b\x46inishRoute\x12\x1f.gpuplane.v1.FinishRouteRequest\x1a .gpuplane.v1.FinishRouteResponse\x12T\n\x0bRouteStream\x12\x1f.gpuplane.v1.RouteStreamRequest\x1a .gpuplane.v1.RouteStreamResponse(\x01\x30\x01\x12\\\n\x0fRegisterReplica\x12#.gpuplane.v1.RegisterReplicaRequest\x1a$.gpuplane.v1.RegisterReplicaResponse\x12M\n\nReportLoad\x12\x1e.gpuplane.v1.ReportLoadRequest\x1a\x1f.gpuplane.v1.ReportLoadResponse\x12S\n\x0cListReplicas\x12 .gpuplane.v1.ListReplicasRequest\x1a!.gpuplane.v1.ListReplicasResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPLICALOAD_TENANTSERVICEENTRY']._loaded_options = None
   _globals['_REPLICALOAD_TENANTSERVICEENTRY']._serialized_options = b'8\001'
-  _globals['_VERDICT']._serialized_start=1711
-  _globals['_VERDICT']._serialized_end=1803
+  _globals['_VERDICT']._serialized_start=2375
+  _globals['_VERDICT']._serialized_end=2467
   _globals['_ADMITREQUEST']._serialized_start=70
   _globals['_ADMITREQUEST']._serialized_end=372
   _globals['_PROGRAMCALL']._serialized_start=374
@@ -49,27 +49,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPLICA']._serialized_start=632
   _globals['_REPLICA']._serialized_end=761
   _globals['_REPLICALOAD']._serialized_start=764
-  _globals['_REPLICALOAD']._serialized_end=1028
-  _globals['_REPLICALOAD_TENANTSERVICEENTRY']._serialized_start=976
-  _globals['_REPLICALOAD_TENANTSERVICEENTRY']._serialized_end=1028
-  _globals['_ROUTEREQUEST']._serialized_start=1030
-  _globals['_ROUTEREQUEST']._serialized_end=1157
-  _globals['_ROUTERESPONSE']._serialized_start=1159
-  _globals['_ROUTERESPONSE']._serialized_end=1265
-  _globals['_REGISTERREPLICAREQUEST']._serialized_start=1267
-  _globals['_REGISTERREPLICAREQUEST']._serialized_end=1330
-  _globals['_REGISTERREPLICARESPONSE']._serialized_start=1332
-  _globals['_REGISTERREPLICARESPONSE']._serialized_end=1357
-  _globals['_REPORTLOADREQUEST']._serialized_start=1359
-  _globals['_REPORTLOADREQUEST']._serialized_end=1418
-  _globals['_REPORTLOADRESPONSE']._serialized_start=1420
-  _globals['_REPORTLOADRESPONSE']._serialized_end=1440
-  _globals['_LISTREPLICASREQUEST']._serialized_start=1442
-  _globals['_LISTREPLICASREQUEST']._serialized_end=1502
-  _globals['_REPLICASTATUS']._serialized_start=1504
-  _globals['_REPLICASTATUS']._serialized_end=1614
-  _globals['_LISTREPLICASRESPONSE']._serialized_start=1616
-  _globals['_LISTREPLICASRESPONSE']._serialized_end=1709
-  _globals['_ADMISSIONSERVICE']._serialized_start=1806
-  _globals['_ADMISSIONSERVICE']._serialized_end=2277
+  _globals['_REPLICALOAD']._serialized_end=1052
+  _globals['_REPLICALOAD_TENANTSERVICEENTRY']._serialized_start=1000
+  _globals['_REPLICALOAD_TENANTSERVICEENTRY']._serialized_end=1052
+  _globals['_ROUTEREQUEST']._serialized_start=1054
+  _globals['_ROUTEREQUEST']._serialized_end=1181
+  _globals['_ROUTERESPONSE']._serialized_start=1183
+  _globals['_ROUTERESPONSE']._serialized_end=1289
+  _globals['_FINISHROUTEREQUEST']._serialized_start=1291
+  _globals['_FINISHROUTEREQUEST']._serialized_end=1376
+  _globals['_FINISHROUTERESPONSE']._serialized_start=1378
+  _globals['_FINISHROUTERESPONSE']._serialized_end=1419
+  _globals['_ROUTESTREAMREQUEST']._serialized_start=1421
+  _globals['_ROUTESTREAMREQUEST']._serialized_end=1535
+  _globals['_CALLERROR']._serialized_start=1537
+  _globals['_CALLERROR']._serialized_end=1579
+  _globals['_ROUTERESULT']._serialized_start=1581
+  _globals['_ROUTERESULT']._serialized_end=1690
+  _globals['_FINISHROUTERESULT']._serialized_start=1692
+  _globals['_FINISHROUTERESULT']._serialized_end=1814
+  _globals['_ROUTESTREAMRESPONSE']._serialized_start=1816
+  _globals['_ROUTESTREAMRESPONSE']._serialized_end=1929
+  _globals['_REGISTERREPLICAREQUEST']._serialized_start=1931
+  _globals['_REGISTERREPLICAREQUEST']._serialized_end=1994
+  _globals['_REGISTERREPLICARESPONSE']._serialized_start=1996
+  _globals['_REGISTERREPLICARESPONSE']._serialized_end=2021
+  _globals['_REPORTLOADREQUEST']._serialized_start=2023
+  _globals['_REPORTLOADREQUEST']._serialized_end=2082
+  _globals['_REPORTLOADRESPONSE']._serialized_start=2084
+  _globals['_REPORTLOADRESPONSE']._serialized_end=2104
+  _globals['_LISTREPLICASREQUEST']._serialized_start=2106
+  _globals['_LISTREPLICASREQUEST']._serialized_end=2166
+  _globals['_REPLICASTATUS']._serialized_start=2168
+  _globals['_REPLICASTATUS']._serialized_end=2278
+  _globals['_LISTREPLICASRESPONSE']._serialized_start=2280
+  _globals['_LISTREPLICASRESPONSE']._serialized_end=2373
+  _globals['_ADMISSIONSERVICE']._serialized_start=2470
+  _globals['_ADMISSIONSERVICE']._serialized_end=3109
 # @@protoc_insertion_point(module_scope)

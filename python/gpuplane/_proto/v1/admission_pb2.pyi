@@ -98,7 +98,7 @@ class Replica(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., model: _Optional[str] = ..., tenant: _Optional[str] = ..., kv_blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., max_running: _Optional[int] = ...) -> None: ...
 
 class ReplicaLoad(_message.Message):
-    __slots__ = ("replica_id", "waiting", "running", "kv_usage", "cached_block_hashes", "resident_adapters", "tenant_service")
+    __slots__ = ("replica_id", "waiting", "running", "kv_usage", "cached_block_hashes", "resident_adapters", "tenant_service", "waiting_blocks")
     class TenantServiceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class ReplicaLoad(_message.Message):
     CACHED_BLOCK_HASHES_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_ADAPTERS_FIELD_NUMBER: _ClassVar[int]
     TENANT_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    WAITING_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     waiting: int
     running: int
@@ -120,7 +121,8 @@ class ReplicaLoad(_message.Message):
     cached_block_hashes: _containers.RepeatedScalarFieldContainer[int]
     resident_adapters: _containers.RepeatedScalarFieldContainer[str]
     tenant_service: _containers.ScalarMap[str, float]
-    def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    waiting_blocks: int
+    def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ..., waiting_blocks: _Optional[int] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("request_id", "tenant", "model", "adapter", "block_hashes", "prompt_tokens")
@@ -151,6 +153,62 @@ class RouteResponse(_message.Message):
     reason: str
     prefix_blocks: int
     def __init__(self, replica_id: _Optional[str] = ..., address: _Optional[str] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., prefix_blocks: _Optional[int] = ...) -> None: ...
+
+class FinishRouteRequest(_message.Message):
+    __slots__ = ("request_id", "input_tokens", "output_tokens")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, request_id: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+
+class FinishRouteResponse(_message.Message):
+    __slots__ = ("replica_id",)
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    def __init__(self, replica_id: _Optional[str] = ...) -> None: ...
+
+class RouteStreamRequest(_message.Message):
+    __slots__ = ("routes", "finishes")
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    FINISHES_FIELD_NUMBER: _ClassVar[int]
+    routes: _containers.RepeatedCompositeFieldContainer[RouteRequest]
+    finishes: _containers.RepeatedCompositeFieldContainer[FinishRouteRequest]
+    def __init__(self, routes: _Optional[_Iterable[_Union[RouteRequest, _Mapping]]] = ..., finishes: _Optional[_Iterable[_Union[FinishRouteRequest, _Mapping]]] = ...) -> None: ...
+
+class CallError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class RouteResult(_message.Message):
+    __slots__ = ("route", "error")
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    route: RouteResponse
+    error: CallError
+    def __init__(self, route: _Optional[_Union[RouteResponse, _Mapping]] = ..., error: _Optional[_Union[CallError, _Mapping]] = ...) -> None: ...
+
+class FinishRouteResult(_message.Message):
+    __slots__ = ("finish", "error")
+    FINISH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    finish: FinishRouteResponse
+    error: CallError
+    def __init__(self, finish: _Optional[_Union[FinishRouteResponse, _Mapping]] = ..., error: _Optional[_Union[CallError, _Mapping]] = ...) -> None: ...
+
+class RouteStreamResponse(_message.Message):
+    __slots__ = ("routes", "finishes")
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    FINISHES_FIELD_NUMBER: _ClassVar[int]
+    routes: _containers.RepeatedCompositeFieldContainer[RouteResult]
+    finishes: _containers.RepeatedCompositeFieldContainer[FinishRouteResult]
+    def __init__(self, routes: _Optional[_Iterable[_Union[RouteResult, _Mapping]]] = ..., finishes: _Optional[_Iterable[_Union[FinishRouteResult, _Mapping]]] = ...) -> None: ...
 
 class RegisterReplicaRequest(_message.Message):
     __slots__ = ("replica",)

@@ -49,6 +49,16 @@ class AdmissionServiceStub:
                 request_serializer=gpuplane_dot_v1_dot_admission__pb2.RouteRequest.SerializeToString,
                 response_deserializer=gpuplane_dot_v1_dot_admission__pb2.RouteResponse.FromString,
                 _registered_method=True)
+        self.FinishRoute = channel.unary_unary(
+                '/gpuplane.v1.AdmissionService/FinishRoute',
+                request_serializer=gpuplane_dot_v1_dot_admission__pb2.FinishRouteRequest.SerializeToString,
+                response_deserializer=gpuplane_dot_v1_dot_admission__pb2.FinishRouteResponse.FromString,
+                _registered_method=True)
+        self.RouteStream = channel.stream_stream(
+                '/gpuplane.v1.AdmissionService/RouteStream',
+                request_serializer=gpuplane_dot_v1_dot_admission__pb2.RouteStreamRequest.SerializeToString,
+                response_deserializer=gpuplane_dot_v1_dot_admission__pb2.RouteStreamResponse.FromString,
+                _registered_method=True)
         self.RegisterReplica = channel.unary_unary(
                 '/gpuplane.v1.AdmissionService/RegisterReplica',
                 request_serializer=gpuplane_dot_v1_dot_admission__pb2.RegisterReplicaRequest.SerializeToString,
@@ -84,7 +94,23 @@ class AdmissionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Route(self, request, context):
-        """Chooses a registered engine replica for a request.
+        """Chooses a registered engine replica for a request (a request_id tracks it until FinishRoute).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishRoute(self, request, context):
+        """A routed request is done: the tokens its replica served it are charged to its tenant's
+        fleet-wide fair-share counter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RouteStream(self, request_iterator, context):
+        """Many Route and FinishRoute calls on one stream: one response per message, in order, with
+        one result per call in it (an error result fails only that call).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +154,16 @@ def add_AdmissionServiceServicer_to_server(servicer, server):
                     servicer.Route,
                     request_deserializer=gpuplane_dot_v1_dot_admission__pb2.RouteRequest.FromString,
                     response_serializer=gpuplane_dot_v1_dot_admission__pb2.RouteResponse.SerializeToString,
+            ),
+            'FinishRoute': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishRoute,
+                    request_deserializer=gpuplane_dot_v1_dot_admission__pb2.FinishRouteRequest.FromString,
+                    response_serializer=gpuplane_dot_v1_dot_admission__pb2.FinishRouteResponse.SerializeToString,
+            ),
+            'RouteStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.RouteStream,
+                    request_deserializer=gpuplane_dot_v1_dot_admission__pb2.RouteStreamRequest.FromString,
+                    response_serializer=gpuplane_dot_v1_dot_admission__pb2.RouteStreamResponse.SerializeToString,
             ),
             'RegisterReplica': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterReplica,
@@ -226,6 +262,60 @@ class AdmissionService:
             '/gpuplane.v1.AdmissionService/Route',
             gpuplane_dot_v1_dot_admission__pb2.RouteRequest.SerializeToString,
             gpuplane_dot_v1_dot_admission__pb2.RouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gpuplane.v1.AdmissionService/FinishRoute',
+            gpuplane_dot_v1_dot_admission__pb2.FinishRouteRequest.SerializeToString,
+            gpuplane_dot_v1_dot_admission__pb2.FinishRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/gpuplane.v1.AdmissionService/RouteStream',
+            gpuplane_dot_v1_dot_admission__pb2.RouteStreamRequest.SerializeToString,
+            gpuplane_dot_v1_dot_admission__pb2.RouteStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -12,7 +13,8 @@ from gpuplane.daemon import convert
 from gpuplane.daemon.engine import Engine
 from gpuplane.daemon.routing import Router, missing
 from gpuplane.daemon.state import request_missing
-from gpuplane.errors import Conflict, NotFound
+from gpuplane.errors import Conflict, GpuplaneError, NotFound
+from gpuplane.wire import status
 from gpuplane.wire.messages import message_of, scalar_fields
 
 VERDICTS = {"admit": ap.VERDICT_ADMIT, "queue": ap.VERDICT_QUEUE, "reject": ap.VERDICT_REJECT}
@@ -66,6 +68,7 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
         "waiting": msg.waiting,
         "running": msg.running,
         "kv_usage": msg.kv_usage,
+        "waiting_blocks": msg.waiting_blocks,
         "cached_block_hashes": list(msg.cached_block_hashes),
         "resident_adapters": convert.strings(msg.resident_adapters, "load.resident_adapters"),
         "tenant_service": {
@@ -79,11 +82,32 @@ def route_dict(msg: ap.RouteRequest) -> dict[str, Any]:
     if len(msg.block_hashes) > MAX_HASHES:
         raise convert.invalid("block_hashes", f"at most {MAX_HASHES} entries")
     return {
+        "request_id": convert.text(msg.request_id, "request_id", required=False, limit=convert.MAX_ID_LEN),
         "tenant": convert.text(msg.tenant or "default", "tenant"),
         "model": convert.text(msg.model, "model", required=False),
         "adapter": convert.text(msg.adapter, "adapter", required=False),
         "block_hashes": list(msg.block_hashes),
+        "prompt_tokens": msg.prompt_tokens,
     }
+
+
+def finish_route_dict(msg: ap.FinishRouteRequest) -> dict[str, Any]:
+    """A validated FinishRoute."""
+    return {
+        "request_id": convert.text(msg.request_id, "request_id", limit=convert.MAX_ID_LEN),
+        "input_tokens": msg.input_tokens,
+        "output_tokens": msg.output_tokens,
+    }
+
+
+def routed_missing(request_id: str) -> NotFound:
+    """The NOT_FOUND of a request not routed (or routed by another tenant)."""
+    return NotFound(f"routed request {request_id!r} is not in flight")
+
+
+def call_error(e: GpuplaneError) -> ap.CallError:
+    """The status a unary call would have ended with, as one result of a stream message."""
+    return ap.CallError(code=status.code_of(e).name, message=status.message_of(e))
 
 
 class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
@@ -113,9 +137,44 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
 
     async def Route(self, request: ap.RouteRequest, context: grpc.aio.ServicerContext) -> ap.RouteResponse:
         """The best registered replica for the request."""
+        return self._route(request)
+
+    def _route(self, request: ap.RouteRequest) -> ap.RouteResponse:
         req = route_dict(request)
         self.engine.access.check("Route", req["tenant"])
         return message_of(ap.RouteResponse, self.router.route(req))
+
+    async def FinishRoute(
+        self, request: ap.FinishRouteRequest, context: grpc.aio.ServicerContext
+    ) -> ap.FinishRouteResponse:
+        """A routed request is done: its tenant is charged what its replica served it."""
+        return self._finish_route(request)
+
+    def _finish_route(self, request: ap.FinishRouteRequest) -> ap.FinishRouteResponse:
+        done = finish_route_dict(request)
+        rid = done["request_id"]
+        owner = self.router.tenant_of_request(rid)
+        self.engine.access.check_owner("FinishRoute", owner, routed_missing(rid))
+        return ap.FinishRouteResponse(replica_id=self.router.finish(done))
+
+    async def RouteStream(
+        self, request_iterator: AsyncIterator[ap.RouteStreamRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ap.RouteStreamResponse]:
+        """Route and FinishRoute calls, many per message and many messages per stream."""
+        self.engine.access.check("RouteStream", None)
+        async for msg in request_iterator:
+            out = ap.RouteStreamResponse()
+            for req in msg.routes:
+                try:
+                    out.routes.add(route=self._route(req))
+                except GpuplaneError as e:
+                    out.routes.add(error=call_error(e))
+            for done in msg.finishes:
+                try:
+                    out.finishes.add(finish=self._finish_route(done))
+                except GpuplaneError as e:
+                    out.finishes.add(error=call_error(e))
+            yield out
 
     async def RegisterReplica(
         self, request: ap.RegisterReplicaRequest, context: grpc.aio.ServicerContext

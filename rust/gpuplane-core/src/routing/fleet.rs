@@ -67,6 +67,11 @@ impl FleetShare {
         self.index.get(tenant).copied()
     }
 
+    /// The tenant of account `a`.
+    pub fn name(&self, a: u32) -> &str {
+        &self.names[a as usize]
+    }
+
     /// Sets a tenant's weight (finite, > 0) for the charges to come.
     pub fn set_weight(&mut self, tenant: &str, weight: f64) -> Result<()> {
         if !weight.is_finite() || weight <= 0.0 {

@@ -495,6 +495,26 @@ impl Router {
         Ok(t.replica)
     }
 
+    /// [`Router::finish`] charging `input_tokens` prefill and `output_tokens` generated
+    /// tokens at the batching scheduler's default weights (`w_in`, `w_out`).
+    pub fn finish_tokens(
+        &mut self,
+        id: &str,
+        input_tokens: u64,
+        output_tokens: u64,
+    ) -> Result<String> {
+        let d = crate::batching::BatchConfig::default();
+        self.finish(
+            id,
+            d.w_in * input_tokens as f64 + d.w_out * output_tokens as f64,
+        )
+    }
+
+    /// The tenant of a request dispatched with `id` and not finished.
+    pub fn tracked_tenant(&self, id: &str) -> Option<&str> {
+        self.tracked.get(id).map(|t| self.fleet.name(t.account))
+    }
+
     /// Requests dispatched with an id and not finished.
     pub fn tracked_requests(&self) -> usize {
         self.tracked.len()

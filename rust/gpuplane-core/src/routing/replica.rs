@@ -123,9 +123,11 @@ impl ReplicaStatus {
 
     /// The load the cost model charges, in KV blocks: blocks in use, blocks the waiting
     /// requests still need, blocks dispatched since the report, and one per waiting request
-    /// (so that replicas reporting only counts still spread).
+    /// (so that replicas reporting only counts still spread); a pool of unknown size counts
+    /// as one block.
     pub fn load_blocks(&self) -> f64 {
-        let used = self.load.kv_usage * f64::from(self.spec.kv_blocks);
+        // A replica registered without its pool size still orders by KV use (as one block).
+        let used = self.load.kv_usage * f64::from(self.spec.kv_blocks.max(1));
         used + f64::from(self.load.waiting_blocks)
             + f64::from(self.unreported_blocks)
             + f64::from(self.effective_waiting())

@@ -329,7 +329,9 @@ fn finish_ends_tracking_and_charges_the_fleet_counter() {
     let to = r.dispatch(&q).unwrap().replica_id;
     assert_eq!(r.replica(&to).unwrap().in_flight, 1);
     assert!(r.fleet().backlogged(r.fleet().find("b").unwrap()));
-    assert_eq!(r.finish("q1", 300.0).unwrap(), to);
+    assert_eq!(r.tracked_tenant("q1"), Some("b"));
+    assert_eq!(r.finish_tokens("q1", 100, 100).unwrap(), to);
+    assert_eq!(r.tracked_tenant("q1"), None);
     assert_eq!(r.replica(&to).unwrap().in_flight, 0);
     assert_eq!(r.fleet().counter_of("b"), 150.0);
     assert!(matches!(r.finish("q1", 1.0), Err(Error::NotFound { .. })));

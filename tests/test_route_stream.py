@@ -1,0 +1,66 @@
+"""The service routes with the core router: loads from ReportLoad (with waiting blocks), tokens
+served back through FinishRoute into the fleet-wide tenant counters, and the bidirectional
+RouteStream (many decisions per message, per-call errors), on a real in-process daemon."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from gpuplane import Conflict, NotFound
+from gpuplane._proto.v1 import admission_pb2 as ap
+from gpuplane._proto.v1 import admission_pb2_grpc
+
+
+def test_route_tracks_a_request_until_finish_route(client, server):
+    client.register_replica("r1", model="llama", max_running=8)
+    client.register_replica("r2", model="llama", max_running=8)
+    client.report_load("r1", waiting=0, waiting_blocks=40)
+    first = client.route(model="llama", prompt_tokens=160, request_id="q1")
+    assert first.replica_id == "r2"
+    # q1's 10 blocks now count on r2 until r2 reports again: q2 goes to r2 still (10 < 41).
+    assert client.route(model="llama", prompt_tokens=160, request_id="q2").replica_id == "r2"
+    with pytest.raises(Conflict):
+        client.route(model="llama", request_id="q1")
+    assert client.finish_route("q1", input_tokens=160, output_tokens=20) == "r2"
+    with pytest.raises(NotFound):
+        client.finish_route("q1")
+    counters = server.daemon.engine.router.core.fleet_counters()
+    assert counters["default"] == pytest.approx(160 + 2 * 20)
+
+
+def _message(n: int, finish: list[str] = ()) -> ap.RouteStreamRequest:
+    msg = ap.RouteStreamRequest()
+    for i in range(n):
+        msg.routes.add(tenant="default", model="llama", block_hashes=[i % 3])
+    for rid in finish:
+        msg.finishes.add(request_id=rid, output_tokens=5)
+    return msg
+
+
+def test_route_stream_answers_each_message_in_order_with_per_call_errors(client):
+    client.register_replica("r1", model="llama", max_running=8)
+    client.report_load("r1", cached_block_hashes=[0])
+    msgs = [_message(3), _message(2, finish=["nope"])]
+    bad = msgs[1].routes.add(tenant="default", model="mistral")
+    assert bad.model == "mistral"
+    tracked = msgs[0].routes.add(tenant="default", model="llama", request_id="s1")
+    assert tracked.request_id == "s1"
+    msgs.append(_message(0, finish=["s1"]))
+    out = list(client.route_stream(msgs))
+    assert [len(o.routes) for o in out] == [4, 3, 0]
+    assert [r.route.replica_id for r in out[0].routes] == ["r1"] * 4
+    assert out[0].routes[0].route.prefix_blocks == 1
+    assert out[1].routes[2].WhichOneof("result") == "error"
+    assert out[1].routes[2].error.code == "NOT_FOUND"
+    assert out[1].finishes[0].error.code == "NOT_FOUND"
+    assert out[2].finishes[0].finish.replica_id == "r1"
+
+
+def test_route_stream_refuses_malformed_input_per_call(server):
+    with grpc.insecure_channel(server.target) as channel:
+        stub = admission_pb2_grpc.AdmissionServiceStub(channel)
+        msg = ap.RouteStreamRequest()
+        msg.routes.add(tenant="bad\nname")
+        (out,) = list(stub.RouteStream(iter([msg])))
+        assert out.routes[0].error.code == "INVALID_ARGUMENT"
+        assert "tenant" in out.routes[0].error.message
