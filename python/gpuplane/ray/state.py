@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,18 @@ class Choice:
     reason: str
 
 
+@dataclass(frozen=True)
+class RoutedRequest:
+    """One routing decision the state made: whose request it was and the core's choice."""
+
+    tenant: str
+    prompt_blocks: int
+    choice: Choice
+
+
+RECENT_DECISIONS = 256
+
+
 class RoutingState:
     """A core ``Router`` kept in step with a deployment's replicas and their reports."""
 
@@ -81,6 +94,7 @@ class RoutingState:
         self._block_size = block_size
         self._members: frozenset[str] = frozenset()
         self._ages = (0, 0.0, 0.0)
+        self._recent: deque[RoutedRequest] = deque(maxlen=RECENT_DECISIONS)
 
     def route(
         self,
@@ -98,6 +112,7 @@ class RoutingState:
             self.done(replaces)
         choice = self.choose(tenant, adapter, block_hashes)
         self._router.note_routed(choice.replica_id)
+        self._recent.append(RoutedRequest(tenant, len(block_hashes), choice))
         return choice
 
     def choose(self, tenant: str, adapter: str, block_hashes: Sequence[int]) -> Choice:
@@ -115,6 +130,10 @@ class RoutingState:
         if replica_id in self._members:
             self._router.unregister(replica_id)
             self._members = self._members - {replica_id}
+
+    def recent_decisions(self) -> list[RoutedRequest]:
+        """The last routing decisions, oldest first (at most ``RECENT_DECISIONS``)."""
+        return list(self._recent)
 
     def staleness(self) -> Staleness:
         """How old replica reports were when they arrived here."""
