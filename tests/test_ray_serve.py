@@ -45,6 +45,21 @@ def cached_on_state() -> dict[str, int]:
     return {r.id: r.cached_blocks for r in ray.get(state().replicas.remote())}
 
 
+def wait_for_idle_reports() -> None:
+    """Waits for two more reports per replica, and for every replica to be idle with all the
+    prompts' blocks cached."""
+    blocks = sum(len(gpuplane.prompt_block_hashes(p, 16)) for p in PROMPTS)
+    seen = ray.get(state().staleness.remote()).reports
+
+    def settled() -> bool:
+        rs = ray.get(state().replicas.remote())
+        idle = all(r.running == 0 and r.waiting == 0 and r.kv_usage == 0 for r in rs)
+        fresh = ray.get(state().staleness.remote()).reports >= seen + 2 * REPLICAS
+        return fresh and idle and sum(r.cached_blocks for r in rs) >= blocks
+
+    wait_until(settled, what="fresh reports of idle replicas with every prompt's blocks")
+
+
 def test_concurrent_requests_spread_then_each_prompt_returns_to_its_replica(app):
     with concurrent.futures.ThreadPoolExecutor(len(PROMPTS)) as pool:
         first = list(pool.map(lambda p: call(app, p)["replica"], PROMPTS))
@@ -53,12 +68,15 @@ def test_concurrent_requests_spread_then_each_prompt_returns_to_its_replica(app)
     wait_until(
         lambda: sum(cached_on_state().values()) > 0 and len(cached_on_state()) == REPLICAS, what="reports"
     )
-    # Every prompt's blocks, not only some on each replica: a replica's first report can come
-    # between its two requests, and a prompt missing there would rightly be routed by load.
-    blocks = sum(len(gpuplane.prompt_block_hashes(p, 16)) for p in PROMPTS)
-    wait_until(lambda: sum(cached_on_state().values()) >= blocks, what="every prompt's blocks in the reports")
-    again = [call(app, p) for p in PROMPTS]
-    assert [r["replica"] for r in again] == first
+    # Each request of the second round sees reports taken after the previous one ended, so
+    # that locality is tested on idle replicas: a report taken while a request still runs
+    # rightly counts its blocks as load, and the cost model may then send a prompt elsewhere.
+    again = []
+    for p in PROMPTS:
+        wait_for_idle_reports()
+        again.append(call(app, p))
+    why = [d.choice.reason for d in ray.get(state().recent_decisions.remote())[-len(PROMPTS) :]]
+    assert [r["replica"] for r in again] == first, (why, ray.get(state().replicas.remote()))
     assert all(r["cached_tokens"] > 0 for r in again)
 
 
