@@ -711,10 +711,13 @@ impl Router {
         };
         for (s, h) in self.hot.iter().enumerate() {
             let slot = s as u32;
-            let prefix = if P {
-                cursor(prefixes, &mut pi, slot, 0)
-            } else {
-                0
+            // Few slots hold the prompt's prefix: a predictable branch beats a data dependency.
+            let prefix = match prefixes.get(pi) {
+                Some(&(at, depth)) if P && at == slot => {
+                    pi += 1;
+                    depth
+                }
+                _ => 0,
             };
             let excess = if F {
                 cursor(fair, &mut fi, slot, 0.0)
