@@ -69,6 +69,74 @@ impl PrefixIndex {
     }
 }
 
+/// Key -> `(slot, value)` for the slots that have the key, sorted by slot: which replicas
+/// hold a resident adapter, or which give a tenant a fair-share excess, so that a route reads
+/// one short list instead of probing every replica.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotLists<K, V> {
+    lists: FxHashMap<K, Vec<(u32, V)>>,
+}
+
+impl<K, V> Default for SlotLists<K, V> {
+    fn default() -> Self {
+        SlotLists {
+            lists: FxHashMap::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Copy> SlotLists<K, V> {
+    /// Sets `slot`'s value under `key`.
+    pub fn insert(&mut self, key: K, slot: u32, value: V) {
+        let list = self.lists.entry(key).or_default();
+        match list.binary_search_by_key(&slot, |e| e.0) {
+            Ok(at) => list[at].1 = value,
+            Err(at) => list.insert(at, (slot, value)),
+        }
+    }
+
+    /// Drops `slot` from `key`'s list.
+    pub fn remove<Q>(&mut self, key: &Q, slot: u32)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        if let Some(list) = self.lists.get_mut(key) {
+            if let Ok(at) = list.binary_search_by_key(&slot, |e| e.0) {
+                list.remove(at);
+            }
+            if list.is_empty() {
+                self.lists.remove(key);
+            }
+        }
+    }
+
+    /// Renames `from` to `to` in `key`'s list (a replica moved to another slot).
+    pub fn move_slot<Q>(&mut self, key: &Q, from: u32, to: u32)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        if let Some(list) = self.lists.get_mut(key) {
+            if let Ok(at) = list.binary_search_by_key(&from, |e| e.0) {
+                let (_, v) = list.remove(at);
+                if let Err(at) = list.binary_search_by_key(&to, |e| e.0) {
+                    list.insert(at, (to, v));
+                }
+            }
+        }
+    }
+
+    /// `key`'s `(slot, value)` list, sorted by slot (empty when no slot has it).
+    pub fn get<Q>(&self, key: &Q) -> &[(u32, V)]
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.lists.get(key).map_or(&[][..], |l| l.as_slice())
+    }
+}
+
 /// The slots of sorted `a` also in sorted `b`.
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
     let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len().min(b.len())));
@@ -121,5 +189,20 @@ mod tests {
         assert_eq!(out, [(0, 1), (5, 2), (7, 1)]);
         ix.overlaps(&[9], &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn slot_lists_stay_sorted_by_slot() {
+        let mut l: SlotLists<u32, f64> = SlotLists::default();
+        for (k, s, v) in [(1, 4, 0.5), (1, 0, 0.25), (2, 3, 1.0), (1, 2, 0.75)] {
+            l.insert(k, s, v);
+        }
+        assert_eq!(l.get(&1), [(0, 0.25), (2, 0.75), (4, 0.5)]);
+        l.insert(1, 2, 0.1);
+        l.move_slot(&1, 4, 1);
+        l.remove(&1, 0);
+        l.remove(&2, 3);
+        assert_eq!(l.get(&1), [(1, 0.5), (2, 0.1)]);
+        assert!(l.get(&2).is_empty());
     }
 }

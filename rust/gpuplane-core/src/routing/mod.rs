@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 
 use crate::batching::CacheEvent;
 use crate::{Error, Result};
-use index::PrefixIndex;
+use index::{PrefixIndex, SlotLists};
 
 pub use fleet::FleetShare;
 pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
@@ -62,7 +62,6 @@ struct Hot {
     in_flight: u32,
     routed: u64,
     rank: u32,
-    has_excess: bool,
 }
 
 /// A request dispatched with an id and not finished.
@@ -72,11 +71,36 @@ struct Tracked {
     account: u32,
 }
 
-/// The best candidate so far.
+/// The best candidate so far, with the fields its tie-breaks read.
+#[derive(Clone, Copy)]
 struct Best {
     slot: usize,
     score: f64,
     prefix: u32,
+    waiting: u32,
+    in_flight: u32,
+    rank: u32,
+}
+
+/// The value of the entry for slot `s` at position `*at` of sorted `list` (then moved past),
+/// or `none`: a cursor that the route loop advances slot by slot, without branches.
+#[inline(always)]
+fn cursor<V: Copy>(list: &[(u32, V)], at: &mut usize, s: u32, none: V) -> V {
+    let (slot, v) = list.get(*at).copied().unwrap_or((u32::MAX, none));
+    let hit = slot == s;
+    *at += usize::from(hit);
+    if hit {
+        v
+    } else {
+        none
+    }
+}
+
+/// The leading prompt blocks slot `s` has cached, by `overlaps` (sorted by slot).
+fn overlap_of(overlaps: &[(u32, u32)], s: usize) -> u32 {
+    overlaps
+        .binary_search_by_key(&(s as u32), |o| o.0)
+        .map_or(0, |at| overlaps[at].1)
 }
 
 /// The replica registry, the routing choice and the fleet-wide tenant counters.
@@ -87,6 +111,10 @@ pub struct Router {
     prefixes: PrefixIndex,
     /// Per slot, `(tenant account, excess)` of its last load's tenant service.
     excess: Vec<Vec<(u32, f64)>>,
+    /// Tenant account -> `(slot, excess)` of the slots where it has one (`excess` by tenant).
+    fair: SlotLists<u32, f64>,
+    /// Adapter -> the slots where it is resident.
+    adapters: SlotLists<String, bool>,
     by_id: BTreeMap<String, u32>,
     models: BTreeMap<String, u32>,
     limits: RouterLimits,
@@ -115,6 +143,8 @@ impl Router {
             hot: Vec::new(),
             prefixes: PrefixIndex::default(),
             excess: Vec::new(),
+            fair: SlotLists::default(),
+            adapters: SlotLists::default(),
             by_id: BTreeMap::new(),
             models: BTreeMap::new(),
             limits,
@@ -245,7 +275,6 @@ impl Router {
             in_flight: r.in_flight,
             routed: r.routed,
             rank,
-            has_excess: !self.excess[s].is_empty(),
         };
     }
 
@@ -253,6 +282,25 @@ impl Router {
     fn rerank(&mut self) {
         for (rank, &s) in self.by_id.values().enumerate() {
             self.hot[s as usize].rank = rank as u32;
+        }
+    }
+
+    /// Adds slot `s`'s excess and resident adapters to the by-key lists, or drops them.
+    fn index_keyed(&mut self, s: usize, add: bool) {
+        let slot = s as u32;
+        for &(a, e) in &self.excess[s] {
+            if add {
+                self.fair.insert(a, slot, e);
+            } else {
+                self.fair.remove(&a, slot);
+            }
+        }
+        for name in &self.slots[s].load.adapters {
+            if add {
+                self.adapters.insert(name.clone(), slot, true);
+            } else {
+                self.adapters.remove(name.as_str(), slot);
+            }
         }
     }
 
@@ -300,6 +348,7 @@ impl Router {
             .remove(id)
             .ok_or_else(|| Error::not_found("replica", id))? as usize;
         self.index_cached(s, false);
+        self.index_keyed(s, false);
         let last = self.slots.len() - 1;
         let gone = self.slots.swap_remove(s);
         self.hot.swap_remove(s);
@@ -308,6 +357,13 @@ impl Router {
             self.by_id.insert(moved.spec.id.clone(), s as u32);
             let hashes = moved.load.cached.iter().copied();
             self.prefixes.move_slot(hashes, last as u32, s as u32);
+            let (from, to) = (last as u32, s as u32);
+            for &(a, _) in &self.excess[s] {
+                self.fair.move_slot(&a, from, to);
+            }
+            for name in &moved.load.adapters {
+                self.adapters.move_slot(name.as_str(), from, to);
+            }
         }
         self.rerank();
         Ok(gone)
@@ -325,6 +381,7 @@ impl Router {
             .map(|t| (t.clone(), tenant_excess(&load.tenant_service, t)))
             .filter(|&(_, e)| e > 0.0)
             .collect::<Vec<_>>();
+        self.index_keyed(s, false);
         self.excess[s] = excess
             .into_iter()
             .map(|(t, e)| (self.fleet.account(&t), e))
@@ -334,6 +391,7 @@ impl Router {
         r.load = load;
         r.unreported_blocks = 0;
         self.index_cached(s, true);
+        self.index_keyed(s, true);
         self.refresh(s);
         Ok(())
     }
@@ -538,34 +596,22 @@ impl Router {
             false => self.models.get(&req.model).copied().ok_or_else(none)?,
         };
         let tenant = self.fleet.find(&req.tenant);
+        // A dedicated replica serves the request's tenant only; `SHARED` when it has no
+        // account (then only shared replicas serve it).
+        let own = tenant.unwrap_or(SHARED);
+        let serves =
+            |h: &Hot| (any_model || h.model == model) && (h.tenant == SHARED || h.tenant == own);
         let mut overlaps = Vec::new();
         self.prefixes.overlaps(&req.block_hashes, &mut overlaps);
-        let mut next_overlap = overlaps.iter().peekable();
-        let mut best: Option<Best> = None;
-        for (s, h) in self.hot.iter().enumerate() {
-            let prefix = match next_overlap.peek() {
-                Some(&&(slot, depth)) if slot as usize == s => {
-                    next_overlap.next();
-                    depth
-                }
-                _ => 0,
-            };
-            let serves =
-                (any_model || h.model == model) && (h.tenant == SHARED || Some(h.tenant) == tenant);
-            if !serves {
-                continue;
-            }
-            let score = self.terms(s, h, prefix, req, tenant).total();
-            let cand = Best {
-                slot: s,
-                score,
-                prefix,
-            };
-            if best.as_ref().is_none_or(|b| self.beats(&cand, b)) {
-                best = Some(cand);
-            }
+        let best = if self.options.policy == RoutingPolicy::RoundRobin {
+            self.fewest_routed(serves)
+        } else {
+            self.best_scored(req, tenant, &overlaps, serves)
+        };
+        let mut b = best.ok_or_else(none)?;
+        if self.options.policy == RoutingPolicy::RoundRobin {
+            b.prefix = overlap_of(&overlaps, b.slot);
         }
-        let b = best.ok_or_else(none)?;
         let r = &self.slots[b.slot];
         let terms = self.terms(b.slot, &self.hot[b.slot], b.prefix, req, tenant);
         Ok(Route {
@@ -576,6 +622,134 @@ impl Router {
             terms,
             reason: terms.reason(),
         })
+    }
+
+    /// Round robin: the serving replica dispatched to least often (score `-routed`), then the
+    /// smaller id (`prefix` left 0).
+    fn fewest_routed(&self, serves: impl Fn(&Hot) -> bool) -> Option<Best> {
+        // `(routed as f64, rank)` smallest: the same order as score `-routed`, then rank.
+        let (mut best, mut best_routed, mut best_rank) = (usize::MAX, f64::INFINITY, u32::MAX);
+        for (s, h) in self.hot.iter().enumerate() {
+            let routed = h.routed as f64;
+            if routed > best_routed || (routed == best_routed && h.rank > best_rank) {
+                continue;
+            }
+            if serves(h) {
+                (best, best_routed, best_rank) = (s, routed, h.rank);
+            }
+        }
+        let h = self.hot.get(best)?;
+        Some(Best {
+            slot: best,
+            score: -best_routed,
+            prefix: 0,
+            waiting: h.waiting,
+            in_flight: h.in_flight,
+            rank: h.rank,
+        })
+    }
+
+    /// The scoring policies: the serving replica of the highest score, then fewer waiting,
+    /// then fewer in flight, then the greater id. The slots with cached prompt blocks
+    /// (`overlaps`), a fair-share excess of the tenant or the adapter resident come from
+    /// sorted per-key lists, read as cursors alongside the slots; a term whose weight is 0
+    /// adds 0 whatever its input, so its list is not read (the chosen slot's `prefix` is
+    /// looked up after).
+    fn best_scored(
+        &self,
+        req: &RouteRequest,
+        tenant: Option<u32>,
+        overlaps: &[(u32, u32)],
+        serves: impl Fn(&Hot) -> bool,
+    ) -> Option<Best> {
+        let w = &self.weights;
+        let fair = match tenant {
+            Some(t) if w.fair != 0.0 => self.fair.get(&t),
+            _ => &[],
+        };
+        let adapters = match req.adapter.is_empty() || w.adapter == 0.0 {
+            true => &[],
+            false => self.adapters.get(req.adapter.as_str()),
+        };
+        let prefixes = if w.prefix != 0.0 { overlaps } else { &[] };
+        let mut best = match (prefixes.is_empty(), fair.is_empty(), adapters.is_empty()) {
+            (true, true, true) => {
+                self.scan::<false, false, false>(prefixes, fair, adapters, serves)
+            }
+            (false, true, true) => {
+                self.scan::<true, false, false>(prefixes, fair, adapters, serves)
+            }
+            (true, false, true) => {
+                self.scan::<false, true, false>(prefixes, fair, adapters, serves)
+            }
+            _ => self.scan::<true, true, true>(prefixes, fair, adapters, serves),
+        }?;
+        if prefixes.is_empty() {
+            best.prefix = overlap_of(overlaps, best.slot);
+        }
+        Some(best)
+    }
+
+    /// The route loop of [`Router::best_scored`], with the lists it reads (`P` prefixes, `F`
+    /// fair excess, `A` adapters) fixed at compile time.
+    fn scan<const P: bool, const F: bool, const A: bool>(
+        &self,
+        prefixes: &[(u32, u32)],
+        fair: &[(u32, f64)],
+        adapters: &[(u32, bool)],
+        serves: impl Fn(&Hot) -> bool,
+    ) -> Option<Best> {
+        let w = &self.weights;
+        let (mut pi, mut fi, mut ai) = (0, 0, 0);
+        let mut best = Best {
+            slot: usize::MAX,
+            score: f64::NEG_INFINITY,
+            prefix: 0,
+            waiting: 0,
+            in_flight: 0,
+            rank: 0,
+        };
+        for (s, h) in self.hot.iter().enumerate() {
+            let slot = s as u32;
+            // Few slots hold the prompt's prefix: a predictable branch beats a data dependency.
+            let prefix = match prefixes.get(pi) {
+                Some(&(at, depth)) if P && at == slot => {
+                    pi += 1;
+                    depth
+                }
+                _ => 0,
+            };
+            let excess = if F {
+                cursor(fair, &mut fi, slot, 0.0)
+            } else {
+                0.0
+            };
+            let resident = A && cursor(adapters, &mut ai, slot, false);
+            let score = score::terms(w, h.load_blocks, prefix, resident, excess).total();
+            // Most candidates lose on score alone (a NaN goes on to the tie-breaks).
+            if score < best.score || !serves(h) {
+                continue;
+            }
+            let wins = best.slot == usize::MAX || {
+                let by_score = score.partial_cmp(&best.score).unwrap_or(Ordering::Equal);
+                let order = by_score
+                    .then_with(|| best.waiting.cmp(&h.waiting))
+                    .then_with(|| best.in_flight.cmp(&h.in_flight))
+                    .then_with(|| h.rank.cmp(&best.rank));
+                order == Ordering::Greater
+            };
+            if wins {
+                best = Best {
+                    slot: s,
+                    score,
+                    prefix,
+                    waiting: h.waiting,
+                    in_flight: h.in_flight,
+                    rank: h.rank,
+                };
+            }
+        }
+        (best.slot != usize::MAX).then_some(best)
     }
 
     /// The score terms of slot `s` (hot entry `h`, `prefix` leading blocks cached) for `req`
@@ -596,31 +770,14 @@ impl Router {
         }
         let resident =
             !req.adapter.is_empty() && self.slots[s].load.adapters.contains(&req.adapter);
-        let excess = match (tenant, h.has_excess) {
-            (Some(t), true) => self.excess[s]
+        let excess = match tenant {
+            Some(t) => self.excess[s]
                 .iter()
                 .find(|&&(a, _)| a == t)
                 .map_or(0.0, |&(_, e)| e),
             _ => 0.0,
         };
         score::terms(&self.weights, h.load_blocks, prefix, resident, excess)
-    }
-
-    /// Whether `a` beats `b`: higher score, then fewer waiting, then fewer in flight, then
-    /// the greater id; under round robin, fewer dispatched, then the smaller id (so that it
-    /// cycles in id order).
-    fn beats(&self, a: &Best, b: &Best) -> bool {
-        let by_score = a.score.partial_cmp(&b.score).unwrap_or(Ordering::Equal);
-        let (x, y) = (&self.hot[a.slot], &self.hot[b.slot]);
-        let order = if self.options.policy == RoutingPolicy::RoundRobin {
-            by_score.then_with(|| y.rank.cmp(&x.rank))
-        } else {
-            by_score
-                .then_with(|| y.waiting.cmp(&x.waiting))
-                .then_with(|| y.in_flight.cmp(&x.in_flight))
-                .then_with(|| x.rank.cmp(&y.rank))
-        };
-        order == Ordering::Greater
     }
 }
 

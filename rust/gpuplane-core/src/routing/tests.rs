@@ -382,3 +382,260 @@ fn policies_parse_by_name() {
     let e = RoutingPolicy::parse("fastest").unwrap_err();
     assert!(e.to_string().contains("routing"), "{e}");
 }
+
+/// The straightforward scan the route loop must agree with: every replica in id order, its
+/// overlap by probing its cache, its excess and adapter from its last load, the best by score,
+/// then fewer waiting, then fewer in flight, then the greater id (round robin: fewest
+/// dispatched, then the smaller id). Returns the chosen id, score, prefix blocks and terms.
+fn scan(r: &Router, req: &RouteRequest) -> Option<(String, f64, u32, ScoreTerms)> {
+    let policy = r.options().policy;
+    let w = policy.weights(r.options().overlap_weight);
+    let mut best: Option<(&ReplicaStatus, f64, u32, ScoreTerms)> = None;
+    for rep in r.replicas() {
+        let model_ok = req.model.is_empty() || rep.spec.model == req.model;
+        let tenant_ok = rep.spec.tenant.is_empty() || rep.spec.tenant == req.tenant;
+        if !model_ok || !tenant_ok {
+            continue;
+        }
+        let prefix = prefix_overlap(&req.block_hashes, &rep.load.cached) as u32;
+        let terms = if policy == RoutingPolicy::RoundRobin {
+            ScoreTerms {
+                load: -(rep.routed as f64),
+                ..ScoreTerms::default()
+            }
+        } else {
+            let resident = !req.adapter.is_empty() && rep.load.adapters.contains(&req.adapter);
+            let excess = tenant_excess(&rep.load.tenant_service, &req.tenant);
+            score::terms(&w, rep.load_blocks(), prefix, resident, excess)
+        };
+        let score = terms.total();
+        let wins = match &best {
+            None => true,
+            Some((_, bs, _, _)) if policy == RoutingPolicy::RoundRobin => score > *bs,
+            Some((b, bs, _, _)) => {
+                let key = |x: &ReplicaStatus, s: f64| {
+                    (
+                        s,
+                        std::cmp::Reverse(x.effective_waiting()),
+                        std::cmp::Reverse(x.in_flight),
+                    )
+                };
+                // Ids ascend, so a full tie goes to this (greater) id.
+                key(rep, score).partial_cmp(&key(b, *bs)) != Some(Ordering::Less)
+            }
+        };
+        if wins {
+            best = Some((rep, score, prefix, terms));
+        }
+    }
+    best.map(|(b, s, p, t)| (b.spec.id.clone(), s, p, t))
+}
+
+mod fast_path_matches_scan {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One change to the fleet.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Register {
+            id: u8,
+            model: u8,
+            tenant: u8,
+            kv: u32,
+            max_running: u32,
+        },
+        Report {
+            id: u8,
+            waiting: u32,
+            kv: u8,
+            waiting_blocks: u32,
+            cached: Vec<u64>,
+            service: Vec<(u8, u8)>,
+            adapters: Vec<u8>,
+        },
+        Counts {
+            id: u8,
+            waiting: u32,
+            kv: u8,
+        },
+        Cache {
+            id: u8,
+            stored: bool,
+            hash: u64,
+        },
+        Dispatch {
+            model: u8,
+            tenant: u8,
+            hashes: Vec<u64>,
+            tracked: bool,
+        },
+        Done {
+            id: u8,
+        },
+        Unregister {
+            id: u8,
+        },
+    }
+
+    const MODELS: [&str; 2] = ["m0", "m1"];
+    const TENANTS: [&str; 3] = ["", "a", "b"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        let id = 0u8..12;
+        let hashes = proptest::collection::vec(0u64..6, 0..6);
+        prop_oneof![
+            3 => (id.clone(), 0u8..2, 0u8..4, 0u32..4, 0u32..4).prop_map(|(id, model, tenant, kv, max_running)| {
+                // Most replicas shared; tenant 3 maps to shared too.
+                Op::Register { id, model, tenant: tenant % 3, kv: kv * 10, max_running }
+            }),
+            4 => (
+                id.clone(),
+                0u32..3,
+                0u8..3,
+                0u32..3,
+                hashes.clone(),
+                proptest::collection::vec((0u8..3, 0u8..4), 0..3),
+                proptest::collection::vec(0u8..2, 0..2),
+            )
+                .prop_map(|(id, waiting, kv, waiting_blocks, cached, service, adapters)| Op::Report {
+                    id, waiting, kv, waiting_blocks, cached, service, adapters,
+                }),
+            1 => (id.clone(), 0u32..3, 0u8..3).prop_map(|(id, waiting, kv)| Op::Counts { id, waiting, kv }),
+            1 => (id.clone(), any::<bool>(), 0u64..6).prop_map(|(id, stored, hash)| Op::Cache { id, stored, hash }),
+            2 => (0u8..2, 0u8..3, hashes, any::<bool>()).prop_map(|(model, tenant, hashes, tracked)| Op::Dispatch { model, tenant, hashes, tracked }),
+            1 => id.clone().prop_map(|id| Op::Done { id }),
+            1 => id.prop_map(|id| Op::Unregister { id }),
+        ]
+    }
+
+    fn name(id: u8) -> String {
+        format!("r{id:02}")
+    }
+
+    fn apply(r: &mut Router, op: &Op, serial: &mut u32) {
+        // Errors (unknown replica, no candidate) leave the router as it was; ignore them.
+        let _ = match op {
+            Op::Register {
+                id,
+                model,
+                tenant,
+                kv,
+                max_running,
+            } => r.register(ReplicaSpec {
+                id: name(*id),
+                address: format!("{}:1", name(*id)),
+                model: MODELS[*model as usize].into(),
+                tenant: TENANTS[*tenant as usize].into(),
+                kv_blocks: *kv,
+                max_running: *max_running,
+                ..Default::default()
+            }),
+            Op::Report {
+                id,
+                waiting,
+                kv,
+                waiting_blocks,
+                cached,
+                service,
+                adapters,
+            } => {
+                let load = Load {
+                    waiting: *waiting,
+                    kv_usage: f64::from(*kv) / 2.0,
+                    waiting_blocks: *waiting_blocks,
+                    cached: cached.iter().copied().collect(),
+                    tenant_service: service
+                        .iter()
+                        .map(|&(t, v)| (["a", "b", "c"][t as usize].to_string(), f64::from(v)))
+                        .collect(),
+                    adapters: adapters.iter().map(|a| format!("lora{a}")).collect(),
+                    ..Default::default()
+                };
+                r.report_load(&name(*id), load)
+            }
+            Op::Counts { id, waiting, kv } => r.report_counts(
+                &name(*id),
+                Counts {
+                    waiting: *waiting,
+                    kv_usage: f64::from(*kv) / 2.0,
+                    ..Default::default()
+                },
+            ),
+            Op::Cache { id, stored, hash } => {
+                let e = if *stored {
+                    CacheEvent::Stored(*hash)
+                } else {
+                    CacheEvent::Removed(*hash)
+                };
+                r.apply_cache_events(&name(*id), &[e])
+            }
+            Op::Dispatch {
+                model,
+                tenant,
+                hashes,
+                tracked,
+            } => {
+                *serial += 1;
+                let req = RouteRequest {
+                    id: if *tracked {
+                        format!("q{serial}")
+                    } else {
+                        String::new()
+                    },
+                    tenant: ["a", "b", "c"][*tenant as usize].into(),
+                    model: MODELS[*model as usize].into(),
+                    block_hashes: hashes.clone(),
+                    prompt_tokens: 16 * hashes.len() as u32,
+                    ..Default::default()
+                };
+                r.dispatch(&req).map(|_| ())
+            }
+            Op::Done { id } => r.note_done(&name(*id)),
+            Op::Unregister { id } => r.unregister(&name(*id)).map(|_| ()),
+        };
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn route_picks_what_a_full_scan_picks(
+            ops in proptest::collection::vec(op(), 0..40),
+            queries in proptest::collection::vec(
+                (0u8..3, 0u8..4, proptest::collection::vec(0u64..6, 0..6), 0u8..3),
+                1..6,
+            ),
+        ) {
+            for (_, policy) in RoutingPolicy::ALL {
+                let options = RouterOptions { policy, ..RouterOptions::default() };
+                let mut r = Router::configured(RouterLimits::default(), options).unwrap();
+                let mut serial = 0;
+                for op in &ops {
+                    apply(&mut r, op, &mut serial);
+                    for (model, tenant, hashes, adapter) in &queries {
+                        let req = RouteRequest {
+                            tenant: ["a", "b", "c", ""][*tenant as usize].into(),
+                            model: ["m0", "m1", ""][*model as usize].into(),
+                            block_hashes: hashes.clone(),
+                            adapter: ["", "lora0", "lora1"][*adapter as usize].into(),
+                            ..Default::default()
+                        };
+                        let want = scan(&r, &req);
+                        match r.route(&req) {
+                            Ok(got) => {
+                                let (id, score, prefix, terms) = want.clone().expect("scan finds one too");
+                                prop_assert_eq!(&got.replica_id, &id, "{:?} {:?}", policy, req);
+                                prop_assert_eq!(got.score, score);
+                                prop_assert_eq!(got.prefix_blocks, prefix);
+                                prop_assert_eq!(got.terms, terms);
+                                prop_assert_eq!(got.reason, terms.reason());
+                            }
+                            Err(_) => prop_assert!(want.is_none()),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
