@@ -128,7 +128,8 @@ def test_program_las_config_and_its_starvation_bound_through_python():
     s.add(Request(2, "a", prompt_len=8, max_new_tokens=1, workflow=1, arrival=0.0))
     admitted = []
     for k in range(1, 12):
-        s.add(Request(100 + k, "b", prompt_len=4, max_new_tokens=1, arrival=float(k)))
+        # Same tenant: inside a tenant, fresh single calls (attained 0) rank first.
+        s.add(Request(100 + k, "a", prompt_len=4, max_new_tokens=1, arrival=float(k)))
         s.set_time(float(k))
         plan = s.schedule()
         admitted += plan.admitted.tolist()

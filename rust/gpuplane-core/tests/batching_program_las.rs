@@ -1,11 +1,12 @@
-//! `program_las`: programs ordered by the service they attained over all their calls (never
-//! lifted), and its starvation bound: a request that has waited `starvation_s` goes before
-//! every younger one and is not bypassed by backfill.
+//! `program_las`: inside a tenant, programs ordered by the service they attained over all
+//! their calls (never lifted); its starvation bound per program: once a program's calls have
+//! waited `starvation_s` in total, its waiting call goes before every other one and is not
+//! bypassed by backfill; and a program's history carried from one replica to another.
 
 use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
-    BatchConfig, BatchScheduler, Policy, Request, StepOutputs, StepPlan,
+    BatchConfig, BatchScheduler, Policy, ProgramHistory, Request, StepOutputs, StepPlan,
 };
 use proptest::prelude::*;
 
@@ -66,9 +67,10 @@ fn a_new_program_goes_before_one_that_attained_service() {
     assert_eq!(second_call_order(Policy::ProgramLas), vec![1, 3, 2]);
 }
 
-/// A long program's second call against a stream of new single calls, one per step, each
-/// starting at 0 attained service: returns when the call was admitted (None: never).
-fn long_call_admitted_at(starvation_s: f64, steps: u32) -> Option<f64> {
+/// A long program's second call against a stream of new single calls of `single_tenant`,
+/// one per step, each starting at 0 attained service: returns when the call was admitted
+/// (None: never).
+fn long_call_admitted_at(starvation_s: f64, steps: u32, single_tenant: &str) -> Option<f64> {
     let mut s = BatchScheduler::new(config(Policy::ProgramLas, starvation_s)).unwrap();
     s.add(Request::new(1, "a", 60, 1).with_workflow(1)).unwrap();
     step(&mut s, 0.0);
@@ -80,7 +82,7 @@ fn long_call_admitted_at(starvation_s: f64, steps: u32) -> Option<f64> {
     .unwrap();
     for k in 1..steps {
         let now = f64::from(k);
-        let single = Request::new(100 + u64::from(k), "b", 4, 1).with_arrival(now);
+        let single = Request::new(100 + u64::from(k), single_tenant, 4, 1).with_arrival(now);
         s.add(single).unwrap();
         if step(&mut s, now).contains(&2) {
             return Some(now);
@@ -91,9 +93,124 @@ fn long_call_admitted_at(starvation_s: f64, steps: u32) -> Option<f64> {
 
 #[test]
 fn the_starvation_bound_admits_a_long_program_under_a_stream_of_new_ones() {
-    assert_eq!(long_call_admitted_at(1e9, 200), None, "pure LAS starves it");
-    let at = long_call_admitted_at(10.0, 200).expect("admitted within the bound");
+    assert_eq!(
+        long_call_admitted_at(1e9, 200, "a"),
+        None,
+        "pure LAS starves it"
+    );
+    let at = long_call_admitted_at(10.0, 200, "a").expect("admitted within the bound");
     assert!(at <= 1.0 + 10.0 + 1.0, "admitted at {at}");
+}
+
+#[test]
+fn another_tenants_new_programs_do_not_starve_a_long_one() {
+    // Tenants share by weight before programs are ranked, so without any starvation bound
+    // tenant b's stream of fresh calls only delays tenant a's long program.
+    let at = long_call_admitted_at(1e9, 200, "b").expect("admitted by fair share");
+    assert!(at < 100.0, "admitted at {at}");
+}
+
+/// Program 1's first call waits behind a request running `first_wait` more steps; its second
+/// call then arrives behind a queue of fresh single calls (each ranked first, attained 0).
+/// Returns what the first call waited and how long the second one waited.
+fn second_call_wait(first_wait: u32, starvation_s: f64) -> (f64, f64) {
+    let mut s = BatchScheduler::new(config(Policy::ProgramLas, starvation_s)).unwrap();
+    s.add(Request::new(0, "a", 4, first_wait + 1)).unwrap();
+    s.add(Request::new(1, "a", 8, 1).with_workflow(1)).unwrap();
+    let mut now = 0.0;
+    while s.contains(1) {
+        step(&mut s, now);
+        now += 1.0;
+    }
+    let before = s.program_history(1).expect("program 1 ran here").waited_s;
+    s.add(
+        Request::new(2, "a", 8, 1)
+            .with_workflow(1)
+            .with_arrival(now),
+    )
+    .unwrap();
+    for k in 0..40 {
+        s.add(Request::new(100 + k, "a", 4, 2).with_arrival(now))
+            .unwrap();
+    }
+    let arrived = now;
+    while !step(&mut s, now).contains(&2) {
+        now += 1.0;
+    }
+    (before, now - arrived)
+}
+
+#[test]
+fn the_starvation_budget_is_the_programs_not_each_calls() {
+    for first_wait in [0, 3, 6] {
+        let (before, wait) = second_call_wait(first_wait, 10.0);
+        // Starved once the program's total reaches 10 s; a running single call (2 steps) may
+        // hold the one slot when it does.
+        let left = 10.0 - before;
+        assert!(
+            wait >= left - 1.0 && wait <= left + 2.0,
+            "waited {before} then {wait}"
+        );
+    }
+}
+
+#[test]
+fn a_programs_history_moves_to_another_replica() {
+    let run = |carry: bool| {
+        let mut a = BatchScheduler::new(config(Policy::ProgramLas, 1e9)).unwrap();
+        a.add(Request::new(1, "t", 40, 4).with_workflow(7)).unwrap();
+        for k in 0..8 {
+            step(&mut a, f64::from(k));
+        }
+        let h = a.program_history(7).expect("program 7 was served here");
+        assert!(h.attained > 0.0, "{h:?}");
+        let mut b = BatchScheduler::new(config(Policy::ProgramLas, 1e9)).unwrap();
+        if carry {
+            b.set_program_history(7, h).unwrap();
+            assert_eq!(b.program_history(7), Some(h));
+        }
+        b.add(Request::new(2, "t", 40, 1).with_workflow(7)).unwrap();
+        b.add(Request::new(3, "t", 40, 1).with_workflow(8)).unwrap();
+        let mut order = Vec::new();
+        for k in 0..6 {
+            order.extend(step(&mut b, f64::from(k)));
+        }
+        order
+    };
+    assert_eq!(
+        run(false),
+        vec![2, 3],
+        "a replica that knows nothing: FCFS tie at 0"
+    );
+    assert_eq!(
+        run(true),
+        vec![3, 2],
+        "the carried service ranks program 7 behind 8"
+    );
+}
+
+#[test]
+fn bad_program_history_names_the_field() {
+    let mut s = BatchScheduler::new(config(Policy::ProgramLas, 1.0)).unwrap();
+    let bad = ProgramHistory {
+        attained: -1.0,
+        waited_s: 0.0,
+    };
+    let e = s.set_program_history(1, bad).unwrap_err().to_string();
+    assert!(e.contains("attained"), "{e}");
+    let nan = ProgramHistory {
+        attained: 0.0,
+        waited_s: f64::NAN,
+    };
+    let e = s.set_program_history(1, nan).unwrap_err().to_string();
+    assert!(e.contains("waited_s"), "{e}");
+    let mut f = BatchScheduler::new(config(Policy::Fcfs, 1.0)).unwrap();
+    let e = f
+        .set_program_history(1, ProgramHistory::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("policy"), "{e}");
+    assert_eq!(f.program_history(1), None);
 }
 
 #[derive(Debug, Clone)]
@@ -117,11 +234,17 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The test's view of waiting requests: id -> arrival.
+/// The test's view of waiting requests: id -> when it becomes starved (its arrival plus the
+/// bound, less what its program's earlier calls waited).
 struct World {
     s: BatchScheduler,
     waiting: BTreeMap<u64, f64>,
+    starve_at: BTreeMap<u64, f64>,
     arrival: BTreeMap<u64, f64>,
+    workflow: BTreeMap<u64, Option<u64>>,
+    /// Queue time summed over each program's admitted calls.
+    waited: BTreeMap<u64, f64>,
+    admitted: std::collections::BTreeSet<u64>,
     now: f64,
     next_id: u64,
 }
@@ -135,22 +258,40 @@ impl World {
             .with_priority(prio);
         r.workflow = workflow;
         if self.s.add(r).is_ok() {
-            self.waiting.insert(id, self.now);
+            let bound = self.s.config().starvation_s;
+            let waited = workflow.map_or(0.0, |w| self.waited.get(&w).copied().unwrap_or(0.0));
+            let at = self.now + bound - waited;
+            self.waiting.insert(id, at);
+            self.starve_at.insert(id, at);
             self.arrival.insert(id, self.now);
+            self.workflow.insert(id, workflow);
         }
     }
 
-    /// The aged waiting requests, oldest first (by arrival, then id).
+    /// The starved waiting requests, first starved first (then arrival, then id).
     fn aged(&self) -> Vec<u64> {
-        let bound = self.s.config().starvation_s;
-        let mut aged: Vec<(f64, u64)> = self
+        let mut aged: Vec<(f64, f64, u64)> = self
             .waiting
             .iter()
-            .filter(|&(_, &a)| self.now - a >= bound)
-            .map(|(&id, &a)| (a, id))
+            .filter(|&(_, &at)| self.now >= at)
+            .map(|(&id, &at)| (at, self.arrival[&id], id))
             .collect();
-        aged.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-        aged.into_iter().map(|(_, id)| id).collect()
+        aged.sort_by(|x, y| {
+            x.0.total_cmp(&y.0)
+                .then(x.1.total_cmp(&y.1))
+                .then(x.2.cmp(&y.2))
+        });
+        aged.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// Adds a first admission's queue time to its program's waiting.
+    fn note_admitted(&mut self, id: u64) {
+        if !self.admitted.insert(id) {
+            return;
+        }
+        if let Some(w) = self.workflow[&id] {
+            *self.waited.entry(w).or_insert(0.0) += self.now - self.arrival[&id];
+        }
     }
 
     fn step(&mut self, dt: u8) {
@@ -167,9 +308,10 @@ impl World {
                 );
             }
             self.waiting.remove(id);
+            self.note_admitted(*id);
         }
         for id in &plan.preempted {
-            self.waiting.insert(*id, self.arrival[id]);
+            self.waiting.insert(*id, self.starve_at[id]);
         }
         one_token_each(&mut self.s, &plan);
     }
@@ -178,8 +320,9 @@ impl World {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Whenever requests have waited `starvation_s`, a step admits them first, oldest first;
-    /// and once arrivals stop, every request is admitted and finishes.
+    /// Whenever requests are starved (their program's calls waited `starvation_s` in total), a
+    /// step admits them first, first starved first; and once arrivals stop, every request is
+    /// admitted and finishes.
     #[test]
     fn aged_requests_are_admitted_first_and_nothing_waits_forever(
         ops in proptest::collection::vec(op(), 1..120),
@@ -197,7 +340,11 @@ proptest! {
         let mut w = World {
             s: BatchScheduler::new(cfg).unwrap(),
             waiting: BTreeMap::new(),
+            starve_at: BTreeMap::new(),
             arrival: BTreeMap::new(),
+            workflow: BTreeMap::new(),
+            waited: BTreeMap::new(),
+            admitted: std::collections::BTreeSet::new(),
             now: 0.0,
             next_id: 0,
         };

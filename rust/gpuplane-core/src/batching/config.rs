@@ -24,12 +24,13 @@ pub enum Policy {
     /// workflow id is its own workflow.
     WorkflowFair,
     /// Program-level least attained service, in the spirit of Autellix's PLAS (Luo et al.,
-    /// 2025): bands, then the workflow (program) that has received the least weighted service
-    /// over all its calls so far, then FCFS. Unlike [`Policy::WorkflowFair`] a program's
-    /// counter is never lifted, so a new program or a single call (its own program) starts at
-    /// 0 and goes before programs that already received service. Starvation bound: a request
-    /// that has waited [`BatchConfig::starvation_s`] goes before every younger request and is
-    /// not bypassed by backfill (see `BatchScheduler::schedule`).
+    /// 2025), tenant-fair: bands, then tenants by the weighted Virtual Token Counter (as
+    /// [`Policy::Fair`]), then inside a tenant the program (workflow) that has received the
+    /// least service over all its calls so far, then FCFS. A program's service is never
+    /// lifted, so a new program or a single call (its own program) starts at 0 and goes before
+    /// its tenant's programs that already received service. Starvation bound per program: once
+    /// a program's calls have waited [`BatchConfig::starvation_s`] in total, its waiting call
+    /// goes before every other request and is not bypassed by backfill (see `programs.rs`).
     ProgramLas,
 }
 
@@ -127,8 +128,9 @@ pub struct BatchConfig {
     /// Tenant weights (finite, > 0). When non-empty, requests of other tenants are refused;
     /// when empty, any tenant is accepted with weight 1.
     pub tenant_weights: BTreeMap<String, f64>,
-    /// [`Policy::ProgramLas`]'s starvation bound: seconds of waiting after which a request goes
-    /// before every younger one (finite, > 0; other policies ignore it).
+    /// [`Policy::ProgramLas`]'s starvation bound: seconds a program's calls may wait in total
+    /// (arrival to first admission, summed over its calls) before its waiting call goes before
+    /// every other request (finite, > 0; other policies ignore it).
     #[serde(default = "default_starvation_s")]
     pub starvation_s: f64,
 }

@@ -17,8 +17,8 @@
 //!   release until evicted least-recently-used.
 //! * Ordering: strict priority bands, then the weighted Virtual Token Counter (Sheng et al.,
 //!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline); or, under
-//!   `program_las`, the program's least attained service (Autellix's PLAS) with a starvation
-//!   bound.
+//!   `program_las`, tenants by weighted fair share and inside a tenant the program with the
+//!   least attained service (Autellix's PLAS), with a starvation bound per program.
 //!
 //! * Tenancy: a scheduler may share a [`crate::policy`] engine with the placement cluster
 //!   ([`BatchScheduler::with_policy`]): tenants, weights and priority classes then come from
@@ -34,6 +34,7 @@ mod hash;
 mod kv;
 mod metrics;
 mod plan;
+mod programs;
 mod queue;
 mod request;
 mod schedule;
@@ -50,6 +51,7 @@ pub use config::{BatchConfig, Policy, DEFAULT_STARVATION_S};
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
+pub use programs::ProgramHistory;
 pub use request::{Request, RequestProgress};
 pub use scheduler::BatchScheduler;
 pub use submission::Submission;

@@ -245,15 +245,6 @@ impl BatchScheduler {
         self.fit(small.slot, budget)
     }
 
-    /// Under [`super::Policy::ProgramLas`], the oldest waiting request if it has waited
-    /// `starvation_s` or more: it goes before every younger request, whatever its band or
-    /// attained service, and nothing is backfilled past it while it does not fit.
-    fn starved_head(&self) -> Option<u32> {
-        let key = self.by_arrival.first()?;
-        let waited = self.now - self.seq(key.slot).arrival;
-        (waited >= self.cfg.starvation_s).then_some(key.slot)
-    }
-
     /// Fair policies backfill only from accounts not ahead of the head's account, so a blocked
     /// head's account keeps its fair share (and cannot be starved by small requests).
     fn may_backfill(&self, head: u32, candidate: u32) -> bool {
@@ -336,6 +327,7 @@ impl BatchScheduler {
         self.seq_mut(slot).queue_time = Some(queue_time);
         self.queue_time_sum += queue_time;
         self.queue_time_max = self.queue_time_max.max(queue_time);
+        self.note_program_wait(slot, queue_time);
         self.admitted_total += 1;
         let uncached = self.seq(slot).prompt_len.saturating_sub(cached_tokens);
         self.charge(slot, uncached, true);

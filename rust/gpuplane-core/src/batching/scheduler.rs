@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::config::{BatchConfig, Policy};
 use super::hash::{FxHashMap, FxHashSet};
 use super::kv::BlockPool;
+use super::programs::ProgramBook;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
 use super::seq::{Run, Seq, State, NIL};
@@ -45,9 +46,8 @@ pub struct BatchScheduler {
     pub(crate) waiting: Ladder,
     pub(crate) running_idx: Ladder,
     pub(crate) need_idx: BTreeSet<(u32, QKey)>,
-    /// Waiting requests in FCFS order, kept under [`Policy::ProgramLas`] only (its starvation
-    /// bound admits the oldest first once it has waited `starvation_s`).
-    pub(crate) by_arrival: BTreeSet<QKey>,
+    /// Program state under [`Policy::ProgramLas`] (waiting per program, starvation order).
+    pub(crate) programs: ProgramBook,
     /// Running requests' per-step state in running order, with holes (see [`Run`]).
     pub(crate) running: Vec<Run>,
     /// Admission stamp of each entry of `running`, at the same position: strictly increasing,
@@ -113,7 +113,7 @@ impl BatchScheduler {
             waiting: Ladder::default(),
             running_idx: Ladder::default(),
             need_idx: BTreeSet::new(),
-            by_arrival: BTreeSet::new(),
+            programs: ProgramBook::default(),
             running: Vec::new(),
             run_stamps: Vec::new(),
             n_running: 0,
@@ -329,8 +329,8 @@ impl BatchScheduler {
         };
         let workflow = self.workflow_account(req.workflow, tenant);
         let account = match self.cfg.policy {
-            Policy::Fair => tenant,
-            Policy::WorkflowFair | Policy::ProgramLas => workflow,
+            Policy::Fair | Policy::ProgramLas => tenant,
+            Policy::WorkflowFair => workflow,
             _ => 0,
         };
         let band = if self.cfg.policy == Policy::Fcfs {
@@ -340,7 +340,11 @@ impl BatchScheduler {
         };
         let slot = self.alloc_slot();
         self.by_id.insert(req.id, slot);
-        self.seqs[slot as usize] = Some(Seq::new(req, tenant, account, workflow, band));
+        let mut seq = Seq::new(req, tenant, account, workflow, band);
+        if self.cfg.policy == Policy::ProgramLas {
+            seq.starve_at = self.starve_at(workflow, seq.arrival);
+        }
+        self.seqs[slot as usize] = Some(seq);
         self.enqueue(slot);
     }
 
@@ -356,22 +360,45 @@ impl BatchScheduler {
         if !self.cfg.policy.per_workflow() {
             return NIL;
         }
-        let weight = self.tenants.weight(tenant);
+        // Under program_las programs only compete inside their tenant: unweighted counters.
+        let weight = match self.cfg.policy {
+            Policy::ProgramLas => 1.0,
+            _ => self.tenants.weight(tenant),
+        };
         if let Some(w) = workflow {
-            if let Some(&a) = self.wf_by_id.get(&w) {
-                return a;
-            }
-            let a = self.workflows.add_account(weight);
-            self.wf_anon.push(false);
-            self.wf_by_id.insert(w, a);
-            return a;
+            return self.named_account(w, weight);
         }
         if let Some(a) = self.wf_free.pop() {
             self.workflows.reset_account(a, weight);
+            self.programs.reset(a);
             return a;
         }
         self.wf_anon.push(true);
-        self.workflows.add_account(weight)
+        let a = self.workflows.add_account(weight);
+        self.programs.reset(a);
+        a
+    }
+
+    /// The account of workflow `w`, added with `weight` if new.
+    fn named_account(&mut self, w: u64, weight: f64) -> u32 {
+        if let Some(&a) = self.wf_by_id.get(&w) {
+            return a;
+        }
+        let a = self.workflows.add_account(weight);
+        self.programs.reset(a);
+        self.wf_anon.push(false);
+        self.wf_by_id.insert(w, a);
+        a
+    }
+
+    /// The account of a named workflow, if this scheduler has seen it.
+    pub(crate) fn named_workflow(&self, w: u64) -> Option<u32> {
+        self.wf_by_id.get(&w).copied()
+    }
+
+    /// The account of program `w` under `program_las` (unweighted), added if new.
+    pub(crate) fn program_account(&mut self, w: u64) -> u32 {
+        self.named_account(w, 1.0)
     }
 
     fn alloc_slot(&mut self) -> u32 {
@@ -405,8 +432,8 @@ impl BatchScheduler {
     /// Counter of an ordering account as held in the ladders (0 for non-fair policies).
     pub(crate) fn order_counter(&self, account: u32) -> f64 {
         match self.cfg.policy {
-            Policy::Fair => self.tenants.keyed(account),
-            Policy::WorkflowFair | Policy::ProgramLas => self.workflows.keyed(account),
+            Policy::Fair | Policy::ProgramLas => self.tenants.keyed(account),
+            Policy::WorkflowFair => self.workflows.keyed(account),
             _ => 0.0,
         }
     }
@@ -415,6 +442,7 @@ impl BatchScheduler {
         let seq = self.seq(slot);
         match self.cfg.policy {
             Policy::Deadline => seq.deadline_key(slot),
+            Policy::ProgramLas => self.rank_key(slot),
             _ => seq.fcfs_key(slot),
         }
     }
@@ -423,12 +451,17 @@ impl BatchScheduler {
     pub(crate) fn enqueue(&mut self, slot: u32) {
         let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
         let lift = self.tenants.enqueue(tenant);
-        if self.cfg.policy == Policy::Fair {
+        if self.tenant_ordered() {
             self.recount_ladders(tenant, lift);
         }
         if workflow != NIL {
             let lift = self.workflows.enqueue(workflow);
-            self.recount_ladders(workflow, lift);
+            if self.cfg.policy == Policy::WorkflowFair {
+                self.recount_ladders(workflow, lift);
+            }
+        }
+        if self.cfg.policy == Policy::ProgramLas {
+            self.track_program_call(slot);
         }
         let need = self.cfg.blocks_for(self.seq(slot).known());
         let key = self.waiting_key(slot);
@@ -436,9 +469,6 @@ impl BatchScheduler {
         self.waiting
             .insert(band, account, self.order_counter(account), key);
         self.need_idx.insert((need, key));
-        if self.cfg.policy == Policy::ProgramLas {
-            self.by_arrival.insert(self.seq(slot).fcfs_key(slot));
-        }
         self.seq_mut(slot).need = need;
         self.seq_mut(slot).state = State::Waiting;
     }
@@ -453,8 +483,7 @@ impl BatchScheduler {
             .remove(band, account, self.order_counter(account), &key);
         self.need_idx.remove(&(need, key));
         if self.cfg.policy == Policy::ProgramLas {
-            let fcfs = self.seq(slot).fcfs_key(slot);
-            self.by_arrival.remove(&fcfs);
+            self.untrack_program_call(slot);
         }
         self.tenants.dequeue(tenant);
         if workflow != NIL {
@@ -593,14 +622,23 @@ impl BatchScheduler {
     pub(crate) fn flush_counters(&mut self) {
         let mut moved = std::mem::take(&mut self.moved);
         self.tenants.flush(&mut moved);
-        if self.cfg.policy == Policy::Fair {
+        if self.tenant_ordered() {
             self.recount_all(&moved);
         }
         moved.clear();
         self.workflows.flush(&mut moved);
-        self.recount_all(&moved);
+        match self.cfg.policy {
+            Policy::WorkflowFair => self.recount_all(&moved),
+            Policy::ProgramLas => self.rekey_programs(&moved),
+            _ => {}
+        }
         moved.clear();
         self.moved = moved;
+    }
+
+    /// Whether the waiting ladder's accounts are tenants ordered by their counters.
+    fn tenant_ordered(&self) -> bool {
+        matches!(self.cfg.policy, Policy::Fair | Policy::ProgramLas)
     }
 
     fn recount_all(&mut self, moved: &[(u32, f64, f64)]) {

@@ -47,6 +47,10 @@ pub(crate) struct Seq {
     pub deadline: Option<f64>,
     /// Time from arrival to first admission.
     pub queue_time: Option<f64>,
+    /// Under `program_las`: its program's attained service when it was last keyed.
+    pub rank: f64,
+    /// Under `program_las`: when it becomes starved (see `programs.rs`).
+    pub starve_at: f64,
 }
 
 /// The per-step state of one running request, kept densely in running (admission) order so
@@ -94,6 +98,8 @@ impl Seq {
             need: 0,
             queue_time: None,
             stamp: 0,
+            rank: 0.0,
+            starve_at: f64::INFINITY,
         }
     }
 

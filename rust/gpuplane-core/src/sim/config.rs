@@ -127,6 +127,10 @@ pub struct SimConfig {
     pub window_s: f64,
     /// Tokens per prefix block of the workload's block hashes (512 for the Mooncake JSONL).
     pub hash_block_tokens: u32,
+    /// Under `program_las`: a program's attained service and waiting follow it across
+    /// replicas (the replica of its next call starts from what the last one knew), as
+    /// Autellix keeps them global; `false`: each replica counts only what it served.
+    pub fleet_program_counters: bool,
 }
 
 impl Default for SimConfig {
@@ -149,6 +153,7 @@ impl Default for SimConfig {
             slo: Slo::default(),
             window_s: 60.0,
             hash_block_tokens: 512,
+            fleet_program_counters: true,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! the same kind go by insertion order, so a run is a pure function of its inputs.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use super::config::{SimConfig, TenantSpec};
 use super::model::StepModel;
@@ -16,7 +16,7 @@ use super::request::{Reject, ReqState, Status};
 use super::routing::FleetRouter;
 use super::timeline::Timeline;
 use super::workload::Workload;
-use crate::batching::{BatchScheduler, Request};
+use crate::batching::{BatchScheduler, Policy, ProgramHistory, Request};
 use crate::error::Result;
 use crate::prefix::refine_block_hashes;
 
@@ -82,6 +82,8 @@ pub(crate) struct Sim<'a> {
     next_call: Vec<u32>,
     /// Whether the request is a workflow's later call (arrives by release, not timestamp).
     follow_up: Vec<bool>,
+    /// Fleet-wide program state by workflow id, when programs carry it across replicas.
+    program_ledger: Option<HashMap<i64, ProgramHistory>>,
 }
 
 /// Runs the simulation of `workload` under `cfg` and returns its report.
@@ -103,7 +105,9 @@ impl<'a> Sim<'a> {
             .collect::<Result<Vec<_>>>()?;
         let (next_call, follow_up) = workflows(w);
         let fleet = FleetRouter::new(cfg, &bcfg, &tenants)?;
+        let fleet_programs = cfg.fleet_program_counters && bcfg.policy == Policy::ProgramLas;
         Ok(Self {
+            program_ledger: fleet_programs.then(HashMap::new),
             timeline: Timeline::new(cfg.window_s, tenants.len()),
             block_size: bcfg.block_size,
             kv_capacity: f64::from(bcfg.kv_blocks) * f64::from(bcfg.block_size),
@@ -179,6 +183,7 @@ impl<'a> Sim<'a> {
             return self.reject(i, t, Reject::QueueFull);
         }
         let req = self.request(i, t, hashes);
+        self.carry_program_history(i, r);
         if self.replicas[r].sched.add(req).is_err() {
             self.route_done(i);
             return self.reject(i, t, Reject::TooLong);
@@ -239,10 +244,32 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Tells replica `r` what the fleet knows of request `i`'s program (fleet counters only).
+    fn carry_program_history(&mut self, i: usize, r: usize) {
+        let wf = self.w.workflow[i];
+        let Some(h) = self.program_ledger.as_ref().and_then(|l| l.get(&wf)) else {
+            return;
+        };
+        let set = self.replicas[r].sched.set_program_history(wf as u64, *h);
+        debug_assert!(set.is_ok(), "program_las with finite, non-negative history");
+    }
+
+    /// Records what request `i`'s replica knows of its program after the call (fleet counters).
+    fn record_program_history(&mut self, i: usize) {
+        let (wf, r) = (self.w.workflow[i], self.reqs[i].replica as usize);
+        let Some(ledger) = self.program_ledger.as_mut() else {
+            return;
+        };
+        if let Some(h) = self.replicas[r].sched.program_history(wf as u64) {
+            ledger.insert(wf, h);
+        }
+    }
+
     /// Schedules the arrival of the call after request `i` of its workflow, finished at `t`.
     pub(crate) fn release_next_call(&mut self, i: usize, t: f64) {
         let next = self.next_call[i];
         if next != NONE {
+            self.record_program_history(i);
             let gap = self.cfg.think_time_s + self.w.tool_time_of(next as usize);
             let at = (t + gap).max(self.w.arrival[next as usize]);
             self.push(at, Event::Arrival(next));

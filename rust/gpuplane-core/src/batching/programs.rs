@@ -1,0 +1,183 @@
+//! `program_las`'s program state: tenants by weighted fair share, programs inside a tenant by
+//! least attained service, and a starvation bound per program.
+//!
+//! * Ordering: the waiting ladder's accounts are tenants (Virtual Token Counter, lifted as in
+//!   `fair`); inside a tenant, a call's key is its program's attained service (weighted tokens
+//!   over all its calls, never lifted), then arrival. When a program is charged, its waiting
+//!   calls are re-keyed (a program usually has none waiting while one of its calls runs).
+//! * Starvation bound: a program's calls may wait `starvation_s` in total (queue time summed
+//!   over its calls). A call becomes starved at `arrival + starvation_s - waited`, where
+//!   `waited` is what its program's earlier calls waited; starved calls go before everything
+//!   else, earliest first, and nothing is backfilled past the first one.
+//! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
+//!   carry a program's attained service and waiting from the replica that served its last
+//!   call to the one that gets the next, so its rank is fleet-wide (Autellix keeps it global).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::Policy;
+use super::queue::{OrdF64, QKey};
+use super::scheduler::BatchScheduler;
+use crate::error::{Error, Result};
+
+/// A program's state as one replica knows it: what its calls attained and waited so far.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProgramHistory {
+    /// Weighted tokens served over the program's calls (`w_in` per prefill token, `w_out`
+    /// per generated token).
+    pub attained: f64,
+    /// Seconds its calls waited from arrival to first admission, summed.
+    pub waited_s: f64,
+}
+
+/// Per-program (workflow account) state kept under `program_las`.
+#[derive(Debug, Default)]
+pub(crate) struct ProgramBook {
+    /// Queue time summed over the program's admitted calls, per workflow account.
+    waited: Vec<f64>,
+    /// Slots of the program's waiting calls, per workflow account.
+    waiting: Vec<Vec<u32>>,
+    /// Waiting calls by the time they become starved (`Seq::starve_at`), then arrival.
+    pub by_starvation: BTreeSet<QKey>,
+}
+
+impl ProgramBook {
+    /// Makes room for workflow account `a` (new or recycled) with nothing waited.
+    pub fn reset(&mut self, a: u32) {
+        let i = a as usize;
+        if self.waited.len() <= i {
+            self.waited.resize(i + 1, 0.0);
+            self.waiting.resize_with(i + 1, Vec::new);
+        }
+        self.waited[i] = 0.0;
+    }
+
+    /// Seconds program `a`'s admitted calls waited.
+    pub fn waited(&self, a: u32) -> f64 {
+        self.waited[a as usize]
+    }
+}
+
+impl BatchScheduler {
+    /// The starvation key of the waiting call in `slot`.
+    fn starvation_key(&self, slot: u32) -> QKey {
+        let seq = self.seq(slot);
+        QKey::new(OrdF64(seq.starve_at), seq.arrival, seq.id, slot)
+    }
+
+    /// A new call of program `workflow`: when it becomes starved.
+    pub(crate) fn starve_at(&self, workflow: u32, arrival: f64) -> f64 {
+        arrival + self.cfg.starvation_s - self.programs.waited(workflow)
+    }
+
+    /// Ranks a call being queued by its program's attained service and tracks it.
+    pub(crate) fn track_program_call(&mut self, slot: u32) {
+        let workflow = self.seq(slot).workflow;
+        let rank = self.workflows.counter(workflow);
+        self.seq_mut(slot).rank = rank;
+        self.programs.waiting[workflow as usize].push(slot);
+        let key = self.starvation_key(slot);
+        self.programs.by_starvation.insert(key);
+    }
+
+    /// Stops tracking a call leaving the waiting queue.
+    pub(crate) fn untrack_program_call(&mut self, slot: u32) {
+        let key = self.starvation_key(slot);
+        self.programs.by_starvation.remove(&key);
+        let workflow = self.seq(slot).workflow as usize;
+        let list = &mut self.programs.waiting[workflow];
+        let at = list.iter().position(|&s| s == slot).expect("tracked call");
+        list.swap_remove(at);
+    }
+
+    /// Adds a call's queue time to its program's waiting (at its first admission).
+    pub(crate) fn note_program_wait(&mut self, slot: u32, queue_time: f64) {
+        if self.cfg.policy == Policy::ProgramLas {
+            let workflow = self.seq(slot).workflow as usize;
+            self.programs.waited[workflow] += queue_time;
+        }
+    }
+
+    /// Re-keys the waiting calls of programs whose attained service moved.
+    pub(crate) fn rekey_programs(&mut self, moved: &[(u32, f64, f64)]) {
+        for &(a, _, _) in moved {
+            let slots = std::mem::take(&mut self.programs.waiting[a as usize]);
+            for &slot in &slots {
+                self.rekey_call(slot, self.workflows.counter(a));
+            }
+            self.programs.waiting[a as usize] = slots;
+        }
+    }
+
+    fn rekey_call(&mut self, slot: u32, rank: f64) {
+        let old = self.rank_key(slot);
+        let seq = self.seq(slot);
+        let (band, account, need) = (seq.band, seq.account, seq.need);
+        let counter = self.order_counter(account);
+        self.waiting.remove(band, account, counter, &old);
+        self.need_idx.remove(&(need, old));
+        self.seq_mut(slot).rank = rank;
+        let new = self.rank_key(slot);
+        self.waiting.insert(band, account, counter, new);
+        self.need_idx.insert((need, new));
+    }
+
+    /// A waiting call's key inside its tenant: its program's rank, then arrival.
+    pub(crate) fn rank_key(&self, slot: u32) -> QKey {
+        let seq = self.seq(slot);
+        QKey::new(OrdF64(seq.rank), seq.arrival, seq.id, slot)
+    }
+
+    /// Under [`Policy::ProgramLas`], the waiting call that became starved first, if any:
+    /// it goes before every other request, whatever its band, tenant or program's service,
+    /// and nothing is backfilled past it while it does not fit.
+    pub(crate) fn starved_head(&self) -> Option<u32> {
+        let key = self.programs.by_starvation.first()?;
+        (self.now >= self.seq(key.slot).starve_at).then_some(key.slot)
+    }
+
+    /// Program `workflow`'s attained service and waiting on this replica (`None`: unknown
+    /// here, or a policy other than `program_las`).
+    pub fn program_history(&self, workflow: u64) -> Option<ProgramHistory> {
+        if self.cfg.policy != Policy::ProgramLas {
+            return None;
+        }
+        let a = self.named_workflow(workflow)?;
+        Some(ProgramHistory {
+            attained: self.workflows.counter(a),
+            waited_s: self.programs.waited(a),
+        })
+    }
+
+    /// Raises program `workflow`'s attained service and waiting on this replica to at least
+    /// `h` (what the fleet knows of it, e.g. from the replica that served its last call), so
+    /// that its next call here keeps its rank and its starvation budget. Requires
+    /// `program_las`; each figure must be finite and >= 0.
+    pub fn set_program_history(&mut self, workflow: u64, h: ProgramHistory) -> Result<()> {
+        if self.cfg.policy != Policy::ProgramLas {
+            let why = format!("program history needs program_las, not {}", self.cfg.policy);
+            return Err(Error::invalid("policy", why));
+        }
+        non_negative("attained", h.attained)?;
+        non_negative("waited_s", h.waited_s)?;
+        let a = self.program_account(workflow);
+        let w = &mut self.programs.waited[a as usize];
+        *w = w.max(h.waited_s);
+        let attained = self.workflows.counter(a).max(h.attained);
+        self.workflows.set_counter(a, attained);
+        self.flush_counters();
+        Ok(())
+    }
+}
+
+fn non_negative(field: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!("must be finite and >= 0, got {v}"),
+    ))
+}
