@@ -143,3 +143,28 @@ def test_later_calls_hit_the_prefix_cache_only_through_their_hashes():
     assert hit["cached_prompt_tokens"] > 0 and 0 < hit["prefix_hit_rate"] < 1
     bare = dataclasses.replace(t, hash_offsets=None, hashes=None)
     assert simulate_llm(bare, {})["summary"]["cached_prompt_tokens"] == 0
+
+
+def test_a_programs_history_moves_between_replicas_through_python():
+    def replica() -> BatchScheduler:
+        return BatchScheduler(BatchConfig(policy="program_las", starvation_s=1e9, max_running=1))
+
+    a = replica()
+    a.add(Request(1, "t", prompt_len=40, max_new_tokens=1, workflow=7))
+    a.schedule()
+    a.update({1: 1})
+    attained, waited = a.program_history(7)
+    assert attained > 0 and waited == 0.0
+    assert a.program_history(8) is None
+    b = replica()
+    b.set_program_history(7, attained, waited)
+    assert b.program_history(7) == (attained, waited)
+    b.add(Request(2, "t", prompt_len=40, max_new_tokens=1, workflow=7))
+    b.add(Request(3, "t", prompt_len=40, max_new_tokens=1, workflow=8))
+    assert b.schedule().admitted.tolist() == [3]  # program 8 has attained less
+    with pytest.raises(InvalidRequest) as e:
+        b.set_program_history(9, -1.0, 0.0)
+    assert e.value.field == "attained"
+    with pytest.raises(InvalidRequest) as e:
+        BatchScheduler(BatchConfig()).set_program_history(9, 1.0, 0.0)
+    assert e.value.field == "policy"

@@ -264,9 +264,11 @@ class BatchConfig:
     ``policy`` is one of ``BATCH_POLICIES``: ``fcfs`` (arrival order, priorities ignored),
     ``priority`` (strict bands, FCFS inside), ``fair`` (bands, then the weighted Virtual Token
     Counter per tenant), ``deadline`` (bands, then earliest ``ttft_deadline``) or
-    ``workflow_fair`` (like ``fair``, accounted per workflow) or ``program_las`` (bands, then the
-    program with the least service attained over all its calls, never lifted, as in Autellix's
-    PLAS; a request that has waited ``starvation_s`` seconds goes before every younger one).
+    ``workflow_fair`` (like ``fair``, accounted per workflow) or ``program_las`` (bands, then
+    tenants by the weighted Virtual Token Counter, then inside a tenant the program with the
+    least service attained over all its calls, never lifted, as in Autellix's PLAS; once a
+    program's calls have waited ``starvation_s`` seconds in total, its waiting call goes before
+    every other one).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
     """
@@ -286,7 +288,7 @@ class BatchConfig:
         w_in: float = 1.0,
         w_out: float = 2.0,
         tenant_weights: Mapping[str, float] | None = None,
-        starvation_s: float = 60.0,
+        starvation_s: float = 120.0,
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...
@@ -507,6 +509,12 @@ class BatchScheduler:
     def cached_block_hashes(self) -> list[int]:
         """Hashes of the prompt blocks in the KV pool (held or cached-free), ascending: what a
         replica reports to a router as its prefix cache."""
+    def program_history(self, workflow: int) -> tuple[float, float] | None:
+        """Program ``workflow``'s ``(attained, waited_s)`` on this replica under
+        ``program_las`` (weighted tokens served over its calls, seconds they waited)."""
+    def set_program_history(self, workflow: int, attained: float, waited_s: float) -> None:
+        """Raises the program's attained service and waiting here to at least these figures
+        (what the replica of its last call knew), so that its next call keeps its rank."""
     def block_refcount(self, block: int) -> int | None: ...
     def __len__(self) -> int: ...
     def __contains__(self, id: int) -> bool: ...

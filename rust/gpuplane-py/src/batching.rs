@@ -2,7 +2,7 @@
 //! converts, releases the GIL where the core does real work, and delegates to
 //! `gpuplane_core::batching::BatchScheduler`.
 
-use gpuplane_core::batching::BatchScheduler;
+use gpuplane_core::batching::{BatchScheduler, ProgramHistory};
 use gpuplane_core::Error;
 use pyo3::prelude::*;
 
@@ -165,6 +165,29 @@ impl PyBatchScheduler {
     /// Hashes of the prompt blocks in the KV pool (held or cached-free), ascending.
     fn cached_block_hashes(&self, py: Python<'_>) -> Vec<u64> {
         self.inner.run(py, |s| s.cached_block_hashes())
+    }
+
+    /// Program `workflow`'s `(attained, waited_s)` on this replica under `program_las`
+    /// (weighted tokens served over its calls, seconds its calls waited), or None.
+    fn program_history(&self, py: Python<'_>, workflow: i64) -> PyResult<Option<(f64, f64)>> {
+        let workflow = unsigned("workflow", workflow)?;
+        let h = self.inner.run(py, |s| s.program_history(workflow));
+        Ok(h.map(|h| (h.attained, h.waited_s)))
+    }
+
+    /// Raises program `workflow`'s attained service and waiting here to at least the given
+    /// figures (what the replica of its last call knew), so its next call keeps its rank.
+    #[pyo3(signature = (workflow, attained, waited_s))]
+    fn set_program_history(
+        &self,
+        py: Python<'_>,
+        workflow: i64,
+        attained: f64,
+        waited_s: f64,
+    ) -> PyResult<()> {
+        let workflow = unsigned("workflow", workflow)?;
+        let h = ProgramHistory { attained, waited_s };
+        self.inner.call(py, |s| s.set_program_history(workflow, h))
     }
 
     /// Reference count of a KV block, or None for a block outside the pool.

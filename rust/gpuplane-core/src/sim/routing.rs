@@ -16,8 +16,9 @@ pub(crate) struct FleetRouter {
     pub router: Router,
     /// Fleet account per tenant index.
     pub accounts: Vec<u32>,
-    /// Whether schedulers read the fleet counters before each step (the `fair` batching
-    /// policy under a routing policy with fleet-wide fair share).
+    /// Whether schedulers read the fleet counters before each step (the `fair` and
+    /// `program_las` batching policies, which order tenants, under a routing policy with
+    /// fleet-wide fair share).
     pub sync_counters: bool,
     events: Vec<CacheEvent>,
 }
@@ -60,7 +61,8 @@ impl FleetRouter {
         Ok(Self {
             router,
             accounts,
-            sync_counters: cfg.routing.fleet_fair() && bcfg.policy == Policy::Fair,
+            sync_counters: cfg.routing.fleet_fair()
+                && matches!(bcfg.policy, Policy::Fair | Policy::ProgramLas),
             events: Vec::new(),
         })
     }
