@@ -29,6 +29,7 @@ from gpuplane.vllm.metadata import core_request, parse_metadata
 from gpuplane.vllm.outputs import is_plain, update_plain
 from gpuplane.vllm.policy_file import policy_from_env
 from gpuplane.vllm.service_policy import engine_policy
+from gpuplane.vllm.service_report import EngineLoad, start_reporting
 from gpuplane.vllm.step import PlannedStep
 
 logger = logging.getLogger("gpuplane.vllm")
@@ -58,8 +59,9 @@ class Scheduler(VllmScheduler):
     ``LLM(..., scheduler_cls="gpuplane.vllm.Scheduler")``. Request metadata comes from
     ``SamplingParams.extra_args`` (``tenant``, ``workflow``, ``deadline_s``,
     ``priority_class``); the policy file from ``GPUPLANE_POLICY``, tenants and classes from it
-    or from a running gpuplane service (``GPUPLANE_SERVICE``). vLLM's ``priority`` (lower
-    first) is the core's band ``-priority`` (higher first).
+    or from a running gpuplane service (``GPUPLANE_SERVICE``), which is then told the tokens
+    served per tenant (``gpuplane.vllm.service_report``). vLLM's ``priority`` (lower first) is
+    the core's band ``-priority`` (higher first).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Scheduler:
@@ -85,6 +87,25 @@ class Scheduler(VllmScheduler):
         self._core_id: dict[str, int] = {}
         self._by_core_id: dict[int, Request] = {}
         self._next_id = 0
+        self._reporter = start_reporting(self._engine_load, model=str(self.vllm_config.model_config.model))
+
+    def _engine_load(self) -> EngineLoad:
+        """What the service is told (from the reporting thread): vLLM's queues and KV usage,
+        and the weighted tokens the core served each tenant."""
+        tenants = self.core.metrics().tenants.values()
+        return EngineLoad(
+            waiting=len(self.waiting),
+            running=len(self.running),
+            kv_usage=self.kv_cache_manager.usage,
+            tenant_service={t.tenant: t.service for t in tenants},
+        )
+
+    def shutdown(self) -> None:
+        """vLLM's shutdown, then a last report to the service (``GPUPLANE_SERVICE``)."""
+        super().shutdown()
+        if self._reporter is not None:
+            self._reporter.stop()
+            self._reporter = None
 
     # --- requests -------------------------------------------------------------------------
 
