@@ -23,6 +23,7 @@ from vllm.v1.request import Request, RequestStatus
 
 import gpuplane
 from gpuplane.errors import GpuplaneError, InvalidRequest
+from gpuplane.vllm.blocks import DecodeBlocks
 from gpuplane.vllm.check import FQCN, is_registered
 from gpuplane.vllm.config import batch_config, refuse_unsupported
 from gpuplane.vllm.metadata import core_request, parse_metadata
@@ -87,6 +88,7 @@ class Scheduler(VllmScheduler):
         self._core_id: dict[str, int] = {}
         self._by_core_id: dict[int, Request] = {}
         self._next_id = 0
+        self._decode_blocks = DecodeBlocks(self.kv_cache_manager)
         self._reporter = start_reporting(self._engine_load, model=str(self.vllm_config.model_config.model))
 
     def _engine_load(self) -> EngineLoad:
@@ -168,9 +170,11 @@ class Scheduler(VllmScheduler):
         now = time.monotonic()
         for core_id in plan.preempted.tolist():
             self._preempt(self._by_core_id[core_id], now)
-        step = PlannedStep(plan, self._by_core_id)
-        for i in step.running_that_allocate():
-            step.grown[i] = self._grow(step.requests[i], step.tokens[i])
+        step = PlannedStep(plan, self._by_core_id, self.block_size)
+        allocating, caching = step.running_that_allocate()
+        self._grow_all(step, allocating)
+        for i in caching:
+            self._cache_filled(step.requests[i], step.computed_before[i] + step.tokens[i])
         for request, tokens, cached_blocks in step.admitted():
             self._admit(request, tokens, cached_blocks, step, now)
         return self._output(step)
@@ -188,11 +192,31 @@ class Scheduler(VllmScheduler):
         self.running.remove(request)
         self._preempt_request(request, now)
 
+    def _grow_all(self, step: PlannedStep, allocating: list[int]) -> None:
+        """KV blocks for the running requests that allocate: those one new block serves in
+        one pool call (``DecodeBlocks``), the others through vLLM's ``allocate_slots``."""
+        requests = [step.requests[i] for i in allocating]
+        ends = [step.computed_before[i] + step.tokens[i] for i in allocating]
+        bulk, others = self._decode_blocks.split(requests, ends)
+        if bulk and len(bulk) > self.kv_cache_manager.block_pool.get_num_free_blocks():
+            raise MirrorDiverged("vLLM has fewer free KV blocks than the core planned")
+        grown = self._decode_blocks.grow([requests[j] for j in bulk]) if bulk else []
+        for j, ids in zip(bulk, grown, strict=True):
+            step.grown[allocating[j]] = ids
+        for j in others:
+            i = allocating[j]
+            step.grown[i] = self._grow(step.requests[i], step.tokens[i]).get_block_ids(allow_none=True)
+
     def _grow(self, request: Request, tokens: int) -> KVCacheBlocks:
         blocks = self.kv_cache_manager.allocate_slots(request, tokens)
         if blocks is None:
             raise MirrorDiverged(f"vLLM has no KV blocks for running request {request.request_id}")
         return blocks
+
+    def _cache_filled(self, request: Request, end: int) -> None:
+        """What ``allocate_slots`` does for a request whose step fills a block and needs no new
+        one: vLLM's coordinator caches the full blocks (so a prefix hit finds them this step)."""
+        self.kv_cache_manager.coordinator.cache_blocks(request, min(end, request.num_tokens))
 
     def _admit(self, request: Request, tokens: int, hit_blocks: int, step: PlannedStep, now: float) -> None:
         computed, _, _ = self.kv_cache_manager.get_computed_blocks(request)
