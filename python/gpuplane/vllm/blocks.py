@@ -25,10 +25,15 @@ _consume = deque(maxlen=0).extend
 
 def plain_full_attention(kv_cache_manager: Any) -> Any | None:
     """The one full-attention manager of ``kv_cache_manager``, or None (other layouts)."""
-    managers = kv_cache_manager.coordinator.single_type_managers
+    coordinator = kv_cache_manager.coordinator
+    managers = coordinator.single_type_managers
+    if getattr(coordinator, "num_reprefillable_tokens", 0) != 0:
+        return None
     if len(managers) != 1 or type(managers[0]) is not FullAttentionManager:
         return None
-    return managers[0]
+    manager = managers[0]
+    # Hash blocks smaller than cache blocks cache partial tails: vLLM's own path then.
+    return manager if manager.block_size == manager.block_pool.hash_block_size else None
 
 
 class DecodeBlocks:
@@ -50,6 +55,25 @@ class DecodeBlocks:
             one_short = -(-end // size) - len(by_id[rid]) == 1
             (bulk if one_short and rid not in partial and not r.is_prefill_chunk else others).append(i)
         return bulk, others
+
+    def cache_filled(self, requests: Sequence[Request], ends: Sequence[int]) -> bool:
+        """Caches the blocks ``requests`` filled this step (``ends`` tokens once computed, at
+        most their known tokens): ``FullAttentionManager.cache_blocks`` without the
+        coordinator's per-call work (replay boundaries and the block mask, which full
+        attention does not use). False when this cache layout needs vLLM's own path."""
+        m = self.manager
+        if m is None:
+            return False
+        if not (m.enable_caching and m.kv_cache_spec.prefix_cacheable):
+            return True
+        size, pool, cached, by_id = m.block_size, m.block_pool, m.num_cached_block, m.req_to_blocks
+        for r, end in zip(requests, ends, strict=True):
+            rid, full = r.request_id, min(end, r.num_tokens) // size
+            done = cached.get(rid, 0)
+            if done < full:
+                pool.cache_full_blocks(r, by_id[rid], done, full, size, m.kv_cache_group_id, None)
+                cached[rid] = full
+        return True
 
     def grow(self, requests: Sequence[Request]) -> list[tuple[list[int]]]:
         """One new block for each request; their new block ids as vLLM's model runner takes

@@ -173,8 +173,7 @@ class Scheduler(VllmScheduler):
         step = PlannedStep(plan, self._by_core_id, self.block_size)
         allocating, caching = step.running_that_allocate()
         self._grow_all(step, allocating)
-        for i in caching:
-            self._cache_filled(step.requests[i], step.computed_before[i] + step.tokens[i])
+        self._cache_filled(step, caching)
         for request, tokens, cached_blocks in step.admitted():
             self._admit(request, tokens, cached_blocks, step, now)
         return self._output(step)
@@ -213,10 +212,14 @@ class Scheduler(VllmScheduler):
             raise MirrorDiverged(f"vLLM has no KV blocks for running request {request.request_id}")
         return blocks
 
-    def _cache_filled(self, request: Request, end: int) -> None:
-        """What ``allocate_slots`` does for a request whose step fills a block and needs no new
-        one: vLLM's coordinator caches the full blocks (so a prefix hit finds them this step)."""
-        self.kv_cache_manager.coordinator.cache_blocks(request, min(end, request.num_tokens))
+    def _cache_filled(self, step: PlannedStep, caching: list[int]) -> None:
+        """What ``allocate_slots`` does for the requests whose step fills a block and needs
+        no new one: their full blocks are cached (so a prefix hit finds them this step)."""
+        requests = [step.requests[i] for i in caching]
+        ends = [step.computed_before[i] + step.tokens[i] for i in caching]
+        if not self._decode_blocks.cache_filled(requests, ends):
+            for request, end in zip(requests, ends, strict=True):
+                self.kv_cache_manager.coordinator.cache_blocks(request, min(end, request.num_tokens))
 
     def _admit(self, request: Request, tokens: int, hit_blocks: int, step: PlannedStep, now: float) -> None:
         computed, _, _ = self.kv_cache_manager.get_computed_blocks(request)
