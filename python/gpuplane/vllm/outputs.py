@@ -12,52 +12,15 @@ request). Any other step goes to vLLM's own method.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
-from itertools import compress, repeat
-from operator import attrgetter, itemgetter
+from collections import defaultdict
 from typing import Any
 
-import numpy as np
 from vllm.distributed.kv_events import KVEventBatch
 from vllm.v1.core.sched.output import SchedulerOutput
-from vllm.v1.core.sched.scheduler import Scheduler as VllmScheduler
-from vllm.v1.core.sched.utils import check_stop, remove_all
+from vllm.v1.core.sched.utils import remove_all
 from vllm.v1.engine import EngineCoreOutput, EngineCoreOutputs
 from vllm.v1.outputs import ModelRunnerOutput
 from vllm.v1.request import Request, RequestStatus
-
-_FIRST = itemgetter(0)
-# vLLM 0.32's Request token lists (append_output_token_ids appends to both; the version is gated).
-_OUTPUT_IDS = attrgetter("_output_token_ids")
-_ALL_IDS = attrgetter("_all_token_ids")
-_BLOCK_HASHES = attrgetter("block_hashes")
-_consume = deque(maxlen=0).extend
-_REQUEST_ID = attrgetter("request_id")
-_STOP_REASON = attrgetter("stop_reason")
-_TRACE_HEADERS = attrgetter("trace_headers")
-_NANS = attrgetter("num_nans_in_logits")
-_CLIENT = attrgetter("client_index")
-# EngineCoreOutput's leading fields, in the order _record_running passes them.
-_POSITIONAL = (
-    "request_id",
-    "new_token_ids",
-    "new_logprobs",
-    "new_prompt_logprobs_tensors",
-    "pooling_output",
-    "finish_reason",
-    "stop_reason",
-    "events",
-    "kv_transfer_params",
-    "ec_transfer_params",
-    "trace_headers",
-    "prefill_stats",
-    "routed_experts",
-    "num_nans_in_logits",
-)
-if EngineCoreOutput.__struct_fields__[: len(_POSITIONAL)] != _POSITIONAL:
-    raise ImportError(
-        f"gpuplane.vllm: vLLM's EngineCoreOutput fields changed: {EngineCoreOutput.__struct_fields__}"
-    )
 
 
 def is_plain(scheduler: Any, output: SchedulerOutput, model: ModelRunnerOutput) -> bool:
@@ -108,8 +71,6 @@ def _apply_tokens(
     scheduler: Any, output: SchedulerOutput, model: ModelRunnerOutput, outcome: _Outcome
 ) -> None:
     requests, index, sampled = scheduler.requests, model.req_id_to_index, model.sampled_token_ids
-    batch = _Sampled()
-    columnar = type(scheduler)._update_request_with_output is VllmScheduler._update_request_with_output
     for req_id, n in output.num_scheduled_tokens.items():
         request = requests.get(req_id)
         if request is None:
@@ -121,93 +82,8 @@ def _apply_tokens(
         if request.is_finished() or (stale and request.drop_stale_output):
             continue
         token_ids = sampled[index[req_id]] if sampled else []
-        if not token_ids:  # a prefill chunk samples nothing and reports nothing
-            continue
-        if (
-            columnar
-            and not stale
-            and len(token_ids) == 1
-            and request.prefill_stats is None
-            and request.status == RequestStatus.RUNNING
-        ):
-            batch.add(request, token_ids)
-        else:
+        if token_ids:  # a prefill chunk samples nothing and reports nothing
             _apply_one(scheduler, request, token_ids, stale, outcome)
-    batch.apply(scheduler, outcome)
-
-
-class _Sampled:
-    """The step's requests that sampled one plain token (most of a decode step): vLLM's
-    ``_update_request_with_output`` for all of them at once, its per-request calls (the block
-    hasher, ``check_stop``) mapped in C instead of a Python loop."""
-
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.token_ids: list[list[int]] = []
-
-    def add(self, request: Request, token_ids: list[int]) -> None:
-        self.requests.append(request)
-        self.token_ids.append(token_ids)
-
-    def apply(self, scheduler: Any, outcome: _Outcome) -> None:
-        reqs = self.requests
-        if not reqs:
-            return
-        tokens = list(map(_FIRST, self.token_ids))
-        # Request.append_output_token_ids(token) (vLLM 0.32), then its block hasher where a
-        # block is complete: the hasher returns nothing for the others.
-        _consume(map(list.append, map(_OUTPUT_IDS, reqs), tokens))
-        _consume(map(list.append, map(_ALL_IDS, reqs), tokens))
-        _consume(map(Request.update_block_hashes, _completing_a_block(reqs, scheduler.hash_block_size)))
-        stopped = list(map(check_stop, reqs, repeat(scheduler.max_model_len)))
-        if any(stopped):
-            for request, ids, stop in zip(reqs, self.token_ids, stopped, strict=True):
-                if stop:
-                    _record(scheduler, request, ids, True, True, outcome)
-            keep = [not stop for stop in stopped]
-            reqs, token_ids = list(compress(reqs, keep)), list(compress(self.token_ids, keep))
-        else:
-            token_ids = self.token_ids
-        _record_running(reqs, token_ids, outcome)
-
-
-def _completing_a_block(reqs: list[Request], hash_block_size: int) -> list[Request]:
-    """The requests whose tokens now fill a block not yet hashed: those for which vLLM's
-    block hasher (``request_block_hasher``) does not return early."""
-    count = len(reqs)
-    num_tokens = np.fromiter(map(len, map(_ALL_IDS, reqs)), dtype=np.int64, count=count)
-    hashed = np.fromiter(map(len, map(_BLOCK_HASHES, reqs)), dtype=np.int64, count=count)
-    return [reqs[i] for i in np.flatnonzero((hashed + 1) * hash_block_size <= num_tokens).tolist()]
-
-
-def _record_running(reqs: list[Request], token_ids: list[list[int]], outcome: _Outcome) -> None:
-    """The output records of requests that sampled a token and go on, built by one map over
-    ``EngineCoreOutput``'s positional fields (``_POSITIONAL`` checks their order)."""
-    events = map(Request.take_events, reqs) if outcome.log_stats else repeat(None)
-    none = repeat(None)
-    records = map(
-        EngineCoreOutput,
-        map(_REQUEST_ID, reqs),
-        token_ids,
-        none,  # new_logprobs
-        none,  # new_prompt_logprobs_tensors
-        none,  # pooling_output
-        none,  # finish_reason
-        map(_STOP_REASON, reqs),
-        events,
-        none,  # kv_transfer_params
-        none,  # ec_transfer_params
-        map(_TRACE_HEADERS, reqs),
-        none,  # prefill_stats
-        none,  # routed_experts
-        map(_NANS, reqs),
-    )
-    clients = set(map(_CLIENT, reqs))
-    if len(clients) == 1:
-        outcome.outputs[clients.pop()].extend(records)
-        return
-    for request, record in zip(reqs, records, strict=True):
-        outcome.outputs[request.client_index].append(record)
 
 
 def _apply_one(
@@ -215,13 +91,6 @@ def _apply_one(
 ) -> None:
     running = request.status == RequestStatus.RUNNING
     token_ids, stopped = scheduler._update_request_with_output(request, token_ids, is_stale=stale)
-    _record(scheduler, request, token_ids, stopped, running, outcome)
-
-
-def _record(
-    scheduler: Any, request: Request, token_ids: list[int], stopped: bool, running: bool, outcome: _Outcome
-) -> None:
-    """vLLM's handling of one request's sampled tokens after its stop check."""
     prefill_stats = request.take_prefill_stats()
     if prefill_stats is not None:
         prefill_stats.finalize(scheduler.kv_cache_manager.estimate_cached_tokens(request))
