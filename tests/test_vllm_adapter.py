@@ -3,6 +3,7 @@ the version gate (the engine tests are in test_vllm_engine.py)."""
 
 from __future__ import annotations
 
+import gpuplane
 import pytest
 from gpuplane.errors import InvalidRequest
 from gpuplane.vllm import policy_file, version
@@ -146,3 +147,23 @@ def test_metadata_checked_before_the_engine_names_the_key(extra_args, field, tex
 
 def test_well_formed_metadata_passes_the_check():
     assert check_metadata({"tenant": "alice", "workflow": "a-1", "deadline_s": 2}, None).tenant == "alice"
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "text"),
+    [
+        ({"tenant": "mallory"}, 'extra_args.tenant: invalid tenant: unknown tenant "mallory"'),
+        (None, 'unknown tenant "default"'),
+        ({"tenant": "org"}, '"org" has children; only leaves hold work'),
+    ],
+)
+def test_a_tenant_the_policy_cannot_serve_is_refused_before_the_engine(extra_args, text):
+    """The core's tenant lookup (``Policy.check_leaf``), the one ``BatchScheduler.add`` makes."""
+    policy = gpuplane.Policy()
+    policy.add_tenant("org")
+    policy.add_tenant("alice", "org")
+    assert check_metadata({"tenant": "alice"}, 16, policy).tenant == "alice"
+    with pytest.raises(InvalidRequest) as err:
+        check_metadata(extra_args, 16, policy)
+    assert text in str(err.value)
+    assert err.value.field == "tenant"

@@ -1,7 +1,8 @@
 """gpuplane.vllm.Scheduler behind vLLM's real OpenAI server (the vLLM stack's python, the tiny
-Llama): a request with malformed gpuplane metadata in ``vllm_xargs`` is refused with HTTP 400
-naming the key (``gpuplane.vllm.check:MetadataCheck`` checks it where vLLM admits requests),
-and the server goes on serving the others."""
+Llama): a request with malformed gpuplane metadata in ``vllm_xargs``, or with a tenant the
+policy (``GPUPLANE_POLICY``) does not know, is refused with HTTP 400 naming the key
+(``gpuplane.vllm.check:MetadataCheck`` checks it where vLLM admits requests), and the server
+goes on serving the others."""
 
 from __future__ import annotations
 
@@ -23,11 +24,18 @@ ARGS = (
 )
 
 
+# The tenants the engine and its front end know; any other tenant is refused.
+POLICY = "[tenants.alice]\nweight = 2.0\n[tenants.bob]\n"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    with harness.openai_server(model, log, *ARGS) as url:
+    directory = tmp_path_factory.mktemp("vllm-server")
+    policy = directory / "policy.toml"
+    policy.write_text(POLICY)
+    env = {"GPUPLANE_POLICY": str(policy)}
+    with harness.openai_server(model, directory / "server.log", *ARGS, env=env) as url:
         yield url, str(model)
 
 
@@ -49,6 +57,8 @@ def test_a_request_with_a_tenant_is_served(server):
         ({"tenant": 7}, "tenant", "extra_args.tenant: must be a non-empty string, got 7"),
         ({"deadline_s": "soon"}, "deadline_s", "extra_args.deadline_s: must be a number of seconds"),
         ({"tenant": "ali\u202ece"}, "tenant", "tenant"),
+        ({"tenant": "mallory"}, "tenant", "extra_args.tenant: invalid tenant: unknown tenant"),
+        ({}, "tenant", 'unknown tenant "default"'),
     ],
 )
 def test_malformed_metadata_is_refused_with_400_naming_the_key_and_the_server_goes_on(

@@ -1,7 +1,7 @@
 """gpuplane.vllm's policy from a running gpuplane service (``GPUPLANE_SERVICE``): a real daemon
-on a loopback port holds the tenants and classes; the engine's policy engine is built from them.
-(The vLLM engine side is the same ``engine_policy`` call; the vLLM stack has no gRPC health
-package, so that wiring is not run in an engine here.)"""
+on a loopback port holds the tenants and classes; the engine's policy engine is built from them,
+and the engine's reporter pushes back the tokens served per tenant. (The same wiring in a real
+vLLM engine: tests/test_vllm_service_report.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from daemon_harness import in_process, make_config
 from gpuplane.client import Client
 from gpuplane.client_values import Quota
 from gpuplane.errors import InvalidRequest
-from gpuplane.vllm import service_policy
+from gpuplane.vllm import service_policy, service_report
 from gpuplane.vllm.policy_file import PolicyFile
 
 
@@ -59,3 +59,45 @@ def test_children_come_after_their_parents():
 
     order = service_policy.parents_first([T("c", "b"), T("b", "a"), T("a", None), T("d", None)])
     assert [t.name for t in order] == ["a", "d", "b", "c"]
+
+
+def test_the_engine_registers_and_pushes_the_tokens_served(service, monkeypatch):
+    """``ServiceReporter`` (what the engine runs with ``GPUPLANE_SERVICE``) on a real daemon."""
+    monkeypatch.setenv(service_report.REPLICA_ENV, "engine-1")
+    monkeypatch.setenv(service_report.INTERVAL_ENV, "30")  # only the explicit and final reports
+    served = {"alice": 10.0}
+    load = lambda: service_report.EngineLoad(2, 1, 0.25, dict(served))  # noqa: E731
+    reporter = service_report.ServiceReporter(service, None, load, model="tiny")
+    with Client(service) as client:
+        view = next(r for r in client.replicas() if r.id == "engine-1")
+        assert (view.model, view.tenant_service) == ("tiny", {})
+        assert reporter.report()
+        view = next(r for r in client.replicas() if r.id == "engine-1")
+        assert (view.waiting, view.running, view.kv_usage) == (2, 1, 0.25)
+        assert view.tenant_service == {"alice": 10.0}
+        served.update(alice=30.0, bob=4.0)
+        reporter.stop()  # the last report carries the totals at shutdown
+        view = next(r for r in client.replicas() if r.id == "engine-1")
+        assert view.tenant_service == {"alice": 30.0, "bob": 4.0}
+
+
+def test_a_failed_report_is_logged_and_the_engine_goes_on(service, monkeypatch, caplog):
+    monkeypatch.setenv(service_report.INTERVAL_ENV, "30")
+    load = lambda: service_report.EngineLoad(0, 0, 0.0, {"no such tenant\u202e": 1.0})  # noqa: E731
+    reporter = service_report.ServiceReporter(service, None, load)
+    assert not reporter.report()
+    assert "load report to the service failed" in caplog.text
+    reporter._stop.set()
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "soon", "nan", "inf"])
+def test_the_report_interval_must_be_positive_seconds(monkeypatch, text):
+    monkeypatch.setenv(service_report.INTERVAL_ENV, text)
+    with pytest.raises(InvalidRequest, match="GPUPLANE_REPORT_S: must be a positive number") as err:
+        service_report.report_interval()
+    assert err.value.field == "GPUPLANE_REPORT_S"
+
+
+def test_without_a_service_nothing_is_reported(monkeypatch):
+    monkeypatch.delenv(service_policy.SERVICE_ENV, raising=False)
+    assert service_report.start_reporting(lambda: service_report.EngineLoad(0, 0, 0.0)) is None

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gpuplane import errors as gerrors
 from gpuplane._core import Placement, Workload
@@ -106,7 +105,6 @@ class Client:
         self.placement = placement_pb2_grpc.PlacementServiceStub(self.channel)
         self.admission = admission_pb2_grpc.AdmissionServiceStub(self.channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
-        self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self) -> Client:
         return self
@@ -409,7 +407,12 @@ class Client:
 
     def health(self, service: str = "") -> str:
         """``SERVING``, ``NOT_SERVING`` or ``UNKNOWN`` from the standard health service."""
-        response = self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service))
+        # Imported here: the engines that only report to the service (gpuplane.vllm in vLLM's
+        # environment) need no health package.
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        response = self._call(stub.Check, health_pb2.HealthCheckRequest(service=service))
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
     def wait_ready(self, timeout: float = 10.0) -> None:

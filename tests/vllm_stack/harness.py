@@ -53,10 +53,14 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run(script: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Runs ``tests/vllm_stack/SCRIPT`` in the stack's python; raises with its output if it fails."""
+def run(
+    script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``tests/vllm_stack/SCRIPT`` in the stack's python (``env`` added to its environment);
+    raises with its output if it fails."""
     cmd = [str(stack_python()), str(HERE / script), *args]
-    done = subprocess.run(cmd, env=environment(), capture_output=True, text=True, timeout=timeout)
+    full_env = {**environment(), **(env or {})}
+    done = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(
             f"{script} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
@@ -95,15 +99,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def openai_server(model: Path, log: Path, *args: str, start_timeout: float = 400) -> Iterator[str]:
-    """vLLM's OpenAI server on the tiny model (``args`` added to its command line), in the
-    stack's python; yields its base URL once ``/health`` answers, and stops it after."""
+def openai_server(
+    model: Path, log: Path, *args: str, env: dict[str, str] | None = None, start_timeout: float = 400
+) -> Iterator[str]:
+    """vLLM's OpenAI server on the tiny model (``args`` added to its command line, ``env`` to
+    its environment), in the stack's python; yields its base URL once ``/health`` answers, and
+    stops it after."""
     port = free_port()
     cmd = [str(stack_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--skip-tokenizer-init", "--dtype", "float32"]
     cmd += ["--enforce-eager", "--max-model-len", "512", *args]
     with log.open("w") as out:
-        server = subprocess.Popen(cmd, env=environment(), stdout=out, stderr=subprocess.STDOUT)
+        server_env = {**environment(), **(env or {})}
+        server = subprocess.Popen(cmd, env=server_env, stdout=out, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(server, url, log, start_timeout)

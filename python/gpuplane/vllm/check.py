@@ -4,7 +4,10 @@ a request, so that a malformed value is refused before it reaches the engine.
 vLLM runs its logits processors' ``validate_params`` in the front end, and its OpenAI server
 answers the ``VLLMValidationError`` they raise with HTTP 400 naming the parameter; an error
 found later, in the engine core, can only finish the request with ``finish_reason="error"``
-(HTTP 500 on the OpenAI server, without a message). Register it next to the scheduler::
+(HTTP 500 on the OpenAI server, without a message). A tenant the policy does not know (or one
+with children) is refused here too: the front end builds the policy engine from the same
+``GPUPLANE_POLICY`` / ``GPUPLANE_SERVICE`` as the engine core and asks the core's lookup.
+Register it next to the scheduler::
 
     vllm serve MODEL --scheduler-cls gpuplane.vllm.Scheduler \\
         --logits-processors gpuplane.vllm.check:MetadataCheck
@@ -14,8 +17,10 @@ It leaves the logits alone (vLLM's V1 model runner; the V2 runner has another in
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import gpuplane
 from gpuplane.vllm.version import check_vllm_version
 
 check_vllm_version()  # before vLLM's modules, so an untested vLLM fails clearly
@@ -26,8 +31,18 @@ from vllm.v1.sample.logits_processor import LogitsProcessor  # noqa: E402
 
 from gpuplane.errors import InvalidRequest  # noqa: E402
 from gpuplane.vllm.metadata import check_metadata  # noqa: E402
+from gpuplane.vllm.policy_file import policy_from_env  # noqa: E402
+from gpuplane.vllm.service_policy import engine_policy  # noqa: E402
 
 FQCN = "gpuplane.vllm.check:MetadataCheck"
+
+
+@functools.cache
+def front_end_policy() -> gpuplane.Policy | None:
+    """The engine's policy engine as the front end sees it (``GPUPLANE_POLICY`` and
+    ``GPUPLANE_SERVICE`` of this process, read once): the same tenants the engine core's
+    scheduler is built with, so an unknown tenant is refused here with the core's answer."""
+    return engine_policy(policy_from_env())
 
 
 class MetadataCheck(LogitsProcessor):
@@ -39,7 +54,7 @@ class MetadataCheck(LogitsProcessor):
         """``VLLMValidationError`` naming the key (``vllm_xargs.tenant``) for bad metadata."""
         extra_args = sampling_params.extra_args
         try:
-            check_metadata(extra_args, sampling_params.max_tokens)
+            check_metadata(extra_args, sampling_params.max_tokens, front_end_policy())
         except InvalidRequest as e:
             key = e.field or ""
             value = (extra_args or {}).get(key)

@@ -111,12 +111,19 @@ def core_request(
     )
 
 
-def check_metadata(extra_args: Mapping[str, Any] | None, max_tokens: int | None) -> RequestMetadata:
+def check_metadata(
+    extra_args: Mapping[str, Any] | None,
+    max_tokens: int | None,
+    policy: gpuplane.Policy | None = None,
+) -> RequestMetadata:
     """``parse_metadata``, then the core's checks of the values (on a request of one prompt
-    token): what can be refused before the request reaches the engine."""
+    token) and, with the engine's ``policy``, the core's tenant lookup (a tenant that cannot
+    hold work): what can be refused before the request reaches the engine."""
     meta = parse_metadata(extra_args)
     try:
         core_request(0, meta, 1, max(max_tokens or 1, 1))
+        if policy is not None:
+            policy.check_leaf(meta.tenant)
     except InvalidRequest as e:
         key = KEY_OF_CORE_FIELD.get(e.field or "", e.field)
         raise InvalidRequest(f"extra_args.{key}: {e}", key) from e

@@ -23,12 +23,14 @@ from vllm.v1.request import Request, RequestStatus
 
 import gpuplane
 from gpuplane.errors import GpuplaneError, InvalidRequest
+from gpuplane.vllm.blocks import DecodeBlocks
 from gpuplane.vllm.check import FQCN, is_registered
 from gpuplane.vllm.config import batch_config, refuse_unsupported
 from gpuplane.vllm.metadata import core_request, parse_metadata
 from gpuplane.vllm.outputs import is_plain, update_plain
 from gpuplane.vllm.policy_file import policy_from_env
 from gpuplane.vllm.service_policy import engine_policy
+from gpuplane.vllm.service_report import EngineLoad, start_reporting
 from gpuplane.vllm.step import PlannedStep
 
 logger = logging.getLogger("gpuplane.vllm")
@@ -58,8 +60,9 @@ class Scheduler(VllmScheduler):
     ``LLM(..., scheduler_cls="gpuplane.vllm.Scheduler")``. Request metadata comes from
     ``SamplingParams.extra_args`` (``tenant``, ``workflow``, ``deadline_s``,
     ``priority_class``); the policy file from ``GPUPLANE_POLICY``, tenants and classes from it
-    or from a running gpuplane service (``GPUPLANE_SERVICE``). vLLM's ``priority`` (lower
-    first) is the core's band ``-priority`` (higher first).
+    or from a running gpuplane service (``GPUPLANE_SERVICE``), which is then told the tokens
+    served per tenant (``gpuplane.vllm.service_report``). vLLM's ``priority`` (lower first) is
+    the core's band ``-priority`` (higher first).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Scheduler:
@@ -85,6 +88,26 @@ class Scheduler(VllmScheduler):
         self._core_id: dict[str, int] = {}
         self._by_core_id: dict[int, Request] = {}
         self._next_id = 0
+        self._decode_blocks = DecodeBlocks(self.kv_cache_manager)
+        self._reporter = start_reporting(self._engine_load, model=str(self.vllm_config.model_config.model))
+
+    def _engine_load(self) -> EngineLoad:
+        """What the service is told (from the reporting thread): vLLM's queues and KV usage,
+        and the weighted tokens the core served each tenant."""
+        tenants = self.core.metrics().tenants.values()
+        return EngineLoad(
+            waiting=len(self.waiting),
+            running=len(self.running),
+            kv_usage=self.kv_cache_manager.usage,
+            tenant_service={t.tenant: t.service for t in tenants},
+        )
+
+    def shutdown(self) -> None:
+        """vLLM's shutdown, then a last report to the service (``GPUPLANE_SERVICE``)."""
+        super().shutdown()
+        if self._reporter is not None:
+            self._reporter.stop()
+            self._reporter = None
 
     # --- requests -------------------------------------------------------------------------
 
@@ -147,9 +170,10 @@ class Scheduler(VllmScheduler):
         now = time.monotonic()
         for core_id in plan.preempted.tolist():
             self._preempt(self._by_core_id[core_id], now)
-        step = PlannedStep(plan, self._by_core_id)
-        for i in step.running_that_allocate():
-            step.grown[i] = self._grow(step.requests[i], step.tokens[i])
+        step = PlannedStep(plan, self._by_core_id, self.block_size)
+        allocating, caching = step.running_that_allocate()
+        self._grow_all(step, allocating)
+        self._cache_filled(step, caching)
         for request, tokens, cached_blocks in step.admitted():
             self._admit(request, tokens, cached_blocks, step, now)
         return self._output(step)
@@ -167,11 +191,35 @@ class Scheduler(VllmScheduler):
         self.running.remove(request)
         self._preempt_request(request, now)
 
+    def _grow_all(self, step: PlannedStep, allocating: list[int]) -> None:
+        """KV blocks for the running requests that allocate: those one new block serves in
+        one pool call (``DecodeBlocks``), the others through vLLM's ``allocate_slots``."""
+        requests = [step.requests[i] for i in allocating]
+        ends = [step.computed_before[i] + step.tokens[i] for i in allocating]
+        bulk, others = self._decode_blocks.split(requests, ends)
+        if bulk and len(bulk) > self.kv_cache_manager.block_pool.get_num_free_blocks():
+            raise MirrorDiverged("vLLM has fewer free KV blocks than the core planned")
+        grown = self._decode_blocks.grow([requests[j] for j in bulk]) if bulk else []
+        for j, ids in zip(bulk, grown, strict=True):
+            step.grown[allocating[j]] = ids
+        for j in others:
+            i = allocating[j]
+            step.grown[i] = self._grow(step.requests[i], step.tokens[i]).get_block_ids(allow_none=True)
+
     def _grow(self, request: Request, tokens: int) -> KVCacheBlocks:
         blocks = self.kv_cache_manager.allocate_slots(request, tokens)
         if blocks is None:
             raise MirrorDiverged(f"vLLM has no KV blocks for running request {request.request_id}")
         return blocks
+
+    def _cache_filled(self, step: PlannedStep, caching: list[int]) -> None:
+        """What ``allocate_slots`` does for the requests whose step fills a block and needs
+        no new one: their full blocks are cached (so a prefix hit finds them this step)."""
+        requests = [step.requests[i] for i in caching]
+        ends = [step.computed_before[i] + step.tokens[i] for i in caching]
+        if not self._decode_blocks.cache_filled(requests, ends):
+            for request, end in zip(requests, ends, strict=True):
+                self.kv_cache_manager.coordinator.cache_blocks(request, min(end, request.num_tokens))
 
     def _admit(self, request: Request, tokens: int, hit_blocks: int, step: PlannedStep, now: float) -> None:
         computed, _, _ = self.kv_cache_manager.get_computed_blocks(request)

@@ -744,3 +744,23 @@ fn limits_helpers() {
     l.set(Resource::Gpus, Some(2.0));
     assert_eq!(l.as_resources().get(Resource::Gpus), 2.0);
 }
+
+#[test]
+fn check_leaf_accepts_leaves_only_naming_the_tenant() {
+    let mut p = policy(8.0);
+    add(&mut p, "org", None, Quota::default());
+    add(&mut p, "alice", Some("org"), Quota::default());
+    assert!(p.check_leaf("alice").is_ok());
+    for (tenant, text) in [
+        ("nobody", "unknown tenant"),
+        ("org", "only leaves hold work"),
+    ] {
+        match p.check_leaf(tenant) {
+            Err(Error::InvalidRequest { field, reason }) => {
+                assert_eq!(field, "tenant");
+                assert!(reason.contains(text), "{reason}");
+            }
+            other => panic!("{tenant}: {other:?}"),
+        }
+    }
+}

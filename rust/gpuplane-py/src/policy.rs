@@ -390,6 +390,12 @@ impl PyPolicy {
         Ok(PyPolicy::from_shared(shared(p)))
     }
 
+    /// Raises `InvalidRequest` on `tenant` unless it is a known leaf (one that can hold work):
+    /// the check `BatchScheduler.add` makes, for refusing a request before it gets there.
+    fn check_leaf(&self, py: Python<'_>, tenant: &str) -> PyResult<()> {
+        self.inner.call(py, |p| p.check_leaf(tenant))
+    }
+
     fn __len__(&self, py: Python<'_>) -> usize {
         self.inner.run(py, |p| p.tenant_count())
     }

@@ -186,6 +186,13 @@ impl Policy {
         Ok(i)
     }
 
+    /// Whether `tenant` can hold work (a known leaf): what `BatchScheduler::add` and
+    /// `Cluster::place` check, for callers that refuse a request before it gets there.
+    /// `InvalidRequest` on `tenant` if unknown or not a leaf.
+    pub fn check_leaf(&self, tenant: &str) -> Result<()> {
+        self.leaf(tenant).map(|_| ())
+    }
+
     pub(crate) fn node_idx(&self, tenant: &str) -> Result<usize> {
         self.tree
             .lookup(tenant)

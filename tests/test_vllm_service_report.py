@@ -1,0 +1,60 @@
+"""One policy for the engine and the service: a real vLLM engine (the vLLM stack's python, the
+tiny Llama) started with ``GPUPLANE_SERVICE`` pointing at a real gpuplane daemon on loopback
+pulls its tenants from the daemon (a tenant the daemon lacks is refused) and pushes back, by
+``ReportLoad``, the weighted tokens its core served each tenant, which the daemon's replica
+view then holds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import gpuplane
+import pytest
+from daemon_harness import in_process, make_config
+from gpuplane.client import Client
+
+sys.path.insert(0, str(Path(__file__).parent / "vllm_stack"))
+import harness
+
+REPLICA = "vllm-under-test"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> tuple[dict[str, Any], list[Any]]:
+    """What the engine's core served and the daemon's replicas after the engine shut down."""
+    model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
+    out = tmp_path_factory.mktemp("vllm-report") / "report.json"
+    config = make_config(tmp_path_factory.mktemp("daemon"))
+    with in_process(config) as server, Client(server.target) as client:
+        client.put_tenant("alice")
+        client.put_tenant("bob")
+        env = {"GPUPLANE_SERVICE": server.target, "GPUPLANE_REPLICA_ID": REPLICA}
+        harness.run("service_report.py", str(model), str(out), env={**env, "GPUPLANE_REPORT_S": "0.2"})
+        return json.loads(out.read_text()), client.replicas()
+
+
+def test_the_engine_serves_the_services_tenants_only(served):
+    engine, _ = served
+    assert engine["alice_tokens"] == [12, 12, 12]
+    assert engine["bob_tokens"] == [6]
+    assert engine["mallory_finish"] == "error"
+
+
+def test_the_service_holds_the_tokens_the_engine_served_each_tenant(served):
+    engine, replicas = served
+    view = next(r for r in replicas if r.id == REPLICA)
+    assert (view.running, view.waiting) == (0, 0)
+    core = engine["core"]
+    assert view.tenant_service == pytest.approx({t: service for t, (_, _, service) in core.items()})
+    defaults = gpuplane.BatchConfig()
+    for tenant, (prompts, length, tokens) in {"alice": (3, 40, 12), "bob": (1, 24, 6)}.items():
+        input_tokens, output_tokens, _ = core[tenant]
+        assert input_tokens == prompts * length
+        # The core charges a sampled token when it plans it (expect_sampled), except each
+        # request's last, which vLLM finishes (the core then drops the request).
+        assert output_tokens == prompts * (tokens - 1)
+        expected = defaults.w_in * input_tokens + defaults.w_out * output_tokens
+        assert view.tenant_service[tenant] == pytest.approx(expected)
