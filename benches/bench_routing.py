@@ -1,14 +1,16 @@
 """Routing and fleet fairness on the Azure traces: fcfs + round robin, per-replica fair + least
 loaded and the new default (fair + the core router's cost model with fleet-wide counters) in
-one run, at 4 and 16 replicas, four tenants sharing 50/25/15/10, overloaded; each trace as is
-and with shared application prefixes (:func:`gpuplane.traces.prefixes.with_app_prefixes`:
-256 applications per tenant with 1,024-token system prompts, more than the replicas' caches hold).
+one run (the default also with ``overlap_weight`` 16), at 4 and 16 replicas, four tenants
+sharing 50/25/15/10, overloaded; each trace as is and with shared application prefixes
+(:func:`gpuplane.traces.prefixes.with_app_prefixes`: 256 applications per tenant with 1,024-token
+system prompts, more than the replicas' caches hold).
 
     python benches/bench_routing.py [--json FILE] [--limit N] [--traces DIR]
 
 Prints per run: fleet-wide mean and max service difference between backlogged tenants (10 s
 windows) and Jain's index, output tokens/s, the prefix hit rate and TTFT p50/p99 per tenant,
-and each run's ratios to fcfs + round robin of the same scenario.
+each run's ratios to fcfs + round robin of the same scenario, and the mean service difference
+relative to per-replica fair + least loaded's ("x fair").
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from gpuplane.traces.llm import assign_tenants, parse_tenants
 from gpuplane.traces.prefixes import with_app_prefixes
 
 DEFAULT_TRACES = Path("/work/shared/traces/azure_llm_2023")
-RUNS = [("fcfs", "round_robin"), ("fair", "least_loaded"), ("fair", "cost")]
+# (batching policy, routing, the cost model's overlap_weight; None: the router's default).
+RUNS = [
+    ("fcfs", "round_robin", None),
+    ("fair", "least_loaded", None),
+    ("fair", "cost", None),
+    ("fair", "cost", 16.0),
+]
 # Rate multiplier per replica that overloads llama-3-8b on H100 (the trace alone: ~5.5 req/s).
 OVERLOAD_PER_REPLICA = 7.5
 
@@ -31,21 +39,25 @@ OVERLOAD_PER_REPLICA = 7.5
 def scenario(trace, replicas: int) -> list[dict]:
     base = {"replicas": replicas, "window_s": 10.0}
     out = []
-    for policy, routing in RUNS:
-        cfg = {**base, "policy": policy, "routing": routing, "name": f"{policy}+{routing}"}
+    for policy, routing, weight in RUNS:
+        name = f"{policy}+{routing}" + ("" if weight is None else f"(w={weight:g})")
+        cfg = {**base, "policy": policy, "routing": routing, "name": name}
+        if weight is not None:
+            cfg["overlap_weight"] = weight
         out.append(simulate_llm(trace.scaled(OVERLOAD_PER_REPLICA * replicas), cfg))
     return out
 
 
-def row(label: str, r: dict, base: dict) -> str:
+def row(label: str, r: dict, base: dict, per_replica: dict) -> str:
     f, s = r["fairness"], r["summary"]
     ttft = " ".join(f"{t['name']}:{t['ttft_s']['p50']:.1f}/{t['ttft_s']['p99']:.1f}" for t in r["tenants"])
     diff_ratio = f["mean_service_diff"] / max(base["fairness"]["mean_service_diff"], 1e-9)
+    fair_ratio = f["mean_service_diff"] / max(per_replica["fairness"]["mean_service_diff"], 1e-9)
     tput = s["output_tps"] / base["summary"]["output_tps"]
     return (
-        f"{label:<34} {r['name']:<18} {f['mean_service_diff']:>10,.0f} {f['max_service_diff']:>11,.0f} "
+        f"{label:<34} {r['name']:<22} {f['mean_service_diff']:>10,.0f} {f['max_service_diff']:>11,.0f} "
         f"{f['jain_index']:>6.3f} {s['output_tps']:>9,.0f} {tput:>6.3f} {diff_ratio:>7.3f} "
-        f"{100 * r['prefix_hit_rate']:>6.1f} {ttft}"
+        f"{fair_ratio:>7.3f} {100 * r['prefix_hit_rate']:>6.1f} {ttft}"
     )
 
 
@@ -58,8 +70,8 @@ def main() -> None:
     args = p.parse_args()
     tenants = parse_tenants(["a=50", "b=25", "c=15", "d=10"])
     print(
-        f"{'scenario':<34} {'run':<18} {'mean diff':>10} {'max diff':>11} {'Jain':>6} {'out tok/s':>9} "
-        f"{'x tput':>6} {'x diff':>7} {'hit %':>6} TTFT p50/p99 s per tenant"
+        f"{'scenario':<34} {'run':<22} {'mean diff':>10} {'max diff':>11} {'Jain':>6} {'out tok/s':>9} "
+        f"{'x tput':>6} {'x diff':>7} {'x fair':>7} {'hit %':>6} TTFT p50/p99 s per tenant"
     )
     reports = {}
     for name in ("conv", "code"):
@@ -72,7 +84,7 @@ def main() -> None:
                 label = f"{name}{' +app prefixes' if prefixes else ''} x{replicas}"
                 runs = scenario(t, replicas)
                 for r in runs:
-                    print(row(label, r, runs[0]), flush=True)
+                    print(row(label, r, runs[0], runs[1]), flush=True)
                 reports[label] = runs
     if args.json:
         Path(args.json).write_text(json.dumps(reports), encoding="utf-8")

@@ -9,6 +9,7 @@ import pytest
 from gpuplane import Conflict, NotFound
 from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import admission_pb2_grpc
+from gpuplane.client_values import FinishOutcome, Route, RouteOutcome, RouteStreamResult
 
 
 def test_route_tracks_a_request_until_finish_route(client, server):
@@ -50,10 +51,24 @@ def test_route_stream_answers_each_message_in_order_with_per_call_errors(client)
     assert [len(o.routes) for o in out] == [4, 3, 0]
     assert [r.route.replica_id for r in out[0].routes] == ["r1"] * 4
     assert out[0].routes[0].route.prefix_blocks == 1
-    assert out[1].routes[2].WhichOneof("result") == "error"
-    assert out[1].routes[2].error.code == "NOT_FOUND"
-    assert out[1].finishes[0].error.code == "NOT_FOUND"
-    assert out[2].finishes[0].finish.replica_id == "r1"
+    assert not out[1].routes[2].routed
+    assert (out[1].routes[2].route, out[1].routes[2].code) == (None, "NOT_FOUND")
+    assert (out[1].finishes[0].replica_id, out[1].finishes[0].code) == (None, "NOT_FOUND")
+    assert out[2].finishes[0] == FinishOutcome("r1")
+
+
+def test_route_stream_gives_the_value_classes_unary_route_gives(client):
+    client.register_replica("r1", model="llama", max_running=8)
+    client.report_load("r1", cached_block_hashes=[0, 1])
+    unary = client.route(model="llama", block_hashes=[0, 1, 2])
+    (out,) = list(client.route_stream([_message(1)]))
+    assert isinstance(out, RouteStreamResult)
+    (streamed,) = out.routes
+    assert streamed == RouteOutcome(route=streamed.route)
+    assert type(streamed.route) is type(unary) is Route
+    assert (streamed.route.replica_id, streamed.route.prefix_blocks) == ("r1", 1)
+    assert streamed.route.reason and "prefix" in streamed.route.reason
+    assert "RouteOutcome(route=Route(replica_id='r1'" in repr(streamed)
 
 
 def test_route_stream_refuses_malformed_input_per_call(server):

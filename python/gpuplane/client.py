@@ -34,6 +34,7 @@ from gpuplane.client_values import (
     Quota,
     ReplicaView,
     Route,
+    RouteStreamResult,
     TenantStatus,
 )
 from gpuplane.wire.messages import placement_from_pb, plan_to_pb, workload_to_pb
@@ -331,11 +332,13 @@ class Client:
         )
         return self._call(self.admission.FinishRoute, request).replica_id
 
-    def route_stream(self, messages: Iterable[ap.RouteStreamRequest]) -> Iterator[ap.RouteStreamResponse]:
-        """The RouteStream RPC: many Route and FinishRoute calls per message, one response per
-        message in order (wire messages: each result is a ``route``/``finish`` or an ``error``)."""
+    def route_stream(self, messages: Iterable[ap.RouteStreamRequest]) -> Iterator[RouteStreamResult]:
+        """The RouteStream RPC: many Route and FinishRoute calls per message, one result per
+        message in order; each call's outcome holds its :class:`Route` (the type unary
+        :meth:`route` returns) or finished replica, or the code and reason it was refused."""
         try:
-            yield from self.admission.RouteStream(iter(messages), metadata=self.metadata)
+            for response in self.admission.RouteStream(iter(messages), metadata=self.metadata):
+                yield RouteStreamResult.from_pb(response)
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 

@@ -198,7 +198,66 @@ class Route:
 
     @classmethod
     def from_pb(cls, m: Any) -> Route:
+        """From its message."""
         return cls(m.replica_id, m.address, m.score, m.reason, m.prefix_blocks)
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    """One route call of a stream message: the route, or the status code name and message it
+    was refused with (what a unary ``route`` would have raised)."""
+
+    route: Route | None
+    code: str = ""
+    reason: str = ""
+
+    @property
+    def routed(self) -> bool:
+        """Whether it was routed."""
+        return self.route is not None
+
+    @classmethod
+    def from_pb(cls, m: ap.RouteResult) -> RouteOutcome:
+        """From its message."""
+        if m.WhichOneof("result") == "route":
+            return cls(Route.from_pb(m.route))
+        return cls(None, m.error.code, m.error.message)
+
+
+@dataclass(frozen=True)
+class FinishOutcome:
+    """One finish call of a stream message: the replica the request had been routed to, or the
+    status code name and message it was refused with."""
+
+    replica_id: str | None
+    code: str = ""
+    reason: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the request was tracked and is now finished."""
+        return self.replica_id is not None
+
+    @classmethod
+    def from_pb(cls, m: ap.FinishRouteResult) -> FinishOutcome:
+        """From its message."""
+        if m.WhichOneof("result") == "finish":
+            return cls(m.finish.replica_id)
+        return cls(None, m.error.code, m.error.message)
+
+
+@dataclass(frozen=True)
+class RouteStreamResult:
+    """The answer to one RouteStream message: one outcome per route and per finish, in order."""
+
+    routes: tuple[RouteOutcome, ...]
+    finishes: tuple[FinishOutcome, ...]
+
+    @classmethod
+    def from_pb(cls, m: ap.RouteStreamResponse) -> RouteStreamResult:
+        """From its message."""
+        routes = tuple(RouteOutcome.from_pb(r) for r in m.routes)
+        return cls(routes, tuple(FinishOutcome.from_pb(f) for f in m.finishes))
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,28 @@ fn a_later_call_finds_its_predecessors_prefix_in_the_cache() {
     );
     assert!((r.summary.prefix_hit_rate - 1024.0 / 3584.0).abs() < 1e-12);
 }
+
+#[test]
+fn the_report_has_one_prefix_hit_rate_counting_first_admissions() {
+    // Shared 1,024-token prefixes on a small KV pool: requests are preempted and re-admitted.
+    let mut w = workload(600, 4);
+    w.workflow = vec![-1; 600];
+    w.hash_offsets = (0..=600).map(|i| 2 * i as u64).collect();
+    for i in 0..600 {
+        w.prompt[i] = w.prompt[i].max(1_100);
+        let t = u64::from(w.tenant[i]);
+        w.hashes.extend([10 * t + 1, 10 * t + 2]);
+    }
+    let mut cfg = config("fcfs", 2);
+    cfg.engine.kv_blocks = Some(1_200);
+    let r = simulate(&cfg, &w).unwrap();
+    assert!(
+        r.summary.preemptions > 0,
+        "the pool is small enough to preempt"
+    );
+    assert!(r.summary.cached_prompt_tokens > 0);
+    assert_eq!(r.prefix_hit_rate, r.summary.prefix_hit_rate);
+    let cached: u64 = r.tenants.iter().map(|t| t.group.cached_prompt_tokens).sum();
+    let input: u64 = r.tenants.iter().map(|t| t.group.input_tokens).sum();
+    assert_eq!(r.summary.prefix_hit_rate, cached as f64 / input as f64);
+}

@@ -10,19 +10,22 @@
 //! Ties go to fewer waiting requests, then fewer in flight, then to the greater replica id. The
 //! choice is deterministic: the same registrations, loads and requests give the same replica.
 
+mod excess;
 mod fleet;
 mod index;
 mod replica;
+mod scan;
 mod score;
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
 use crate::batching::CacheEvent;
 use crate::{Error, Result};
+use excess::ExcessColumns;
 use index::{PrefixIndex, SlotLists};
+use scan::rr_key;
 
 pub use fleet::FleetShare;
 pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
@@ -71,48 +74,24 @@ struct Tracked {
     account: u32,
 }
 
-/// The best candidate so far, with the fields its tie-breaks read.
-#[derive(Clone, Copy)]
-struct Best {
-    slot: usize,
-    score: f64,
-    prefix: u32,
-    waiting: u32,
-    in_flight: u32,
-    rank: u32,
-}
-
-/// The value of the entry for slot `s` at position `*at` of sorted `list` (then moved past),
-/// or `none`: a cursor that the route loop advances slot by slot, without branches.
-#[inline(always)]
-fn cursor<V: Copy>(list: &[(u32, V)], at: &mut usize, s: u32, none: V) -> V {
-    let (slot, v) = list.get(*at).copied().unwrap_or((u32::MAX, none));
-    let hit = slot == s;
-    *at += usize::from(hit);
-    if hit {
-        v
-    } else {
-        none
-    }
-}
-
-/// The leading prompt blocks slot `s` has cached, by `overlaps` (sorted by slot).
-fn overlap_of(overlaps: &[(u32, u32)], s: usize) -> u32 {
-    overlaps
-        .binary_search_by_key(&(s as u32), |o| o.0)
-        .map_or(0, |at| overlaps[at].1)
-}
-
 /// The replica registry, the routing choice and the fleet-wide tenant counters.
 #[derive(Debug, Clone)]
 pub struct Router {
     slots: Vec<ReplicaStatus>,
     hot: Vec<Hot>,
+    /// Per slot, its load blocks (`hot[s].load_blocks`): the column every scoring route reads.
+    loads: Vec<f64>,
+    /// Per slot, round robin's order: `routed << 32 | rank`.
+    rr_keys: Vec<u128>,
+    /// Whether every slot is shared and serves one model (`uniform_model`): then every slot
+    /// serves a request for that model or any model, with no per-slot check.
+    uniform: bool,
+    uniform_model: u32,
     prefixes: PrefixIndex,
     /// Per slot, `(tenant account, excess)` of its last load's tenant service.
     excess: Vec<Vec<(u32, f64)>>,
-    /// Tenant account -> `(slot, excess)` of the slots where it has one (`excess` by tenant).
-    fair: SlotLists<u32, f64>,
+    /// Tenant account -> its excess per slot (`excess` by tenant).
+    fair: ExcessColumns,
     /// Adapter -> the slots where it is resident.
     adapters: SlotLists<String, bool>,
     by_id: BTreeMap<String, u32>,
@@ -141,9 +120,13 @@ impl Router {
         Router {
             slots: Vec::new(),
             hot: Vec::new(),
+            loads: Vec::new(),
+            rr_keys: Vec::new(),
+            uniform: true,
+            uniform_model: 0,
             prefixes: PrefixIndex::default(),
             excess: Vec::new(),
-            fair: SlotLists::default(),
+            fair: ExcessColumns::default(),
             adapters: SlotLists::default(),
             by_id: BTreeMap::new(),
             models: BTreeMap::new(),
@@ -276,13 +259,24 @@ impl Router {
             routed: r.routed,
             rank,
         };
+        self.loads[s] = self.hot[s].load_blocks;
+        self.rr_keys[s] = rr_key(&self.hot[s]);
     }
 
-    /// Ranks every slot by id (after a replica came or went).
+    /// Ranks every slot by id and re-reads whether the fleet is uniform (after a replica
+    /// came, went or changed its registration).
     fn rerank(&mut self) {
         for (rank, &s) in self.by_id.values().enumerate() {
-            self.hot[s as usize].rank = rank as u32;
+            let h = &mut self.hot[s as usize];
+            h.rank = rank as u32;
+            self.rr_keys[s as usize] = rr_key(h);
         }
+        let first = self.hot.first().map_or(0, |h| h.model);
+        self.uniform_model = first;
+        self.uniform = self
+            .hot
+            .iter()
+            .all(|h| h.tenant == SHARED && h.model == first);
     }
 
     /// Adds slot `s`'s excess and resident adapters to the by-key lists, or drops them.
@@ -292,7 +286,7 @@ impl Router {
             if add {
                 self.fair.insert(a, slot, e);
             } else {
-                self.fair.remove(&a, slot);
+                self.fair.remove(a, slot);
             }
         }
         for name in &self.slots[s].load.adapters {
@@ -332,12 +326,15 @@ impl Router {
                     ..Default::default()
                 });
                 self.hot.push(Hot::default());
+                self.loads.push(0.0);
+                self.rr_keys.push(0);
                 self.excess.push(Vec::new());
-                self.rerank();
+                self.fair.push_slot();
                 s
             }
         };
         self.refresh(s);
+        self.rerank();
         Ok(())
     }
 
@@ -352,6 +349,8 @@ impl Router {
         let last = self.slots.len() - 1;
         let gone = self.slots.swap_remove(s);
         self.hot.swap_remove(s);
+        self.loads.swap_remove(s);
+        self.rr_keys.swap_remove(s);
         self.excess.swap_remove(s);
         if let Some(moved) = self.slots.get(s) {
             self.by_id.insert(moved.spec.id.clone(), s as u32);
@@ -359,12 +358,13 @@ impl Router {
             self.prefixes.move_slot(hashes, last as u32, s as u32);
             let (from, to) = (last as u32, s as u32);
             for &(a, _) in &self.excess[s] {
-                self.fair.move_slot(&a, from, to);
+                self.fair.move_slot(a, from, to);
             }
             for name in &moved.load.adapters {
                 self.adapters.move_slot(name.as_str(), from, to);
             }
         }
+        self.fair.pop_slot();
         self.rerank();
         Ok(gone)
     }
@@ -599,19 +599,17 @@ impl Router {
         // A dedicated replica serves the request's tenant only; `SHARED` when it has no
         // account (then only shared replicas serve it).
         let own = tenant.unwrap_or(SHARED);
-        let serves =
-            |h: &Hot| (any_model || h.model == model) && (h.tenant == SHARED || h.tenant == own);
         let mut overlaps = Vec::new();
         self.prefixes.overlaps(&req.block_hashes, &mut overlaps);
-        let best = if self.options.policy == RoutingPolicy::RoundRobin {
-            self.fewest_routed(serves)
+        let best = if self.uniform && (any_model || model == self.uniform_model) {
+            self.choose(req, tenant, &overlaps, |_| true)
         } else {
-            self.best_scored(req, tenant, &overlaps, serves)
+            self.choose(req, tenant, &overlaps, |s| {
+                let h = &self.hot[s];
+                (any_model || h.model == model) && (h.tenant == SHARED || h.tenant == own)
+            })
         };
-        let mut b = best.ok_or_else(none)?;
-        if self.options.policy == RoutingPolicy::RoundRobin {
-            b.prefix = overlap_of(&overlaps, b.slot);
-        }
+        let b = best.ok_or_else(none)?;
         let r = &self.slots[b.slot];
         let terms = self.terms(b.slot, &self.hot[b.slot], b.prefix, req, tenant);
         Ok(Route {
@@ -622,134 +620,6 @@ impl Router {
             terms,
             reason: terms.reason(),
         })
-    }
-
-    /// Round robin: the serving replica dispatched to least often (score `-routed`), then the
-    /// smaller id (`prefix` left 0).
-    fn fewest_routed(&self, serves: impl Fn(&Hot) -> bool) -> Option<Best> {
-        // `(routed as f64, rank)` smallest: the same order as score `-routed`, then rank.
-        let (mut best, mut best_routed, mut best_rank) = (usize::MAX, f64::INFINITY, u32::MAX);
-        for (s, h) in self.hot.iter().enumerate() {
-            let routed = h.routed as f64;
-            if routed > best_routed || (routed == best_routed && h.rank > best_rank) {
-                continue;
-            }
-            if serves(h) {
-                (best, best_routed, best_rank) = (s, routed, h.rank);
-            }
-        }
-        let h = self.hot.get(best)?;
-        Some(Best {
-            slot: best,
-            score: -best_routed,
-            prefix: 0,
-            waiting: h.waiting,
-            in_flight: h.in_flight,
-            rank: h.rank,
-        })
-    }
-
-    /// The scoring policies: the serving replica of the highest score, then fewer waiting,
-    /// then fewer in flight, then the greater id. The slots with cached prompt blocks
-    /// (`overlaps`), a fair-share excess of the tenant or the adapter resident come from
-    /// sorted per-key lists, read as cursors alongside the slots; a term whose weight is 0
-    /// adds 0 whatever its input, so its list is not read (the chosen slot's `prefix` is
-    /// looked up after).
-    fn best_scored(
-        &self,
-        req: &RouteRequest,
-        tenant: Option<u32>,
-        overlaps: &[(u32, u32)],
-        serves: impl Fn(&Hot) -> bool,
-    ) -> Option<Best> {
-        let w = &self.weights;
-        let fair = match tenant {
-            Some(t) if w.fair != 0.0 => self.fair.get(&t),
-            _ => &[],
-        };
-        let adapters = match req.adapter.is_empty() || w.adapter == 0.0 {
-            true => &[],
-            false => self.adapters.get(req.adapter.as_str()),
-        };
-        let prefixes = if w.prefix != 0.0 { overlaps } else { &[] };
-        let mut best = match (prefixes.is_empty(), fair.is_empty(), adapters.is_empty()) {
-            (true, true, true) => {
-                self.scan::<false, false, false>(prefixes, fair, adapters, serves)
-            }
-            (false, true, true) => {
-                self.scan::<true, false, false>(prefixes, fair, adapters, serves)
-            }
-            (true, false, true) => {
-                self.scan::<false, true, false>(prefixes, fair, adapters, serves)
-            }
-            _ => self.scan::<true, true, true>(prefixes, fair, adapters, serves),
-        }?;
-        if prefixes.is_empty() {
-            best.prefix = overlap_of(overlaps, best.slot);
-        }
-        Some(best)
-    }
-
-    /// The route loop of [`Router::best_scored`], with the lists it reads (`P` prefixes, `F`
-    /// fair excess, `A` adapters) fixed at compile time.
-    fn scan<const P: bool, const F: bool, const A: bool>(
-        &self,
-        prefixes: &[(u32, u32)],
-        fair: &[(u32, f64)],
-        adapters: &[(u32, bool)],
-        serves: impl Fn(&Hot) -> bool,
-    ) -> Option<Best> {
-        let w = &self.weights;
-        let (mut pi, mut fi, mut ai) = (0, 0, 0);
-        let mut best = Best {
-            slot: usize::MAX,
-            score: f64::NEG_INFINITY,
-            prefix: 0,
-            waiting: 0,
-            in_flight: 0,
-            rank: 0,
-        };
-        for (s, h) in self.hot.iter().enumerate() {
-            let slot = s as u32;
-            // Few slots hold the prompt's prefix: a predictable branch beats a data dependency.
-            let prefix = match prefixes.get(pi) {
-                Some(&(at, depth)) if P && at == slot => {
-                    pi += 1;
-                    depth
-                }
-                _ => 0,
-            };
-            let excess = if F {
-                cursor(fair, &mut fi, slot, 0.0)
-            } else {
-                0.0
-            };
-            let resident = A && cursor(adapters, &mut ai, slot, false);
-            let score = score::terms(w, h.load_blocks, prefix, resident, excess).total();
-            // Most candidates lose on score alone (a NaN goes on to the tie-breaks).
-            if score < best.score || !serves(h) {
-                continue;
-            }
-            let wins = best.slot == usize::MAX || {
-                let by_score = score.partial_cmp(&best.score).unwrap_or(Ordering::Equal);
-                let order = by_score
-                    .then_with(|| best.waiting.cmp(&h.waiting))
-                    .then_with(|| best.in_flight.cmp(&h.in_flight))
-                    .then_with(|| h.rank.cmp(&best.rank));
-                order == Ordering::Greater
-            };
-            if wins {
-                best = Best {
-                    slot: s,
-                    score,
-                    prefix,
-                    waiting: h.waiting,
-                    in_flight: h.in_flight,
-                    rank: h.rank,
-                };
-            }
-        }
-        (best.slot != usize::MAX).then_some(best)
     }
 
     /// The score terms of slot `s` (hot entry `h`, `prefix` leading blocks cached) for `req`

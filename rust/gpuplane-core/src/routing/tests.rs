@@ -1,5 +1,6 @@
 use super::*;
 use rustc_hash::FxHashSet;
+use std::cmp::Ordering;
 
 fn spec(id: &str, model: &str, tenant: &str, max_running: u32) -> ReplicaSpec {
     ReplicaSpec {

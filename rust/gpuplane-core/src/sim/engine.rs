@@ -73,9 +73,6 @@ pub(crate) struct Sim<'a> {
     pub w_in: f64,
     pub w_out: f64,
     pub(crate) fleet: FleetRouter,
-    /// Prompt tokens at each admission, and those of them found in the prefix cache.
-    pub admitted_prompt_tokens: u64,
-    pub cached_prompt_tokens: u64,
     heap: BinaryHeap<Timed>,
     seq: u64,
     /// Next call of the same workflow, per request (`NONE` if last or none).
@@ -114,8 +111,6 @@ impl<'a> Sim<'a> {
             w_in: bcfg.w_in,
             w_out: bcfg.w_out,
             fleet,
-            admitted_prompt_tokens: 0,
-            cached_prompt_tokens: 0,
             reqs: vec![ReqState::default(); w.len()],
             heap: BinaryHeap::new(),
             seq: 0,

@@ -85,6 +85,7 @@ impl Sim<'_> {
         q.preemptions += 1;
         q.queued_at = t;
         self.timeline.wait(t, self.w.tenant[i]);
+        self.fleet_waits(self.w.tenant[i], true);
     }
 
     /// Updates request `i`'s computed tokens for a step entry and adds it to `work`.
@@ -95,13 +96,12 @@ impl Sim<'_> {
             let rep = &mut self.replicas[r];
             rep.waiting_blocks = rep.waiting_blocks.saturating_sub(blocks);
             self.timeline.unwait(t, tenant);
+            self.fleet_waits(tenant, false);
         }
         let q = &mut self.reqs[i];
         if !q.running {
             q.running = true;
             q.computed = cached;
-            self.admitted_prompt_tokens += u64::from(self.w.prompt[i]);
-            self.cached_prompt_tokens += u64::from(cached.min(self.w.prompt[i]));
             q.waited += t - q.queued_at;
             if q.preemptions == 0 {
                 q.cached_at_admission = cached;

@@ -121,7 +121,8 @@ pub struct Report {
     pub gpu_utilization: f64,
     pub kv_utilization: f64,
     pub steps: u64,
-    /// Share of prompt tokens found in the replica's prefix cache at admission.
+    /// `summary.prefix_hit_rate`: the share of finished requests' prompt tokens found in the
+    /// prefix cache at their first admission (one definition, [`GroupReport::prefix_hit_rate`]).
     pub prefix_hit_rate: f64,
     pub summary: GroupReport,
     pub tenants: Vec<TenantReport>,
@@ -159,7 +160,7 @@ impl Acc {
         }
         self.finished += 1;
         self.input += u64::from(prompt);
-        self.cached += u64::from(q.cached_at_admission);
+        self.cached += u64::from(q.cached_at_admission.min(prompt));
         self.output += u64::from(q.generated);
         let (ttft, e2e) = (q.first - q.arrival, q.finish - q.arrival);
         let tpot = (q.generated > 1).then(|| (q.finish - q.first) / f64::from(q.generated - 1));
@@ -204,6 +205,7 @@ impl Report {
         let kv: f64 = sim.replicas.iter().map(|r| r.kv_s).sum();
         let fleet = duration * sim.replicas.len() as f64;
         let service = tenant_service(sim);
+        let summary = all.report("all".into(), duration);
         Report {
             name: sim.cfg.name.clone(),
             config: sim.cfg.clone(),
@@ -213,9 +215,8 @@ impl Report {
             gpu_utilization: busy / fleet,
             kv_utilization: kv / fleet,
             steps: sim.replicas.iter().map(|r| r.steps).sum(),
-            prefix_hit_rate: sim.cached_prompt_tokens as f64
-                / sim.admitted_prompt_tokens.max(1) as f64,
-            summary: all.report("all".into(), duration),
+            prefix_hit_rate: summary.prefix_hit_rate,
+            summary,
             tenants: tenants
                 .into_iter()
                 .zip(&sim.tenants)

@@ -2,9 +2,16 @@
 //! pool, reports its queue and KV figures before every routing decision and publishes its
 //! prefix-cache events (the exact cache, as vLLM's KV events give a production router);
 //! served tokens are charged to the router's fleet-wide tenant counters as they are served.
+//!
+//! A tenant is backlogged in the fleet's counters ([`crate::routing::FleetShare::begin`] /
+//! `end`) while it has requests *waiting* on some replica (routed and not admitted, or
+//! preempted): the same backlog as each engine's own VTC and as the report's fairness, so a
+//! tenant whose queues emptied is lifted when it queues again instead of keeping the credit it
+//! banked while only running requests.
 
 use super::config::{SimConfig, TenantSpec};
 use super::engine::Sim;
+use super::request::Status;
 use crate::batching::{BatchConfig, CacheEvent, Policy};
 use crate::error::Result;
 use crate::routing::{
@@ -95,26 +102,39 @@ impl Sim<'_> {
         self.report_loads();
         let tenant = self.w.tenant[i] as usize;
         let req = RouteRequest {
-            id: i.to_string(),
             tenant: self.tenants[tenant].name.clone(),
             block_hashes: hashes.to_vec(),
             prompt_tokens: self.w.prompt[i],
             ..RouteRequest::default()
         };
-        let route: Route = self
-            .fleet
-            .router
-            .dispatch(&req)
-            .expect("replicas serve any model");
+        let fr = &mut self.fleet;
+        let route: Route = fr.router.dispatch(&req).expect("replicas serve any model");
+        fr.router
+            .note_routed(&route.replica_id)
+            .expect("registered");
+        self.fleet_waits(tenant as u32, true);
         replica_index(&route.replica_id)
     }
 
-    /// Request `i` is done (finished or refused after routing).
+    /// Request `i` is done (finished, or refused after routing while it waited).
     pub(crate) fn route_done(&mut self, i: usize) {
-        self.fleet
-            .router
-            .finish(&i.to_string(), 0.0)
-            .expect("routed once");
+        let id = replica_id(self.reqs[i].replica as usize);
+        self.fleet.router.note_done(&id).expect("registered");
+        if self.reqs[i].status != Status::Finished {
+            self.fleet_waits(self.w.tenant[i], false);
+        }
+    }
+
+    /// One request of `tenant` starts (`true`: routed or preempted) or stops (admitted or
+    /// refused) waiting: its fleet backlog.
+    pub(crate) fn fleet_waits(&mut self, tenant: u32, waits: bool) {
+        let a = self.fleet.accounts[tenant as usize];
+        let fleet = self.fleet.router.fleet_mut();
+        if waits {
+            fleet.begin(a);
+        } else {
+            fleet.end(a);
+        }
     }
 
     /// Credits `amount` weighted tokens served to request `i`'s tenant at `t`: the report's
