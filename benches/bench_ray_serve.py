@@ -164,7 +164,13 @@ def start_ray(attempts: int = 3) -> None:
     127.0.0.1); Ray gives its raylet 30 s to register, which a loaded machine can miss."""
     for attempt in range(attempts):
         try:
-            ray.init(num_cpus=8, log_to_driver=False, _node_ip_address="127.0.0.1", include_dashboard=False)
+            ray.init(
+                address="local",  # a new instance: not the machine's latest (another session's)
+                num_cpus=8,
+                log_to_driver=False,
+                _node_ip_address="127.0.0.1",
+                include_dashboard=False,
+            )
             return
         except Exception as e:  # Ray raises a bare Exception for the startup timeout
             ray.shutdown()
