@@ -101,6 +101,11 @@ def test_routing_follows_the_core_choice(app):
         last = ray.get(s.recent_decisions.remote())[-1]
         assert (last.tenant, last.prompt_blocks) == (tenant, len(gpuplane.prompt_block_hashes(prompt, 16)))
         assert got["replica"] == last.choice.replica_id, (i, last.choice.reason)
+    # Serve tells the router each request completed: none stays counted in flight.
+    wait_until(
+        lambda: all(r.in_flight == 0 for r in ray.get(s.replicas.remote())),
+        what="every completed request off its replica's in-flight count",
+    )
 
 
 def test_tenant_travels_with_the_request_into_replica_reports(app):
