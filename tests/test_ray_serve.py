@@ -56,14 +56,16 @@ def cached_on_state() -> dict[str, int]:
 
 
 def wait_for_idle_reports() -> None:
-    """Waits for two more reports per replica, and for every replica to be idle with all the
+    """Waits for two more reports, and for every replica to be reported idle with all the
     prompts' blocks cached."""
     blocks = sum(len(gpuplane.prompt_block_hashes(p, 16)) for p in PROMPTS)
     seen = ray.get(state().staleness.remote()).reports
 
     def settled() -> bool:
         rs = ray.get(state().replicas.remote())
-        idle = all(r.running == 0 and r.waiting == 0 and r.kv_usage == 0 for r in rs)
+        # No load at all: each replica's last report came after its last request (the prompt
+        # blocks dispatched since a report count as load until the next one).
+        idle = all(r.running == 0 and r.waiting == 0 and r.load_blocks == 0 for r in rs)
         fresh = ray.get(state().staleness.remote()).reports >= seen + 2 * REPLICAS
         return fresh and idle and sum(r.cached_blocks for r in rs) >= blocks
 

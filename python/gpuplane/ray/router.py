@@ -6,7 +6,9 @@ reads the tenant, prompt and adapter (:mod:`gpuplane.ray.request`), hashes the p
 blocks, and asks the routing state (:mod:`gpuplane.ray.state`) for the core's choice among
 Serve's live replicas, forwarding the replicas' ``record_routing_stats`` reports when they
 change. Serve then sends the request there, or, if that replica's queue is full, backs off and
-asks again.
+asks again. The state dispatches each choice in the core under Serve's internal request id:
+its prompt blocks count as that replica's load until the replica's next report, and it is in
+flight there until Serve reports it completed (``on_request_completed``) or asks again.
 """
 
 from __future__ import annotations

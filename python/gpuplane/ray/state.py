@@ -32,13 +32,16 @@ class ReplicaView:
 
 @dataclass(frozen=True)
 class ReplicaSummary:
-    """A replica as the state holds it (plain values: it crosses Ray's object store)."""
+    """A replica as the state holds it (plain values: it crosses Ray's object store);
+    ``load_blocks``: the load the core charges it, in KV blocks (reported use and queue, plus
+    the prompt blocks dispatched to it since its last report)."""
 
     id: str
     waiting: int
     running: int
     in_flight: int
     kv_usage: float
+    load_blocks: float
     cached_blocks: int
     adapters: tuple[str, ...]
     tenant_service: Mapping[str, float]
@@ -51,6 +54,7 @@ class ReplicaSummary:
             r.running,
             r.in_flight,
             r.kv_usage,
+            r.load_blocks,
             r.cached_blocks,
             tuple(r.resident_adapters),
             r.tenant_service,
