@@ -57,6 +57,10 @@ def test_the_router_sends_a_prompt_with_the_cached_system_prompt_to_that_engine(
     assert "prefix +4" in reason
 
 
+def test_blocks_of_an_unknown_prefix_or_a_lora_adapter_are_not_counted(run):
+    assert run["skipped"] == {"orphan": True, "lora": True}
+
+
 def test_a_cleared_cache_leaves_no_cached_blocks(run):
     # reset_prefix_cache publishes AllBlocksCleared; the one-token prompt after it has no full block.
     assert run["cached_after_reset"] == []

@@ -45,6 +45,22 @@ def feed(llm: Any, figures: VllmFigures) -> dict[str, Any]:
     return seen
 
 
+def skipped_events(figures: VllmFigures) -> dict[str, bool]:
+    """vLLM's own event objects that the figures must not count: a block whose parent they never
+    saw (its prefix is unknown) and a block stored under a LoRA adapter."""
+    from vllm.distributed.kv_events import BlockStored
+
+    before = figures.cached_block_hashes()
+    tokens = list(range(BLOCK))
+    common = {"token_ids": tokens, "block_size": BLOCK, "lora_id": None, "medium": None}
+    orphan = BlockStored(block_hashes=[10**9], parent_block_hash=10**9 + 1, lora_name=None, **common)
+    lora = BlockStored(block_hashes=[10**9 + 2], parent_block_hash=None, lora_name="my-lora", **common)
+    figures.apply([orphan])
+    after_orphan = figures.cached_block_hashes()
+    figures.apply([lora])
+    return {"orphan": after_orphan == before, "lora": figures.cached_block_hashes() == before}
+
+
 def main(model: str, out: str) -> None:
     from vllm.config import KVEventsConfig
 
@@ -71,6 +87,7 @@ def main(model: str, out: str) -> None:
     views = [ReplicaView("vllm", 8, after.to_stats()), ReplicaView("other", 8, None)]
     question = SYSTEM + [9] * BLOCK
     choice = state.route(views, "a", "", gpuplane.prompt_block_hashes(question, BLOCK), "q", len(question))
+    skipped = skipped_events(figures)
     llm.reset_prefix_cache()
     engine.generate(llm, [engine.TokensPrompt([5] * 8)], engine.params(1))  # a step publishes the clear
     result = {
@@ -88,6 +105,7 @@ def main(model: str, out: str) -> None:
         "choice": [choice.replica_id, choice.reason],
         "cached_after_reset": figures.cached_block_hashes(),
         "repr": repr(figures),
+        "skipped": skipped,
     }
     with open(out, "w") as f:
         json.dump(result, f)
