@@ -9,12 +9,16 @@ too; it runs here without a GPU, imported from its defining module since ``ray.s
 needs vLLM or SGLang): the tenant's 512-byte system prompt, then bytes unique to the request,
 ContextTokens long (capped at ``--max-prompt``); GeneratedTokens capped at ``--max-output``.
 
+Each router first serves one 1-token request (timed: it starts the router, and the shared
+state's actor), then 20 more unmeasured, so that the replay measures routing, not start-up.
 Per router: prefix hit rate (prompt tokens found cached / prompt tokens), client-side TTFT
 p50/p99 (send to first token), per-tenant mean TTFT and its max/min spread. Then the routing
 overhead: the core call in-process, through the shared state actor, and the end-to-end latency
 of a 1-token request per router; and the staleness of the replica reports the state received.
+Ray binds loopback only; Serve runs without its HTTP proxy (the replay uses handles).
 
 Usage: python benches/bench_ray_serve.py [--replicas 4] [--requests 300] [--rate 30]
+[--routers "gpuplane,Ray PowerOfTwoChoices"]
 """
 
 from __future__ import annotations
@@ -123,9 +127,11 @@ def deploy(name: str, config: RequestRouterConfig, replicas: int):
     return serve.run(d.bind(max_running=8, kv_blocks=384, block_size=16), name=name, route_prefix=None)
 
 
-async def tiny_latency(handle, n: int) -> float:
+async def tiny_latency(handle, n: int, warm: bool = True) -> float:
+    """Mean latency of ``n`` sequential 1-token requests (after one unmeasured, when ``warm``)."""
     req = Request("x" * 40, "a", 1)
-    await handle.remote(req)
+    if warm:
+        await handle.remote(req)
     start = time.perf_counter()
     for _ in range(n):
         await handle.remote(req)
@@ -139,8 +145,9 @@ def core_call_us(replicas: int, n: int = 2000) -> float:
     views = [ReplicaView(v.id, 8) for v in views]
     hashes = gpuplane.prompt_block_hashes("y" * 1024, 16)
     start = time.perf_counter()
-    for _ in range(n):
-        st.route(views, "a", "", hashes)
+    for i in range(n):  # one request's routing: its decision, then its completion
+        st.route(views, "a", "", hashes, f"q{i}", 1024)
+        st.done(f"q{i}")
     return 1e6 * (time.perf_counter() - start) / n
 
 
@@ -157,6 +164,25 @@ def actor_call_ms(app: str, replicas: int, n: int = 300) -> float:
     return 1000 * (time.perf_counter() - start) / n
 
 
+def start_ray(attempts: int = 3) -> None:
+    """A local Ray instance on loopback (started with this node address, every process binds
+    127.0.0.1); Ray gives its raylet 30 s to register, which a loaded machine can miss."""
+    for attempt in range(attempts):
+        try:
+            ray.init(
+                address="local",  # a new instance: not the machine's latest (another session's)
+                num_cpus=8,
+                log_to_driver=False,
+                _node_ip_address="127.0.0.1",
+                include_dashboard=False,
+            )
+            return
+        except Exception as e:  # Ray raises a bare Exception for the startup timeout
+            ray.shutdown()
+            if "timed out during startup" not in str(e) or attempt == attempts - 1:
+                raise
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--replicas", type=int, default=4)
@@ -165,15 +191,23 @@ def main() -> None:
     ap.add_argument("--max-prompt", type=int, default=1536)
     ap.add_argument("--max-output", type=int, default=48)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--routers", default="", help="comma-separated label prefixes (default: all)")
     args = ap.parse_args()
-    ray.init(num_cpus=8, log_to_driver=False)
+    start_ray()
+    serve.start(proxy_location="Disabled")  # handles only
     reqs = workload(args.requests, args.rate, args.max_prompt, args.max_output)
     report: dict = {"routers": {}, "overhead": {}}
+    wanted = [w for w in args.routers.split(",") if w]
     for i, (label, config) in enumerate(routers().items()):
+        if wanted and not any(label.startswith(w) for w in wanted):
+            continue
         app = f"bench{i}"
         handle = deploy(app, config, args.replicas)
+        first_ms = 1000 * asyncio.run(tiny_latency(handle, 1, warm=False))
+        asyncio.run(tiny_latency(handle, 20))  # warm: every router instance and actor started
         results = asyncio.run(replay(handle, reqs))
         row = summarize(results)
+        row["first_request_ms"] = first_ms
         row["tiny_request_ms"] = 1000 * asyncio.run(tiny_latency(handle, 200))
         if label.startswith("gpuplane (shared"):
             actor = ray.get_actor(state_actor_name("", app, "llm"), namespace="gpuplane")

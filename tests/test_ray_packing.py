@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 from gpuplane.errors import CapacityError, InvalidRequest, NotFound
 from gpuplane.ray import GpuPacker
-from ray_cluster import ray, ray_cluster, wait_until
+from ray_cluster import listeners, ray, ray_cluster, wait_until
 
 H100, A100_40 = 81_559, 40_960
 
@@ -21,7 +21,7 @@ class Probe:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with ray_cluster([(4, H100), (2, A100_40)]) as c:
+    with ray_cluster([(4, H100), (2, A100_40)], state_api=True) as c:
         yield c
 
 
@@ -80,3 +80,13 @@ def test_bad_configuration_gets_a_clear_error(cluster):
         GpuPacker("tetris")
     with pytest.raises(NotFound):
         GpuPacker().release("never-launched")
+
+
+def test_every_node_and_worker_listens_on_loopback_only(cluster):
+    actor = Probe.remote()
+    ray.get(actor.where.remote(), timeout=60)  # a worker process is up too
+    found = listeners(cluster)
+    assert {"gcs_server", "raylet"} <= {x.process for x in found}, found
+    assert [x for x in found if not x.loopback] == []
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+    ray.kill(actor)

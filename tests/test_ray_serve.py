@@ -11,26 +11,36 @@ from gpuplane.ray import Request, RouterSettings, router_config
 from gpuplane.ray.sim_deployment import SimulatedLLM
 from gpuplane.ray.state import state_actor_name
 from ray import serve
-from ray_cluster import ray, ray_cluster, wait_until
+from ray_cluster import listeners, ray, ray_cluster, wait_until
 
 APP = "sim"
 REPLICAS = 3
 # Long prompts, distinct from the first token: each has its own prefix blocks.
+# Generous: a replica busy with a request on a starved CPU must not be taken for dead.
+HEALTH_CHECK_TIMEOUT_S = 120
 PROMPTS = [f"{chr(65 + i)} " + "shared system prompt " * 12 for i in range(6)]
 
 
 @pytest.fixture(scope="module")
-def app():
-    with ray_cluster([(4, 81_559)]):
-        deployment = serve.deployment(SimulatedLLM).options(
-            num_replicas=REPLICAS,
-            max_ongoing_requests=16,
-            ray_actor_options={"num_cpus": 0},
-            request_router_config=router_config(block_size=16, request_routing_stats_period_s=0.2),
-        )
-        handle = serve.run(deployment.bind(max_running=4), name=APP)
-        yield handle
-        serve.shutdown()
+def cluster():
+    with ray_cluster([(4, 81_559)]) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def app(cluster):
+    # Handles only: no HTTP proxy, which a loaded machine can fail to start in time.
+    serve.start(proxy_location="Disabled")
+    deployment = serve.deployment(SimulatedLLM).options(
+        num_replicas=REPLICAS,
+        max_ongoing_requests=16,
+        ray_actor_options={"num_cpus": 0},
+        request_router_config=router_config(block_size=16, request_routing_stats_period_s=0.2),
+        health_check_timeout_s=HEALTH_CHECK_TIMEOUT_S,
+    )
+    handle = serve.run(deployment.bind(max_running=4), name=APP)
+    yield handle
+    serve.shutdown()
 
 
 def state():
@@ -46,14 +56,16 @@ def cached_on_state() -> dict[str, int]:
 
 
 def wait_for_idle_reports() -> None:
-    """Waits for two more reports per replica, and for every replica to be idle with all the
+    """Waits for two more reports, and for every replica to be reported idle with all the
     prompts' blocks cached."""
     blocks = sum(len(gpuplane.prompt_block_hashes(p, 16)) for p in PROMPTS)
     seen = ray.get(state().staleness.remote()).reports
 
     def settled() -> bool:
         rs = ray.get(state().replicas.remote())
-        idle = all(r.running == 0 and r.waiting == 0 and r.kv_usage == 0 for r in rs)
+        # No load at all: each replica's last report came after its last request (the prompt
+        # blocks dispatched since a report count as load until the next one).
+        idle = all(r.running == 0 and r.waiting == 0 and r.load_blocks == 0 for r in rs)
         fresh = ray.get(state().staleness.remote()).reports >= seen + 2 * REPLICAS
         return fresh and idle and sum(r.cached_blocks for r in rs) >= blocks
 
@@ -91,6 +103,11 @@ def test_routing_follows_the_core_choice(app):
         last = ray.get(s.recent_decisions.remote())[-1]
         assert (last.tenant, last.prompt_blocks) == (tenant, len(gpuplane.prompt_block_hashes(prompt, 16)))
         assert got["replica"] == last.choice.replica_id, (i, last.choice.reason)
+    # Serve tells the router each request completed: none stays counted in flight.
+    wait_until(
+        lambda: all(r.in_flight == 0 for r in ray.get(s.replicas.remote())),
+        what="every completed request off its replica's in-flight count",
+    )
 
 
 def test_tenant_travels_with_the_request_into_replica_reports(app):
@@ -122,6 +139,17 @@ def test_a_dead_replica_is_routed_around(app, tmp_path):
     served = [call(app, "x")["replica"] for _ in range(6)]
     assert victim not in served
     wait_until(lambda: victim not in cached_on_state(), what="the dead replica leaving the state")
+
+
+def test_the_cluster_listens_on_loopback_only_but_for_serves_replica_grpc(cluster, app):
+    call(app, "loopback")  # a replica and the router's state actor are up
+    found = listeners(cluster)
+    assert {x.process for x in found if x.process.startswith("gcs_server")}, found
+    # Ray Serve's replica starts its inter-deployment gRPC server on "[::]:0", hard-coded in
+    # ray/serve/_private/replica.py (Ray 2.60): the one socket not on loopback.
+    outside = [x for x in found if not x.loopback]
+    assert all(x.process == "ray::ServeRepli" and x.address in ("*", "[::]") for x in outside), outside
+    assert any(x.loopback and x.process == "raylet" for x in found), found
 
 
 def test_bad_router_settings_name_the_field():

@@ -11,6 +11,8 @@ from gpuplane.ray import EngineFigures, Request, RoutingStatsMixin, figures_from
 from gpuplane.ray.packing import MEMORY_LABEL, _memory_of
 from gpuplane.ray.request import request_fields
 from gpuplane.ray.state import ReplicaView, RoutingState
+from hypothesis import given
+from hypothesis import strategies as hs
 
 
 def test_prompt_block_hashes_text_and_ids_agree_and_errors_name_the_field():
@@ -20,6 +22,22 @@ def test_prompt_block_hashes_text_and_ids_agree_and_errors_name_the_field():
         gpuplane.prompt_block_hashes([1, -1], 2)
     with pytest.raises(InvalidRequest, match="block_size"):
         gpuplane.prompt_block_hashes("ab", 0)
+    with pytest.raises(InvalidRequest, match="parent"):
+        gpuplane.prompt_block_hashes("ab", 1, parent=-1)
+    with pytest.raises(InvalidRequest, match="parent"):
+        gpuplane.prompt_block_hashes("ab", 1, parent=2**64)
+
+
+@given(hs.lists(hs.integers(0, 2**32 - 1), max_size=64), hs.integers(1, 8), hs.integers(1, 8))
+def test_blocks_hashed_after_their_parent_are_the_prompts_own(tokens, block_size, split_block):
+    # What VllmFigures relies on: an engine's blocks, hashed after their parent's hash as they
+    # are stored, get the hashes the router computes for the whole prompt.
+    whole = gpuplane.prompt_block_hashes(tokens, block_size)
+    if split_block > len(whole):
+        return
+    tail = tokens[split_block * block_size :]
+    after = gpuplane.prompt_block_hashes(tail, block_size, parent=whole[split_block - 1])
+    assert after == whole[split_block:]
 
 
 def test_scheduler_reports_the_hashes_of_its_cached_prompt_blocks():
@@ -73,16 +91,50 @@ def test_state_counts_in_flight_so_one_report_does_not_attract_every_request():
     st = RoutingState(block_size=2)
     views = [view("r1", EngineFigures(block_size=2)), view("r2", EngineFigures(block_size=2))]
     chosen = []
-    for _ in range(4):
-        chosen.append(st.route(views, "a", "", []).replica_id)
+    for i in range(4):
+        chosen.append(st.route(views, "a", "", [], f"q{i}").replica_id)
         views = [view("r1", None), view("r2", None)]
     assert sorted(chosen) == ["r1", "r1", "r2", "r2"]
-    st.done("r1")
-    st.done("r1")
-    assert st.route(views, "a", "", []).replica_id == "r1"
+    done_on_r1 = [f"q{i}" for i, r in enumerate(chosen) if r == "r1"]
+    for rid in done_on_r1:
+        st.done(rid)
+    st.done(done_on_r1[0])  # a second completion of the same request changes nothing
+    assert {r.id: r.in_flight for r in st.replicas()} == {"r1": 0, "r2": 2}
     # Asked again for the same request: the earlier choice is no longer counted there.
-    assert st.route(views, "a", "", [], replaces="r1").replica_id == "r1"
+    assert st.route(views, "a", "", [], "again").replica_id == "r1"
+    assert st.route(views, "a", "", [], "again").replica_id == "r1"
     assert {r.id: r.in_flight for r in st.replicas()} == {"r1": 1, "r2": 2}
+
+
+def test_a_burst_between_reports_spreads_off_the_replica_holding_the_prefix():
+    # r1 holds the tenant's 8-block system prompt; each request brings 12 more blocks. The
+    # report does not show requests routed since it was taken: the state counts their prompt
+    # blocks as r1's load, so the second request of the burst goes to r2.
+    system = list(range(16))
+    cached = tuple(gpuplane.prompt_block_hashes(system, 2))
+    views = [
+        view("r1", EngineFigures(cached_block_hashes=cached, block_size=2)),
+        view("r2", EngineFigures(block_size=2)),
+    ]
+    st = RoutingState(block_size=2)
+    chosen = []
+    for i in range(2):
+        prompt = system + [100 + i] * 24
+        hashes = gpuplane.prompt_block_hashes(prompt, 2)
+        chosen.append(st.route(views, "a", "", hashes, f"q{i}", len(prompt)).replica_id)
+        views = [view("r1", None), view("r2", None)]
+    assert chosen == ["r1", "r2"], [d.choice.reason for d in st.recent_decisions()]
+
+
+def test_queued_prompt_blocks_in_a_report_outweigh_a_cached_prefix():
+    system = list(range(16))
+    cached = tuple(gpuplane.prompt_block_hashes(system, 2))
+    busy = EngineFigures(waiting=2, waiting_blocks=40, cached_block_hashes=cached, block_size=2)
+    st = RoutingState(block_size=2)
+    hashes = gpuplane.prompt_block_hashes(system + [7] * 8, 2)
+    choice = st.route([view("r1", busy), view("r2", EngineFigures(block_size=2))], "a", "", hashes, "q")
+    assert choice.replica_id == "r2", choice.reason
+    assert {r.id: r.waiting for r in st.replicas()} == {"r1": 2, "r2": 0}
 
 
 def test_a_gpu_node_without_memory_is_refused_naming_the_setting():

@@ -1025,11 +1025,15 @@ class Router:
     def replicas(self) -> list[ReplicaStatus]: ...
     def __len__(self) -> int: ...
 
-def prompt_block_hashes(tokens: str | Sequence[int], block_size: int) -> list[int]:
+def prompt_block_hashes(
+    tokens: str | Sequence[int], block_size: int, *, parent: int | None = None
+) -> list[int]:
     """Hashes of the prompt's full KV blocks of ``block_size`` tokens, in order; block ``i``'s
     hash chains block ``i - 1``'s with its tokens, and is the same in every process and
-    version. ``tokens`` are token ids (0..2**32), or text whose UTF-8 bytes are the tokens.
-    Bad input: :class:`InvalidRequest` naming the field (``tokens[3]``, ``block_size``)."""
+    version. With ``parent`` (a block hash), the hashes of blocks that follow that block: an
+    engine's newly cached blocks, hashed after their parent. ``tokens`` are token ids
+    (0..2**32), or text whose UTF-8 bytes are the tokens. Bad input: :class:`InvalidRequest`
+    naming the field (``tokens[3]``, ``block_size``, ``parent``)."""
 
 def simulate_llm_json(
     arrival: _FloatColumn,

@@ -14,13 +14,15 @@ _SEQ = itertools.count(1)
 @dataclass(frozen=True)
 class EngineFigures:
     """A replica's load as the core ``Router`` reads it: ``waiting`` and ``running`` requests,
-    ``kv_usage`` (0..1), the hashes of its cached prompt blocks
+    ``kv_usage`` (0..1), ``waiting_blocks`` (KV blocks the waiting requests' prompts need: the
+    queued work the cost model weighs against a cached prefix), the hashes of its cached prompt blocks
     (:func:`gpuplane.prompt_block_hashes` at ``block_size``), resident LoRA ``adapters`` and
     weighted tokens served per tenant; ``max_running`` and ``kv_blocks`` size it."""
 
     waiting: int = 0
     running: int = 0
     kv_usage: float = 0.0
+    waiting_blocks: int = 0
     cached_block_hashes: tuple[int, ...] = ()
     adapters: tuple[str, ...] = ()
     tenant_service: Mapping[str, float] = field(default_factory=dict)
@@ -31,6 +33,7 @@ class EngineFigures:
     def __repr__(self) -> str:
         return (
             f"EngineFigures(waiting={self.waiting}, running={self.running}, kv_usage={self.kv_usage:.3f}, "
+            f"waiting_blocks={self.waiting_blocks}, "
             f"cached_blocks={len(self.cached_block_hashes)}, adapters={list(self.adapters)}, "
             f"tenants={sorted(self.tenant_service)}, max_running={self.max_running})"
         )
@@ -45,6 +48,7 @@ class EngineFigures:
             "waiting": self.waiting,
             "running": self.running,
             "kv_usage": self.kv_usage,
+            "waiting_blocks": self.waiting_blocks,
             "cached_block_hashes": list(self.cached_block_hashes),
             "resident_adapters": list(self.adapters),
             "tenant_service": dict(self.tenant_service),

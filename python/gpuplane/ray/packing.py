@@ -235,8 +235,14 @@ def _ray_placement(p: gpuplane.Placement) -> RayPlacement:
 
 
 def _dead_actor_ids(actor_ids: Sequence[str]) -> list[str]:
+    import ray
     from ray.util.state import list_actors
 
     wanted = set(actor_ids)
-    dead = list_actors(filters=[("state", "=", "DEAD")], limit=10_000, raise_on_missing_output=False)
+    # The connected cluster's own address: without one, the state API takes the machine's
+    # latest Ray instance, which need not be this driver's.
+    address = ray.get_runtime_context().gcs_address
+    dead = list_actors(
+        address=address, filters=[("state", "=", "DEAD")], limit=10_000, raise_on_missing_output=False
+    )
     return [a.actor_id for a in dead if a.actor_id in wanted]

@@ -33,14 +33,19 @@ class RoutingStatsMixin(ABC):
         return self.routing_figures().to_stats()
 
 
-def figures_from_scheduler(sched: gpuplane.BatchScheduler, adapters: Sequence[str] = ()) -> EngineFigures:
-    """The figures of an engine driven by a gpuplane ``BatchScheduler``."""
+def figures_from_scheduler(
+    sched: gpuplane.BatchScheduler, adapters: Sequence[str] = (), waiting_blocks: int = 0
+) -> EngineFigures:
+    """The figures of an engine driven by a gpuplane ``BatchScheduler``; ``waiting_blocks``:
+    the KV blocks of its waiting requests' prompts, which the engine counts (the scheduler
+    does not report them)."""
     m = sched.metrics()
     cfg = sched.config
     return EngineFigures(
         waiting=m.waiting,
         running=m.running,
         kv_usage=m.kv_usage,
+        waiting_blocks=waiting_blocks,
         cached_block_hashes=tuple(sched.cached_block_hashes()),
         adapters=tuple(adapters),
         tenant_service={t.tenant: t.service for t in m.tenants.values()},

@@ -59,3 +59,8 @@ def request_fields(args: Sequence[Any], kwargs: Mapping[str, Any], adapter: str)
     if prompt is None:
         prompt = _field(obj, "prompt")
     return RequestFields(str(tenant), prompt if prompt is not None else "", adapter or "")
+
+
+def prompt_length(prompt: str | Sequence[int]) -> int:
+    """Prompt tokens as the router hashes them: token ids, or a text's UTF-8 bytes."""
+    return len(prompt.encode()) if isinstance(prompt, str) else len(prompt)

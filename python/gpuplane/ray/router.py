@@ -6,7 +6,9 @@ reads the tenant, prompt and adapter (:mod:`gpuplane.ray.request`), hashes the p
 blocks, and asks the routing state (:mod:`gpuplane.ray.state`) for the core's choice among
 Serve's live replicas, forwarding the replicas' ``record_routing_stats`` reports when they
 change. Serve then sends the request there, or, if that replica's queue is full, backs off and
-asks again.
+asks again. The state dispatches each choice in the core under Serve's internal request id:
+its prompt blocks count as that replica's load until the replica's next report, and it is in
+flight there until Serve reports it completed (``on_request_completed``) or asks again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ray.serve.request_router import FIFOMixin, PendingRequest, ReplicaID, Reque
 import gpuplane
 from gpuplane.ray.config import RouterSettings
 from gpuplane.ray.figures import is_report
-from gpuplane.ray.request import request_fields
+from gpuplane.ray.request import prompt_length, request_fields
 from gpuplane.ray.state import ReplicaView, RoutingState, shared_state, state_actor_name
 
 
@@ -30,7 +32,6 @@ class Router(FIFOMixin, RequestRouter):
     def initialize_state(self, **kwargs: Any) -> None:
         self._settings = RouterSettings.parse(kwargs)
         self._sent: dict[str, tuple[Any, ...]] = {}
-        self._chosen: dict[str, str] = {}
         self._route_seconds = 0.0
         self._route_count = 0
         if self._settings.state == "local":
@@ -51,21 +52,17 @@ class Router(FIFOMixin, RequestRouter):
         fields = request_fields(args, kwargs, adapter)
         hashes = gpuplane.prompt_block_hashes(fields.prompt, self._settings.block_size)
         views = [self._view(r) for r in candidate_replicas]
-        request_id = pending_request.metadata.internal_request_id if pending_request else None
+        request_id = pending_request.metadata.internal_request_id if pending_request else ""
         start = time.perf_counter()
         choice = await self._call(
-            "route", views, fields.tenant, fields.adapter, hashes, self._chosen.get(request_id)
+            "route", views, fields.tenant, fields.adapter, hashes, request_id, prompt_length(fields.prompt)
         )
         self._route_seconds += time.perf_counter() - start
         self._route_count += 1
-        if request_id is not None:
-            self._chosen[request_id] = choice.replica_id
         return [[by_id[choice.replica_id]]]
 
     def on_request_completed(self, replica_id: ReplicaID, internal_request_id: str) -> None:
-        chosen = self._chosen.pop(internal_request_id, None)
-        if chosen is not None:
-            self._fire("done", chosen)
+        self._fire("done", internal_request_id)
 
     def update_replicas(self, replicas: list[RunningReplica]) -> None:
         # Serve calls this when the replica set or a replica's routing stats change: forward

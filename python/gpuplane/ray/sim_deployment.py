@@ -49,7 +49,7 @@ class SimulatedLLM(RoutingStatsMixin):
         return adapter_id
 
     def routing_figures(self) -> EngineFigures:
-        return figures_from_scheduler(self.engine.scheduler)
+        return figures_from_scheduler(self.engine.scheduler, waiting_blocks=self.engine.waiting_blocks)
 
     def whoami(self) -> str:
         return self.replica_id

@@ -42,8 +42,10 @@ def prompt_tokens(prompt: str | Sequence[int]) -> list[int]:
 
 
 class _Pending:
-    def __init__(self, loop: asyncio.AbstractEventLoop, prompt_len: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, prompt_len: int, blocks: int) -> None:
         self.start = time.monotonic()
+        self.blocks = blocks
+        self.admitted = False
         self.first = loop.create_future()
         self.done = loop.create_future()
         self.prompt_len = prompt_len
@@ -61,6 +63,8 @@ class SimulatedEngine:
         self._wake = asyncio.Event()
         self._t0 = time.monotonic()
         self._loop_task: asyncio.Task[None] | None = None
+        self.waiting_blocks = 0
+        """KV blocks of the prompts of the requests not yet admitted."""
 
     async def generate(self, tokens: Sequence[int], tenant: str, max_tokens: int) -> Generation:
         """Queues the request and waits for it to finish."""
@@ -69,13 +73,17 @@ class SimulatedEngine:
         now = time.monotonic() - self._t0
         req = gpuplane.Request(rid, tenant, len(tokens), max_tokens, arrival=now, block_hashes=hashes)
         self.scheduler.add(req)
-        p = self._pending[rid] = _Pending(asyncio.get_running_loop(), len(tokens))
+        p = self._pending[rid] = _Pending(asyncio.get_running_loop(), len(tokens), self._blocks(len(tokens)))
+        self.waiting_blocks += p.blocks
         self._ensure_running()
         first = await p.first
         generated = await p.done
         return Generation(
             first - p.start, time.monotonic() - p.start, p.prompt_len, p.cached_tokens, generated
         )
+
+    def _blocks(self, tokens: int) -> int:
+        return -(-tokens // self.scheduler.config.block_size)
 
     def _ensure_running(self) -> None:
         if self._loop_task is None or self._loop_task.done():
@@ -96,7 +104,11 @@ class SimulatedEngine:
     def _apply(self, plan: gpuplane.StepPlan) -> None:
         block_size = self.scheduler.config.block_size
         for rid in plan.admitted.tolist():
-            self._pending[rid].cached_tokens = len(plan.blocks(rid)[1]) * block_size
+            p = self._pending[rid]
+            p.cached_tokens = len(plan.blocks(rid)[1]) * block_size
+            if not p.admitted:  # preempted and readmitted: counted once
+                p.admitted = True
+                self.waiting_blocks -= p.blocks
         sampled = [int(i) for i, s in zip(plan.ids.tolist(), plan.samples.tolist(), strict=True) if s]
         now = time.monotonic()
         for rid in sampled:

@@ -32,13 +32,16 @@ class ReplicaView:
 
 @dataclass(frozen=True)
 class ReplicaSummary:
-    """A replica as the state holds it (plain values: it crosses Ray's object store)."""
+    """A replica as the state holds it (plain values: it crosses Ray's object store);
+    ``load_blocks``: the load the core charges it, in KV blocks (reported use and queue, plus
+    the prompt blocks dispatched to it since its last report)."""
 
     id: str
     waiting: int
     running: int
     in_flight: int
     kv_usage: float
+    load_blocks: float
     cached_blocks: int
     adapters: tuple[str, ...]
     tenant_service: Mapping[str, float]
@@ -51,6 +54,7 @@ class ReplicaSummary:
             r.running,
             r.in_flight,
             r.kv_usage,
+            r.load_blocks,
             r.cached_blocks,
             tuple(r.resident_adapters),
             r.tenant_service,
@@ -102,16 +106,25 @@ class RoutingState:
         tenant: str,
         adapter: str,
         block_hashes: Sequence[int],
-        replaces: str | None = None,
+        request_id: str = "",
+        prompt_tokens: int = 0,
     ) -> Choice:
-        """The core's choice among ``candidates``, counted in flight there until :meth:`done`
-        (in the same step, so that concurrent callers see it). ``replaces``: the replica this
-        request was routed to before (Serve asked again), no longer in flight there."""
+        """The core's choice among ``candidates``, dispatched there in the same step (so that
+        concurrent callers see it): its prompt blocks count as that replica's load until the
+        replica's next report, and a ``request_id`` counts in flight there until :meth:`done`.
+        A ``request_id`` routed before (Serve asked again) is first taken off its replica."""
         self.sync(candidates)
-        if replaces is not None:
-            self.done(replaces)
-        choice = self.choose(tenant, adapter, block_hashes)
-        self._router.note_routed(choice.replica_id)
+        if request_id:
+            self.done(request_id)
+        r = self._router.route(
+            tenant=tenant,
+            adapter=adapter,
+            block_hashes=block_hashes,
+            prompt_tokens=prompt_tokens,
+            request_id=request_id,
+            record=True,
+        )
+        choice = Choice(r.replica_id, r.reason)
         self._recent.append(RoutedRequest(tenant, len(block_hashes), choice))
         return choice
 
@@ -120,10 +133,11 @@ class RoutingState:
         r = self._router.route(tenant=tenant, adapter=adapter, block_hashes=block_hashes)
         return Choice(r.replica_id, r.reason)
 
-    def done(self, replica_id: str) -> None:
-        """A request routed to ``replica_id`` finished (or failed)."""
-        with contextlib.suppress(NotFound):  # the replica left meanwhile
-            self._router.note_done(replica_id)
+    def done(self, request_id: str) -> None:
+        """The request routed with ``request_id`` finished, failed or is routed again (no-op
+        for an id not routed here)."""
+        with contextlib.suppress(NotFound):
+            self._router.finish(request_id)
 
     def remove(self, replica_id: str) -> None:
         """Drops a replica that died, before Serve's replica set says so."""
@@ -178,6 +192,7 @@ class RoutingState:
             waiting=stats.get("waiting", 0),
             running=stats.get("running", 0),
             kv_usage=stats.get("kv_usage", 0.0),
+            waiting_blocks=stats.get("waiting_blocks", 0),
             cached_block_hashes=stats.get("cached_block_hashes", ()),
             resident_adapters=sorted(set(stats.get("resident_adapters", ())) | set(c.adapters)),
             tenant_service=stats.get("tenant_service", {}),

@@ -20,10 +20,17 @@ fn mix(mut z: u64) -> u64 {
 /// Hashes of the prompt's full blocks of `block_size` tokens, in order (a partial last block
 /// has none). `InvalidRequest` for a zero `block_size`.
 pub fn prompt_block_hashes(tokens: &[u32], block_size: u32) -> Result<Vec<u64>> {
+    block_hashes_after(ROOT, tokens, block_size)
+}
+
+/// [`prompt_block_hashes`] of blocks that follow a block whose hash is `parent`: the hashes of
+/// the blocks of `tokens` as they are in any prompt whose earlier blocks hash to `parent` (an
+/// engine reporting blocks cached one step at a time, after their parent).
+pub fn block_hashes_after(parent: u64, tokens: &[u32], block_size: u32) -> Result<Vec<u64>> {
     if block_size == 0 {
         return Err(Error::invalid("block_size", "must be >= 1"));
     }
-    let mut parent = ROOT;
+    let mut parent = parent;
     let hashes = tokens
         .chunks_exact(block_size as usize)
         .map(|block| {
@@ -95,6 +102,15 @@ mod tests {
         let a = prompt_block_hashes(&[1, 2, 3, 4], 2).unwrap();
         let b = prompt_block_hashes(&[9, 2, 3, 4], 2).unwrap();
         assert_ne!(a[1], b[1]);
+    }
+
+    #[test]
+    fn blocks_after_a_parent_continue_its_chain() {
+        let tokens: Vec<u32> = (0..12).collect();
+        let whole = prompt_block_hashes(&tokens, 4).unwrap();
+        let tail = block_hashes_after(whole[0], &tokens[4..], 4).unwrap();
+        assert_eq!(tail, whole[1..]);
+        assert!(block_hashes_after(whole[0], &tokens[4..], 0).is_err());
     }
 
     #[test]
