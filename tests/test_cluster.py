@@ -103,6 +103,7 @@ def test_module_constants():
         "fgd",
         "dotprod",
         "clustering",
+        "fgd_fill",
     ]
     assert isinstance(gpuplane.SNAPSHOT_VERSION, int) and gpuplane.SNAPSHOT_VERSION >= 1
     assert isinstance(gpuplane.__version__, str) and gpuplane.__version__.count(".") >= 2

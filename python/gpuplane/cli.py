@@ -45,6 +45,13 @@ def parser() -> argparse.ArgumentParser:
         help="gpuplane's replay, or the FGD paper's artifact exactly (pods sorted by name, shuffled, "
         "samples appended; integer node scores, seeded node names; its 95%% typical pods for fgd)",
     )
+    placement.add_argument(
+        "--variant",
+        metavar="KIND:PERCENT",
+        help="resample the pod list as the FGD paper's variants are: gpushare:P (sharing pods request "
+        "P%% of GPUs), multigpu:P (multi-GPU pods do), gpuspec:P (P%% of GPU pods name one model), "
+        "cpu:P (CPU-only pods at P%% of their number); seeded, the same list for every policy",
+    )
     placement.add_argument("--json", metavar="FILE", help="also write per-run results as JSON")
     placement.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     placement.add_argument(

@@ -19,6 +19,7 @@ from gpuplane.simulate.placement import (
     replay_departures,
 )
 from gpuplane.simulate.synthetic import synthetic_nodes, synthetic_pods
+from gpuplane.simulate.variants import derive_variant
 from gpuplane.traces.openb import read_nodes, read_pods
 
 
@@ -36,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
         nodes, pods, source = read_nodes(args.nodes), read_pods(args.pods), f"{args.nodes} + {args.pods}"
     else:
         nodes, pods, source = synthetic_nodes(), synthetic_pods(), "built-in synthetic cluster and workload"
+    if getattr(args, "variant", None):
+        pods = derive_variant(pods, nodes, args.variant)
+        source += f", variant {args.variant}"
     gpus = sum(n.gpus for n in nodes)
     print(f"trace: {source}: {len(nodes)} nodes, {gpus} GPUs, {len(pods)} pods")
     seeds = f"seeds 0..{args.seeds - 1}"
@@ -46,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
     runs = [(p, s) for p in args.policies for s in range(args.seeds)]
     bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
     results = [replay(nodes, pods, p, s, args.target, args.distribution, args.protocol) for p, s in bar]
-    print(table(results, args.policies, with_reference=args.nodes is not None))
+    print(
+        table(
+            results,
+            args.policies,
+            with_reference=args.nodes is not None and not getattr(args, "variant", None),
+        )
+    )
     departures = run_departures(args, nodes, pods) if args.departures else []
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

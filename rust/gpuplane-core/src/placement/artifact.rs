@@ -92,7 +92,7 @@ fn node_score(
         PolicyKind::DotProd => dot_product(view, req) as i64,
         PolicyKind::Clustering => clustering(view, req) as i64,
         PolicyKind::Packing => packing_score(view, req, gpus),
-        PolicyKind::Fgd => fgd_score(view, req, gpus, bases, scoring),
+        PolicyKind::Fgd | PolicyKind::FgdFill => fgd_score(view, req, gpus, bases, scoring),
     }
 }
 

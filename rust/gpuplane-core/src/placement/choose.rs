@@ -4,6 +4,7 @@
 //! interchangeable nodes, a real node, or a node as it would be after a preemption.
 
 use super::baselines::{clustering, dot_product};
+use super::fill::unfillable_delta;
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::{GpuView, NodeView};
@@ -74,7 +75,7 @@ pub fn best_on_node(
     bases: &[ShapeFrag],
     scoring: &mut Scoring<'_>,
 ) -> Option<Candidate> {
-    if scoring.mode == ScoreMode::Artifact {
+    if scoring.mode == ScoreMode::Artifact && scoring.policy.in_artifact() {
         return super::artifact::best_on_node(view, req, bases, scoring);
     }
     if !req.node_ok(view) {
@@ -224,7 +225,7 @@ fn candidate_sets(
             (!view.gpus[p].occupied as u32, leftover(p))
         })],
         PolicyKind::Random => vec![random_subset(pool, k, scoring.rng.as_deref_mut())],
-        PolicyKind::Fgd => vec![
+        PolicyKind::Fgd | PolicyKind::FgdFill => vec![
             take_sorted(pool, k, |p| (leftover(p), 0)),
             take_sorted(pool, k, |p| (u32::MAX - leftover(p), 0)),
         ],
@@ -279,6 +280,13 @@ fn score(
             let delta = quantize(frag_delta(view, req, gpus, bases, scoring.shapes));
             (delta, packing_tier(view, gpus), node_left * 1e5 + gpu_left)
         }
+        PolicyKind::FgdFill => {
+            let frag = frag_delta(view, req, gpus, bases, scoring.shapes);
+            let taken = (req.mem, req.milli, req.cpu, req.host_mem);
+            let fill = unfillable_delta(view, gpus, taken, scoring.shapes);
+            let delta = quantize_to(frag + fill, FILL_SCORE_STEP);
+            (delta, packing_tier(view, gpus), node_left * 1e5 + gpu_left)
+        }
     }
 }
 
@@ -287,6 +295,14 @@ fn score(
 /// idle GPU changes nothing fragmented); they go to GPUs already in use, then busy nodes, then
 /// the tightest node and GPUs, which keeps idle nodes whole for large gangs (+0.7 points on
 /// openb over the lowest index).
+/// `fgd_fill` compares candidates to a thousandth of a milli-GPU: closer sums are ties, which
+/// the packing tier and the tightest node then decide.
+const FILL_SCORE_STEP: f64 = 1e-3;
+
+fn quantize_to(x: f64, step: f64) -> f64 {
+    (x / step).round() * step + 0.0
+}
+
 fn quantize(x: f64) -> f64 {
     (x * 1e6).round() / 1e6 + 0.0
 }

@@ -331,7 +331,7 @@ impl Cluster {
         req: &Request,
         policy: PolicyKind,
     ) -> Option<(usize, Candidate)> {
-        let shapes = if policy == PolicyKind::Fgd {
+        let shapes = if policy.uses_distribution() {
             self.distribution.weighted()
         } else {
             Vec::new()
@@ -369,7 +369,7 @@ impl Cluster {
     /// Places `w` on `node`, which the caller has checked it fits.
     pub(super) fn place_on(&mut self, w: Workload, req: &Request, node: usize) -> Placement {
         let policy = self.policy;
-        let shapes = if policy == PolicyKind::Fgd {
+        let shapes = if policy.uses_distribution() {
             self.distribution.weighted()
         } else {
             Vec::new()
@@ -688,7 +688,7 @@ pub(super) fn selector_ok(labels: &Labels, selector: &Labels) -> bool {
 
 fn reason(policy: PolicyKind, mode: ScoreMode, cand: &Candidate, classes: usize) -> String {
     let why = match (mode, policy) {
-        (ScoreMode::Artifact, PolicyKind::Random) => native_why(policy, cand),
+        (ScoreMode::Artifact, PolicyKind::Random | PolicyKind::FgdFill) => native_why(policy, cand),
         (ScoreMode::Artifact, _) => format!(
             "scored {:.0} of 100 as the FGD artifact does, the highest",
             -cand.score.0
@@ -732,6 +732,10 @@ fn native_why(policy: PolicyKind, cand: &Candidate) -> String {
         PolicyKind::Clustering => format!(
             "clusters with work of the same GPU kind ({:.0} of 100)",
             -cand.score.0
+        ),
+        PolicyKind::FgdFill => format!(
+            "expected fragmentation and unfillable capacity {:+.1} milli-GPU, the least increase",
+            cand.score.0
         ),
     }
 }

@@ -17,6 +17,7 @@ mod classes;
 mod cluster;
 mod explain;
 mod figures;
+mod fill;
 mod fragmentation;
 mod intern;
 mod policy;

@@ -29,10 +29,13 @@ pub enum PolicyKind {
     /// count) first, then idle nodes, then others; fuller nodes first within each tier (the FGD
     /// paper's baseline).
     Clustering,
+    /// `fgd` whose measure also counts unfillable capacity: free GPU capacity that repeated
+    /// pods of a typical shape could not take, for lack of room per GPU, CPU or host memory.
+    FgdFill,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 8] = [
+    pub const ALL: [PolicyKind; 9] = [
         PolicyKind::FirstFit,
         PolicyKind::BestFit,
         PolicyKind::Spread,
@@ -41,6 +44,7 @@ impl PolicyKind {
         PolicyKind::Fgd,
         PolicyKind::DotProd,
         PolicyKind::Clustering,
+        PolicyKind::FgdFill,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,7 +57,19 @@ impl PolicyKind {
             PolicyKind::Fgd => "fgd",
             PolicyKind::DotProd => "dotprod",
             PolicyKind::Clustering => "clustering",
+            PolicyKind::FgdFill => "fgd_fill",
         }
+    }
+
+    /// Whether the policy scores against the workload shape distribution.
+    pub fn uses_distribution(self) -> bool {
+        matches!(self, PolicyKind::Fgd | PolicyKind::FgdFill)
+    }
+
+    /// Whether the policy has a form in the FGD paper's artifact (`ScoreMode::Artifact`);
+    /// others score natively in either mode.
+    pub fn in_artifact(self) -> bool {
+        self != PolicyKind::FgdFill
     }
 }
 
