@@ -287,7 +287,7 @@ fn score(
 /// idle GPU changes nothing fragmented); they go to GPUs already in use, then busy nodes, then
 /// the tightest node and GPUs, which keeps idle nodes whole for large gangs (+0.7 points on
 /// openb over the lowest index).
-fn quantize(x: f64) -> f64 {
+pub(super) fn quantize(x: f64) -> f64 {
     (x * 1e6).round() / 1e6 + 0.0
 }
 

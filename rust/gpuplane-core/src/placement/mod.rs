@@ -19,9 +19,12 @@ mod explain;
 mod figures;
 mod fragmentation;
 mod intern;
+mod node_index;
 mod policy;
 mod preemption;
 mod reclaim;
+#[cfg(test)]
+mod search_props;
 mod snapshot;
 mod stats;
 mod tenancy;
