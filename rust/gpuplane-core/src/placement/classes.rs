@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use rustc_hash::FxHashMap;
 
 use super::fragmentation::{ShapeFrag, WeightedShape};
-use super::node_index::{NodeOrder, OrderKey};
+use super::node_index::{mem_bound, NodeOrder, OrderKey};
 use super::view::NodeView;
 
 /// Interchangeable nodes sharing one sorted view.
@@ -20,6 +20,8 @@ pub struct Class {
     pub frag: FragCache,
     /// The view's total free share (milli-GPU), its place in the [`NodeOrder`].
     pub free: u32,
+    /// Whether every healthy GPU's free share is set by its memory.
+    pub mem_bound: bool,
 }
 
 /// A class's fragmentation terms by distribution slot, and a buffer aligned with the shapes of
@@ -38,8 +40,17 @@ impl Class {
 
     fn key(&self) -> OrderKey {
         OrderKey {
-            free: self.free,
             first: self.first(),
+            ..self.key_unchecked()
+        }
+    }
+
+    /// The key with `first` left 0 (for callers that supply it: the class may be empty).
+    fn key_unchecked(&self) -> OrderKey {
+        OrderKey {
+            free: self.free,
+            first: 0,
+            mem_bound: self.mem_bound,
         }
     }
 }
@@ -97,6 +108,7 @@ impl ClassIndex {
     fn new_class(&mut self, view: NodeView) -> usize {
         let class = Class {
             free: view.total_share(),
+            mem_bound: mem_bound(&view),
             view: view.clone(),
             members: BTreeSet::new(),
             frag: FragCache::default(),
@@ -133,8 +145,8 @@ impl ClassIndex {
             self.order.remove(
                 id,
                 OrderKey {
-                    free: class.free,
                     first: node,
+                    ..class.key_unchecked()
                 },
             );
             let class = self.classes[id].take().expect("live class");
@@ -183,8 +195,8 @@ fn rekey(order: &mut NodeOrder, id: usize, class: &Class, old_first: Option<usiz
         order.remove(
             id,
             OrderKey {
-                free: class.free,
                 first,
+                ..class.key_unchecked()
             },
         );
     }

@@ -164,7 +164,13 @@ fn plain_scan(c: &Cluster, w: &Workload, req: &Request, policy: PolicyKind) -> O
         if !selector_ok(c.labelsets.value(c.node_labels[idx]), &w.node_selector) {
             continue;
         }
-        let view = c.node_view_for(idx, policy).sorted();
+        // `clustering` asked of a cluster deciding otherwise scans nodes' own (unsorted) views.
+        let view = c.node_view_for(idx, policy);
+        let view = if policy == PolicyKind::Clustering && c.policy != policy {
+            view
+        } else {
+            view.sorted()
+        };
         let bases: Vec<ShapeFrag> = shapes
             .iter()
             .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
