@@ -477,10 +477,16 @@ impl Cluster {
                 || selector_ok(labelsets.value(c.view.labels), &w.node_selector)
         };
         let slots = self.node_labels.len();
+        let before = self.rng.clone();
         if let Some(node) = sample_fitting(&self.classes, req, slots, &eligible, &mut self.rng) {
             return Some(node);
         }
-        self.random_node_listed(w, req)
+        let listed = self.random_node_listed(w, req);
+        if listed.is_none() {
+            // A refused placement changes nothing, the generator included.
+            self.rng = before;
+        }
+        listed
     }
 
     /// A node drawn uniformly from the list of every node where `req` fits.
