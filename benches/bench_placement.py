@@ -1,10 +1,14 @@
-"""Placement decision latency through Python vs cluster size, per policy, plus bulk throughput.
+"""Placement decision latency through Python vs cluster size and fill, per policy, plus bulk
+throughput.
 
-Clusters are 8-GPU H100 nodes filled to about half their memory with LLM-shaped workloads; each
-measured decision places one more workload and releases it. The baseline, measured in the same
-run, is a straightforward pure-Python best fit that scans every GPU.
+Clusters are 8-GPU H100 nodes filled with 1-, 2- and 4-GPU gangs of 10-70 GB per GPU; each
+measured decision places one more such workload and releases it. Fills: ``packed`` (best fit to
+half the memory), ``random50`` and ``random85`` (random to half and to 85 % of the memory, many
+distinct node states). The baseline, measured in the same run, is a straightforward pure-Python
+best fit that scans every GPU.
 
-    python benches/bench_placement.py [--sizes 8 1024 100000] [--decisions 2000]
+    python benches/bench_placement.py [--sizes 1000 10000 100000] [--fills packed random50]
+        [--decisions 2000] [--policies best_fit fgd]
 """
 
 from __future__ import annotations
@@ -17,19 +21,26 @@ import time
 import gpuplane
 import numpy as np
 
-SHAPES = [(10_000, 1), (20_000, 1), (40_000, 1), (80_000, 1), (40_000, 2), (80_000, 4)]
+GANGS = (1, 2, 4)
 GPU_MIB = 81_920
+FILLS = {"packed": ("best_fit", 0.5), "random50": ("random", 0.5), "random85": ("random", 0.85)}
 
 
-def half_full(gpus: int) -> gpuplane.Cluster:
-    """A cluster of ``gpus`` H100s filled to about half their memory (best fit)."""
-    c = gpuplane.Cluster("best_fit", seed=1)
+def shape(rng: random.Random) -> tuple[int, int]:
+    """A gang of 1, 2 or 4 GPUs of 10-70 GB each: (MiB per GPU, GPUs)."""
+    return rng.randint(10, 70) * 1024, rng.choice(GANGS)
+
+
+def filled(gpus: int, fill: str) -> gpuplane.Cluster:
+    """A cluster of ``gpus`` H100s filled as ``fill`` says (see FILLS)."""
+    policy, share = FILLS[fill]
+    c = gpuplane.Cluster(policy, seed=1)
     for n in range(gpus // 8):
         c.add_node(f"n{n}", [gpuplane.GpuSpec("H100", GPU_MIB)] * 8)
     rng = random.Random(42)
-    target, used, i = gpus * GPU_MIB // 2, 0, 0
-    while used < target:
-        batch = [SHAPES[rng.randrange(len(SHAPES))] for _ in range(256)]
+    target, used, i = int(gpus * GPU_MIB * share), 0, 0
+    while used < target and i < 8 * gpus:
+        batch = [shape(rng) for _ in range(256)]
         ok, _, _ = c.place_many(
             [f"fill{i + k}" for k in range(len(batch))],
             np.array([m for m, _ in batch]),
@@ -45,7 +56,7 @@ def time_decisions(c: gpuplane.Cluster, policy: str, decisions: int) -> list[flo
     rng = random.Random(7)
     out = []
     for _ in range(decisions):
-        mem, count = SHAPES[rng.randrange(len(SHAPES))]
+        mem, count = shape(rng)
         w = gpuplane.Workload("probe", mem, count)
         start = time.perf_counter()
         try:
@@ -81,7 +92,7 @@ def time_naive(c: gpuplane.Cluster, decisions: int) -> list[float]:
     rng = random.Random(7)
     out = []
     for _ in range(decisions):
-        mem, count = SHAPES[rng.randrange(len(SHAPES))]
+        mem, count = shape(rng)
         start = time.perf_counter()
         placed = naive_best_fit(nodes, mem, count)
         if placed:
@@ -94,10 +105,10 @@ def time_naive(c: gpuplane.Cluster, decisions: int) -> list[float]:
 
 def bulk_throughput(c: gpuplane.Cluster, policy: str, n: int) -> float:
     """Decisions per second of place_many + release_many over ``n`` workloads."""
-    rng = np.random.default_rng(3)
-    picks = rng.integers(0, len(SHAPES), n)
-    mem = np.array([SHAPES[i][0] for i in picks])
-    count = np.array([SHAPES[i][1] for i in picks])
+    rng = random.Random(3)
+    shapes = [shape(rng) for _ in range(n)]
+    mem = np.array([m for m, _ in shapes])
+    count = np.array([g for _, g in shapes])
     ids = [f"bulk{i}" for i in range(n)]
     start = time.perf_counter()
     ok, _, _ = c.place_many(ids, mem, count, policy=policy)
@@ -111,34 +122,37 @@ def percentile(xs: list[float], q: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[8, 1024, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    ap.add_argument("--fills", nargs="+", default=list(FILLS), choices=list(FILLS))
+    ap.add_argument("--policies", nargs="+", default=list(gpuplane.POLICIES))
     ap.add_argument("--decisions", type=int, default=2000)
     ap.add_argument("--bulk", type=int, default=2000)
     args = ap.parse_args()
-    row = "{:>7} {:<20} {:>8} {:>8} {:>8} {:>9} {:>11}"
-    print(row.format("GPUs", "policy", "p50 µs", "p99 µs", "mean µs", "vs naive", "bulk dec/s"))
+    row = "{:>7} {:<9} {:>6} {:<18} {:>8} {:>8} {:>8} {:>9} {:>11}"
+    header = ("GPUs", "fill", "states", "policy", "p50 µs", "p99 µs", "mean µs", "vs naive", "bulk dec/s")
+    print(row.format(*header))
     for size in args.sizes:
-        base = half_full(size)
-        naive = time_naive(base, max(args.decisions // 10, 50) if size > 10_000 else args.decisions)
-        naive_mean = statistics.fmean(naive)
-        for policy in gpuplane.POLICIES:
-            c = gpuplane.Cluster.restore(base.snapshot())
-            lat = time_decisions(c, policy, args.decisions)
-            mean = statistics.fmean(lat)
-            bulk = bulk_throughput(c, policy, args.bulk)
-            p50, p99 = percentile(lat, 50), percentile(lat, 99)
-            speedup = naive_mean / mean
-            print(
-                row.format(
-                    size, policy, f"{p50:.1f}", f"{p99:.1f}", f"{mean:.1f}", f"{speedup:.1f}x", f"{bulk:,.0f}"
-                )
-            )
-        p50, p99 = percentile(naive, 50), percentile(naive, 99)
-        print(
-            row.format(
-                size, "naive Python scan", f"{p50:.1f}", f"{p99:.1f}", f"{naive_mean:.1f}", "1.0x", "-"
-            )
-        )
+        for fill in args.fills:
+            measure_fill(size, fill, args, row)
+
+
+def measure_fill(size: int, fill: str, args: argparse.Namespace, row: str) -> None:
+    """One row per policy, then the naive scan's row, for one cluster size and fill."""
+    base = filled(size, fill)
+    states = base.stats().node_classes
+    naive = time_naive(base, max(args.decisions // 10, 50) if size > 10_000 else args.decisions)
+    naive_mean = statistics.fmean(naive)
+    for policy in args.policies:
+        c = gpuplane.Cluster.restore(base.snapshot())
+        lat = time_decisions(c, policy, args.decisions)
+        mean = statistics.fmean(lat)
+        bulk = bulk_throughput(c, policy, args.bulk)
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        cells = (f"{p50:.1f}", f"{p99:.1f}", f"{mean:.1f}", f"{naive_mean / mean:.1f}x", f"{bulk:,.0f}")
+        print(row.format(size, fill, states, policy, *cells), flush=True)
+    p50, p99 = percentile(naive, 50), percentile(naive, 99)
+    cells = (f"{p50:.1f}", f"{p99:.1f}", f"{naive_mean:.1f}", "1.0x", "-")
+    print(row.format(size, fill, states, "naive Python scan", *cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-//! Placement decision latency (place + release) vs cluster size, per policy, beside a naive
-//! best-fit that scans every GPU (the baseline a straightforward scheduler would use).
+//! Placement decision latency (place + release) vs cluster size and fill, per policy, beside a
+//! naive best fit that scans every GPU (the baseline a straightforward scheduler would use).
 //!
-//! Clusters are 8-GPU H100 nodes filled to about half their memory with LLM-shaped workloads
-//! (10-80 GB per GPU, 1-8 GPUs); each iteration places one more such workload and releases it.
-//! Two fills: `packed` (filled by best_fit, the state a bin-packing scheduler keeps: few
-//! distinct node states) and `fragmented` (filled by random, the adversarial case: many).
-//! Two fills: `packed` (filled by best_fit, the state a bin-packing scheduler keeps: few
-//! distinct node states) and `fragmented` (filled by random, the adversarial case: many).
+//! Clusters are 8-GPU H100 nodes filled with 1-, 2- and 4-GPU gangs of 10-70 GB per GPU
+//! (uniform), and each iteration places one more such workload and releases it. Fills:
+//! `packed` (filled to half its memory by best_fit, the state a bin-packing scheduler keeps:
+//! few distinct node states), `random50` and `random85` (filled by random to half and to 85 %
+//! of its memory, the adversarial case: many distinct node states).
+//!
+//! `cargo bench -p gpuplane-core --bench placement [-- FILTER]`; `GPUPLANE_BENCH_SIZES=1000,10000`
+//! picks the cluster sizes.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -16,22 +18,32 @@ use gpuplane_core::inventory::{GpuSpec, NodeSpec};
 use gpuplane_core::placement::{Cluster, PolicyKind, Workload};
 use gpuplane_core::rng::SplitMix64;
 
-const SIZES: [usize; 3] = [8, 1_024, 100_000];
-const SHAPES: [(u64, u32); 6] = [
-    (10_000, 1),
-    (20_000, 1),
-    (40_000, 1),
-    (80_000, 1),
-    (40_000, 2),
-    (80_000, 4),
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+const GANGS: [u32; 3] = [1, 2, 4];
+const FILLS: [(&str, PolicyKind, f64); 3] = [
+    ("packed", PolicyKind::BestFit, 0.5),
+    ("random50", PolicyKind::Random, 0.5),
+    ("random85", PolicyKind::Random, 0.85),
 ];
 
+/// A gang of 1, 2 or 4 GPUs of 10-70 GB each (MiB, GPUs).
 fn shape(rng: &mut SplitMix64) -> (u64, u32) {
-    SHAPES[rng.below(SHAPES.len() as u64) as usize]
+    let count = GANGS[rng.below(GANGS.len() as u64) as usize];
+    let gb = 10 + rng.below(61);
+    (gb * 1024, count)
 }
 
-/// A cluster of `gpus` GPUs filled to about half its memory by `fill`.
-fn half_full(gpus: usize, fill: PolicyKind) -> Cluster {
+fn sizes() -> Vec<usize> {
+    std::env::var("GPUPLANE_BENCH_SIZES").map_or(SIZES.to_vec(), |s| {
+        s.split(',')
+            .map(|n| n.trim().parse().expect("a GPU count"))
+            .collect()
+    })
+}
+
+/// A cluster of `gpus` GPUs filled by `fill` to `share` of its memory (or as near as the
+/// policy gets in a bounded number of tries).
+fn filled(gpus: usize, fill: PolicyKind, share: f64) -> Cluster {
     let mut c = Cluster::new(fill, 1);
     for n in 0..gpus / 8 {
         let gpu = GpuSpec {
@@ -51,16 +63,15 @@ fn half_full(gpus: usize, fill: PolicyKind) -> Cluster {
         c.add_node(spec).unwrap();
     }
     let mut rng = SplitMix64::new(42);
-    let (mut used, target) = (0u64, gpus as u64 * 81_920 / 2);
-    let mut i = 0;
-    while used < target {
+    let target = (gpus as f64 * 81_920.0 * share) as u64;
+    let (mut used, mut tries) = (0u64, 0usize);
+    while used < target && tries < 8 * gpus {
         let (mem, count) = shape(&mut rng);
-        if c.place(Workload::new(format!("fill{i}"), mem, count), None)
-            .is_ok()
-        {
+        let w = Workload::new(format!("fill{tries}"), mem, count);
+        if c.place(w, None).is_ok() {
             used += mem * count as u64;
         }
-        i += 1;
+        tries += 1;
     }
     c
 }
@@ -129,14 +140,13 @@ fn bench_policies(crit: &mut Criterion) {
         .sample_size(20)
         .measurement_time(std::time::Duration::from_secs(1))
         .warm_up_time(std::time::Duration::from_millis(300));
-    for &gpus in &SIZES {
-        for (fill_name, fill) in [
-            ("packed", PolicyKind::BestFit),
-            ("fragmented", PolicyKind::Random),
-        ] {
-            let base = half_full(gpus, fill);
+    for gpus in sizes() {
+        for (fill_name, fill, share) in FILLS {
+            let base = filled(gpus, fill, share);
+            let used = base.stats().totals.memory_used_mib as f64;
             eprintln!(
-                "{gpus} GPUs {fill_name}: {} distinct node states",
+                "{gpus} GPUs {fill_name}: {:.0} % of memory used, {} distinct node states",
+                100.0 * used / (gpus as f64 * 81_920.0),
                 base.node_classes()
             );
             for policy in PolicyKind::ALL {
@@ -147,14 +157,10 @@ fn bench_policies(crit: &mut Criterion) {
                     b.iter(|| place_release(&mut c, &mut rng, policy))
                 });
             }
-        }
-        let base = half_full(gpus, PolicyKind::BestFit);
-        let mut naive = naive_cluster(gpus, &base);
-        let mut rng = SplitMix64::new(7);
-        group.bench_with_input(
-            BenchmarkId::new("packed/naive_scan_best_fit", gpus),
-            &gpus,
-            |b, _| {
+            let mut naive = naive_cluster(gpus, &base);
+            let mut rng = SplitMix64::new(7);
+            let id = BenchmarkId::new(format!("{fill_name}/naive_scan_best_fit"), gpus);
+            group.bench_with_input(id, &gpus, |b, _| {
                 b.iter(|| {
                     let (mem, count) = shape(&mut rng);
                     if let Some(chosen) = naive_best_fit(&mut naive, mem, count) {
@@ -163,8 +169,8 @@ fn bench_policies(crit: &mut Criterion) {
                         }
                     }
                 })
-            },
-        );
+            });
+        }
     }
     group.finish();
 }

@@ -303,7 +303,7 @@ fn quantize_to(x: f64, step: f64) -> f64 {
     (x / step).round() * step + 0.0
 }
 
-fn quantize(x: f64) -> f64 {
+pub(super) fn quantize(x: f64) -> f64 {
     (x * 1e6).round() / 1e6 + 0.0
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use rustc_hash::FxHashMap;
 
 use super::fragmentation::{ShapeFrag, WeightedShape};
+use super::node_index::{mem_bound, NodeOrder, OrderKey};
 use super::view::NodeView;
 
 /// Interchangeable nodes sharing one sorted view.
@@ -17,6 +18,10 @@ pub struct Class {
     pub view: NodeView,
     pub members: BTreeSet<usize>,
     pub frag: FragCache,
+    /// The view's total free share (milli-GPU), its place in the [`NodeOrder`].
+    pub free: u32,
+    /// Whether every healthy GPU's free share is set by its memory.
+    pub mem_bound: bool,
 }
 
 /// A class's fragmentation terms by distribution slot, and a buffer aligned with the shapes of
@@ -31,6 +36,22 @@ impl Class {
     /// The lowest node index, used to break ties deterministically.
     pub fn first(&self) -> usize {
         *self.members.first().expect("classes are never empty")
+    }
+
+    fn key(&self) -> OrderKey {
+        OrderKey {
+            first: self.first(),
+            ..self.key_unchecked()
+        }
+    }
+
+    /// The key with `first` left 0 (for callers that supply it: the class may be empty).
+    fn key_unchecked(&self) -> OrderKey {
+        OrderKey {
+            free: self.free,
+            first: 0,
+            mem_bound: self.mem_bound,
+        }
     }
 }
 
@@ -53,13 +74,15 @@ impl FragCache {
     }
 }
 
-/// The classes and which class each node is in.
+/// The classes, which class each node is in, and the classes in order (see
+/// [`super::node_index`]).
 #[derive(Debug, Clone, Default)]
 pub struct ClassIndex {
     by_view: FxHashMap<NodeView, usize>,
     classes: Vec<Option<Class>>,
     free_ids: Vec<usize>,
     node_class: Vec<usize>,
+    order: NodeOrder,
 }
 
 const NONE: usize = usize::MAX;
@@ -72,11 +95,10 @@ impl ClassIndex {
             Some(&id) => id,
             None => self.new_class(view),
         };
-        self.classes[id]
-            .as_mut()
-            .expect("live class")
-            .members
-            .insert(node);
+        let class = self.classes[id].as_mut().expect("live class");
+        let old_first = class.members.first().copied();
+        class.members.insert(node);
+        rekey(&mut self.order, id, class, old_first);
         if self.node_class.len() <= node {
             self.node_class.resize(node + 1, NONE);
         }
@@ -85,6 +107,8 @@ impl ClassIndex {
 
     fn new_class(&mut self, view: NodeView) -> usize {
         let class = Class {
+            free: view.total_share(),
+            mem_bound: mem_bound(&view),
             view: view.clone(),
             members: BTreeSet::new(),
             frag: FragCache::default(),
@@ -113,12 +137,38 @@ impl ClassIndex {
         }
         self.node_class[node] = NONE;
         let class = self.classes[id].as_mut().expect("live class");
+        let old_first = class.members.first().copied();
         class.members.remove(&node);
-        if class.members.is_empty() {
+        if !class.members.is_empty() {
+            rekey(&mut self.order, id, class, old_first);
+        } else {
+            self.order.remove(
+                id,
+                OrderKey {
+                    first: node,
+                    ..class.key_unchecked()
+                },
+            );
             let class = self.classes[id].take().expect("live class");
             self.by_view.remove(&class.view);
             self.free_ids.push(id);
         }
+    }
+
+    /// The live class `id` (an id the order holds).
+    pub fn get(&self, id: usize) -> &Class {
+        self.classes[id].as_ref().expect("live class")
+    }
+
+    /// The class of a node, if the node is indexed.
+    pub fn class_of(&self, node: usize) -> Option<&Class> {
+        let &id = self.node_class.get(node)?;
+        self.classes.get(id)?.as_ref()
+    }
+
+    /// The live classes in order of free capacity and of lowest node index.
+    pub fn order(&self) -> &NodeOrder {
+        &self.order
     }
 
     /// All live classes, mutably (their caches fill as they are scored).
@@ -134,4 +184,21 @@ impl ClassIndex {
     pub fn len(&self) -> usize {
         self.by_view.len()
     }
+}
+
+/// Moves class `id` in the order after its members changed (its lowest index was `old_first`).
+fn rekey(order: &mut NodeOrder, id: usize, class: &Class, old_first: Option<usize>) {
+    if old_first == Some(class.first()) {
+        return;
+    }
+    if let Some(first) = old_first {
+        order.remove(
+            id,
+            OrderKey {
+                first,
+                ..class.key_unchecked()
+            },
+        );
+    }
+    order.insert(id, class.key(), &class.view);
 }

@@ -7,6 +7,7 @@ use super::choose::{best_on_node, score_lt, Candidate, Request, Score, Scoring, 
 use super::classes::ClassIndex;
 use super::fragmentation::{Shape, ShapeDistribution, ShapeFrag, WeightedShape};
 use super::intern::Interner;
+use super::node_index::{better, fgd_beyond, fits, is_ordered, ordered_best, sample_fitting};
 use super::policy::{PolicyKind, ScoreMode};
 use super::tenancy::{admit_running, check_now};
 use super::view::NodeView;
@@ -159,7 +160,7 @@ impl Cluster {
 
     /// The unsorted view of a live node for `policy`: the kinds of work on it are kept only
     /// for `clustering`, so that they do not split the node classes of other policies.
-    fn node_view_for(&self, idx: usize, policy: PolicyKind) -> NodeView {
+    pub(super) fn node_view_for(&self, idx: usize, policy: PolicyKind) -> NodeView {
         let models = &self.models;
         let mut view = NodeView::of(
             self.inv.node(idx),
@@ -382,7 +383,7 @@ impl Cluster {
     }
 
     /// The best node over all classes: best score, then lowest node index.
-    fn best_node(
+    pub(super) fn best_node(
         &mut self,
         w: &Workload,
         req: &Request,
@@ -392,14 +393,35 @@ impl Cluster {
         if policy == PolicyKind::Clustering && self.policy != policy {
             return self.best_node_scan(w, req, policy);
         }
+        if is_ordered(policy, self.scoring) {
+            let labelsets = &self.labelsets;
+            let eligible = |c: &super::classes::Class| {
+                w.node_selector.is_empty()
+                    || selector_ok(labelsets.value(c.view.labels), &w.node_selector)
+            };
+            return ordered_best(&self.classes, req, policy, &eligible);
+        }
+        let fgd_floor =
+            (policy == PolicyKind::Fgd && self.scoring == ScoreMode::Native).then(|| {
+                self.classes
+                    .order()
+                    .max_freed_per_gpu(req)
+                    .saturating_mul(req.count)
+            });
         let mut best: Option<(Score, usize)> = None;
         for class in self.classes.iter_mut() {
-            if !w.node_selector.is_empty()
-                && !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector)
+            if !fits(&class.view, req)
+                || (!w.node_selector.is_empty()
+                    && !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector))
             {
                 continue;
             }
             let bases = class.frag.bases(&class.view, shapes);
+            if best
+                .is_some_and(|(s, _)| fgd_floor.is_some_and(|r| fgd_beyond(bases, shapes, r, &s)))
+            {
+                continue;
+            }
             let mut scoring = Scoring {
                 policy,
                 mode: self.scoring,
@@ -408,11 +430,7 @@ impl Cluster {
             };
             if let Some(c) = best_on_node(&class.view, req, bases, &mut scoring) {
                 let first = class.first();
-                let better = match best {
-                    None => true,
-                    Some((s, n)) => score_lt(c.score, s) || (!score_lt(s, c.score) && first < n),
-                };
-                if better {
+                if best.is_none_or(|(s, n)| better(c.score, first, s, n)) {
                     best = Some((c.score, first));
                 }
             }
@@ -446,8 +464,33 @@ impl Cluster {
         best.map(|(_, node)| node)
     }
 
-    /// A node drawn uniformly among all nodes where `req` fits.
+    /// A node drawn uniformly among all nodes where `req` fits: under native scoring by
+    /// rejection sampling over node indices first (see [`sample_fitting`]), else (and under
+    /// artifact scoring, whose published figures used these draws) from the full list.
     fn random_node(&mut self, w: &Workload, req: &Request) -> Option<usize> {
+        if self.scoring == ScoreMode::Artifact {
+            return self.random_node_listed(w, req);
+        }
+        let labelsets = &self.labelsets;
+        let eligible = |c: &super::classes::Class| {
+            w.node_selector.is_empty()
+                || selector_ok(labelsets.value(c.view.labels), &w.node_selector)
+        };
+        let slots = self.node_labels.len();
+        let before = self.rng.clone();
+        if let Some(node) = sample_fitting(&self.classes, req, slots, &eligible, &mut self.rng) {
+            return Some(node);
+        }
+        let listed = self.random_node_listed(w, req);
+        if listed.is_none() {
+            // A refused placement changes nothing, the generator included.
+            self.rng = before;
+        }
+        listed
+    }
+
+    /// A node drawn uniformly from the list of every node where `req` fits.
+    fn random_node_listed(&mut self, w: &Workload, req: &Request) -> Option<usize> {
         let mut feasible: Vec<(usize, &BTreeSet<usize>)> = Vec::new();
         let mut scoring = Scoring {
             policy: PolicyKind::FirstFit,

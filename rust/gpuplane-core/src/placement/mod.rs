@@ -20,9 +20,12 @@ mod figures;
 mod fill;
 mod fragmentation;
 mod intern;
+mod node_index;
 mod policy;
 mod preemption;
 mod reclaim;
+#[cfg(test)]
+mod search_props;
 mod snapshot;
 mod stats;
 mod tenancy;
