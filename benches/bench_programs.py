@@ -16,7 +16,10 @@ sweeps it).
 
 With ``--routing``, also compares the core router's policies (least_loaded, prefix, cost) for
 fcfs and program_las on the largest replica count, with the share of prompt tokens found in the
-prefix cache. With ``--counters``, program_las with fleet-wide program counters (a program's
+prefix cache, and the cost router with and without its ``workflow`` term (a program's next call
+scored towards the replica of its last call; ``workflow_weight`` 1 against 0) for route requests
+without the prompts' block hashes (only the workflow id can keep a program's calls together)
+and with them. With ``--counters``, program_las with fleet-wide program counters (a program's
 attained service and waiting follow it across replicas) against per-replica ones.
 
 Usage: python benches/bench_programs.py [--programs 400] [--load 1.6] [--replicas 1 4] [--routing]
@@ -130,6 +133,34 @@ def routings(programs: int, replicas: int, load: float) -> list[dict]:
     return rows
 
 
+def workflow_routing(programs: int, replicas: int, load: float) -> list[dict]:
+    """The cost router with and without the workflow term, route requests without and with
+    block hashes: prefix hits and program completion, fcfs and program_las."""
+    trace = agent_mix(mix(programs, replicas, load))
+    last = float(trace.arrival.max())
+    print(f"\nworkflow term of the cost router, {replicas} replicas:")
+    rows = []
+    for hashes in (False, True):
+        for policy in ("fcfs", "program_las"):
+            for weight in (0.0, 1.0):
+                cfg = {**FLEET, "replicas": replicas, "policy": policy, "routing": "cost"}
+                r = simulate_llm(trace, {**cfg, "route_hashes": hashes, "workflow_weight": weight})
+                row = {
+                    "route_hashes": hashes,
+                    "workflow_weight": weight,
+                    "hit": r["summary"]["prefix_hit_rate"],
+                }
+                rows.append({**row, **figures(r, last)})
+                print(
+                    f"hashes {'yes' if hashes else 'no ':<4} {policy:<12} "
+                    f"workflow {'on ' if weight else 'off'} "
+                    f"hit {100 * row['hit']:5.1f} % prog p50 {rows[-1]['program_p50_s']:7.2f} "
+                    f"p99 {rows[-1]['program_p99_s']:7.2f} single p99 {rows[-1]['single_p99_s']:6.2f} "
+                    f"tok/s arriving {rows[-1]['arriving_tps']:8,.0f}"
+                )
+    return rows
+
+
 def counters(programs: int, replicas: int, load: float) -> list[dict]:
     """program_las with fleet-wide against per-replica program counters, per routing policy."""
     trace = agent_mix(mix(programs, replicas, load))
@@ -186,6 +217,7 @@ def main() -> None:
     out: dict[str, list[dict]] = {str(n): run(args.programs, n, args.load) for n in args.replicas}
     if args.routing:
         out["routing"] = routings(args.programs, max(args.replicas), args.load)
+        out["workflow_routing"] = workflow_routing(args.programs, max(args.replicas), args.load)
     if args.counters:
         out["counters"] = counters(args.programs, max(args.replicas), args.load)
     for n in args.replicas if args.starvation else []:

@@ -168,3 +168,28 @@ def test_a_programs_history_moves_between_replicas_through_python():
     with pytest.raises(InvalidRequest) as e:
         BatchScheduler(BatchConfig()).set_program_history(9, 1.0, 0.0)
     assert e.value.field == "policy"
+
+
+def test_finished_programs_are_forgotten_beyond_idle_programs():
+    s = BatchScheduler(BatchConfig(policy="program_las", idle_programs=50, max_running=256))
+    assert s.config.idle_programs == 50 and "idle_programs=50" in repr(s.config)
+    for start in range(0, 5000, 250):
+        ids = list(range(start, start + 250))
+        s.add_many(ids, [4] * 250, [1] * 250, tenants="t", workflow=ids)
+        while len(s):
+            plan = s.schedule()
+            s.update({int(i): 1 for i in plan.ids})
+        assert s.known_programs() <= 50
+    assert s.program_history(0) is None  # forgotten: it would start afresh
+    assert s.program_history(4999) is not None
+    with pytest.raises(InvalidRequest) as e:
+        BatchConfig(idle_programs=0)
+    assert e.value.field == "idle_programs"
+
+
+def test_routing_by_workflow_id_keeps_calls_together_without_prefix_hashes():
+    t = agent_mix(AgentMix(programs=40, single_requests=40, seed=4))
+    cfg = {"replicas": 4, "routing": "cost", "route_hashes": False}
+    apart = simulate_llm(t, {**cfg, "workflow_weight": 0.0})["summary"]
+    together = simulate_llm(t, cfg)["summary"]
+    assert together["prefix_hit_rate"] > apart["prefix_hit_rate"]

@@ -32,7 +32,7 @@ def test_cost_model_trades_cached_blocks_against_load_blocks(router):
     assert (c.replica_id, c.address, c.prefix_blocks) == ("r1", "10.0.0.1:8000", 3)
     assert c.score == pytest.approx(3 - 2)
     assert c.reason == "prefix +3.000, adapter +0.000, load -2.000, fair -0.000"
-    assert list(c.terms) == ["prefix", "adapter", "load", "fair"]
+    assert list(c.terms) == ["prefix", "adapter", "load", "fair", "workflow"]
     assert sum(c.terms.values()) == pytest.approx(c.score)
     assert router.route(model="llama", block_hashes=[9]).replica_id == "r2"
     assert router.replica("r1").load_blocks == pytest.approx(2.0)
@@ -192,3 +192,26 @@ def test_recorded_routes_count_on_the_chosen_replica(router):
         router.route(model="missing", record=True)
     assert {r.id: r.routed for r in router.replicas()} == {"r1": 0, "r2": 3}
     assert "routed=3" in repr(router.replica("r2"))
+
+
+def test_a_programs_next_call_returns_to_its_replica(router):
+    call = {"model": "llama", "prompt_tokens": 16 * 32, "workflow": 7}
+    first = router.route(record=True, **call).replica_id
+    assert router.program_replica(7) == first and router.known_programs() == 1
+    # The first call's blocks count as load there; the workflow term brings the next call back.
+    nxt = router.route(**call)
+    assert nxt.replica_id == first and "workflow +32.000" in nxt.reason
+    assert router.route(**{**call, "workflow": 8}).replica_id != first
+    apart = Router(workflow_weight=0.0)
+    for r in router.replicas():
+        apart.register(r.id, model="llama", max_running=8)
+    home = apart.route(record=True, **call).replica_id
+    assert apart.route(**call).replica_id != home
+    router.end_program(7)
+    assert router.program_replica(7) is None and router.known_programs() == 0
+    with pytest.raises(InvalidRequest) as e:
+        router.route(**{**call, "workflow": -1})
+    assert e.value.field == "workflow"
+    with pytest.raises(InvalidRequest) as e:
+        Router(workflow_weight=-1.0)
+    assert e.value.field == "workflow_weight"

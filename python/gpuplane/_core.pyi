@@ -268,7 +268,8 @@ class BatchConfig:
     tenants by the weighted Virtual Token Counter, then inside a tenant the program with the
     least service attained over all its calls, never lifted, as in Autellix's PLAS; once a
     program's calls have waited ``starvation_s`` seconds in total, its waiting call goes before
-    every other one).
+    every other one). ``workflow_fair`` and ``program_las`` remember at most ``idle_programs``
+    named programs with no call queued or running (least recently active forgotten beyond).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
     """
@@ -289,6 +290,7 @@ class BatchConfig:
         w_out: float = 2.0,
         tenant_weights: Mapping[str, float] | None = None,
         starvation_s: float = 120.0,
+        idle_programs: int = 65536,
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...
@@ -316,6 +318,8 @@ class BatchConfig:
     def tenant_weights(self) -> dict[str, float]: ...
     @property
     def starvation_s(self) -> float: ...
+    @property
+    def idle_programs(self) -> int: ...
 
 @final
 class Request:
@@ -509,6 +513,10 @@ class BatchScheduler:
     def cached_block_hashes(self) -> list[int]:
         """Hashes of the prompt blocks in the KV pool (held or cached-free), ascending: what a
         replica reports to a router as its prefix cache."""
+    def known_programs(self) -> int:
+        """Named programs remembered: those with a call queued or running plus at most
+        ``config.idle_programs`` idle ones (the one idle the longest is forgotten beyond; if it
+        returns it starts afresh, as a new program)."""
     def program_history(self, workflow: int) -> tuple[float, float] | None:
         """Program ``workflow``'s ``(attained, waited_s)`` on this replica under
         ``program_las`` (weighted tokens served over its calls, seconds they waited)."""
@@ -959,6 +967,7 @@ class Router:
         max_replicas_per_tenant: int | None = None,
         max_load_entries: int | None = None,
         max_tracked_requests: int | None = None,
+        workflow_weight: float = 1.0,
     ) -> None: ...
     @property
     def policy(self) -> str: ...
@@ -1003,10 +1012,21 @@ class Router:
         prompt_tokens: int = 0,
         request_id: str = "",
         record: bool = False,
+        workflow: int | None = None,
     ) -> Route:
         """The best replica; with ``record``, the choice is counted on it (its ``routed`` and
         prompt blocks until its next report), and a ``request_id`` is tracked until
-        :meth:`finish` (``Conflict`` if it already is)."""
+        :meth:`finish` (``Conflict`` if it already is). With a ``workflow`` id, a recorded
+        call's replica is remembered and the program's next call scores it ``+
+        workflow_weight x`` the previous call's prompt blocks not already counted as cached
+        prefix (the ``workflow`` term), so it returns there unless load says otherwise."""
+    def end_program(self, workflow: int) -> None:
+        """Program ``workflow`` has ended: forgets the replica of its last call."""
+    def known_programs(self) -> int:
+        """Programs whose last call's replica is remembered (at most 65,536, the least
+        recently routed forgotten beyond)."""
+    def program_replica(self, workflow: int) -> str | None:
+        """The replica program ``workflow``'s last recorded call went to, if remembered."""
     def finish(self, request_id: str, *, input_tokens: int = 0, output_tokens: int = 0) -> str:
         """A recorded request is done; its tenant's fleet counter is charged the tokens its
         replica served it (at the batching weights ``w_in``, ``w_out``). Returns the replica it

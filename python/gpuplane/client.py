@@ -312,9 +312,11 @@ class Client:
         block_hashes: Sequence[int] = (),
         prompt_tokens: int = 0,
         request_id: str = "",
+        workflow: int | None = None,
     ) -> Route:
         """The best registered replica for a request (tracked until :meth:`finish_route` when it
-        has a ``request_id``)."""
+        has a ``request_id``). With a ``workflow`` id (agent program), the program's next call
+        prefers this call's replica unless load says otherwise."""
         request = ap.RouteRequest(
             request_id=request_id,
             tenant=tenant,
@@ -322,6 +324,7 @@ class Client:
             adapter=adapter,
             block_hashes=block_hashes,
             prompt_tokens=prompt_tokens,
+            workflow=workflow,
         )
         return Route.from_pb(self._call(self.admission.Route, request))
 

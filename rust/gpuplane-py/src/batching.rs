@@ -199,6 +199,12 @@ impl PyBatchScheduler {
         Ok(self.inner.run(py, |s| s.block_refcount(block)))
     }
 
+    /// Named programs remembered: those with a call queued or running plus at most
+    /// `config.idle_programs` idle ones.
+    fn known_programs(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |s| s.known_programs())
+    }
+
     fn __len__(&self, py: Python<'_>) -> usize {
         self.inner.run(py, |s| s.num_running() + s.num_waiting())
     }

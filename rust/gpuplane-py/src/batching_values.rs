@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
     BatchConfig, BatchMetrics, FinishReason, Finished, Policy, Request, RequestProgress,
-    Submission, TenantMetrics, DEFAULT_STARVATION_S,
+    Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S,
 };
 use pyo3::prelude::*;
 
@@ -37,7 +37,7 @@ impl PyBatchConfig {
     #[pyo3(signature = (*, token_budget=8192, max_running=256, kv_blocks=4096, block_size=16,
         watermark=0.01, long_prefill_token_threshold=0, chunked_prefill=true,
         preempt_priority_gap=None, policy="fcfs", w_in=1.0, w_out=2.0, tenant_weights=None,
-        starvation_s=DEFAULT_STARVATION_S))]
+        starvation_s=DEFAULT_STARVATION_S, idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS)))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         token_budget: i64,
@@ -53,6 +53,7 @@ impl PyBatchConfig {
         w_out: f64,
         tenant_weights: Option<BTreeMap<String, f64>>,
         starvation_s: f64,
+        idle_programs: i64,
     ) -> PyResult<Self> {
         let gap = preempt_priority_gap.map(|g| signed32("preempt_priority_gap", g));
         let inner = BatchConfig {
@@ -72,6 +73,7 @@ impl PyBatchConfig {
             w_out,
             tenant_weights: tenant_weights.unwrap_or_default(),
             starvation_s,
+            idle_programs: unsigned32("idle_programs", idle_programs)?,
         };
         inner.validate().map_err(to_py)?;
         Ok(PyBatchConfig { inner })
@@ -129,6 +131,10 @@ impl PyBatchConfig {
     fn starvation_s(&self) -> f64 {
         self.inner.starvation_s
     }
+    #[getter]
+    fn idle_programs(&self) -> u32 {
+        self.inner.idle_programs
+    }
 
     fn __repr__(&self) -> String {
         let c = &self.inner;
@@ -158,6 +164,11 @@ impl PyBatchConfig {
                 c.starvation_s != DEFAULT_STARVATION_S,
                 "starvation_s",
                 c.starvation_s,
+            )
+            .field_if(
+                c.idle_programs != DEFAULT_IDLE_PROGRAMS,
+                "idle_programs",
+                c.idle_programs,
             )
             .finish()
     }

@@ -10,7 +10,7 @@ use gpuplane_core::routing::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::unsigned32;
+use crate::errors::{unsigned, unsigned32};
 use crate::locked::Locked;
 use crate::repr::Repr;
 
@@ -179,13 +179,16 @@ pub struct PyRouter {
 #[pymethods]
 impl PyRouter {
     /// A router scoring by `policy` (`ROUTING_POLICIES`; `cost`: the cost model, the
-    /// default) with `overlap_weight` blocks of load per cached prompt block, refusing more
+    /// default) with `overlap_weight` blocks of load per cached prompt block and
+    /// `workflow_weight` per prompt block of a program's previous call on its replica, refusing more
     /// than `max_replicas` replicas (`max_replicas_per_tenant` for one tenant; `CapacityError`),
     /// loads with more than `max_load_entries` tenants or adapters (`InvalidRequest`) and more
     /// than `max_tracked_requests` routed requests with an id not finished.
     #[new]
     #[pyo3(signature = (*, policy="cost", overlap_weight=OVERLAP_WEIGHT, max_replicas=None,
-        max_replicas_per_tenant=None, max_load_entries=None, max_tracked_requests=None))]
+        max_replicas_per_tenant=None, max_load_entries=None, max_tracked_requests=None,
+        workflow_weight=OVERLAP_WEIGHT))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         policy: &str,
         overlap_weight: f64,
@@ -193,6 +196,7 @@ impl PyRouter {
         max_replicas_per_tenant: Option<usize>,
         max_load_entries: Option<usize>,
         max_tracked_requests: Option<usize>,
+        workflow_weight: f64,
     ) -> PyResult<Self> {
         let d = RouterLimits::default();
         let limits = RouterLimits {
@@ -204,6 +208,7 @@ impl PyRouter {
         let options = RouterOptions {
             policy: RoutingPolicy::parse(policy).map_err(crate::errors::to_py)?,
             overlap_weight,
+            workflow_weight,
         };
         let router = Router::configured(limits, options).map_err(crate::errors::to_py)?;
         Ok(PyRouter {
@@ -304,9 +309,11 @@ impl PyRouter {
     /// `record`, the choice is counted on the chosen replica (its `routed`, and its prompt
     /// blocks until the replica's next report): for callers that follow the answer. A recorded
     /// request with a `request_id` is tracked until `finish` (in flight there, and backlog of
-    /// its tenant fleet-wide).
+    /// its tenant fleet-wide). With a `workflow` id (agent program), a recorded call's replica
+    /// is remembered and the program's next call prefers it unless load says otherwise.
     #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
-        block_hashes=Vec::new(), prompt_tokens=0, request_id=String::new(), record=false))]
+        block_hashes=Vec::new(), prompt_tokens=0, request_id=String::new(), record=false,
+        workflow=None))]
     #[allow(clippy::too_many_arguments)]
     fn route(
         &self,
@@ -318,7 +325,9 @@ impl PyRouter {
         prompt_tokens: i64,
         request_id: String,
         record: bool,
+        workflow: Option<i64>,
     ) -> PyResult<PyRoute> {
+        let workflow = workflow.map(|w| unsigned("workflow", w)).transpose()?;
         let req = RouteRequest {
             id: request_id,
             tenant,
@@ -326,6 +335,7 @@ impl PyRouter {
             adapter,
             block_hashes,
             prompt_tokens: unsigned32("prompt_tokens", prompt_tokens)?,
+            workflow,
         };
         let route = self.inner.call(py, |r| {
             if record {
@@ -335,6 +345,27 @@ impl PyRouter {
             }
         });
         route.map(|inner| PyRoute { inner })
+    }
+
+    /// Program `workflow` has ended: forgets the replica of its last call.
+    fn end_program(&self, py: Python<'_>, workflow: i64) -> PyResult<()> {
+        let workflow = unsigned("workflow", workflow)?;
+        self.inner.run(py, |r| r.end_program(workflow));
+        Ok(())
+    }
+
+    /// Programs whose last call's replica is remembered (at most 65,536, least recently
+    /// routed forgotten beyond).
+    fn known_programs(&self, py: Python<'_>) -> usize {
+        self.inner.run(py, |r| r.known_programs())
+    }
+
+    /// The replica program `workflow`'s last recorded call went to, if remembered.
+    fn program_replica(&self, py: Python<'_>, workflow: i64) -> PyResult<Option<String>> {
+        let workflow = unsigned("workflow", workflow)?;
+        Ok(self
+            .inner
+            .run(py, |r| r.program_replica(workflow).map(str::to_string)))
     }
 
     /// A recorded request is done: its tenant's fleet-wide counter is charged the tokens

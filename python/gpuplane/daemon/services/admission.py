@@ -88,6 +88,7 @@ def route_dict(msg: ap.RouteRequest) -> dict[str, Any]:
         "adapter": convert.text(msg.adapter, "adapter", required=False),
         "block_hashes": list(msg.block_hashes),
         "prompt_tokens": msg.prompt_tokens,
+        "workflow": msg.workflow if msg.HasField("workflow") else None,
     }
 
 

@@ -133,6 +133,18 @@ pub struct BatchConfig {
     /// every other request (finite, > 0; other policies ignore it).
     #[serde(default = "default_starvation_s")]
     pub starvation_s: f64,
+    /// Named programs (workflow ids) with no call queued or running that `workflow_fair` and
+    /// `program_las` remember (1..=2^26). Beyond it the one idle the longest is forgotten; if
+    /// it returns it starts afresh, as a new program (see `program_memory.rs`).
+    #[serde(default = "default_idle_programs")]
+    pub idle_programs: u32,
+}
+
+/// Default [`BatchConfig::idle_programs`]: 65,536 idle programs remembered per replica.
+pub const DEFAULT_IDLE_PROGRAMS: u32 = 1 << 16;
+
+fn default_idle_programs() -> u32 {
+    DEFAULT_IDLE_PROGRAMS
 }
 
 /// Default [`BatchConfig::starvation_s`]: 120 s of waiting per program (the agent-mix bench's
@@ -159,6 +171,7 @@ impl Default for BatchConfig {
             w_out: 2.0,
             tenant_weights: BTreeMap::new(),
             starvation_s: DEFAULT_STARVATION_S,
+            idle_programs: DEFAULT_IDLE_PROGRAMS,
         }
     }
 }
@@ -209,6 +222,7 @@ impl BatchConfig {
             let why = format!("must be finite and > 0, got {}", self.starvation_s);
             return Err(Error::invalid("starvation_s", why));
         }
+        in_range("idle_programs", self.idle_programs, 1 << 26)?;
         self.validate_weights()
     }
 

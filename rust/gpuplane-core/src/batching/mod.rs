@@ -34,6 +34,7 @@ mod hash;
 mod kv;
 mod metrics;
 mod plan;
+mod program_memory;
 mod programs;
 mod queue;
 mod request;
@@ -47,7 +48,7 @@ mod tenancy;
 mod update;
 mod vtc;
 
-pub use config::{BatchConfig, Policy, DEFAULT_STARVATION_S};
+pub use config::{BatchConfig, Policy, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S};
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};

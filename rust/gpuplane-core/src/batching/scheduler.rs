@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::config::{BatchConfig, Policy};
 use super::hash::{FxHashMap, FxHashSet};
 use super::kv::BlockPool;
+use super::program_memory::IdlePrograms;
 use super::programs::ProgramBook;
 use super::queue::{Ladder, QKey};
 use super::request::{Request, RequestProgress};
@@ -78,8 +79,14 @@ pub struct BatchScheduler {
     pub(crate) tenants: CounterBook,
     pub(crate) workflows: CounterBook,
     wf_by_id: FxHashMap<u64, u32>,
-    wf_anon: Vec<bool>,
+    /// Each workflow account's workflow id (`None`: an anonymous, single-call workflow).
+    wf_ids: Vec<Option<u64>>,
+    /// Live (queued or running) calls per workflow account.
+    wf_live: Vec<u32>,
+    /// Recycled workflow accounts.
     wf_free: Vec<u32>,
+    /// Named workflows with no live call, least recently active first.
+    wf_idle: IdlePrograms,
     moved: Vec<(u32, f64, f64)>,
     pub(crate) preemptions: u64,
     pub(crate) admitted_total: u64,
@@ -132,8 +139,10 @@ impl BatchScheduler {
             tenants: CounterBook::default(),
             workflows,
             wf_by_id: FxHashMap::default(),
-            wf_anon: Vec::new(),
+            wf_ids: Vec::new(),
+            wf_live: Vec::new(),
             wf_free: Vec::new(),
+            wf_idle: IdlePrograms::default(),
             moved: Vec::new(),
             preemptions: 0,
             admitted_total: 0,
@@ -328,6 +337,7 @@ impl BatchScheduler {
             None => self.intern_tenant(&req.tenant, self.linked_weight(&req.tenant)),
         };
         let workflow = self.workflow_account(req.workflow, tenant);
+        self.note_live_call(workflow);
         let account = match self.cfg.policy {
             Policy::Fair | Policy::ProgramLas => tenant,
             Policy::WorkflowFair => workflow,
@@ -365,30 +375,80 @@ impl BatchScheduler {
             Policy::ProgramLas => 1.0,
             _ => self.tenants.weight(tenant),
         };
-        if let Some(w) = workflow {
-            return self.named_account(w, weight);
+        match workflow {
+            Some(w) => self.named_account(w, weight),
+            None => self.fresh_workflow(None, weight),
         }
-        if let Some(a) = self.wf_free.pop() {
-            self.workflows.reset_account(a, weight);
-            self.programs.reset(a);
-            return a;
-        }
-        self.wf_anon.push(true);
-        let a = self.workflows.add_account(weight);
+    }
+
+    /// A fresh workflow account (recycled if one is free) for workflow id `id`.
+    fn fresh_workflow(&mut self, id: Option<u64>, weight: f64) -> u32 {
+        let a = match self.wf_free.pop() {
+            Some(a) => {
+                self.workflows.reset_account(a, weight);
+                a
+            }
+            None => {
+                self.wf_ids.push(None);
+                self.wf_live.push(0);
+                self.workflows.add_account(weight)
+            }
+        };
         self.programs.reset(a);
+        self.wf_ids[a as usize] = id;
         a
     }
 
-    /// The account of workflow `w`, added with `weight` if new.
+    /// The account of workflow `w`, added with `weight` if new (idle until a call of it is
+    /// queued).
     fn named_account(&mut self, w: u64, weight: f64) -> u32 {
         if let Some(&a) = self.wf_by_id.get(&w) {
             return a;
         }
-        let a = self.workflows.add_account(weight);
-        self.programs.reset(a);
-        self.wf_anon.push(false);
+        let a = self.fresh_workflow(Some(w), weight);
         self.wf_by_id.insert(w, a);
+        self.park_workflow(a);
         a
+    }
+
+    /// Counts a new live call of workflow account `a` (`NIL`: none).
+    fn note_live_call(&mut self, a: u32) {
+        if a == NIL {
+            return;
+        }
+        self.wf_live[a as usize] += 1;
+        self.wf_idle.unpark(a);
+    }
+
+    /// Counts a live call of workflow account `a` gone; frees `a` when nothing can need it:
+    /// at once if anonymous, past the idle-program cap if named.
+    fn note_call_gone(&mut self, a: u32) {
+        let live = &mut self.wf_live[a as usize];
+        *live -= 1;
+        if *live > 0 {
+            return;
+        }
+        if self.wf_ids[a as usize].is_none() {
+            self.wf_free.push(a);
+        } else {
+            self.park_workflow(a);
+        }
+    }
+
+    /// Marks named workflow account `a` idle and forgets the programs idle past the cap.
+    fn park_workflow(&mut self, a: u32) {
+        self.wf_idle.park(a);
+        while let Some(old) = self.wf_idle.over_cap(self.cfg.idle_programs) {
+            let id = self.wf_ids[old as usize].take().expect("named workflow");
+            self.wf_by_id.remove(&id);
+            self.wf_free.push(old);
+        }
+    }
+
+    /// Named programs this scheduler remembers: those with a call queued or running, plus at
+    /// most [`BatchConfig::idle_programs`] idle ones (0 for policies not per workflow).
+    pub fn known_programs(&self) -> usize {
+        self.wf_by_id.len()
     }
 
     /// The account of a named workflow, if this scheduler has seen it.
@@ -414,8 +474,8 @@ impl BatchScheduler {
         let seq = self.seqs[slot as usize].take().expect("live slot");
         self.by_id.remove(&seq.id);
         self.free_slots.push(slot);
-        if seq.workflow != NIL && self.wf_anon[seq.workflow as usize] {
-            self.wf_free.push(seq.workflow);
+        if seq.workflow != NIL {
+            self.note_call_gone(seq.workflow);
         }
     }
 

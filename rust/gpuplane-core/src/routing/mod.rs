@@ -13,6 +13,7 @@
 mod excess;
 mod fleet;
 mod index;
+mod programs;
 mod replica;
 mod scan;
 mod score;
@@ -25,7 +26,10 @@ use crate::batching::CacheEvent;
 use crate::{Error, Result};
 use excess::ExcessColumns;
 use index::{PrefixIndex, SlotLists};
-use scan::rr_key;
+use programs::ProgramPlaces;
+use scan::{overlap_of, rr_key, Best};
+
+pub use programs::MAX_PROGRAM_PLACES;
 
 pub use fleet::FleetShare;
 pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
@@ -43,6 +47,10 @@ pub struct RouterOptions {
     pub policy: RoutingPolicy,
     /// Blocks of load one cached prompt block is worth (finite, >= 0).
     pub overlap_weight: f64,
+    /// Blocks of load one prompt block of a program's previous call is worth on the replica
+    /// that served it (finite, >= 0; 0: off). Read by the `cost` and `prefix` policies only
+    /// (see `programs.rs`).
+    pub workflow_weight: f64,
 }
 
 impl Default for RouterOptions {
@@ -50,6 +58,7 @@ impl Default for RouterOptions {
         RouterOptions {
             policy: RoutingPolicy::Cost,
             overlap_weight: OVERLAP_WEIGHT,
+            workflow_weight: OVERLAP_WEIGHT,
         }
     }
 }
@@ -101,6 +110,8 @@ pub struct Router {
     weights: Weights,
     fleet: FleetShare,
     tracked: FxHashMap<String, Tracked>,
+    /// The replica of each program's last call.
+    programs: ProgramPlaces,
 }
 
 impl Default for Router {
@@ -135,18 +146,22 @@ impl Router {
             weights: options.policy.weights(options.overlap_weight),
             fleet: FleetShare::new(),
             tracked: FxHashMap::default(),
+            programs: ProgramPlaces::default(),
         }
     }
 
-    /// A router with `limits` scoring by `options`; `InvalidRequest` on `overlap_weight`
-    /// unless finite and >= 0.
+    /// A router with `limits` scoring by `options`; `InvalidRequest` on `overlap_weight` or
+    /// `workflow_weight` unless finite and >= 0.
     pub fn configured(limits: RouterLimits, options: RouterOptions) -> Result<Self> {
         let w = options.overlap_weight;
-        if !w.is_finite() || w < 0.0 {
-            return Err(Error::invalid(
-                "overlap_weight",
-                format!("must be finite and >= 0, got {w}"),
-            ));
+        for (field, v) in [
+            ("overlap_weight", w),
+            ("workflow_weight", options.workflow_weight),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                let why = format!("must be finite and >= 0, got {v}");
+                return Err(Error::invalid(field, why));
+            }
         }
         let mut r = Router::with_limits(limits);
         r.options = options;
@@ -504,8 +519,27 @@ impl Router {
             self.tracked
                 .insert(req.id.clone(), Tracked { replica, account });
         }
+        if let Some(w) = req.workflow {
+            let blocks = req.prompt_blocks(self.slots[s].spec.tokens_per_block());
+            self.programs.note(w, &route.replica_id, blocks);
+        }
         self.refresh(s);
         Ok(route)
+    }
+
+    /// Program `workflow` has ended: forgets the replica of its last call (no-op if unknown).
+    pub fn end_program(&mut self, workflow: u64) {
+        self.programs.forget(workflow);
+    }
+
+    /// Programs whose last call's replica is remembered (at most [`MAX_PROGRAM_PLACES`]).
+    pub fn known_programs(&self) -> usize {
+        self.programs.len()
+    }
+
+    /// The replica program `workflow`'s last call was dispatched to, if remembered.
+    pub fn program_replica(&self, workflow: u64) -> Option<&str> {
+        self.programs.get(workflow).map(|(r, _)| r)
     }
 
     fn check_trackable(&self, req: &RouteRequest) -> Result<()> {
@@ -601,17 +635,25 @@ impl Router {
         let own = tenant.unwrap_or(SHARED);
         let mut overlaps = Vec::new();
         self.prefixes.overlaps(&req.block_hashes, &mut overlaps);
+        let serves = |s: usize| {
+            let h = &self.hot[s];
+            (any_model || h.model == model) && (h.tenant == SHARED || h.tenant == own)
+        };
         let best = if self.uniform && (any_model || model == self.uniform_model) {
             self.choose(req, tenant, &overlaps, |_| true)
         } else {
-            self.choose(req, tenant, &overlaps, |s| {
-                let h = &self.hot[s];
-                (any_model || h.model == model) && (h.tenant == SHARED || h.tenant == own)
-            })
+            self.choose(req, tenant, &overlaps, serves)
         };
-        let b = best.ok_or_else(none)?;
+        let mut b = best.ok_or_else(none)?;
+        // The program's replica wins ties: the workflow term keeps a program's calls together.
+        if let Some(home) = self.program_home(req, &overlaps, serves) {
+            if home.slot == b.slot || home.score >= b.score {
+                b = home;
+            }
+        }
         let r = &self.slots[b.slot];
-        let terms = self.terms(b.slot, &self.hot[b.slot], b.prefix, req, tenant);
+        let mut terms = self.terms(b.slot, &self.hot[b.slot], b.prefix, req, tenant);
+        terms.workflow = self.workflow_term(req, b.slot, b.prefix);
         Ok(Route {
             replica_id: r.spec.id.clone(),
             address: r.spec.address.clone(),
@@ -620,6 +662,57 @@ impl Router {
             terms,
             reason: terms.reason(),
         })
+    }
+
+    /// The replica of the program's last call, if remembered and serving, as a candidate with
+    /// its score including the `workflow` term (the scan scored it without).
+    fn program_home(
+        &self,
+        req: &RouteRequest,
+        overlaps: &[(u32, u32)],
+        serves: impl Fn(usize) -> bool,
+    ) -> Option<Best> {
+        if !self.workflow_term_on() {
+            return None;
+        }
+        let (replica, _) = self.programs.get(req.workflow?)?;
+        let s = *self.by_id.get(replica)? as usize;
+        if !serves(s) {
+            return None;
+        }
+        let h = &self.hot[s];
+        let prefix = overlap_of(overlaps, s);
+        let tenant = self.fleet.find(&req.tenant);
+        let mut terms = self.terms(s, h, prefix, req, tenant);
+        terms.workflow = self.workflow_term(req, s, prefix);
+        Some(Best::of(s, terms.total(), prefix, h))
+    }
+
+    /// The `workflow` term of slot `s` (`prefix` leading blocks cached there) for `req`: on
+    /// the replica of its program's last call, `workflow_weight x` that call's prompt blocks
+    /// (at most this prompt's) beyond `prefix`; 0 elsewhere, under policies without locality
+    /// or without a workflow id.
+    fn workflow_term(&self, req: &RouteRequest, s: usize, prefix: u32) -> f64 {
+        let local = self.workflow_term_on();
+        let Some((replica, blocks)) = req.workflow.and_then(|w| self.programs.get(w)) else {
+            return 0.0;
+        };
+        let r = &self.slots[s];
+        if !local || r.spec.id != replica {
+            return 0.0;
+        }
+        let blocks = blocks.min(req.prompt_blocks(r.spec.tokens_per_block()));
+        self.options.workflow_weight * f64::from(blocks.saturating_sub(prefix))
+    }
+
+    /// Whether the `workflow` term scores: under `cost` and `prefix`, with a weight above 0
+    /// (otherwise routing is exactly as without workflow ids).
+    fn workflow_term_on(&self) -> bool {
+        let local = matches!(
+            self.options.policy,
+            RoutingPolicy::Cost | RoutingPolicy::Prefix
+        );
+        local && self.options.workflow_weight > 0.0
     }
 
     /// The score terms of slot `s` (hot entry `h`, `prefix` leading blocks cached) for `req`

@@ -148,6 +148,9 @@ pub struct RouteRequest {
     pub block_hashes: Vec<u64>,
     /// Prompt tokens (0: only the hashed blocks count).
     pub prompt_tokens: u32,
+    /// The agent program (workflow id) the call belongs to, if any: its next call prefers
+    /// the replica of this one (see `programs.rs`).
+    pub workflow: Option<u64>,
 }
 
 impl RouteRequest {

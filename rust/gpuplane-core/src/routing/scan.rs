@@ -35,7 +35,7 @@ impl Best {
         rank: 0,
     };
 
-    fn of(slot: usize, score: f64, prefix: u32, h: &Hot) -> Best {
+    pub(super) fn of(slot: usize, score: f64, prefix: u32, h: &Hot) -> Best {
         Best {
             slot,
             score,

@@ -129,14 +129,23 @@ pub struct ScoreTerms {
     pub adapter: f64,
     pub load: f64,
     pub fair: f64,
+    /// On the replica of the program's last call: the previous call's blocks likely still
+    /// cached there (see `programs.rs`); 0 elsewhere.
+    pub workflow: f64,
 }
 
 impl ScoreTerms {
     /// The term names, in the order of [`ScoreTerms::values`].
-    pub const NAMES: [&'static str; 4] = ["prefix", "adapter", "load", "fair"];
+    pub const NAMES: [&'static str; 5] = ["prefix", "adapter", "load", "fair", "workflow"];
 
-    pub fn values(&self) -> [f64; 4] {
-        [self.prefix, self.adapter, self.load, self.fair]
+    pub fn values(&self) -> [f64; 5] {
+        [
+            self.prefix,
+            self.adapter,
+            self.load,
+            self.fair,
+            self.workflow,
+        ]
     }
 
     /// The score: the sum of the terms.
@@ -144,11 +153,13 @@ impl ScoreTerms {
         self.values().iter().fold(0.0, |acc, v| acc + v)
     }
 
-    /// `prefix +3.000, adapter +0.000, load -12.500, fair -0.000` (in blocks).
+    /// `prefix +3.000, adapter +0.000, load -12.500, fair -0.000` (in blocks), then
+    /// `workflow +8.000` when that term is not 0.
     pub fn reason(&self) -> String {
         let parts: Vec<String> = Self::NAMES
             .iter()
             .zip(self.values())
+            .filter(|&(k, v)| *k != "workflow" || v != 0.0)
             .map(|(k, v)| format!("{k} {v:+.3}"))
             .collect();
         parts.join(", ")
@@ -194,5 +205,6 @@ pub fn terms(w: &Weights, load: f64, overlap: u32, resident: bool, excess: f64) 
         adapter: if resident { w.adapter } else { 0.0 },
         load: -w.load * load,
         fair: -w.fair * excess * load,
+        workflow: 0.0,
     }
 }

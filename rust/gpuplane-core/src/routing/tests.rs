@@ -640,3 +640,67 @@ mod fast_path_matches_scan {
         }
     }
 }
+
+/// Two idle-ish replicas; a program's first call goes to one, its next call (no hashes)
+/// returns there unless the load there outweighs the previous call's blocks.
+#[test]
+fn a_programs_next_call_returns_to_its_replica_unless_load_says_otherwise() {
+    let mut r = Router::new();
+    for id in ["a", "b"] {
+        r.register(spec(id, "m", "", 8)).unwrap();
+    }
+    let call = |w: u64| RouteRequest {
+        prompt_tokens: 16 * 32,
+        workflow: Some(w),
+        ..RouteRequest::default()
+    };
+    let first = r.dispatch(&call(7)).unwrap().replica_id;
+    assert_eq!(r.program_replica(7), Some(first.as_str()));
+    // The first call's blocks now count as load there: without the workflow term the next
+    // call would go to the other replica.
+    let next = r.route(&call(7)).unwrap();
+    assert_eq!(next.replica_id, first);
+    assert_eq!(next.terms.workflow, 32.0);
+    assert!(next.reason.contains("workflow +32.000"), "{}", next.reason);
+    let other = r.route(&call(8)).unwrap();
+    assert_ne!(other.replica_id, first, "an unknown program goes by load");
+    // Much more load at home (90 blocks) than the previous call's 32 blocks: load wins.
+    let other_id = if first == "a" { "b" } else { "a" };
+    r.report_load(&first, load(0, 0.9, &[])).unwrap();
+    r.report_load(other_id, load(0, 0.0, &[])).unwrap();
+    let busy = r.route(&call(7)).unwrap();
+    assert_eq!(busy.terms.workflow, 0.0);
+    assert_ne!(busy.replica_id, first);
+    r.end_program(7);
+    assert_eq!(r.known_programs(), 0);
+}
+
+#[test]
+fn remembered_programs_are_bounded() {
+    let mut r = Router::new();
+    r.register(spec("a", "m", "", 8)).unwrap();
+    for w in 0..(MAX_PROGRAM_PLACES as u64 + 10) {
+        let req = RouteRequest {
+            workflow: Some(w),
+            ..RouteRequest::default()
+        };
+        r.dispatch(&req).unwrap();
+    }
+    assert_eq!(r.known_programs(), MAX_PROGRAM_PLACES);
+    assert_eq!(
+        r.program_replica(0),
+        None,
+        "the least recently routed is forgotten"
+    );
+    assert_eq!(r.program_replica(MAX_PROGRAM_PLACES as u64 + 9), Some("a"));
+}
+
+#[test]
+fn a_negative_workflow_weight_is_refused() {
+    let options = RouterOptions {
+        workflow_weight: -1.0,
+        ..RouterOptions::default()
+    };
+    let err = Router::configured(RouterLimits::default(), options).unwrap_err();
+    assert!(err.to_string().contains("workflow_weight"), "{err}");
+}

@@ -111,6 +111,9 @@ pub struct SimConfig {
     pub routing: RoutingPolicy,
     /// The cost model's blocks of load per cached prompt block.
     pub overlap_weight: f64,
+    /// The cost model's blocks of load per prompt block of a program's previous call on the
+    /// replica that served it (0: calls are routed without their workflow id).
+    pub workflow_weight: f64,
     /// Scheduler settings of each replica.
     pub engine: EngineOptions,
     /// Tenants by index (the workload's tenant column); empty: `t0`, `t1`, ... with weight 1.
@@ -131,6 +134,10 @@ pub struct SimConfig {
     /// replicas (the replica of its next call starts from what the last one knew), as
     /// Autellix keeps them global; `false`: each replica counts only what it served.
     pub fleet_program_counters: bool,
+    /// Whether route requests carry the prompts' block hashes (`false`: a gateway that does
+    /// not hash prompts; the engines still cache by them, and only a call's workflow id can
+    /// send it back to the replica holding its program's context).
+    pub route_hashes: bool,
 }
 
 impl Default for SimConfig {
@@ -146,6 +153,7 @@ impl Default for SimConfig {
             policy: "fcfs".into(),
             routing: RoutingPolicy::Cost,
             overlap_weight: OVERLAP_WEIGHT,
+            workflow_weight: OVERLAP_WEIGHT,
             engine: EngineOptions::default(),
             tenants: Vec::new(),
             max_queue: 0,
@@ -154,6 +162,7 @@ impl Default for SimConfig {
             window_s: 60.0,
             hash_block_tokens: 512,
             fleet_program_counters: true,
+            route_hashes: true,
         }
     }
 }
@@ -191,6 +200,7 @@ impl SimConfig {
             w_out: e.w_out,
             tenant_weights: tenants.iter().map(|t| (t.name.clone(), t.weight)).collect(),
             starvation_s: e.starvation_s,
+            ..BatchConfig::default()
         };
         cfg.validate()?;
         Ok(cfg)
@@ -255,6 +265,9 @@ impl SimConfig {
         }
         if !self.overlap_weight.is_finite() || self.overlap_weight < 0.0 {
             return Err(Error::invalid("overlap_weight", "must be finite and >= 0"));
+        }
+        if !self.workflow_weight.is_finite() || self.workflow_weight < 0.0 {
+            return Err(Error::invalid("workflow_weight", "must be finite and >= 0"));
         }
         if self.hash_block_tokens == 0 {
             return Err(Error::invalid("hash_block_tokens", "must be > 0"));

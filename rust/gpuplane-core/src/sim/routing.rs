@@ -27,6 +27,8 @@ pub(crate) struct FleetRouter {
     /// `program_las` batching policies, which order tenants, under a routing policy with
     /// fleet-wide fair share).
     pub sync_counters: bool,
+    /// Whether route requests carry the prompts' block hashes ([`SimConfig::route_hashes`]).
+    route_hashes: bool,
     events: Vec<CacheEvent>,
 }
 
@@ -49,6 +51,7 @@ impl FleetRouter {
         let options = RouterOptions {
             policy: cfg.routing,
             overlap_weight: cfg.overlap_weight,
+            workflow_weight: cfg.workflow_weight,
         };
         let mut router = Router::configured(limits, options)?;
         for r in 0..cfg.replicas as usize {
@@ -70,6 +73,7 @@ impl FleetRouter {
             accounts,
             sync_counters: cfg.routing.fleet_fair()
                 && matches!(bcfg.policy, Policy::Fair | Policy::ProgramLas),
+            route_hashes: cfg.route_hashes,
             events: Vec::new(),
         })
     }
@@ -103,8 +107,12 @@ impl Sim<'_> {
         let tenant = self.w.tenant[i] as usize;
         let req = RouteRequest {
             tenant: self.tenants[tenant].name.clone(),
-            block_hashes: hashes.to_vec(),
+            block_hashes: match self.fleet.route_hashes {
+                true => hashes.to_vec(),
+                false => Vec::new(),
+            },
             prompt_tokens: self.w.prompt[i],
+            workflow: u64::try_from(self.w.workflow[i]).ok(),
             ..RouteRequest::default()
         };
         let fr = &mut self.fleet;
