@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use gpuplane_core::batching::{
-    BatchConfig, BatchScheduler, Policy, ProgramHistory, Request, StepOutputs, StepPlan,
-};
+use gpuplane_core::batching::{BatchConfig, BatchScheduler, Policy, ProgramHistory, Request};
 use proptest::prelude::*;
 
 fn config(policy: Policy, starvation_s: f64) -> BatchConfig {
@@ -23,20 +21,9 @@ fn config(policy: Policy, starvation_s: f64) -> BatchConfig {
     }
 }
 
-/// Reports one token for every request of `plan` that samples.
-fn one_token_each(s: &mut BatchScheduler, plan: &StepPlan) {
-    let generated = plan
-        .scheduled
-        .iter()
-        .filter(|e| e.samples)
-        .map(|e| (e.id, 1))
-        .collect();
-    let outputs = StepOutputs {
-        generated,
-        finished: Vec::new(),
-    };
-    s.update(&outputs).unwrap();
-}
+#[path = "support/steps.rs"]
+mod steps;
+use steps::one_token_each;
 
 /// Runs one step at `now`; returns the admitted ids.
 fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {

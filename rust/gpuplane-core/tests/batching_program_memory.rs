@@ -1,10 +1,12 @@
 //! Named programs' memory stays bounded: a program with no call queued or running is kept
 //! only among the `idle_programs` most recently active; one forgotten starts afresh.
 
-use gpuplane_core::batching::{
-    BatchConfig, BatchScheduler, Policy, ProgramHistory, Request, StepOutputs,
-};
+use gpuplane_core::batching::{BatchConfig, BatchScheduler, Policy, ProgramHistory, Request};
 use proptest::prelude::*;
+
+#[path = "support/steps.rs"]
+mod steps;
+use steps::one_token_each;
 
 fn config(policy: Policy, idle_programs: u32) -> BatchConfig {
     BatchConfig {
@@ -24,17 +26,7 @@ fn config(policy: Policy, idle_programs: u32) -> BatchConfig {
 fn drain(s: &mut BatchScheduler) {
     while s.num_running() + s.num_waiting() > 0 {
         let plan = s.schedule();
-        let generated = plan
-            .scheduled
-            .iter()
-            .filter(|e| e.samples)
-            .map(|e| (e.id, 1))
-            .collect();
-        let outputs = StepOutputs {
-            generated,
-            finished: Vec::new(),
-        };
-        s.update(&outputs).unwrap();
+        one_token_each(s, &plan);
     }
 }
 

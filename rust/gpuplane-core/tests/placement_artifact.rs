@@ -1,36 +1,11 @@
 //! Scoring as the FGD paper's artifact does (`ScoreMode::Artifact`) and the paper's DotProd
 //! and Clustering baselines, on clusters small enough to check by hand.
 
-use std::collections::BTreeMap;
-
-use gpuplane_core::inventory::{GpuSpec, NodeSpec};
 use gpuplane_core::placement::{Cluster, PolicyKind, ScoreMode, Shape, Workload};
 
-fn node(name: &str, gpus: usize, cpu_milli: u64) -> NodeSpec {
-    let gpu = GpuSpec {
-        model: "G".into(),
-        memory_mib: 16_384,
-        compute_milli: 1000,
-        topology_group: None,
-        id: None,
-    };
-    NodeSpec {
-        name: name.into(),
-        gpus: vec![gpu; gpus],
-        cpu_milli,
-        memory_mib: 1 << 20,
-        labels: BTreeMap::new(),
-    }
-}
-
-/// A pod of the openb kind: CPU, and `count` GPUs of `milli` each, no GPU memory.
-fn pod(id: &str, cpu: u64, count: u32, milli: u32) -> Workload {
-    Workload {
-        compute_milli: milli,
-        cpu_milli: cpu,
-        ..Workload::new(id, 0, count)
-    }
-}
+#[path = "support/openb.rs"]
+mod openb;
+use openb::{node, pod};
 
 fn artifact(policy: PolicyKind, nodes: &[(usize, u64)]) -> Cluster {
     let mut c = Cluster::new(policy, 3);

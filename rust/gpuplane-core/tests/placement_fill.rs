@@ -1,35 +1,11 @@
 //! `fgd_fill`: FGD whose measure also counts capacity that repeated pods of a typical shape
 //! could not take (for lack of room per GPU, CPU or host memory).
 
-use std::collections::BTreeMap;
+use gpuplane_core::placement::{Cluster, PolicyKind, Shape};
 
-use gpuplane_core::inventory::{GpuSpec, NodeSpec};
-use gpuplane_core::placement::{Cluster, PolicyKind, Shape, Workload};
-
-fn node(name: &str, gpus: usize, cpu_milli: u64) -> NodeSpec {
-    let gpu = GpuSpec {
-        model: "G".into(),
-        memory_mib: 16_384,
-        compute_milli: 1000,
-        topology_group: None,
-        id: None,
-    };
-    NodeSpec {
-        name: name.into(),
-        gpus: vec![gpu; gpus],
-        cpu_milli,
-        memory_mib: 1 << 20,
-        labels: BTreeMap::new(),
-    }
-}
-
-fn pod(id: &str, cpu: u64, count: u32, milli: u32) -> Workload {
-    Workload {
-        compute_milli: milli,
-        cpu_milli: cpu,
-        ..Workload::new(id, 0, count)
-    }
-}
+#[path = "support/openb.rs"]
+mod openb;
+use openb::{node, pod};
 
 fn shape(cpu: u64, count: u32, milli: u32) -> Shape {
     Shape {
