@@ -71,6 +71,22 @@ def test_replay_under_the_artifact_protocol_is_deterministic_and_scored_as_the_a
     assert e.value.field == "protocol"
 
 
+def test_artifact_ties_first_or_random_as_kubernetes_draws_them():
+    nodes, pods = synthetic_nodes(24, 16), synthetic_pods(300)
+    assert g.Cluster("best_fit", 0, "kubernetes").scoring == "kubernetes"
+    first = [replay(nodes, pods, "best_fit", s, protocol="artifact").allocation_ratio for s in range(3)]
+    drawn = [
+        replay(nodes, pods, "best_fit", s, protocol="artifact", ties="random").allocation_ratio
+        for s in range(3)
+    ]
+    assert drawn != first, "equal best_fit scores are common, so drawing them changes placements"
+    again = replay(nodes, pods, "best_fit", 0, protocol="artifact", ties="random")
+    assert again.allocation_ratio == drawn[0], "the draw is seeded"
+    with pytest.raises(InvalidRequest) as e:
+        replay(nodes, pods, "fgd", 1, protocol="artifact", ties="smallest")
+    assert e.value.field == "ties"
+
+
 def test_cli_prints_the_artifact_table_beside_the_paper(tmp_path):
     nodes, pods = tmp_path / "nodes.csv", tmp_path / "pods.csv"
     nodes.write_text(

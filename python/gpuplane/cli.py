@@ -46,6 +46,13 @@ def parser() -> argparse.ArgumentParser:
         "samples appended; integer node scores, seeded node names; its 95%% typical pods for fgd)",
     )
     placement.add_argument(
+        "--ties",
+        choices=["first", "random"],
+        default="first",
+        help="under --protocol artifact, equal node scores go to the first node of the seeded order "
+        "(default) or to one drawn at random, as the Kubernetes scheduler's selectHost does",
+    )
+    placement.add_argument(
         "--variant",
         metavar="KIND:PERCENT",
         help="resample the pod list as the FGD paper's variants are: gpushare:P (sharing pods request "

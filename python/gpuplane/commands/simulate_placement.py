@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     )
     runs = [(p, s) for p in args.policies for s in range(args.seeds)]
     bar = tqdm(runs, desc="replaying", unit="run", disable=args.no_progress)
-    results = [replay(nodes, pods, p, s, args.target, args.distribution, args.protocol) for p, s in bar]
+    ties = getattr(args, "ties", "first")
+    results = [replay(nodes, pods, p, s, args.target, args.distribution, args.protocol, ties) for p, s in bar]
     print(
         table(
             results,

@@ -139,13 +139,19 @@ def replay(
     target: float = 1.3,
     distribution: str = "learned",
     protocol: str = "gpuplane",
+    ties: str = "first",
 ) -> ReplayResult:
     """One replay; ``distribution`` is ``learned`` (online) or ``trace`` (given, as in the paper);
-    under ``protocol="artifact"`` fgd always gets the artifact's typical pods."""
+    under ``protocol="artifact"`` fgd always gets the artifact's typical pods, and equal node
+    scores go to the first node (``ties="first"``) or a random one (``"random"``, the core's
+    ``kubernetes`` scoring)."""
     capacity = float(sum(n.gpus for n in nodes))
+    if ties not in ("first", "random"):
+        raise InvalidRequest(f"unknown ties {ties!r}; expected 'first' or 'random'", field="ties")
     if protocol == "artifact":
         shuffled = np.random.default_rng([seed, 1]).permutation(len(nodes)).tolist()
-        cluster = build_cluster([nodes[i] for i in shuffled], policy, seed, "artifact")
+        scoring = "kubernetes" if ties == "random" else "artifact"
+        cluster = build_cluster([nodes[i] for i in shuffled], policy, seed, scoring)
         cluster.set_workload_distribution(typical_distribution(pods))
         order = artifact_arrival_order(pods, capacity, target, seed)
     elif protocol == "gpuplane":

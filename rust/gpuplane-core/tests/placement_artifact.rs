@@ -238,3 +238,37 @@ fn clustering_asked_of_another_policy_decides_as_a_clustering_cluster() {
         }
     }
 }
+
+#[test]
+fn kubernetes_scoring_draws_among_tied_nodes_and_artifact_takes_the_first() {
+    // Four idle nodes (one class of interchangeable nodes) score alike for best_fit; with one
+    // GPU taken on n0, n0 scores better and must always win.
+    let chosen = |mode: ScoreMode, seed: u64, busy: bool| {
+        let mut c = Cluster::new(PolicyKind::BestFit, seed);
+        c.set_scoring(mode);
+        for i in 0..4 {
+            c.add_node(node(&format!("n{i}"), 2, 64_000)).unwrap();
+        }
+        if busy {
+            c.place(pod("filler", 0, 1, 1000), Some(PolicyKind::FirstFit))
+                .unwrap();
+        }
+        place(&mut c, pod("p", 0, 1, 1000)).0
+    };
+    let drawn: std::collections::BTreeSet<String> = (0..40)
+        .map(|seed| chosen(ScoreMode::Kubernetes, seed, false))
+        .collect();
+    assert_eq!(
+        drawn.len(),
+        4,
+        "every tied node is drawn some time: {drawn:?}"
+    );
+    for seed in 0..10 {
+        assert_eq!(chosen(ScoreMode::Artifact, seed, false), "n0");
+        assert_eq!(
+            chosen(ScoreMode::Kubernetes, seed, true),
+            "n0",
+            "the best score wins"
+        );
+    }
+}

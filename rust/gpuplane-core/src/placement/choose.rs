@@ -75,7 +75,7 @@ pub fn best_on_node(
     bases: &[ShapeFrag],
     scoring: &mut Scoring<'_>,
 ) -> Option<Candidate> {
-    if scoring.mode == ScoreMode::Artifact && scoring.policy.in_artifact() {
+    if scoring.mode.is_artifact() && scoring.policy.in_artifact() {
         return super::artifact::best_on_node(view, req, bases, scoring);
     }
     if !req.node_ok(view) {

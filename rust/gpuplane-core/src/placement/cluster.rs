@@ -409,6 +409,7 @@ impl Cluster {
                     .saturating_mul(req.count)
             });
         let mut best: Option<(Score, usize)> = None;
+        let mut ties = Ties::new(self.scoring.random_ties());
         for class in self.classes.iter_mut() {
             if !fits(&class.view, req)
                 || (!w.node_selector.is_empty()
@@ -430,12 +431,18 @@ impl Cluster {
             };
             if let Some(c) = best_on_node(&class.view, req, bases, &mut scoring) {
                 let first = class.first();
+                if best.is_some_and(|(s, _)| !score_lt(c.score, s) && !score_lt(s, c.score)) {
+                    ties.offer(&class.members, &mut self.rng);
+                }
                 if best.is_none_or(|(s, n)| better(c.score, first, s, n)) {
+                    if best.is_none_or(|(s, _)| score_lt(c.score, s)) {
+                        ties.restart(&class.members, &mut self.rng);
+                    }
                     best = Some((c.score, first));
                 }
             }
         }
-        best.map(|(_, node)| node)
+        ties.chosen().or(best.map(|(_, node)| node))
     }
 
     /// The best node by scanning every node: for `clustering` asked of a cluster whose classes
@@ -468,7 +475,7 @@ impl Cluster {
     /// rejection sampling over node indices first (see [`sample_fitting`]), else (and under
     /// artifact scoring, whose published figures used these draws) from the full list.
     fn random_node(&mut self, w: &Workload, req: &Request) -> Option<usize> {
-        if self.scoring == ScoreMode::Artifact {
+        if self.scoring.is_artifact() {
             return self.random_node_listed(w, req);
         }
         let labelsets = &self.labelsets;
@@ -730,9 +737,9 @@ pub(super) fn selector_ok(labels: &Labels, selector: &Labels) -> bool {
 }
 
 fn reason(policy: PolicyKind, mode: ScoreMode, cand: &Candidate, classes: usize) -> String {
-    let why = match (mode, policy) {
-        (ScoreMode::Artifact, PolicyKind::Random | PolicyKind::FgdFill) => native_why(policy, cand),
-        (ScoreMode::Artifact, _) => format!(
+    let why = match (mode.is_artifact(), policy) {
+        (true, PolicyKind::Random | PolicyKind::FgdFill) => native_why(policy, cand),
+        (true, _) => format!(
             "scored {:.0} of 100 as the FGD artifact does, the highest",
             -cand.score.0
         ),
@@ -780,5 +787,47 @@ fn native_why(policy: PolicyKind, cand: &Candidate) -> String {
             "expected fragmentation and unfillable capacity {:+.1} milli-GPU, the least increase",
             cand.score.0
         ),
+    }
+}
+
+/// Uniform choice among the nodes tied for the best score, by reservoir sampling over classes
+/// (each class weighing its member count), as the Kubernetes scheduler's `selectHost` draws
+/// among equal top scores. Inactive, it chooses nothing and the first node wins.
+struct Ties {
+    active: bool,
+    seen: u64,
+    chosen: Option<usize>,
+}
+
+impl Ties {
+    fn new(active: bool) -> Self {
+        Ties {
+            active,
+            seen: 0,
+            chosen: None,
+        }
+    }
+
+    /// A new best score: the draw starts again over `members`.
+    fn restart(&mut self, members: &BTreeSet<usize>, rng: &mut SplitMix64) {
+        self.seen = 0;
+        self.offer(members, rng);
+    }
+
+    /// Another class tied with the best: it wins with the share of its members.
+    fn offer(&mut self, members: &BTreeSet<usize>, rng: &mut SplitMix64) {
+        if !self.active || members.is_empty() {
+            return;
+        }
+        let n = members.len() as u64;
+        self.seen += n;
+        let draw = rng.below(self.seen);
+        if draw < n {
+            self.chosen = members.iter().nth(draw as usize).copied();
+        }
+    }
+
+    fn chosen(&self) -> Option<usize> {
+        self.chosen
     }
 }

@@ -105,16 +105,34 @@ pub enum ScoreMode {
     /// As the FGD paper's artifact (the Kubernetes scheduler simulator): integer node scores
     /// from 0 to 100, ties to the lowest node index, GPUs chosen by the artifact's rules.
     Artifact,
+    /// The artifact's scores with ties drawn uniformly among the tied nodes, as the upstream
+    /// Kubernetes scheduler's `selectHost` (reservoir sampling over equal top scores) does.
+    Kubernetes,
 }
 
 impl ScoreMode {
-    pub const ALL: [ScoreMode; 2] = [ScoreMode::Native, ScoreMode::Artifact];
+    pub const ALL: [ScoreMode; 3] = [
+        ScoreMode::Native,
+        ScoreMode::Artifact,
+        ScoreMode::Kubernetes,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ScoreMode::Native => "native",
             ScoreMode::Artifact => "artifact",
+            ScoreMode::Kubernetes => "kubernetes",
         }
+    }
+
+    /// Whether nodes are scored as the FGD paper's artifact scores them.
+    pub fn is_artifact(self) -> bool {
+        self != ScoreMode::Native
+    }
+
+    /// Whether ties among equally scored nodes are drawn at random (else the first node wins).
+    pub fn random_ties(self) -> bool {
+        self == ScoreMode::Kubernetes
     }
 }
 
@@ -128,7 +146,7 @@ impl FromStr for ScoreMode {
             .ok_or_else(|| {
                 Error::invalid(
                     "scoring",
-                    format!("unknown scoring {s:?}; expected \"native\" or \"artifact\""),
+                    format!("unknown scoring {s:?}; expected \"native\", \"artifact\" or \"kubernetes\""),
                 )
             })
     }
