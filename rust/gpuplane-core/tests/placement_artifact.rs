@@ -241,34 +241,32 @@ fn clustering_asked_of_another_policy_decides_as_a_clustering_cluster() {
 
 #[test]
 fn kubernetes_scoring_draws_among_tied_nodes_and_artifact_takes_the_first() {
-    // Four idle nodes (one class of interchangeable nodes) score alike for best_fit; with one
-    // GPU taken on n0, n0 scores better and must always win.
-    let chosen = |mode: ScoreMode, seed: u64, busy: bool| {
+    // Four idle nodes (one class of interchangeable nodes) score alike for best_fit; once a
+    // filler takes one GPU of a node, that node scores better and must always win.
+    let cluster = |mode: ScoreMode, seed: u64| {
         let mut c = Cluster::new(PolicyKind::BestFit, seed);
         c.set_scoring(mode);
         for i in 0..4 {
             c.add_node(node(&format!("n{i}"), 2, 64_000)).unwrap();
         }
-        if busy {
-            c.place(pod("filler", 0, 1, 1000), Some(PolicyKind::FirstFit))
-                .unwrap();
-        }
-        place(&mut c, pod("p", 0, 1, 1000)).0
+        c
     };
     let drawn: std::collections::BTreeSet<String> = (0..40)
-        .map(|seed| chosen(ScoreMode::Kubernetes, seed, false))
+        .map(|seed| {
+            place(
+                &mut cluster(ScoreMode::Kubernetes, seed),
+                pod("p", 0, 1, 1000),
+            )
+            .0
+        })
         .collect();
-    assert_eq!(
-        drawn.len(),
-        4,
-        "every tied node is drawn some time: {drawn:?}"
-    );
+    assert_eq!(drawn.len(), 4, "every tied node is drawn: {drawn:?}");
     for seed in 0..10 {
-        assert_eq!(chosen(ScoreMode::Artifact, seed, false), "n0");
-        assert_eq!(
-            chosen(ScoreMode::Kubernetes, seed, true),
-            "n0",
-            "the best score wins"
-        );
+        let mut first = cluster(ScoreMode::Artifact, seed);
+        assert_eq!(place(&mut first, pod("p", 0, 1, 1000)).0, "n0");
+        let mut k8s = cluster(ScoreMode::Kubernetes, seed);
+        let (busy, _) = place(&mut k8s, pod("filler", 0, 1, 1000));
+        let (n, _) = place(&mut k8s, pod("p", 0, 1, 1000));
+        assert_eq!(n, busy, "the best score wins over the draw");
     }
 }
