@@ -11,7 +11,8 @@ sorted by name and shuffled with the seed, then pods drawn with replacement appe
 requested GPU capacity reaches ``target``; nodes added in a seeded random order (the artifact
 renames them in a random order and breaks ties by the smallest name); the core scores as the
 artifact (``Cluster(scoring="artifact")``), and fgd is given the artifact's typical pods: the
-request shapes (CPU, GPU share, GPU count) that cover 95 % of the pods, CPU-only ones included.
+request shapes (CPU, GPU share, GPU count) that cover 95 % of the pods, CPU-only ones included
+(fgd_fill, which has no form in the artifact, every request shape of the list).
 """
 
 from __future__ import annotations
