@@ -91,13 +91,13 @@ class Scheduler(VllmScheduler):
         self._next_id = 0
         self._decode_blocks = DecodeBlocks(self.kv_cache_manager)
         self._step_requests = StepRequests()
-        # The bulk path of update_from_output (gpuplane.vllm.sampled): vLLM's plain token
-        # update (not the AsyncScheduler's, which also moves placeholders and caches blocks).
+        # update_from_output's short path (gpuplane.vllm.sampled) stands for vLLM's plain token
+        # update, not the AsyncScheduler's (which also moves placeholders and caches blocks).
+        # It hashes blocks of vLLM's hash_block_size, the size of the engine's block hasher.
         self.sampled_fast_path = (
             type(self)._update_request_with_output is VllmScheduler._update_request_with_output
         )
-        self.hash_block_size = self.kv_cache_manager.block_pool.hash_block_size
-        self.stop_tokens: dict[str, Any] = {}
+        self.stop_tokens: dict[str, Any] = {}  # per request id: gpuplane.vllm.sampled.stop_tokens
         self._reporter = start_reporting(self._engine_load, model=str(self.vllm_config.model_config.model))
 
     def _engine_load(self) -> EngineLoad:
