@@ -12,6 +12,7 @@
 Run in the vLLM stack's python (scripts/stacks/vllm.sh), with gpuplane on PYTHONPATH:
 
     PYTHONPATH=python $STACK/bin/python benches/bench_vllm_scheduler.py [--steps 30] [--quick]
+        [--running 64 256 1024] [--no-e2e | --e2e-only]
 """
 
 from __future__ import annotations
@@ -106,13 +107,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="64 and 256 running only, 10 steps")
+    parser.add_argument("--running", type=int, nargs="+", help="running sizes (default 64 256 1024)")
     parser.add_argument("--no-e2e", action="store_true")
     parser.add_argument("--e2e-only", action="store_true")
     args = parser.parse_args()
     import tiny_model
 
     model = str(tiny_model.build(Path(tempfile.gettempdir()) / "gpuplane-tiny-llama"))
-    sizes = [64, 256] if args.quick else [64, 256, 1024]
+    sizes = args.running or ([64, 256] if args.quick else [64, 256, 1024])
     if not args.e2e_only:
         scheduler_costs(model, sizes, 10 if args.quick else args.steps)
     if not args.no_e2e:

@@ -86,6 +86,12 @@ def overlap_results(model: Path, out: Path) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
+def sampled_results(model: Path, out: Path) -> dict[str, Any]:
+    """The results of ``sampled.py`` (update_from_output's short path, without a model)."""
+    run("sampled.py", str(model), str(out))
+    return json.loads(out.read_text())
+
+
 def refusal_results(model: Path, out: Path) -> dict[str, str]:
     """The results of ``refusals.py`` (start-up refusals, without a model loaded)."""
     run("refusals.py", str(model), str(out))

@@ -22,6 +22,8 @@ from vllm.v1.engine import EngineCoreOutput, EngineCoreOutputs
 from vllm.v1.outputs import ModelRunnerOutput
 from vllm.v1.request import Request, RequestStatus
 
+from gpuplane.vllm.sampled import append_token, takes_token_only
+
 
 def is_plain(scheduler: Any, output: SchedulerOutput, model: ModelRunnerOutput) -> bool:
     """Whether this step's results need nothing but sampled tokens handled."""
@@ -71,10 +73,24 @@ def _apply_tokens(
     scheduler: Any, output: SchedulerOutput, model: ModelRunnerOutput, outcome: _Outcome
 ) -> None:
     requests, index, sampled = scheduler.requests, model.req_id_to_index, model.sampled_token_ids
+    short = scheduler.sampled_fast_path and bool(sampled)
+    stops, max_len, block, log_stats = (
+        scheduler.stop_tokens,
+        scheduler.max_model_len,
+        scheduler.hash_block_size,
+        scheduler.log_stats,
+    )
     for req_id, n in output.num_scheduled_tokens.items():
         request = requests.get(req_id)
         if request is None:
             continue  # finished (aborted) while its step ran
+        if short:
+            token_ids = sampled[index[req_id]]
+            one = len(token_ids) == 1
+            if one and takes_token_only(request, token_ids[0], stops[req_id], max_len, log_stats):
+                append_token(request, n, token_ids[0], block)
+                outcome.outputs[0].append(EngineCoreOutput(req_id, token_ids))
+                continue
         request.num_in_flight_tokens -= n
         stale = request.num_stale_output_tokens > 0
         if stale:  # preempted while its step ran (async scheduling)

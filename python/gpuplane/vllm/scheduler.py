@@ -29,9 +29,10 @@ from gpuplane.vllm.config import batch_config, refuse_unsupported
 from gpuplane.vllm.metadata import core_request, parse_metadata
 from gpuplane.vllm.outputs import is_plain, update_plain
 from gpuplane.vllm.policy_file import policy_from_env
+from gpuplane.vllm.sampled import stop_tokens
 from gpuplane.vllm.service_policy import engine_policy
 from gpuplane.vllm.service_report import EngineLoad, start_reporting
-from gpuplane.vllm.step import PlannedStep
+from gpuplane.vllm.step import PlannedStep, StepRequests
 
 logger = logging.getLogger("gpuplane.vllm")
 HASH_MASK = (1 << 63) - 1
@@ -89,6 +90,14 @@ class Scheduler(VllmScheduler):
         self._by_core_id: dict[int, Request] = {}
         self._next_id = 0
         self._decode_blocks = DecodeBlocks(self.kv_cache_manager)
+        self._step_requests = StepRequests()
+        # update_from_output's short path (gpuplane.vllm.sampled) stands for vLLM's plain token
+        # update, not the AsyncScheduler's (which also moves placeholders and caches blocks).
+        # It hashes blocks of vLLM's hash_block_size, the size of the engine's block hasher.
+        self.sampled_fast_path = (
+            type(self)._update_request_with_output is VllmScheduler._update_request_with_output
+        )
+        self.stop_tokens: dict[str, Any] = {}  # per request id: gpuplane.vllm.sampled.stop_tokens
         self._reporter = start_reporting(self._engine_load, model=str(self.vllm_config.model_config.model))
 
     def _engine_load(self) -> EngineLoad:
@@ -121,6 +130,7 @@ class Scheduler(VllmScheduler):
             self._reject(request, e)
             return
         super().add_request(request)
+        self.stop_tokens[request.request_id] = stop_tokens(request)
         self._core_id[request.request_id] = core_request.id
         self._by_core_id[core_request.id] = request
 
@@ -149,6 +159,7 @@ class Scheduler(VllmScheduler):
 
     def _free_request(self, request: Request, delay_free_blocks: bool = False) -> Any:
         core_id = self._core_id.pop(request.request_id, None)
+        self.stop_tokens.pop(request.request_id, None)
         if core_id is not None:
             del self._by_core_id[core_id]
             if core_id in self.core:  # stopped by vLLM (EOS, stop token, abort, error)
@@ -170,7 +181,7 @@ class Scheduler(VllmScheduler):
         now = time.monotonic()
         for core_id in plan.preempted.tolist():
             self._preempt(self._by_core_id[core_id], now)
-        step = PlannedStep(plan, self._by_core_id, self.block_size)
+        step = PlannedStep(plan, self._step_requests.of(plan, self._by_core_id), self.block_size)
         allocating, caching = step.running_that_allocate()
         self._grow_all(step, allocating)
         self._cache_filled(step, caching)
@@ -258,7 +269,7 @@ class Scheduler(VllmScheduler):
         v1_runner = not self.use_v2_model_runner
         cached = step.cached_request_data(self.prev_step_scheduled_req_ids if v1_runner else None)
         if v1_runner:
-            self.prev_step_scheduled_req_ids = set(num_scheduled_tokens)
+            self.prev_step_scheduled_req_ids = step.known.id_set()
         self.kv_cache_manager.take_boundary_state_offloads()
         copies, retained = self.kv_cache_manager.take_kv_cache_block_copies()
         if copies:
