@@ -123,7 +123,8 @@ impl BatchScheduler {
             }
             let victim = self.running_idx.victim().map_or(slot, |k| k.slot);
             if victim == slot {
-                self.pool.release(&st.plan.blocks[at..]);
+                // The engine never hands out the blocks of a request that is preempted.
+                self.pool.unallocate(&st.plan.blocks[at..]);
                 st.plan.blocks.truncate(at);
                 self.preempt(slot, st);
                 return None;
@@ -141,13 +142,14 @@ impl BatchScheduler {
         if let Ok(index) = self.last_runs.binary_search(&(pos as u32)) {
             let entry = &mut st.plan.scheduled[index];
             st.budget += entry.num_tokens;
+            // Its blocks are released as full as the engine last computed them.
+            self.running[pos].computed -= entry.num_tokens;
             entry.num_tokens = 0;
             st.removed = true;
             if !st.grown.is_empty() {
                 // Still serving the running set: blocks it got this step (only a grown entry
-                // has any) are not in its list yet; add them so they are released with it.
-                let new_blocks = st.plan.new_blocks(index);
-                self.seq_mut(slot).blocks.extend_from_slice(new_blocks);
+                // has any) are not in its list yet. The engine never hands them out.
+                self.pool.unallocate(st.plan.new_blocks(index));
             }
             st.plan.scheduled[index].n_new = 0;
         }
