@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
-    BatchConfig, BatchMetrics, FinishReason, Finished, KvEviction, Policy, Request, RequestProgress,
-    Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S,
+    BatchConfig, BatchMetrics, FinishReason, Finished, KvEviction, Policy, Request,
+    RequestProgress, Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S,
 };
 use pyo3::prelude::*;
 

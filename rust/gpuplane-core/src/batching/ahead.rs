@@ -29,7 +29,11 @@ impl BatchScheduler {
     /// The entries of the last plan that sample and have exactly one token to go.
     fn sampling_runs(&self) -> impl Iterator<Item = &Run> {
         let running = &self.running;
-        let planned = if self.awaiting_update { &self.last_runs[..] } else { &[] };
+        let planned = if self.awaiting_update {
+            &self.last_runs[..]
+        } else {
+            &[]
+        };
         let sampling = planned.iter().map(|&pos| &running[pos as usize]);
         sampling.filter(|r| r.slot != NIL && r.computed >= r.known && r.known < r.max_known)
     }

@@ -108,8 +108,10 @@ pub enum KvEviction {
     /// vLLM's order (`BlockPool.free_blocks` and `FreeKVCacheBlockQueue`, vLLM 0.32): every
     /// *full* block (vLLM caches each full block, prompt or output) is evicted last, least
     /// recently released first; a request's other blocks are handed out before them, the most
-    /// recently released request's first, its last block first. What an engine that mirrors
-    /// vLLM's pool needs, so that it plans only the prefix hits vLLM still holds.
+    /// recently released request's first, its last block first. And, as vLLM caches a block
+    /// the step that computes it, a request admitted later in that step hits it. What an
+    /// engine that mirrors vLLM's pool needs: it plans the prefix hits vLLM's scheduler finds,
+    /// and none that vLLM has evicted.
     Vllm,
 }
 

@@ -161,7 +161,9 @@ impl BlockPool {
 
     /// Evicts `b` from under `h` where `h` has duplicates; false when `h` goes with it.
     fn evict_dup(&mut self, h: u64, b: u32) -> bool {
-        let Some(dups) = self.dups.get_mut(&h) else { return false };
+        let Some(dups) = self.dups.get_mut(&h) else {
+            return false;
+        };
         if self.by_hash[&h] == b {
             let next = dups.remove(0);
             self.by_hash.insert(h, next);

@@ -68,7 +68,11 @@ impl VllmPool {
         for &b in blocks.iter().rev() {
             self.refcount[b as usize] -= 1;
             if self.refcount[b as usize] == 0 {
-                let to = if self.hash[b as usize].is_none() { &mut first } else { &mut last };
+                let to = if self.hash[b as usize].is_none() {
+                    &mut first
+                } else {
+                    &mut last
+                };
                 to.push(b);
             }
         }
@@ -140,19 +144,34 @@ impl Both {
         let hashes: Vec<u64> = (0..8).map(|i| family_hash(family, i)).collect();
         let (hits, _) = self.core.probe(&hashes);
         let hits = hits as usize;
-        let model_hits = hashes.iter().take_while(|&&h| self.vllm.hit(h).is_some()).count();
-        prop_assert!(hits <= model_hits, "the core hits {} blocks vLLM lost", hits - model_hits);
+        let model_hits = hashes
+            .iter()
+            .take_while(|&&h| self.vllm.hit(h).is_some())
+            .count();
+        prop_assert!(
+            hits <= model_hits,
+            "the core hits {} blocks vLLM lost",
+            hits - model_hits
+        );
         if new > (self.core.available() as usize).saturating_sub(hits) {
             return Ok(());
         }
         // As the adapter does: the core's hit count, vLLM's blocks.
         let mut blocks = Vec::new();
         self.core.acquire_cached(&hashes[..hits], &mut blocks);
-        let touched: Vec<u32> = hashes[..hits].iter().filter_map(|&h| self.vllm.hit(h)).collect();
+        let touched: Vec<u32> = hashes[..hits]
+            .iter()
+            .filter_map(|&h| self.vllm.hit(h))
+            .collect();
         prop_assert_eq!(&blocks, &touched, "prefix hit blocks");
         self.vllm.touch(&touched);
         self.grow_blocks(&mut blocks, new)?;
-        self.live.push(Live { blocks, full: hits, family, prompt_end: 8 });
+        self.live.push(Live {
+            blocks,
+            full: hits,
+            family,
+            prompt_end: 8,
+        });
         Ok(())
     }
 
@@ -161,7 +180,9 @@ impl Both {
             prop_assert!((self.core.available() as usize) < n);
             return Ok(());
         };
-        let ours: Vec<u32> = (0..n).map(|_| self.core.allocate().expect("available")).collect();
+        let ours: Vec<u32> = (0..n)
+            .map(|_| self.core.allocate().expect("available"))
+            .collect();
         prop_assert_eq!(&ours, &theirs, "blocks handed out");
         blocks.extend(ours);
         Ok(())
@@ -223,7 +244,10 @@ impl Both {
     fn check(&self) -> Result<(), TestCaseError> {
         prop_assert_eq!(self.core.available() as usize, self.vllm.queue.len());
         for h in self.core.hashes() {
-            prop_assert!(self.vllm.hit(h).is_some(), "the core holds {h:#x}, vLLM does not");
+            prop_assert!(
+                self.vllm.hit(h).is_some(),
+                "the core holds {h:#x}, vLLM does not"
+            );
         }
         Ok(())
     }

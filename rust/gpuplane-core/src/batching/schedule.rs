@@ -5,6 +5,7 @@
 //! slab only when a request needs new KV blocks, is admitted, preempted or registers prompt
 //! blocks in the prefix cache.
 
+use super::config::KvEviction;
 use super::plan::{ScheduledRequest, StepPlan};
 use super::scheduler::BatchScheduler;
 use super::seq::{State, NIL};
@@ -221,6 +222,10 @@ impl BatchScheduler {
     }
 
     fn admit_waiting(&mut self, st: &mut Step) {
+        if self.cfg.kv_eviction == KvEviction::Vllm && st.register {
+            // vLLM caches a block the step that computes it: admissions may hit it already.
+            self.register_planned();
+        }
         while st.budget > 0 && self.n_running < self.cfg.max_running as usize {
             let Some(adm) = self.next_admission(st.budget) else {
                 break;
@@ -302,6 +307,10 @@ impl BatchScheduler {
         self.first_admission(slot, cached_tokens);
         self.push_entry(st, pos, adm.tokens, at as u32, adm.hits);
         st.plan.admitted.push(self.running[pos].id);
+        let run = &self.running[pos];
+        if self.cfg.kv_eviction == KvEviction::Vllm && run.computed >= run.reg_at {
+            self.register_prefix(pos);
+        }
     }
 
     /// Appends to `out` the first `hits` prefix blocks of `slot` from the cache, then up to
@@ -351,16 +360,21 @@ impl BatchScheduler {
             self.last_runs.truncate(kept);
         }
         if st.register {
-            for i in 0..self.last_runs.len() {
-                let pos = self.last_runs[i] as usize;
-                let run = &self.running[pos];
-                if run.slot != NIL && run.computed >= run.reg_at {
-                    self.register_prefix(pos);
-                }
-            }
+            self.register_planned();
         }
         st.plan.total_tokens = self.cfg.token_budget - st.budget;
         st.plan
+    }
+
+    /// Registers the computed prompt blocks of every request planned so far.
+    fn register_planned(&mut self) {
+        for i in 0..self.last_runs.len() {
+            let pos = self.last_runs[i] as usize;
+            let run = &self.running[pos];
+            if run.slot != NIL && run.computed >= run.reg_at {
+                self.register_prefix(pos);
+            }
+        }
     }
 
     /// Registers the computed prompt blocks of the running request at `pos`.

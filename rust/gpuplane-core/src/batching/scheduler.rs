@@ -636,7 +636,8 @@ impl BatchScheduler {
         self.running_idx
             .remove(band, account, self.order_counter(account), &key);
         let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
-        self.pool.release(&blocks, run.computed / self.cfg.block_size);
+        self.pool
+            .release(&blocks, run.computed / self.cfg.block_size);
         let seq = self.seq_mut(slot);
         seq.generated = run.known - seq.prompt_len;
         seq.computed = 0;
