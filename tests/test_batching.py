@@ -753,3 +753,12 @@ def test_negative_ints_are_invalid_requests_not_overflow_errors():
         s.block_refcount(-1)
     assert e.value.field == "block"
     assert -1 not in s
+
+
+def test_kv_eviction_is_lru_unless_vllms_order_is_asked_for():
+    assert BatchConfig().kv_eviction == "lru"
+    config = BatchConfig(kv_eviction="vllm")
+    assert config.kv_eviction == "vllm" and "kv_eviction='vllm'" in repr(config)
+    with pytest.raises(gpuplane.InvalidRequest) as e:
+        BatchConfig(kv_eviction="fifo")
+    assert e.value.field == "kv_eviction"

@@ -53,8 +53,8 @@ def test_the_service_holds_the_tokens_the_engine_served_each_tenant(served):
     for tenant, (prompts, length, tokens) in {"alice": (3, 40, 12), "bob": (1, 24, 6)}.items():
         input_tokens, output_tokens, _ = core[tenant]
         assert input_tokens == prompts * length
-        # The core charges a sampled token when it plans it (expect_sampled), except each
-        # request's last, which vLLM finishes (the core then drops the request).
-        assert output_tokens == prompts * (tokens - 1)
+        # The core charges each sampled token when it plans it (expect_sampled), each
+        # request's last one too (vLLM finishes that request; the core then drops it).
+        assert output_tokens == prompts * tokens
         expected = defaults.w_in * input_tokens + defaults.w_out * output_tokens
         assert view.tenant_service[tenant] == pytest.approx(expected)

@@ -272,6 +272,9 @@ class BatchConfig:
     named programs with no call queued or running (least recently active forgotten beyond).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
+    ``kv_eviction``: which released KV blocks are kept longest, ``lru`` (blocks holding a
+    prompt hash, least recently released evicted first) or ``vllm`` (vLLM's free block queue:
+    every full block, as vLLM caches them; what ``gpuplane.vllm`` uses to mirror vLLM's pool).
     """
 
     def __init__(
@@ -291,6 +294,7 @@ class BatchConfig:
         tenant_weights: Mapping[str, float] | None = None,
         starvation_s: float = 120.0,
         idle_programs: int = 65536,
+        kv_eviction: str = "lru",
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...
@@ -320,6 +324,8 @@ class BatchConfig:
     def starvation_s(self) -> float: ...
     @property
     def idle_programs(self) -> int: ...
+    @property
+    def kv_eviction(self) -> str: ...
 
 @final
 class Request:

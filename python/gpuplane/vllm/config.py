@@ -54,5 +54,6 @@ def batch_config(scheduler: Any, policy: PolicyFile, kv_blocks: int) -> gpuplane
         watermark=float(sched.watermark),
         long_prefill_token_threshold=int(sched.long_prefill_token_threshold or 0),
         chunked_prefill=bool(sched.enable_chunked_prefill),
+        kv_eviction="vllm",
         **batching,
     )

@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gpuplane_core::batching::{BatchConfig, BatchScheduler, Policy, Request, StepOutputs};
+use gpuplane_core::batching::{
+    BatchConfig, BatchScheduler, KvEviction, Policy, Request, StepOutputs,
+};
 use gpuplane_core::rng::SplitMix64;
 
 const WAITING: usize = 10_000;
@@ -24,13 +26,14 @@ struct Load {
 }
 
 impl Load {
-    fn new(policy: Policy, running: u32) -> Self {
+    fn new(policy: Policy, kv_eviction: KvEviction, running: u32) -> Self {
         let cfg = BatchConfig {
             token_budget: running + 2048,
             max_running: running,
             kv_blocks: running * 40 + 1024,
             block_size: 16,
             policy,
+            kv_eviction,
             ..BatchConfig::default()
         };
         let mut load = Self {
@@ -77,14 +80,22 @@ impl Load {
 }
 
 fn step_time(c: &mut Criterion) {
-    for (name, policy) in [("fcfs", Policy::Fcfs), ("fair", Policy::Fair)] {
+    // `*_vllm_kv`: the pool in vLLM's order (what gpuplane.vllm runs), every full block
+    // released into the LRU list.
+    let variants = [
+        ("fcfs", Policy::Fcfs, KvEviction::Lru),
+        ("fair", Policy::Fair, KvEviction::Lru),
+        ("fcfs_vllm_kv", Policy::Fcfs, KvEviction::Vllm),
+        ("fair_vllm_kv", Policy::Fair, KvEviction::Vllm),
+    ];
+    for (name, policy, kv_eviction) in variants {
         let mut group = c.benchmark_group(format!("batching_step_{name}"));
         group
             .sample_size(30)
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(3));
         for running in [64u32, 256, 1024] {
-            let mut load = Load::new(policy, running);
+            let mut load = Load::new(policy, kv_eviction, running);
             group.bench_with_input(
                 BenchmarkId::new("running_10k_waiting", running),
                 &running,

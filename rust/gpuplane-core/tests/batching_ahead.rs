@@ -54,6 +54,27 @@ fn the_last_token_is_left_to_the_engine_which_finishes_the_request() {
 }
 
 #[test]
+fn every_sampled_token_is_charged_the_last_one_too() {
+    let mut s = scheduler(64);
+    s.add(Request::new(1, "a", 8, 3).with_arrival(1.0)).unwrap();
+    s.add(Request::new(2, "b", 8, 1).with_arrival(1.0)).unwrap();
+    for _ in 0..5 {
+        s.schedule();
+        s.expect_sampled().unwrap();
+    }
+    s.abort(1).unwrap();
+    s.abort(2).unwrap();
+    let tenants = s.metrics().tenants;
+    let out = |name: &str| {
+        let t = tenants.iter().find(|t| t.tenant == name).unwrap();
+        (t.output_tokens, t.service)
+    };
+    // service: w_in = 1 per prompt token, w_out = 2 per output token.
+    assert_eq!(out("a"), (3, 8.0 + 2.0 * 3.0));
+    assert_eq!(out("b"), (1, 8.0 + 2.0));
+}
+
+#[test]
 fn without_a_plan_awaiting_its_output_nothing_is_counted() {
     let mut s = scheduler(64);
     s.add(Request::new(1, "a", 8, 10).with_arrival(1.0))

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
-    BatchConfig, BatchMetrics, FinishReason, Finished, Policy, Request, RequestProgress,
-    Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S,
+    BatchConfig, BatchMetrics, FinishReason, Finished, KvEviction, Policy, Request,
+    RequestProgress, Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S,
 };
 use pyo3::prelude::*;
 
@@ -37,7 +37,8 @@ impl PyBatchConfig {
     #[pyo3(signature = (*, token_budget=8192, max_running=256, kv_blocks=4096, block_size=16,
         watermark=0.01, long_prefill_token_threshold=0, chunked_prefill=true,
         preempt_priority_gap=None, policy="fcfs", w_in=1.0, w_out=2.0, tenant_weights=None,
-        starvation_s=DEFAULT_STARVATION_S, idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS)))]
+        starvation_s=DEFAULT_STARVATION_S, idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS),
+        kv_eviction="lru"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         token_budget: i64,
@@ -54,6 +55,7 @@ impl PyBatchConfig {
         tenant_weights: Option<BTreeMap<String, f64>>,
         starvation_s: f64,
         idle_programs: i64,
+        kv_eviction: &str,
     ) -> PyResult<Self> {
         let gap = preempt_priority_gap.map(|g| signed32("preempt_priority_gap", g));
         let inner = BatchConfig {
@@ -74,6 +76,7 @@ impl PyBatchConfig {
             tenant_weights: tenant_weights.unwrap_or_default(),
             starvation_s,
             idle_programs: unsigned32("idle_programs", idle_programs)?,
+            kv_eviction: kv_eviction.parse::<KvEviction>().map_err(to_py)?,
         };
         inner.validate().map_err(to_py)?;
         Ok(PyBatchConfig { inner })
@@ -135,6 +138,10 @@ impl PyBatchConfig {
     fn idle_programs(&self) -> u32 {
         self.inner.idle_programs
     }
+    #[getter]
+    fn kv_eviction(&self) -> &'static str {
+        self.inner.kv_eviction.name()
+    }
 
     fn __repr__(&self) -> String {
         let c = &self.inner;
@@ -169,6 +176,11 @@ impl PyBatchConfig {
                 c.idle_programs != DEFAULT_IDLE_PROGRAMS,
                 "idle_programs",
                 c.idle_programs,
+            )
+            .field_if(
+                c.kv_eviction != KvEviction::Lru,
+                "kv_eviction",
+                c.kv_eviction.name(),
             )
             .finish()
     }

@@ -96,6 +96,63 @@ impl FromStr for Policy {
     }
 }
 
+/// Which released KV blocks the pool keeps longest (evicts last), and in what order it hands
+/// free blocks out. Either way a free block keeps its hash until handed out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvEviction {
+    /// Blocks holding a prompt hash are evicted last, least recently released first; every
+    /// other free block is handed out before them, the most recently released first.
+    #[default]
+    Lru,
+    /// vLLM's order (`BlockPool.free_blocks` and `FreeKVCacheBlockQueue`, vLLM 0.32): every
+    /// *full* block (vLLM caches each full block, prompt or output) is evicted last, least
+    /// recently released first; a request's other blocks are handed out before them, the most
+    /// recently released request's first, its last block first. And, as vLLM caches a block
+    /// the step that computes it, a request admitted later in that step hits it. What an
+    /// engine that mirrors vLLM's pool needs: it plans the prefix hits vLLM's scheduler finds,
+    /// and none that vLLM has evicted.
+    Vllm,
+}
+
+impl KvEviction {
+    /// Every order, in declaration order.
+    pub const ALL: [KvEviction; 2] = [KvEviction::Lru, KvEviction::Vllm];
+
+    /// The order's name (`lru`, `vllm`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KvEviction::Lru => "lru",
+            KvEviction::Vllm => "vllm",
+        }
+    }
+}
+
+impl fmt::Display for KvEviction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KvEviction {
+    type Err = Error;
+
+    /// Parses a name from [`KvEviction::name`]; anything else is `InvalidRequest` on
+    /// `kv_eviction`.
+    fn from_str(s: &str) -> Result<Self> {
+        KvEviction::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = KvEviction::ALL.iter().map(|o| o.name()).collect();
+                Error::invalid(
+                    "kv_eviction",
+                    format!("unknown KV eviction order {s:?}; expected one of {names:?}"),
+                )
+            })
+    }
+}
+
 /// Configuration of one engine replica's scheduler. See [`BatchConfig::validate`] for the
 /// accepted ranges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,6 +195,9 @@ pub struct BatchConfig {
     /// it returns it starts afresh, as a new program (see `program_memory.rs`).
     #[serde(default = "default_idle_programs")]
     pub idle_programs: u32,
+    /// Which released KV blocks are kept longest ([`KvEviction`]).
+    #[serde(default)]
+    pub kv_eviction: KvEviction,
 }
 
 /// Default [`BatchConfig::idle_programs`]: 65,536 idle programs remembered per replica.
@@ -172,6 +232,7 @@ impl Default for BatchConfig {
             tenant_weights: BTreeMap::new(),
             starvation_s: DEFAULT_STARVATION_S,
             idle_programs: DEFAULT_IDLE_PROGRAMS,
+            kv_eviction: KvEviction::Lru,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The KV block pool with a prefix cache.
 //!
-//! A block is *used* (reference count > 0), *cached-free* (count 0, still holding a hash, in
-//! an LRU list) or *free* (count 0, no hash). Full prompt blocks are registered under the
-//! caller's hash and shared by reference count. A new block comes from the free list first,
-//! then by evicting the least-recently-released cached block. Every operation is O(1) per
-//! block.
+//! A block is *used* (reference count > 0) or free; a free block is *evict-first* (on a stack)
+//! or *evict-last* (in an LRU list, least recently released first). Full prompt blocks are
+//! registered under the caller's hash and shared by reference count; a free block keeps its
+//! hash until it is handed out again. A new block comes from the stack first, then from the
+//! head of the LRU list (evicting its hash). Which released blocks are evict-last is the
+//! [`KvEviction`] order. Every operation is O(1) per block.
 
+use super::config::KvEviction;
 use super::hash::FxHashMap;
 use super::seq::NIL;
 
@@ -22,9 +24,17 @@ pub(crate) struct BlockPool {
     next: Vec<u32>,
     lru_head: u32,
     lru_tail: u32,
+    /// Blocks in the LRU list (each holds a hash under [`KvEviction::Lru`]).
+    lru_len: u32,
+    /// Free blocks holding a hash.
     cached_free: u32,
+    /// The evict-first stack (top last).
     free: Vec<u32>,
+    order: KvEviction,
     by_hash: FxHashMap<u64, u32>,
+    /// [`KvEviction::Vllm`]: later blocks filled with a hash already cached, oldest first.
+    /// vLLM caches such a duplicate too, and a hit takes the oldest block left.
+    dups: FxHashMap<u64, Vec<u32>>,
     /// Hashes stored and removed since the last drain, when recording (what an engine
     /// publishes to routers, like vLLM's KV events).
     events: Option<Vec<CacheEvent>>,
@@ -38,8 +48,8 @@ pub enum CacheEvent {
 }
 
 impl BlockPool {
-    /// A pool of `n` free blocks.
-    pub fn new(n: u32) -> Self {
+    /// A pool of `n` free blocks, handed out in id order, released in `order`.
+    pub fn new(n: u32, order: KvEviction) -> Self {
         Self {
             refcount: vec![0; n as usize],
             hash: vec![0; n as usize],
@@ -48,9 +58,12 @@ impl BlockPool {
             next: vec![NIL; n as usize],
             lru_head: NIL,
             lru_tail: NIL,
+            lru_len: 0,
             cached_free: 0,
             free: (0..n).rev().collect(),
+            order,
             by_hash: FxHashMap::default(),
+            dups: FxHashMap::default(),
             events: None,
         }
     }
@@ -62,7 +75,7 @@ impl BlockPool {
 
     /// Free blocks holding no hash.
     pub fn free_uncached(&self) -> u32 {
-        self.free.len() as u32
+        self.available() - self.cached_free
     }
 
     /// Free blocks still holding a hash (evictable).
@@ -72,7 +85,7 @@ impl BlockPool {
 
     /// Blocks that can be handed out (free plus evictable).
     pub fn available(&self) -> u32 {
-        self.free_uncached() + self.cached_free
+        self.free.len() as u32 + self.lru_len
     }
 
     /// Blocks in use (reference count > 0).
@@ -107,43 +120,76 @@ impl BlockPool {
             let b = self.by_hash[h];
             if self.refcount[b as usize] == 0 {
                 self.unlink(b);
+                self.cached_free -= 1;
             }
             self.refcount[b as usize] += 1;
             out.push(b);
         }
     }
 
-    /// A new block with reference count 1, evicting the LRU cached block if needed.
+    /// A new block with reference count 1: the top of the evict-first stack, else the LRU
+    /// head (its hash evicted).
     pub fn allocate(&mut self) -> Option<u32> {
         let b = match self.free.pop() {
             Some(b) => b,
-            None => self.evict()?,
+            None => self.pop_lru()?,
         };
+        self.evict_hash(b);
         self.refcount[b as usize] = 1;
         Some(b)
     }
 
-    fn evict(&mut self) -> Option<u32> {
+    fn pop_lru(&mut self) -> Option<u32> {
         let b = self.lru_head;
-        if b == NIL {
-            return None;
-        }
-        self.unlink(b);
-        if let Some(h) = self.take_hash(b) {
-            self.by_hash.remove(&h);
-            if let Some(ev) = &mut self.events {
-                ev.push(CacheEvent::Removed(h));
-            }
-        }
-        Some(b)
+        (b != NIL).then(|| {
+            self.unlink(b);
+            b
+        })
     }
 
-    /// Drops one reference on each block, last block first (so tails are evicted first).
-    pub fn release(&mut self, blocks: &[u32]) {
+    fn evict_hash(&mut self, b: u32) {
+        let Some(h) = self.take_hash(b) else { return };
+        self.cached_free -= 1;
+        if !self.dups.is_empty() && self.evict_dup(h, b) {
+            return;
+        }
+        self.by_hash.remove(&h);
+        if let Some(ev) = &mut self.events {
+            ev.push(CacheEvent::Removed(h));
+        }
+    }
+
+    /// Evicts `b` from under `h` where `h` has duplicates; false when `h` goes with it.
+    fn evict_dup(&mut self, h: u64, b: u32) -> bool {
+        let Some(dups) = self.dups.get_mut(&h) else {
+            return false;
+        };
+        if self.by_hash[&h] == b {
+            let next = dups.remove(0);
+            self.by_hash.insert(h, next);
+        } else {
+            dups.retain(|&d| d != b);
+        }
+        if dups.is_empty() {
+            self.dups.remove(&h);
+        }
+        true
+    }
+
+    /// Drops one reference on each block of a request, last block first (so tails are
+    /// evicted first). `full`: how many leading blocks are full (computed to the end).
+    pub fn release(&mut self, blocks: &[u32], full: u32) {
+        match self.order {
+            KvEviction::Lru => self.release_lru(blocks),
+            KvEviction::Vllm => self.release_vllm(blocks, full),
+        }
+    }
+
+    /// [`KvEviction::Lru`]: a block holding a hash goes to the LRU tail, any other onto the
+    /// stack, one by one (the request's first block is handed out first).
+    fn release_lru(&mut self, blocks: &[u32]) {
         for &b in blocks.iter().rev() {
-            let i = b as usize;
-            self.refcount[i] -= 1;
-            if self.refcount[i] > 0 {
+            if !self.unref(b) {
                 continue;
             }
             if self.has_hash(b) {
@@ -154,14 +200,63 @@ impl BlockPool {
         }
     }
 
-    /// Registers a used block under `hash` unless the hash is already cached or the block
-    /// already has one.
+    /// [`KvEviction::Vllm`], vLLM's `BlockPool.free_blocks` over the request's blocks in
+    /// reverse: the full blocks (vLLM caches every full block, prompt or output, known hash or
+    /// not) to the LRU tail, tail first; the others prepended as one group, tail first (so the
+    /// request's last block is handed out first).
+    fn release_vllm(&mut self, blocks: &[u32], full: u32) {
+        let full = (full as usize).min(blocks.len());
+        for &b in blocks[full..].iter() {
+            // A block past `full` holds no hash (only computed blocks are registered); one
+            // that did would be lost to `acquire_cached` on the stack, so it stays evict-last.
+            match (self.unref(b), self.has_hash(b)) {
+                (true, false) => self.free.push(b),
+                (true, true) => self.push_lru(b),
+                (false, _) => {}
+            }
+        }
+        for &b in blocks[..full].iter().rev() {
+            if self.unref(b) {
+                self.push_lru(b);
+            }
+        }
+    }
+
+    /// Drops one reference on `b`; true when that was the last.
+    fn unref(&mut self, b: u32) -> bool {
+        let i = b as usize;
+        self.refcount[i] -= 1;
+        if self.refcount[i] > 0 {
+            return false;
+        }
+        self.cached_free += u32::from(self.has_hash(b));
+        true
+    }
+
+    /// Returns blocks just handed out by [`BlockPool::allocate`] (none registered since) as if
+    /// they had never been: back on top of the stack, the first handed out on top. (A hash
+    /// evicted in handing one out stays evicted.)
+    pub fn unallocate(&mut self, blocks: &[u32]) {
+        for &b in blocks.iter().rev() {
+            self.refcount[b as usize] = 0;
+            self.free.push(b);
+        }
+    }
+
+    /// Registers a used block under `hash` unless it already has one. A hash already cached
+    /// is kept with its block (under [`KvEviction::Vllm`] the new block is its duplicate).
     pub fn register(&mut self, b: u32, hash: u64) {
-        if self.has_hash(b) || self.by_hash.contains_key(&hash) {
+        if self.has_hash(b) {
             return;
         }
-        self.hash[b as usize] = hash;
-        self.hashed[b as usize / 64] |= 1 << (b % 64);
+        if self.by_hash.contains_key(&hash) {
+            if self.order == KvEviction::Vllm {
+                self.set_hash(b, hash);
+                self.dups.entry(hash).or_default().push(b);
+            }
+            return;
+        }
+        self.set_hash(b, hash);
         self.by_hash.insert(hash, b);
         if let Some(ev) = &mut self.events {
             ev.push(CacheEvent::Stored(hash));
@@ -178,6 +273,11 @@ impl BlockPool {
         if let Some(ev) = &mut self.events {
             out.append(ev);
         }
+    }
+
+    fn set_hash(&mut self, b: u32, hash: u64) {
+        self.hash[b as usize] = hash;
+        self.hashed[b as usize / 64] |= 1 << (b % 64);
     }
 
     fn has_hash(&self, b: u32) -> bool {
@@ -201,7 +301,7 @@ impl BlockPool {
             t => self.next[t as usize] = b,
         }
         self.lru_tail = b;
-        self.cached_free += 1;
+        self.lru_len += 1;
     }
 
     fn unlink(&mut self, b: u32) {
@@ -214,7 +314,7 @@ impl BlockPool {
             NIL => self.lru_tail = p,
             n => self.prev[n as usize] = p,
         }
-        self.cached_free -= 1;
+        self.lru_len -= 1;
     }
 }
 
@@ -224,13 +324,13 @@ mod tests {
 
     #[test]
     fn lru_eviction_and_sharing() {
-        let mut p = BlockPool::new(3);
+        let mut p = BlockPool::new(3, KvEviction::Lru);
         let a = p.allocate().unwrap();
         let b = p.allocate().unwrap();
         p.register(a, 10);
         p.register(b, 20);
-        p.release(&[a]);
-        p.release(&[b]);
+        p.release(&[a], 1);
+        p.release(&[b], 1);
         assert_eq!((p.cached_free(), p.free_uncached(), p.used()), (2, 1, 0));
         assert_eq!(p.probe(&[10, 20, 30]), (2, 2));
         let mut got = Vec::new();

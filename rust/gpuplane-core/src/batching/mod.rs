@@ -14,7 +14,7 @@
 //!   then the account with the highest virtual counter, then the newest request. Nothing new is
 //!   admitted on a step that preempted.
 //! * Prefix reuse: full prompt blocks are shared by hash, reference-counted, and kept after
-//!   release until evicted least-recently-used.
+//!   release until evicted least-recently-used (in the [`KvEviction`] order).
 //! * Ordering: strict priority bands, then the weighted Virtual Token Counter (Sheng et al.,
 //!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline); or, under
 //!   `program_las`, tenants by weighted fair share and inside a tenant the program with the
@@ -32,6 +32,8 @@ mod ahead;
 mod config;
 mod hash;
 mod kv;
+#[cfg(test)]
+mod kv_vllm;
 mod metrics;
 mod plan;
 mod program_memory;
@@ -48,7 +50,7 @@ mod tenancy;
 mod update;
 mod vtc;
 
-pub use config::{BatchConfig, Policy, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S};
+pub use config::{BatchConfig, KvEviction, Policy, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S};
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};

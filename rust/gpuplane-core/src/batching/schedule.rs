@@ -5,6 +5,7 @@
 //! slab only when a request needs new KV blocks, is admitted, preempted or registers prompt
 //! blocks in the prefix cache.
 
+use super::config::KvEviction;
 use super::plan::{ScheduledRequest, StepPlan};
 use super::scheduler::BatchScheduler;
 use super::seq::{State, NIL};
@@ -123,7 +124,8 @@ impl BatchScheduler {
             }
             let victim = self.running_idx.victim().map_or(slot, |k| k.slot);
             if victim == slot {
-                self.pool.release(&st.plan.blocks[at..]);
+                // The engine never hands out the blocks of a request that is preempted.
+                self.pool.unallocate(&st.plan.blocks[at..]);
                 st.plan.blocks.truncate(at);
                 self.preempt(slot, st);
                 return None;
@@ -141,13 +143,14 @@ impl BatchScheduler {
         if let Ok(index) = self.last_runs.binary_search(&(pos as u32)) {
             let entry = &mut st.plan.scheduled[index];
             st.budget += entry.num_tokens;
+            // Its blocks are released as full as the engine last computed them.
+            self.running[pos].computed -= entry.num_tokens;
             entry.num_tokens = 0;
             st.removed = true;
             if !st.grown.is_empty() {
                 // Still serving the running set: blocks it got this step (only a grown entry
-                // has any) are not in its list yet; add them so they are released with it.
-                let new_blocks = st.plan.new_blocks(index);
-                self.seq_mut(slot).blocks.extend_from_slice(new_blocks);
+                // has any) are not in its list yet. The engine never hands them out.
+                self.pool.unallocate(st.plan.new_blocks(index));
             }
             st.plan.scheduled[index].n_new = 0;
         }
@@ -219,6 +222,10 @@ impl BatchScheduler {
     }
 
     fn admit_waiting(&mut self, st: &mut Step) {
+        if self.cfg.kv_eviction == KvEviction::Vllm && st.register {
+            // vLLM caches a block the step that computes it: admissions may hit it already.
+            self.register_planned();
+        }
         while st.budget > 0 && self.n_running < self.cfg.max_running as usize {
             let Some(adm) = self.next_admission(st.budget) else {
                 break;
@@ -300,6 +307,10 @@ impl BatchScheduler {
         self.first_admission(slot, cached_tokens);
         self.push_entry(st, pos, adm.tokens, at as u32, adm.hits);
         st.plan.admitted.push(self.running[pos].id);
+        let run = &self.running[pos];
+        if self.cfg.kv_eviction == KvEviction::Vllm && run.computed >= run.reg_at {
+            self.register_prefix(pos);
+        }
     }
 
     /// Appends to `out` the first `hits` prefix blocks of `slot` from the cache, then up to
@@ -349,16 +360,21 @@ impl BatchScheduler {
             self.last_runs.truncate(kept);
         }
         if st.register {
-            for i in 0..self.last_runs.len() {
-                let pos = self.last_runs[i] as usize;
-                let run = &self.running[pos];
-                if run.slot != NIL && run.computed >= run.reg_at {
-                    self.register_prefix(pos);
-                }
-            }
+            self.register_planned();
         }
         st.plan.total_tokens = self.cfg.token_budget - st.budget;
         st.plan
+    }
+
+    /// Registers the computed prompt blocks of every request planned so far.
+    fn register_planned(&mut self) {
+        for i in 0..self.last_runs.len() {
+            let pos = self.last_runs[i] as usize;
+            let run = &self.running[pos];
+            if run.slot != NIL && run.computed >= run.reg_at {
+                self.register_prefix(pos);
+            }
+        }
     }
 
     /// Registers the computed prompt blocks of the running request at `pos`.

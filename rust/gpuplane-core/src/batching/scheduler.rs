@@ -109,7 +109,7 @@ impl BatchScheduler {
         let mut s = Self {
             wm_blocks: cfg.watermark_blocks(),
             chunk_cap: cfg.chunk_cap(),
-            pool: BlockPool::new(cfg.kv_blocks),
+            pool: BlockPool::new(cfg.kv_blocks, cfg.kv_eviction),
             cfg,
             now: 0.0,
             step: 0,
@@ -636,7 +636,8 @@ impl BatchScheduler {
         self.running_idx
             .remove(band, account, self.order_counter(account), &key);
         let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
-        self.pool.release(&blocks);
+        self.pool
+            .release(&blocks, run.computed / self.cfg.block_size);
         let seq = self.seq_mut(slot);
         seq.generated = run.known - seq.prompt_len;
         seq.computed = 0;
