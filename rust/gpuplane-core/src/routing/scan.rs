@@ -180,8 +180,9 @@ impl Router {
     /// in chunks of 8: most chunks have none that reach it, which one branch tells.
     fn pruned_pass(&self, inputs: &Inputs<'_>, serves: &impl Fn(usize) -> bool, best: &mut Best) {
         let w = self.weights.load;
-        // `!(x < floor)` rather than `x >= floor`: a NaN bound is scored, never pruned.
-        let reaches = |load: f64, floor: f64| !(-w * load < floor);
+        // Not `>=`: a NaN bound is scored, never pruned.
+        let reaches =
+            |load: f64, floor: f64| (-w * load).partial_cmp(&floor) != Some(Ordering::Less);
         for (c, chunk) in self.loads.chunks(8).enumerate() {
             let floor = best.score;
             if !chunk.iter().fold(false, |any, &l| any | reaches(l, floor)) {
