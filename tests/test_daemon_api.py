@@ -222,6 +222,21 @@ def test_route_prefers_prefix_overlap_then_load(client):
     assert [r.id for r in client.replicas()] == ["r1", "r2"]
 
 
+def test_route_numbers_dispatches_and_reports_name_the_last_one_they_include(client):
+    client.register_replica("r1", model="llama", max_running=8)
+    first = client.route(model="llama", prompt_tokens=160)
+    second = client.route(model="llama", prompt_tokens=160)
+    assert (first.dispatch, second.dispatch) == (1, 2)
+    client.report_load("r1", waiting_blocks=30, reflects_dispatch=first.dispatch)
+    # 30 blocks queued, and the second dispatch's 10 the report does not include.
+    assert "load -40.000" in client.route(model="llama").reason
+    client.report_load("r1")  # an old client: every dispatch counts as reported
+    assert "load -0.000" in client.route(model="llama").reason
+    with pytest.raises(InvalidRequest) as e:
+        client.report_load("r1", reflects_dispatch=99)
+    assert e.value.field == "load.reflects_dispatch"
+
+
 def test_telemetry_stream_sets_external_usage_and_drains(server, client):
     p = client.place(Workload("w", 1_000, 1))
     gpu = p.gpu_ids[0]

@@ -126,6 +126,21 @@ def test_a_burst_between_reports_spreads_off_the_replica_holding_the_prefix():
     assert chosen == ["r1", "r2"], [d.choice.reason for d in st.recent_decisions()]
 
 
+def test_a_report_taken_before_a_dispatch_keeps_counting_that_dispatch():
+    st = RoutingState(block_size=2)
+    views = [view("r1", EngineFigures(block_size=2, kv_blocks=100))]
+    st.route(views, "a", "", [], "q0", 20)  # 10 blocks, before the report is taken
+    taken = EngineFigures(block_size=2, kv_blocks=100).to_stats()
+    st.route([view("r1", None)], "a", "", [], "q1", 40)  # 20 blocks, after
+    st.sync([ReplicaView("r1", 8, taken)])
+    (r1,) = st.replicas()
+    assert r1.load_blocks == 20.0, r1  # q1's blocks only
+    # A report without a time (an old replica) counts every dispatch as reported.
+    untimed = {k: v for k, v in taken.items() if k != "at"}
+    st.sync([ReplicaView("r1", 8, untimed)])
+    assert st.replicas()[0].load_blocks == 0.0
+
+
 def test_queued_prompt_blocks_in_a_report_outweigh_a_cached_prefix():
     system = list(range(16))
     cached = tuple(gpuplane.prompt_block_hashes(system, 2))

@@ -194,6 +194,29 @@ def test_recorded_routes_count_on_the_chosen_replica(router):
     assert "routed=3" in repr(router.replica("r2"))
 
 
+def test_a_late_report_keeps_the_dispatches_it_does_not_show():
+    r = Router()
+    r.register("r1", kv_blocks=100, max_running=8)
+    first = r.route(prompt_tokens=160, record=True)  # 10 blocks
+    second = r.route(prompt_tokens=320, record=True)  # 20 blocks
+    assert (first.dispatch, second.dispatch, r.last_dispatch()) == (1, 2, 2)
+    assert r.route(prompt_tokens=16).dispatch == 0
+    r.report_load("r1", kv_usage=0.1, reflects_dispatch=second.dispatch)
+    assert r.replica("r1").load_blocks == 10.0
+    # Taken before the second dispatch and arriving after the newer report: changes nothing.
+    r.report_load("r1", kv_usage=0.5, reflects_dispatch=first.dispatch)
+    assert r.replica("r1").load_blocks == 10.0
+    r.route(prompt_tokens=160, record=True)
+    r.report_load("r1", kv_usage=0.2, reflects_dispatch=second.dispatch)
+    assert r.replica("r1").load_blocks == 20.0 + 10.0  # the third dispatch is not in it
+    r.report_load("r1")  # without a number: every dispatch counts as reported
+    assert r.replica("r1").load_blocks == 0.0
+    with pytest.raises(InvalidRequest, match="reflects_dispatch"):
+        r.report_load("r1", reflects_dispatch=99)
+    with pytest.raises(InvalidRequest, match="reflects_dispatch"):
+        r.report_load("r1", reflects_dispatch=-1)
+
+
 def test_a_programs_next_call_returns_to_its_replica(router):
     call = {"model": "llama", "prompt_tokens": 16 * 32, "workflow": 7}
     first = router.route(record=True, **call).replica_id

@@ -894,6 +894,9 @@ class Route:
     @property
     def reason(self) -> str: ...
     @property
+    def dispatch(self) -> int:
+        """The dispatch's number, from 1 in the router's dispatch order (0: not recorded)."""
+    @property
     def terms(self) -> dict[str, float]:
         """``prefix``, ``adapter``, ``queue``, ``kv``, ``fair``; they sum to ``score``."""
 
@@ -1006,8 +1009,13 @@ class Router:
         cached_block_hashes: Sequence[int] = ...,
         resident_adapters: Sequence[str] = ...,
         tenant_service: Mapping[str, float] = ...,
+        reflects_dispatch: int | None = None,
     ) -> None:
-        """Records a replica's load, replacing the last one."""
+        """Records a replica's load, replacing the last one. With ``reflects_dispatch`` (the
+        last recorded route's ``dispatch`` the figures include), only dispatches up to it stop
+        counting as unreported load, and a report older than one recorded is ignored."""
+    def last_dispatch(self) -> int:
+        """The last recorded route's ``dispatch`` (0 before any)."""
     def route(
         self,
         *,

@@ -289,8 +289,10 @@ class Client:
         resident_adapters: Sequence[str] = (),
         tenant_service: Mapping[str, float] | None = None,
         waiting_blocks: int = 0,
+        reflects_dispatch: int | None = None,
     ) -> None:
-        """Reports a replica's load."""
+        """Reports a replica's load; ``reflects_dispatch``: the last routed ``dispatch`` it
+        includes (later dispatches keep counting as its load)."""
         load = ap.ReplicaLoad(
             replica_id=replica_id,
             waiting=waiting,
@@ -300,6 +302,7 @@ class Client:
             cached_block_hashes=cached_block_hashes,
             resident_adapters=resident_adapters,
             tenant_service=tenant_service or {},
+            reflects_dispatch=reflects_dispatch,
         )
         self._call(self.admission.ReportLoad, ap.ReportLoadRequest(load=load))
 

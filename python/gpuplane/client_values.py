@@ -195,11 +195,12 @@ class Route:
     score: float
     reason: str
     prefix_blocks: int
+    dispatch: int = 0  # the dispatch's number (a load report's ``reflects_dispatch``)
 
     @classmethod
     def from_pb(cls, m: Any) -> Route:
         """From its message."""
-        return cls(m.replica_id, m.address, m.score, m.reason, m.prefix_blocks)
+        return cls(m.replica_id, m.address, m.score, m.reason, m.prefix_blocks, m.dispatch)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ class RoutedRequest:
 
 
 RECENT_DECISIONS = 256
+# Dispatches whose wall-clock time is kept, to tell which ones a replica's report includes.
+RECENT_DISPATCHES = 4096
 
 
 class RoutingState:
@@ -99,6 +101,7 @@ class RoutingState:
         self._members: frozenset[str] = frozenset()
         self._ages = (0, 0.0, 0.0)
         self._recent: deque[RoutedRequest] = deque(maxlen=RECENT_DECISIONS)
+        self._dispatched: deque[tuple[float, int]] = deque(maxlen=RECENT_DISPATCHES)
 
     def route(
         self,
@@ -124,6 +127,7 @@ class RoutingState:
             request_id=request_id,
             record=True,
         )
+        self._dispatched.append((time.time(), r.dispatch))
         choice = Choice(r.replica_id, r.reason)
         self._recent.append(RoutedRequest(tenant, len(block_hashes), choice))
         return choice
@@ -168,6 +172,19 @@ class RoutingState:
                 self._absorb(c)
         self._members = ids
 
+    def _reflected(self, at: float | None) -> int | None:
+        """The last dispatch made by ``at``, a report's wall-clock time: the dispatches its
+        figures include (one still on its way to the replica then is counted as included).
+        None for a report without a time: it counts as including every dispatch."""
+        if at is None:
+            return None
+        for when, dispatch in reversed(self._dispatched):
+            if when <= at:
+                return dispatch
+        # Every dispatch kept came later (or none was made).
+        first = self._dispatched[0][1] if self._dispatched else self._router.last_dispatch() + 1
+        return first - 1
+
     def _absorb(self, c: ReplicaView) -> None:
         stats = c.stats or {}
         if "at" in stats:
@@ -196,6 +213,7 @@ class RoutingState:
             cached_block_hashes=stats.get("cached_block_hashes", ()),
             resident_adapters=sorted(set(stats.get("resident_adapters", ())) | set(c.adapters)),
             tenant_service=stats.get("tenant_service", {}),
+            reflects_dispatch=self._reflected(stats.get("at")),
         )
 
 

@@ -39,8 +39,13 @@ impl PyRoute {
         self.inner.prefix_blocks
     }
     #[getter]
-    fn reason(&self) -> &str {
-        &self.inner.reason
+    fn reason(&self) -> String {
+        self.inner.reason()
+    }
+    /// The dispatch's number, from 1 in the router's dispatch order (0: not recorded).
+    #[getter]
+    fn dispatch(&self) -> u64 {
+        self.inner.dispatch
     }
     /// The weighted terms in KV blocks (`prefix`, `adapter`, `load`, `fair`) whose sum is `score`.
     #[getter]
@@ -59,7 +64,7 @@ impl PyRoute {
             .field("address", &r.address)
             .field("score", r.score)
             .field("prefix_blocks", r.prefix_blocks)
-            .field("reason", &r.reason)
+            .field("reason", r.reason())
             .finish()
     }
 }
@@ -272,9 +277,13 @@ impl PyRouter {
         self.inner.call(py, |r| r.unregister(id).map(drop))
     }
 
-    /// Records a replica's load, replacing the last one.
+    /// Records a replica's load, replacing the last one. With `reflects_dispatch` (the last
+    /// recorded route's `dispatch` the figures include), only the dispatches up to it stop
+    /// counting as the replica's unreported load, and a report older than one already
+    /// recorded is ignored; without it, every dispatch so far counts as reported.
     #[pyo3(signature = (replica_id, *, waiting=0, running=0, kv_usage=0.0, waiting_blocks=0,
-        cached_block_hashes=Vec::new(), resident_adapters=Vec::new(), tenant_service=BTreeMap::new()))]
+        cached_block_hashes=Vec::new(), resident_adapters=Vec::new(), tenant_service=BTreeMap::new(),
+        reflects_dispatch=None))]
     #[allow(clippy::too_many_arguments)]
     fn report_load(
         &self,
@@ -287,7 +296,11 @@ impl PyRouter {
         cached_block_hashes: Vec<u64>,
         resident_adapters: Vec<String>,
         tenant_service: BTreeMap<String, f64>,
+        reflects_dispatch: Option<i64>,
     ) -> PyResult<()> {
+        let reflects_dispatch = reflects_dispatch
+            .map(|d| unsigned("reflects_dispatch", d))
+            .transpose()?;
         let waiting = unsigned32("waiting", waiting)?;
         let running = unsigned32("running", running)?;
         let waiting_blocks = unsigned32("waiting_blocks", waiting_blocks)?;
@@ -300,6 +313,7 @@ impl PyRouter {
                 cached: cached_block_hashes.into_iter().collect(),
                 adapters: resident_adapters.into_iter().collect(),
                 tenant_service,
+                reflects_dispatch,
             };
             r.report_load(replica_id, load)
         })
@@ -345,6 +359,11 @@ impl PyRouter {
             }
         });
         route.map(|inner| PyRoute { inner })
+    }
+
+    /// The last recorded route's `dispatch` (0 before any).
+    fn last_dispatch(&self, py: Python<'_>) -> u64 {
+        self.inner.run(py, |r| r.last_dispatch())
     }
 
     /// Program `workflow` has ended: forgets the replica of its last call.

@@ -98,7 +98,7 @@ class Replica(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., model: _Optional[str] = ..., tenant: _Optional[str] = ..., kv_blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., max_running: _Optional[int] = ...) -> None: ...
 
 class ReplicaLoad(_message.Message):
-    __slots__ = ("replica_id", "waiting", "running", "kv_usage", "cached_block_hashes", "resident_adapters", "tenant_service", "waiting_blocks")
+    __slots__ = ("replica_id", "waiting", "running", "kv_usage", "cached_block_hashes", "resident_adapters", "tenant_service", "waiting_blocks", "reflects_dispatch")
     class TenantServiceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class ReplicaLoad(_message.Message):
     RESIDENT_ADAPTERS_FIELD_NUMBER: _ClassVar[int]
     TENANT_SERVICE_FIELD_NUMBER: _ClassVar[int]
     WAITING_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    REFLECTS_DISPATCH_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     waiting: int
     running: int
@@ -122,7 +123,8 @@ class ReplicaLoad(_message.Message):
     resident_adapters: _containers.RepeatedScalarFieldContainer[str]
     tenant_service: _containers.ScalarMap[str, float]
     waiting_blocks: int
-    def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ..., waiting_blocks: _Optional[int] = ...) -> None: ...
+    reflects_dispatch: int
+    def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ..., waiting_blocks: _Optional[int] = ..., reflects_dispatch: _Optional[int] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("request_id", "tenant", "model", "adapter", "block_hashes", "prompt_tokens", "workflow")
@@ -143,18 +145,20 @@ class RouteRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., model: _Optional[str] = ..., adapter: _Optional[str] = ..., block_hashes: _Optional[_Iterable[int]] = ..., prompt_tokens: _Optional[int] = ..., workflow: _Optional[int] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
-    __slots__ = ("replica_id", "address", "score", "reason", "prefix_blocks")
+    __slots__ = ("replica_id", "address", "score", "reason", "prefix_blocks", "dispatch")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     PREFIX_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     address: str
     score: float
     reason: str
     prefix_blocks: int
-    def __init__(self, replica_id: _Optional[str] = ..., address: _Optional[str] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., prefix_blocks: _Optional[int] = ...) -> None: ...
+    dispatch: int
+    def __init__(self, replica_id: _Optional[str] = ..., address: _Optional[str] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., prefix_blocks: _Optional[int] = ..., dispatch: _Optional[int] = ...) -> None: ...
 
 class FinishRouteRequest(_message.Message):
     __slots__ = ("request_id", "input_tokens", "output_tokens")

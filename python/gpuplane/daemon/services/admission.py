@@ -74,6 +74,7 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
         "tenant_service": {
             convert.text(k, "load.tenant_service key"): v for k, v in msg.tenant_service.items()
         },
+        "reflects_dispatch": msg.reflects_dispatch if msg.HasField("reflects_dispatch") else None,
     }
 
 

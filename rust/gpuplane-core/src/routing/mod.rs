@@ -112,6 +112,8 @@ pub struct Router {
     tracked: FxHashMap<String, Tracked>,
     /// The replica of each program's last call.
     programs: ProgramPlaces,
+    /// The last dispatch's number ([`Route::dispatch`]).
+    dispatches: u64,
 }
 
 impl Default for Router {
@@ -147,6 +149,7 @@ impl Router {
             fleet: FleetShare::new(),
             tracked: FxHashMap::default(),
             programs: ProgramPlaces::default(),
+            dispatches: 0,
         }
     }
 
@@ -213,17 +216,16 @@ impl Router {
 
     /// Refuses a load whose maps exceed [`RouterLimits::max_load_entries`].
     fn check_load_size(&self, load: &Load) -> Result<()> {
+        self.check_entries("tenant_service", load.tenant_service.len())?;
+        self.check_entries("resident_adapters", load.adapters.len())
+    }
+
+    /// Refuses `n` entries of a load's map `field` beyond [`RouterLimits::max_load_entries`].
+    fn check_entries(&self, field: &str, n: usize) -> Result<()> {
         let max = self.limits.max_load_entries;
-        for (field, n) in [
-            ("tenant_service", load.tenant_service.len()),
-            ("resident_adapters", load.adapters.len()),
-        ] {
-            if n > max {
-                return Err(Error::invalid(
-                    field,
-                    format!("has {n} entries, at most {max} allowed"),
-                ));
-            }
+        if n > max {
+            let why = format!("has {n} entries, at most {max} allowed");
+            return Err(Error::invalid(field, why));
         }
         Ok(())
     }
@@ -294,8 +296,8 @@ impl Router {
             .all(|h| h.tenant == SHARED && h.model == first);
     }
 
-    /// Adds slot `s`'s excess and resident adapters to the by-key lists, or drops them.
-    fn index_keyed(&mut self, s: usize, add: bool) {
+    /// Adds slot `s`'s tenant excess to the by-tenant columns, or drops it.
+    fn index_excess(&mut self, s: usize, add: bool) {
         let slot = s as u32;
         for &(a, e) in &self.excess[s] {
             if add {
@@ -304,6 +306,11 @@ impl Router {
                 self.fair.remove(a, slot);
             }
         }
+    }
+
+    /// Adds slot `s`'s resident adapters to the by-adapter lists, or drops them.
+    fn index_adapters(&mut self, s: usize, add: bool) {
+        let slot = s as u32;
         for name in &self.slots[s].load.adapters {
             if add {
                 self.adapters.insert(name.clone(), slot, true);
@@ -311,6 +318,20 @@ impl Router {
                 self.adapters.remove(name.as_str(), slot);
             }
         }
+    }
+
+    /// Replaces slot `s`'s tenant service and re-indexes each tenant's excess there.
+    fn set_service(&mut self, s: usize, service: BTreeMap<String, f64>) {
+        self.index_excess(s, false);
+        let excess: Vec<(u32, f64)> = service
+            .keys()
+            .map(|t| (t, tenant_excess(&service, t)))
+            .filter(|&(_, e)| e > 0.0)
+            .map(|(t, e)| (self.fleet.account(t), e))
+            .collect();
+        self.excess[s] = excess;
+        self.slots[s].load.tenant_service = service;
+        self.index_excess(s, true);
     }
 
     fn index_cached(&mut self, s: usize, add: bool) {
@@ -360,7 +381,8 @@ impl Router {
             .remove(id)
             .ok_or_else(|| Error::not_found("replica", id))? as usize;
         self.index_cached(s, false);
-        self.index_keyed(s, false);
+        self.index_excess(s, false);
+        self.index_adapters(s, false);
         let last = self.slots.len() - 1;
         let gone = self.slots.swap_remove(s);
         self.hot.swap_remove(s);
@@ -386,27 +408,28 @@ impl Router {
 
     /// Records a replica's load (replacing the last one); `NotFound` if it is not registered,
     /// `InvalidRequest` for out-of-range values (nothing changes).
-    pub fn report_load(&mut self, id: &str, load: Load) -> Result<()> {
+    ///
+    /// A load naming the last dispatch it reflects (`reflects_dispatch`) clears only the
+    /// dispatches up to it from the replica's unreported blocks; one older than a report
+    /// already applied there (reordered on the way) changes nothing. `InvalidRequest` for a
+    /// dispatch not yet made.
+    pub fn report_load(&mut self, id: &str, mut load: Load) -> Result<()> {
         self.check_load_size(&load)?;
         load.validate()?;
+        self.check_reflects(load.reflects_dispatch)?;
         let s = self.slot(id)?;
-        let excess = load
-            .tenant_service
-            .keys()
-            .map(|t| (t.clone(), tenant_excess(&load.tenant_service, t)))
-            .filter(|&(_, e)| e > 0.0)
-            .collect::<Vec<_>>();
-        self.index_keyed(s, false);
-        self.excess[s] = excess
-            .into_iter()
-            .map(|(t, e)| (self.fleet.account(&t), e))
-            .collect();
+        if !self.slots[s].is_current(load.reflects_dispatch) {
+            return Ok(());
+        }
+        let service = std::mem::take(&mut load.tenant_service);
         self.index_cached(s, false);
+        self.index_adapters(s, false);
         let r = &mut self.slots[s];
+        r.settle(load.reflects_dispatch);
         r.load = load;
-        r.unreported_blocks = 0;
         self.index_cached(s, true);
-        self.index_keyed(s, true);
+        self.index_adapters(s, true);
+        self.set_service(s, service);
         self.refresh(s);
         Ok(())
     }
@@ -420,15 +443,39 @@ impl Router {
                 format!("must be in 0..1, got {}", counts.kv_usage),
             ));
         }
+        self.check_reflects(counts.reflects_dispatch)?;
         let s = self.slot(id)?;
         let r = &mut self.slots[s];
+        if !r.is_current(counts.reflects_dispatch) {
+            return Ok(());
+        }
+        r.settle(counts.reflects_dispatch);
         r.load.waiting = counts.waiting;
         r.load.running = counts.running;
         r.load.kv_usage = counts.kv_usage;
         r.load.waiting_blocks = counts.waiting_blocks;
-        r.unreported_blocks = 0;
+        r.load.reflects_dispatch = counts.reflects_dispatch;
         self.refresh(s);
         Ok(())
+    }
+
+    /// Refuses a report reflecting a dispatch not yet made.
+    fn check_reflects(&self, reflects: Option<u64>) -> Result<()> {
+        match reflects {
+            Some(q) if q > self.dispatches => Err(Error::invalid(
+                "reflects_dispatch",
+                format!(
+                    "names dispatch {q}, the last one made is {}",
+                    self.dispatches
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The last dispatch's number ([`Route::dispatch`]; 0 before any).
+    pub fn last_dispatch(&self) -> u64 {
+        self.dispatches
     }
 
     /// Applies a replica's prefix-cache events (blocks stored and evicted since its last
@@ -499,18 +546,21 @@ impl Router {
     }
 
     /// [`Router::route`], counting the choice on the chosen replica (its `routed`, and its
-    /// prompt blocks until the replica's next report). A request with an id is tracked until
+    /// prompt blocks until a report reflects it) under the next dispatch number
+    /// ([`Route::dispatch`]). A request with an id is tracked until
     /// [`Router::finish`]: in flight on the replica and backlog of its tenant fleet-wide
     /// (`Conflict` if that id is already tracked, `Capacity` beyond
     /// [`RouterLimits::max_tracked_requests`]).
     pub fn dispatch(&mut self, req: &RouteRequest) -> Result<Route> {
         self.check_trackable(req)?;
-        let route = self.route(req)?;
+        let mut route = self.route(req)?;
         let s = self.slot(&route.replica_id)?;
+        self.dispatches += 1;
+        route.dispatch = self.dispatches;
         let r = &mut self.slots[s];
         r.routed += 1;
         let blocks = req.prompt_blocks(r.spec.tokens_per_block());
-        r.unreported_blocks = r.unreported_blocks.saturating_add(blocks);
+        r.note_dispatch(self.dispatches, blocks);
         if !req.id.is_empty() {
             r.in_flight = r.in_flight.saturating_add(1);
             let account = self.fleet.account(&req.tenant);
@@ -660,7 +710,7 @@ impl Router {
             score: b.score,
             prefix_blocks: b.prefix,
             terms,
-            reason: terms.reason(),
+            dispatch: 0,
         })
     }
 

@@ -1,7 +1,7 @@
 //! What the router knows of a replica (its registration and last reported load) and what a
 //! request asks of one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rustc_hash::FxHashSet;
 
@@ -61,6 +61,9 @@ pub struct Load {
     pub adapters: BTreeSet<String>,
     /// Weighted tokens recently served per tenant (each >= 0).
     pub tenant_service: BTreeMap<String, f64>,
+    /// The last dispatch ([`super::Route::dispatch`]) the figures include; `None`: every
+    /// dispatch so far (a report without it clears them all, as before sequences existed).
+    pub reflects_dispatch: Option<u64>,
 }
 
 impl Load {
@@ -75,17 +78,22 @@ impl Load {
         for adapter in &self.adapters {
             names::check_name("resident_adapters", adapter)?;
         }
-        for (tenant, v) in &self.tenant_service {
-            names::check_name("tenant_service", tenant)?;
-            if !v.is_finite() || *v < 0.0 {
-                return Err(Error::invalid(
-                    format!("tenant_service[{tenant}]"),
-                    format!("must be finite and >= 0, got {v}"),
-                ));
-            }
-        }
-        Ok(())
+        validate_service(&self.tenant_service)
     }
+}
+
+/// Checks a `tenant_service` map: tenant names by the grammar, amounts finite and >= 0.
+pub(crate) fn validate_service(service: &BTreeMap<String, f64>) -> Result<()> {
+    for (tenant, v) in service {
+        names::check_name("tenant_service", tenant)?;
+        if !v.is_finite() || *v < 0.0 {
+            return Err(Error::invalid(
+                format!("tenant_service[{tenant}]"),
+                format!("must be finite and >= 0, got {v}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A replica's queue and KV figures (the part of a [`Load`] that changes every step).
@@ -96,6 +104,8 @@ pub struct Counts {
     /// 0..=1.
     pub kv_usage: f64,
     pub waiting_blocks: u32,
+    /// As [`Load::reflects_dispatch`].
+    pub reflects_dispatch: Option<u64>,
 }
 
 /// A replica, its last load, how many requests [`super::Router::dispatch`] sent it, and the
@@ -108,12 +118,57 @@ pub struct ReplicaStatus {
     pub routed: u64,
     /// Routed here and not yet done.
     pub in_flight: u32,
-    /// Prompt blocks of the requests dispatched here since its last load report (which the
-    /// report does not show yet).
+    /// Prompt blocks of the requests dispatched here that its last load report does not
+    /// show yet (the sum of `unreported`'s).
     pub unreported_blocks: u32,
+    /// `(dispatch, prompt blocks)` of those requests, oldest first.
+    pub unreported: VecDeque<(u64, u32)>,
+    /// The greatest dispatch a report applied here said it reflects (0: none).
+    pub reflected: u64,
 }
 
+/// Unreported dispatches kept per replica; beyond, the oldest two merge into one entry under
+/// the later dispatch (its blocks then clear with that one: counted a little long, never lost).
+pub const MAX_UNREPORTED: usize = 4_096;
+
 impl ReplicaStatus {
+    /// Counts `blocks` of dispatch `seq` as load until a report reflects it.
+    pub(crate) fn note_dispatch(&mut self, seq: u64, blocks: u32) {
+        if self.unreported.len() >= MAX_UNREPORTED {
+            let (_, a) = self.unreported.pop_front().expect("full");
+            let (later, b) = self.unreported.pop_front().expect("full");
+            self.unreported.push_front((later, a.saturating_add(b)));
+        }
+        self.unreported.push_back((seq, blocks));
+        self.unreported_blocks = self.unreported_blocks.saturating_add(blocks);
+    }
+
+    /// Whether a report reflecting dispatches up to `reflects` is not older than the newest one
+    /// applied (`None`: it reflects every dispatch).
+    pub(crate) fn is_current(&self, reflects: Option<u64>) -> bool {
+        reflects.is_none_or(|q| q >= self.reflected)
+    }
+
+    /// A current report reflecting dispatches up to `reflects` arrived: the dispatches it
+    /// includes stop counting as unreported (`None`: all of them).
+    pub(crate) fn settle(&mut self, reflects: Option<u64>) {
+        let Some(q) = reflects else {
+            self.unreported.clear();
+            self.unreported_blocks = 0;
+            return;
+        };
+        self.reflected = q;
+        while self.unreported.front().is_some_and(|&(seq, _)| seq <= q) {
+            self.unreported.pop_front();
+        }
+        let blocks = self
+            .unreported
+            .iter()
+            .map(|&(_, b)| u64::from(b))
+            .sum::<u64>();
+        self.unreported_blocks = u32::try_from(blocks).unwrap_or(u32::MAX);
+    }
+
     /// The waiting requests it counts: the reported ones, or the requests in flight beyond its
     /// running slots when those are more (the report may predate them).
     pub fn effective_waiting(&self) -> u32 {

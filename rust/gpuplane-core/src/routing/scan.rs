@@ -1,11 +1,13 @@
 //! The route loop: one pass over the replica slots that picks the best serving one.
 //!
-//! It reads dense per-slot columns ([`Router`]'s `loads` and `rr_keys`, 8 and 16 bytes a
-//! slot) and touches a slot's other figures only when it can win on score. The
-//! request-dependent terms come from short per-key lists read as cursors (the few slots
-//! holding the prompt's prefix or the adapter) or from a dense column (the tenant's excess
-//! when it has one on many slots); a term whose weight is 0 adds 0 whatever its input, so its
-//! input is not read, and each combination of read inputs is its own loop (const generics).
+//! It reads the dense load column ([`Router`]'s `loads`, 8 bytes a slot) and prunes by it: a
+//! slot that holds neither the prompt's prefix nor the adapter scores at most `-load` (the
+//! fair term only lowers a score), so it is skipped unless that bound reaches the best score so
+//! far. The few slots that can score above their bound (those in the prefix and adapter lists)
+//! are scored first, so the bound prunes almost every other slot at once. A slot that is not
+//! pruned reads its request-dependent inputs (short per-key lists sorted by slot, or the
+//! tenant's dense excess column) and is scored exactly; the best under the tie-breaks is unique,
+//! so the order slots are scored in does not change the choice.
 
 use std::cmp::Ordering;
 
@@ -66,18 +68,10 @@ pub(crate) fn rr_key(h: &Hot) -> u128 {
     (u128::from(h.routed) << 32) | u128::from(h.rank)
 }
 
-/// The value of the entry for slot `s` at position `*at` of sorted `list` (then moved past),
-/// or `none`: a cursor that the route loop advances slot by slot, without branches.
-#[inline(always)]
-fn cursor<V: Copy>(list: &[(u32, V)], at: &mut usize, s: u32, none: V) -> V {
-    let (slot, v) = list.get(*at).copied().unwrap_or((u32::MAX, none));
-    let hit = slot == s;
-    *at += usize::from(hit);
-    if hit {
-        v
-    } else {
-        none
-    }
+/// The value of `slot`'s entry in `list` (sorted by slot), or `none`.
+fn lookup<V: Copy>(list: &[(u32, V)], slot: u32, none: V) -> V {
+    list.binary_search_by_key(&slot, |e| e.0)
+        .map_or(none, |at| list[at].1)
 }
 
 /// The leading prompt blocks slot `s` has cached, by `overlaps` (sorted by slot).
@@ -126,7 +120,7 @@ impl Router {
         Some(Best::of(best.0, -(h.routed as f64), 0, h))
     }
 
-    /// The scoring policies, by the loop that reads just the term inputs the request has.
+    /// The scoring policies: the pruned scan (see the module docs).
     fn best_scored(
         &self,
         req: &RouteRequest,
@@ -135,24 +129,18 @@ impl Router {
         serves: impl Fn(usize) -> bool,
     ) -> Option<Best> {
         let inputs = self.inputs(req, tenant, overlaps);
-        let some = |l: usize| l != 0;
-        let kinds = (
-            some(inputs.prefixes.len()),
-            some(inputs.fair.len()),
-            some(inputs.dense.len()),
-            some(inputs.adapters.len()),
-        );
-        let mut best = match kinds {
-            (false, false, false, false) => {
-                self.scan::<false, false, false, false>(&inputs, serves)
-            }
-            (true, false, false, false) => self.scan::<true, false, false, false>(&inputs, serves),
-            (false, false, true, false) => self.scan::<false, false, true, false>(&inputs, serves),
-            (true, false, true, false) => self.scan::<true, false, true, false>(&inputs, serves),
-            (false, true, false, false) => self.scan::<false, true, false, false>(&inputs, serves),
-            (true, true, false, false) => self.scan::<true, true, false, false>(&inputs, serves),
-            _ => self.scan::<true, true, true, true>(&inputs, serves),
-        }?;
+        let mut best = Best::NONE;
+        for &(slot, prefix) in inputs.prefixes {
+            self.consider(slot as usize, prefix, &inputs, &serves, &mut best);
+        }
+        for &(slot, _) in inputs.adapters {
+            let prefix = lookup(inputs.prefixes, slot, 0);
+            self.consider(slot as usize, prefix, &inputs, &serves, &mut best);
+        }
+        self.pruned_pass(&inputs, &serves, &mut best);
+        if best.slot == usize::MAX {
+            return None;
+        }
         if inputs.prefixes.is_empty() {
             best.prefix = overlap_of(overlaps, best.slot);
         }
@@ -188,43 +176,53 @@ impl Router {
         }
     }
 
-    /// The route loop, with the inputs it reads (`P` prefixes, `F` sparse excess, `D` dense
-    /// excess, `A` adapters) fixed at compile time.
-    fn scan<const P: bool, const F: bool, const D: bool, const A: bool>(
-        &self,
-        inputs: &Inputs<'_>,
-        serves: impl Fn(usize) -> bool,
-    ) -> Option<Best> {
-        let w = &self.weights;
-        let (mut pi, mut fi, mut ai) = (0, 0, 0);
-        let mut best = Best::NONE;
-        let dense = if D { inputs.dense } else { &[] };
-        for (s, &load) in self.loads.iter().enumerate() {
-            let slot = s as u32;
-            // Few slots hold the prompt's prefix: a predictable branch beats a data dependency.
-            let prefix = match inputs.prefixes.get(pi) {
-                Some(&(at, depth)) if P && at == slot => {
-                    pi += 1;
-                    depth
-                }
-                _ => 0,
-            };
-            let excess = match (D, F) {
-                (true, _) if !dense.is_empty() => dense[s],
-                (_, true) => cursor(inputs.fair, &mut fi, slot, 0.0),
-                _ => 0.0,
-            };
-            let resident = A && cursor(inputs.adapters, &mut ai, slot, false);
-            let score = score::terms(w, load, prefix, resident, excess).total();
-            // Most candidates lose on score alone (a NaN goes on to the tie-breaks).
-            if score < best.score || !serves(s) {
+    /// Every slot whose bound `-load` reaches the best score so far, scored exactly. Slots go
+    /// in chunks of 8: most chunks have none that reach it, which one branch tells.
+    fn pruned_pass(&self, inputs: &Inputs<'_>, serves: &impl Fn(usize) -> bool, best: &mut Best) {
+        let w = self.weights.load;
+        // Not `>=`: a NaN bound is scored, never pruned.
+        let reaches =
+            |load: f64, floor: f64| (-w * load).partial_cmp(&floor) != Some(Ordering::Less);
+        for (c, chunk) in self.loads.chunks(8).enumerate() {
+            let floor = best.score;
+            if !chunk.iter().fold(false, |any, &l| any | reaches(l, floor)) {
                 continue;
             }
-            let h = &self.hot[s];
-            if best.beaten_by(score, h) {
-                best = Best::of(s, score, prefix, h);
+            for (i, &load) in chunk.iter().enumerate() {
+                if reaches(load, best.score) {
+                    let s = c * 8 + i;
+                    let prefix = lookup(inputs.prefixes, s as u32, 0);
+                    self.consider(s, prefix, inputs, serves, best);
+                }
             }
         }
-        (best.slot != usize::MAX).then_some(best)
+    }
+
+    /// Scores slot `s` (`prefix` leading blocks cached there) exactly and keeps it in `best`
+    /// if it serves and wins.
+    #[inline(always)]
+    fn consider(
+        &self,
+        s: usize,
+        prefix: u32,
+        inputs: &Inputs<'_>,
+        serves: &impl Fn(usize) -> bool,
+        best: &mut Best,
+    ) {
+        let slot = s as u32;
+        let excess = match inputs.dense.get(s) {
+            Some(&e) => e,
+            None => lookup(inputs.fair, slot, 0.0),
+        };
+        let resident = lookup(inputs.adapters, slot, false);
+        let score = score::terms(&self.weights, self.loads[s], prefix, resident, excess).total();
+        // Most candidates lose on score alone (a NaN goes on to the tie-breaks).
+        if score < best.score || !serves(s) {
+            return;
+        }
+        let h = &self.hot[s];
+        if best.beaten_by(score, h) {
+            *best = Best::of(s, score, prefix, h);
+        }
     }
 }

@@ -175,8 +175,17 @@ pub struct Route {
     /// Leading prompt blocks the replica has cached.
     pub prefix_blocks: u32,
     pub terms: ScoreTerms,
-    /// The terms as text ([`ScoreTerms::reason`]).
-    pub reason: String,
+    /// The dispatch's number, from 1 in the router's dispatch order (0: only routed): a
+    /// replica's load report names the last dispatch it reflects (`reflects_dispatch`).
+    pub dispatch: u64,
+}
+
+impl Route {
+    /// The terms as text ([`ScoreTerms::reason`]), formatted when asked for (formatting five
+    /// floats would cost about as much as choosing among 1,000 replicas).
+    pub fn reason(&self) -> String {
+        self.terms.reason()
+    }
 }
 
 /// How many leading blocks of the prompt are in `cached`.

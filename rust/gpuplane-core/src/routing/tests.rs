@@ -134,7 +134,7 @@ fn cost_model_trades_cached_blocks_against_load_blocks() {
         "3 saved < 11 queued"
     );
     assert_eq!(
-        c.reason,
+        c.reason(),
         "prefix +0.000, adapter +0.000, load -0.000, fair -0.000"
     );
     let hashes: Vec<u64> = (1..=20).collect();
@@ -145,9 +145,9 @@ fn cost_model_trades_cached_blocks_against_load_blocks() {
         ("r1", 20),
         "20 saved > 11 queued"
     );
-    assert!((c.score - 9.0).abs() < 1e-9, "{}", c.reason);
+    assert!((c.score - 9.0).abs() < 1e-9, "{}", c.reason());
     assert_eq!(
-        c.reason,
+        c.reason(),
         "prefix +20.000, adapter +0.000, load -11.000, fair -0.000"
     );
 }
@@ -360,6 +360,7 @@ fn cache_events_and_counts_update_a_load_in_place() {
         running: 1,
         kv_usage: 0.5,
         waiting_blocks: 7,
+        ..Counts::default()
     };
     r.report_counts("r1", counts).unwrap();
     let s = r.replica("r1").unwrap();
@@ -630,7 +631,7 @@ mod fast_path_matches_scan {
                                 prop_assert_eq!(got.score, score);
                                 prop_assert_eq!(got.prefix_blocks, prefix);
                                 prop_assert_eq!(got.terms, terms);
-                                prop_assert_eq!(got.reason, terms.reason());
+                                prop_assert_eq!(got.reason(), terms.reason());
                             }
                             Err(_) => prop_assert!(want.is_none()),
                         }
@@ -661,7 +662,11 @@ fn a_programs_next_call_returns_to_its_replica_unless_load_says_otherwise() {
     let next = r.route(&call(7)).unwrap();
     assert_eq!(next.replica_id, first);
     assert_eq!(next.terms.workflow, 32.0);
-    assert!(next.reason.contains("workflow +32.000"), "{}", next.reason);
+    assert!(
+        next.reason().contains("workflow +32.000"),
+        "{}",
+        next.reason()
+    );
     let other = r.route(&call(8)).unwrap();
     assert_ne!(other.replica_id, first, "an unknown program goes by load");
     // Much more load at home (90 blocks) than the previous call's 32 blocks: load wins.

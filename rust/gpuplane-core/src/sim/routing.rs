@@ -90,6 +90,8 @@ impl Sim<'_> {
                 running: rep.sched.num_running() as u32,
                 kv_usage: (f64::from(rep.sched.kv_used_blocks()) / f64::from(kv_blocks)).min(1.0),
                 waiting_blocks: rep.waiting_blocks,
+                // Taken now: it reflects every dispatch so far.
+                reflects_dispatch: Some(fr.router.last_dispatch()),
             };
             let id = replica_id(r);
             fr.router.report_counts(&id, counts).expect("registered");
