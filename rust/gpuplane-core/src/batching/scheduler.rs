@@ -421,17 +421,24 @@ impl BatchScheduler {
     }
 
     /// Counts a live call of workflow account `a` gone; frees `a` when nothing can need it:
-    /// at once if anonymous, past the idle-program cap if named.
-    fn note_call_gone(&mut self, a: u32) {
+    /// at once if anonymous or its program's last call left (`last`), else past the
+    /// idle-program cap.
+    fn note_call_gone(&mut self, a: u32, last: bool) {
         let live = &mut self.wf_live[a as usize];
         *live -= 1;
         if *live > 0 {
             return;
         }
-        if self.wf_ids[a as usize].is_none() {
-            self.wf_free.push(a);
-        } else {
-            self.park_workflow(a);
+        match self.wf_ids[a as usize].take() {
+            Some(id) if !last => {
+                self.wf_ids[a as usize] = Some(id);
+                self.park_workflow(a);
+            }
+            Some(id) => {
+                self.wf_by_id.remove(&id);
+                self.wf_free.push(a);
+            }
+            None => self.wf_free.push(a),
         }
     }
 
@@ -471,11 +478,12 @@ impl BatchScheduler {
 
     /// Forgets a request that is neither waiting nor running.
     pub(crate) fn remove_seq(&mut self, slot: u32) {
+        self.note_program_service(slot);
         let seq = self.seqs[slot as usize].take().expect("live slot");
         self.by_id.remove(&seq.id);
         self.free_slots.push(slot);
         if seq.workflow != NIL {
-            self.note_call_gone(seq.workflow);
+            self.note_call_gone(seq.workflow, seq.last_call);
         }
     }
 
