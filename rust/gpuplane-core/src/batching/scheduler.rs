@@ -87,6 +87,8 @@ pub struct BatchScheduler {
     wf_free: Vec<u32>,
     /// Named workflows with no live call, least recently active first.
     wf_idle: IdlePrograms,
+    /// Workflow accounts created or recycled so far (each one's tie stamp in the ladders).
+    wf_created: u64,
     moved: Vec<(u32, f64, f64)>,
     pub(crate) preemptions: u64,
     pub(crate) admitted_total: u64,
@@ -143,6 +145,7 @@ impl BatchScheduler {
             wf_live: Vec::new(),
             wf_free: Vec::new(),
             wf_idle: IdlePrograms::default(),
+            wf_created: 0,
             moved: Vec::new(),
             preemptions: 0,
             admitted_total: 0,
@@ -396,7 +399,20 @@ impl BatchScheduler {
         };
         self.programs.reset(a);
         self.wf_ids[a as usize] = id;
+        self.stamp_workflow(a);
         a
+    }
+
+    /// Under `workflow_fair` (whose ladders order workflow accounts), ties between workflows
+    /// at one counter go to the older one, whatever index it reuses.
+    fn stamp_workflow(&mut self, a: u32) {
+        if self.cfg.policy != Policy::WorkflowFair {
+            return;
+        }
+        let stamp = self.wf_created;
+        self.wf_created += 1;
+        self.waiting.set_tie(a, stamp);
+        self.running_idx.set_tie(a, stamp);
     }
 
     /// The account of workflow `w`, added with `weight` if new (idle until a call of it is
