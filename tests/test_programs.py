@@ -153,12 +153,12 @@ def test_a_programs_history_moves_between_replicas_through_python():
     a.add(Request(1, "t", prompt_len=40, max_new_tokens=1, workflow=7))
     a.schedule()
     a.update({1: 1})
-    attained, waited = a.program_history(7)
+    attained, waited, served = a.program_history(7)
     assert attained > 0 and waited == 0.0
     assert a.program_history(8) is None
     b = replica()
-    b.set_program_history(7, attained, waited)
-    assert b.program_history(7) == (attained, waited)
+    b.set_program_history(7, attained, waited, served)
+    assert b.program_history(7) == (attained, waited, served)
     b.add(Request(2, "t", prompt_len=40, max_new_tokens=1, workflow=7))
     b.add(Request(3, "t", prompt_len=40, max_new_tokens=1, workflow=8))
     assert b.schedule().admitted.tolist() == [3]  # program 8 has attained less

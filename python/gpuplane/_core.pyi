@@ -267,8 +267,9 @@ class BatchConfig:
     ``workflow_fair`` (like ``fair``, accounted per workflow) or ``program_las`` (bands, then
     tenants by the weighted Virtual Token Counter, then inside a tenant the program with the
     least service attained over all its calls, never lifted, as in Autellix's PLAS; once a
-    program's calls have waited ``starvation_s`` seconds in total, its waiting call goes before
-    every other one). ``workflow_fair`` and ``program_las`` remember at most ``idle_programs``
+    program's calls have waited more than ``starvation_s + starvation_ratio * S`` seconds in
+    total, ``S`` the seconds its finished calls ran, its waiting call goes before every other
+    one). ``workflow_fair`` and ``program_las`` remember at most ``idle_programs``
     named programs with no call queued or running (least recently active forgotten beyond).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
@@ -293,6 +294,7 @@ class BatchConfig:
         w_out: float = 2.0,
         tenant_weights: Mapping[str, float] | None = None,
         starvation_s: float = 120.0,
+        starvation_ratio: float = 0.0,
         idle_programs: int = 65536,
         kv_eviction: str = "lru",
     ) -> None: ...
@@ -323,6 +325,8 @@ class BatchConfig:
     @property
     def starvation_s(self) -> float: ...
     @property
+    def starvation_ratio(self) -> float: ...
+    @property
     def idle_programs(self) -> int: ...
     @property
     def kv_eviction(self) -> str: ...
@@ -333,7 +337,8 @@ class Request:
 
     Lengths and times are checked when built; the fit in the KV pool and the tenant when it is
     added. ``block_hashes`` are the hashes of the prompt's full KV blocks, in order, for
-    prefix reuse (any 64-bit ints; only equality matters).
+    prefix reuse (any 64-bit ints; only equality matters). ``last_call`` marks its program's
+    (``workflow``'s) last call: once it leaves, the scheduler forgets the program.
     """
 
     def __init__(
@@ -349,6 +354,7 @@ class Request:
         workflow: int | None = None,
         block_hashes: Sequence[int] = (),
         priority_class: str | None = None,
+        last_call: bool = False,
     ) -> None: ...
     @property
     def id(self) -> int: ...
@@ -523,11 +529,14 @@ class BatchScheduler:
         """Named programs remembered: those with a call queued or running plus at most
         ``config.idle_programs`` idle ones (the one idle the longest is forgotten beyond; if it
         returns it starts afresh, as a new program)."""
-    def program_history(self, workflow: int) -> tuple[float, float] | None:
-        """Program ``workflow``'s ``(attained, waited_s)`` on this replica under
-        ``program_las`` (weighted tokens served over its calls, seconds they waited)."""
-    def set_program_history(self, workflow: int, attained: float, waited_s: float) -> None:
-        """Raises the program's attained service and waiting here to at least these figures
+    def program_history(self, workflow: int) -> tuple[float, float, float] | None:
+        """Program ``workflow``'s ``(attained, waited_s, served_s)`` on this replica under
+        ``program_las`` (weighted tokens served over its calls, seconds they waited, seconds
+        its finished calls ran)."""
+    def set_program_history(
+        self, workflow: int, attained: float, waited_s: float, served_s: float = 0.0
+    ) -> None:
+        """Raises the program's attained service, waiting and service time here to at least these figures
         (what the replica of its last call knew), so that its next call keeps its rank."""
     def block_refcount(self, block: int) -> int | None: ...
     def __len__(self) -> int: ...

@@ -182,12 +182,14 @@ fn bad_program_history_names_the_field() {
     let bad = ProgramHistory {
         attained: -1.0,
         waited_s: 0.0,
+        served_s: 0.0,
     };
     let e = s.set_program_history(1, bad).unwrap_err().to_string();
     assert!(e.contains("attained"), "{e}");
     let nan = ProgramHistory {
         attained: 0.0,
         waited_s: f64::NAN,
+        served_s: 0.0,
     };
     let e = s.set_program_history(1, nan).unwrap_err().to_string();
     assert!(e.contains("waited_s"), "{e}");

@@ -69,6 +69,7 @@ fn a_forgotten_program_starts_afresh() {
     let h = ProgramHistory {
         attained: 50.0,
         waited_s: 3.0,
+        served_s: 2.0,
     };
     s.set_program_history(7, h).unwrap();
     assert_eq!(s.program_history(7), Some(h));
@@ -113,5 +114,25 @@ proptest! {
                 prop_assert!(h.is_none() || h.unwrap().attained > 0.0);
             }
         }
+    }
+}
+
+#[test]
+fn a_programs_last_call_frees_it_at_once() {
+    for policy in [Policy::WorkflowFair, Policy::ProgramLas] {
+        let mut s = BatchScheduler::new(config(policy, 1 << 16)).unwrap();
+        s.add(Request::new(1, "a", 4, 1).with_workflow(7)).unwrap();
+        s.add(Request::new(2, "a", 4, 1).with_workflow(8).as_last_call())
+            .unwrap();
+        assert_eq!(s.known_programs(), 2);
+        for k in 0..4 {
+            s.set_time(f64::from(k)).unwrap();
+            let plan = s.schedule();
+            one_token_each(&mut s, &plan);
+        }
+        assert!(!s.contains(1) && !s.contains(2));
+        // Program 7 may call again (kept idle); program 8 said it had no more calls.
+        assert_eq!(s.known_programs(), 1, "{policy}");
+        assert_eq!(s.program_history(8), None);
     }
 }

@@ -167,26 +167,32 @@ impl PyBatchScheduler {
         self.inner.run(py, |s| s.cached_block_hashes())
     }
 
-    /// Program `workflow`'s `(attained, waited_s)` on this replica under `program_las`
-    /// (weighted tokens served over its calls, seconds its calls waited), or None.
-    fn program_history(&self, py: Python<'_>, workflow: i64) -> PyResult<Option<(f64, f64)>> {
+    /// Program `workflow`'s `(attained, waited_s, served_s)` on this replica under
+    /// `program_las` (weighted tokens served over its calls, seconds its calls waited, seconds
+    /// its finished calls ran), or None.
+    fn program_history(&self, py: Python<'_>, workflow: i64) -> PyResult<Option<(f64, f64, f64)>> {
         let workflow = unsigned("workflow", workflow)?;
         let h = self.inner.run(py, |s| s.program_history(workflow));
-        Ok(h.map(|h| (h.attained, h.waited_s)))
+        Ok(h.map(|h| (h.attained, h.waited_s, h.served_s)))
     }
 
     /// Raises program `workflow`'s attained service and waiting here to at least the given
     /// figures (what the replica of its last call knew), so its next call keeps its rank.
-    #[pyo3(signature = (workflow, attained, waited_s))]
+    #[pyo3(signature = (workflow, attained, waited_s, served_s=0.0))]
     fn set_program_history(
         &self,
         py: Python<'_>,
         workflow: i64,
         attained: f64,
         waited_s: f64,
+        served_s: f64,
     ) -> PyResult<()> {
         let workflow = unsigned("workflow", workflow)?;
-        let h = ProgramHistory { attained, waited_s };
+        let h = ProgramHistory {
+            attained,
+            waited_s,
+            served_s,
+        };
         self.inner.call(py, |s| s.set_program_history(workflow, h))
     }
 

@@ -81,6 +81,7 @@ impl RequestColumns<'_> {
                     arrival: arrival.as_ref().map_or(0.0, |c| c[i]),
                     ttft_deadline: deadline.as_ref().map(|c| c[i]).filter(|d| !d.is_nan()),
                     workflow: workflow_id(i, at(&workflow, i, -1))?,
+                    last_call: false,
                 })
             })
             .collect()

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
     BatchConfig, BatchMetrics, FinishReason, Finished, KvEviction, Policy, Request,
-    RequestProgress, Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S,
+    RequestProgress, Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_RATIO,
+    DEFAULT_STARVATION_S,
 };
 use pyo3::prelude::*;
 
@@ -37,8 +38,8 @@ impl PyBatchConfig {
     #[pyo3(signature = (*, token_budget=8192, max_running=256, kv_blocks=4096, block_size=16,
         watermark=0.01, long_prefill_token_threshold=0, chunked_prefill=true,
         preempt_priority_gap=None, policy="fcfs", w_in=1.0, w_out=2.0, tenant_weights=None,
-        starvation_s=DEFAULT_STARVATION_S, idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS),
-        kv_eviction="lru"))]
+        starvation_s=DEFAULT_STARVATION_S, starvation_ratio=DEFAULT_STARVATION_RATIO,
+        idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS), kv_eviction="lru"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         token_budget: i64,
@@ -54,6 +55,7 @@ impl PyBatchConfig {
         w_out: f64,
         tenant_weights: Option<BTreeMap<String, f64>>,
         starvation_s: f64,
+        starvation_ratio: f64,
         idle_programs: i64,
         kv_eviction: &str,
     ) -> PyResult<Self> {
@@ -75,6 +77,7 @@ impl PyBatchConfig {
             w_out,
             tenant_weights: tenant_weights.unwrap_or_default(),
             starvation_s,
+            starvation_ratio,
             idle_programs: unsigned32("idle_programs", idle_programs)?,
             kv_eviction: kv_eviction.parse::<KvEviction>().map_err(to_py)?,
         };
@@ -135,6 +138,10 @@ impl PyBatchConfig {
         self.inner.starvation_s
     }
     #[getter]
+    fn starvation_ratio(&self) -> f64 {
+        self.inner.starvation_ratio
+    }
+    #[getter]
     fn idle_programs(&self) -> u32 {
         self.inner.idle_programs
     }
@@ -173,6 +180,11 @@ impl PyBatchConfig {
                 c.starvation_s,
             )
             .field_if(
+                c.starvation_ratio != DEFAULT_STARVATION_RATIO,
+                "starvation_ratio",
+                c.starvation_ratio,
+            )
+            .field_if(
                 c.idle_programs != DEFAULT_IDLE_PROGRAMS,
                 "idle_programs",
                 c.idle_programs,
@@ -198,7 +210,8 @@ pub struct PyRequest {
 impl PyRequest {
     #[new]
     #[pyo3(signature = (id, tenant, prompt_len, max_new_tokens, *, priority=0, arrival=0.0,
-        ttft_deadline=None, workflow=None, block_hashes=Vec::new(), priority_class=None))]
+        ttft_deadline=None, workflow=None, block_hashes=Vec::new(), priority_class=None,
+        last_call=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: i64,
@@ -211,6 +224,7 @@ impl PyRequest {
         workflow: Option<i64>,
         block_hashes: Vec<Bound<'_, PyAny>>,
         priority_class: Option<String>,
+        last_call: bool,
     ) -> PyResult<Self> {
         let hashes = block_hashes
             .iter()
@@ -227,6 +241,7 @@ impl PyRequest {
             arrival,
             ttft_deadline,
             workflow: workflow.map(|w| unsigned("workflow", w)).transpose()?,
+            last_call,
         };
         let inner = Submission {
             request,

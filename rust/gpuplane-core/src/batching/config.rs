@@ -185,11 +185,16 @@ pub struct BatchConfig {
     /// Tenant weights (finite, > 0). When non-empty, requests of other tenants are refused;
     /// when empty, any tenant is accepted with weight 1.
     pub tenant_weights: BTreeMap<String, f64>,
-    /// [`Policy::ProgramLas`]'s starvation bound: seconds a program's calls may wait in total
-    /// (arrival to first admission, summed over its calls) before its waiting call goes before
-    /// every other request (finite, > 0; other policies ignore it).
+    /// [`Policy::ProgramLas`]'s starvation grace: seconds a program's calls may wait in total
+    /// (arrival to first admission, summed over its calls) on top of `starvation_ratio` times
+    /// the seconds its finished calls ran, before its waiting call goes before every other
+    /// request (finite, > 0; other policies ignore it; see `programs.rs`).
     #[serde(default = "default_starvation_s")]
     pub starvation_s: f64,
+    /// [`Policy::ProgramLas`]'s starvation ratio `beta`: a program may wait `beta` seconds in
+    /// total per second its finished calls ran, beyond `starvation_s` (finite, >= 0).
+    #[serde(default = "default_starvation_ratio")]
+    pub starvation_ratio: f64,
     /// Named programs (workflow ids) with no call queued or running that `workflow_fair` and
     /// `program_las` remember (1..=2^26). Beyond it the one idle the longest is forgotten; if
     /// it returns it starts afresh, as a new program (see `program_memory.rs`).
@@ -215,6 +220,14 @@ fn default_starvation_s() -> f64 {
     DEFAULT_STARVATION_S
 }
 
+/// Default [`BatchConfig::starvation_ratio`]: 0, the grace alone (BENCHMARKS.md "Agent
+/// programs" has the sweep: on the agent mix any ratio above 0 costs throughput).
+pub const DEFAULT_STARVATION_RATIO: f64 = 0.0;
+
+fn default_starvation_ratio() -> f64 {
+    DEFAULT_STARVATION_RATIO
+}
+
 impl Default for BatchConfig {
     fn default() -> Self {
         Self {
@@ -231,6 +244,7 @@ impl Default for BatchConfig {
             w_out: 2.0,
             tenant_weights: BTreeMap::new(),
             starvation_s: DEFAULT_STARVATION_S,
+            starvation_ratio: DEFAULT_STARVATION_RATIO,
             idle_programs: DEFAULT_IDLE_PROGRAMS,
             kv_eviction: KvEviction::Lru,
         }
@@ -283,6 +297,7 @@ impl BatchConfig {
             let why = format!("must be finite and > 0, got {}", self.starvation_s);
             return Err(Error::invalid("starvation_s", why));
         }
+        charge_weight("starvation_ratio", self.starvation_ratio)?;
         in_range("idle_programs", self.idle_programs, 1 << 26)?;
         self.validate_weights()
     }

@@ -50,7 +50,10 @@ mod tenancy;
 mod update;
 mod vtc;
 
-pub use config::{BatchConfig, KvEviction, Policy, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_S};
+pub use config::{
+    BatchConfig, KvEviction, Policy, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_RATIO,
+    DEFAULT_STARVATION_S,
+};
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};

@@ -5,10 +5,17 @@
 //!   `fair`); inside a tenant, a call's key is its program's attained service (weighted tokens
 //!   over all its calls, never lifted), then arrival. When a program is charged, its waiting
 //!   calls are re-keyed (a program usually has none waiting while one of its calls runs).
-//! * Starvation bound: a program's calls may wait `starvation_s` in total (queue time summed
-//!   over its calls). A call becomes starved at `arrival + starvation_s - waited`, where
-//!   `waited` is what its program's earlier calls waited; starved calls go before everything
-//!   else, earliest first, and nothing is backfilled past the first one.
+//! * Starvation bound, a ratio (after Autellix's anti-starvation rule, which promotes a
+//!   program whose waiting time over its service time passes a threshold): with `W` what a
+//!   program's calls waited (arrival to first admission, summed), `S` the seconds its
+//!   finished calls ran (first admission to finish, summed), `beta` =
+//!   [`super::BatchConfig::starvation_ratio`] and `c` = [`super::BatchConfig::starvation_s`]
+//!   (the grace of a program that has not run yet), a waiting call becomes starved once
+//!   `W + (now - arrival) > c + beta * S`, i.e. at `arrival + c + beta * S - W`. Starved calls
+//!   go before everything else, earliest first, and nothing is backfilled past the first one.
+//!   So a program's total wait stays within `c + beta * S` plus the time its starved call
+//!   waits at the head for room (at most until the running calls before it finish): the
+//!   bound scales with the program's own service, not with the load.
 //! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
 //!   carry a program's attained service and waiting from the replica that served its last
 //!   call to the one that gets the next, so its rank is fleet-wide (Autellix keeps it global).
@@ -30,6 +37,9 @@ pub struct ProgramHistory {
     pub attained: f64,
     /// Seconds its calls waited from arrival to first admission, summed.
     pub waited_s: f64,
+    /// Seconds its finished calls ran (first admission to finish), summed.
+    #[serde(default)]
+    pub served_s: f64,
 }
 
 /// Per-program (workflow account) state kept under `program_las`.
@@ -37,6 +47,8 @@ pub struct ProgramHistory {
 pub(crate) struct ProgramBook {
     /// Queue time summed over the program's admitted calls, per workflow account.
     waited: Vec<f64>,
+    /// Run time (first admission to finish) summed over the program's finished calls.
+    served: Vec<f64>,
     /// Slots of the program's waiting calls, per workflow account.
     waiting: Vec<Vec<u32>>,
     /// Waiting calls by the time they become starved (`Seq::starve_at`), then arrival.
@@ -49,14 +61,21 @@ impl ProgramBook {
         let i = a as usize;
         if self.waited.len() <= i {
             self.waited.resize(i + 1, 0.0);
+            self.served.resize(i + 1, 0.0);
             self.waiting.resize_with(i + 1, Vec::new);
         }
         self.waited[i] = 0.0;
+        self.served[i] = 0.0;
     }
 
     /// Seconds program `a`'s admitted calls waited.
     pub fn waited(&self, a: u32) -> f64 {
         self.waited[a as usize]
+    }
+
+    /// Seconds program `a`'s finished calls ran.
+    pub fn served(&self, a: u32) -> f64 {
+        self.served[a as usize]
     }
 }
 
@@ -69,7 +88,9 @@ impl BatchScheduler {
 
     /// A new call of program `workflow`: when it becomes starved.
     pub(crate) fn starve_at(&self, workflow: u32, arrival: f64) -> f64 {
-        arrival + self.cfg.starvation_s - self.programs.waited(workflow)
+        let allowance =
+            self.cfg.starvation_s + self.cfg.starvation_ratio * self.programs.served(workflow);
+        arrival + allowance - self.programs.waited(workflow)
     }
 
     /// Ranks a call being queued by its program's attained service and tracks it.
@@ -98,6 +119,18 @@ impl BatchScheduler {
             let workflow = self.seq(slot).workflow as usize;
             self.programs.waited[workflow] += queue_time;
         }
+    }
+
+    /// Adds a finished call's run time (first admission to now) to its program's service.
+    pub(crate) fn note_program_service(&mut self, slot: u32) {
+        let seq = self.seq(slot);
+        if self.cfg.policy != Policy::ProgramLas || seq.workflow == super::seq::NIL {
+            return;
+        }
+        let Some(q) = seq.queue_time else { return };
+        let ran = (self.now - seq.arrival - q).max(0.0);
+        let workflow = seq.workflow as usize;
+        self.programs.served[workflow] += ran;
     }
 
     /// Re-keys the waiting calls of programs whose attained service moved.
@@ -148,10 +181,11 @@ impl BatchScheduler {
         Some(ProgramHistory {
             attained: self.workflows.counter(a),
             waited_s: self.programs.waited(a),
+            served_s: self.programs.served(a),
         })
     }
 
-    /// Raises program `workflow`'s attained service and waiting on this replica to at least
+    /// Raises program `workflow`'s attained service, waiting and service time here to at least
     /// `h` (what the fleet knows of it, e.g. from the replica that served its last call), so
     /// that its next call here keeps its rank and its starvation budget. Requires
     /// `program_las`; each figure must be finite and >= 0.
@@ -162,9 +196,12 @@ impl BatchScheduler {
         }
         non_negative("attained", h.attained)?;
         non_negative("waited_s", h.waited_s)?;
+        non_negative("served_s", h.served_s)?;
         let a = self.program_account(workflow);
         let w = &mut self.programs.waited[a as usize];
         *w = w.max(h.waited_s);
+        let s = &mut self.programs.served[a as usize];
+        *s = s.max(h.served_s);
         let attained = self.workflows.counter(a).max(h.attained);
         self.workflows.set_counter(a, attained);
         self.flush_counters();

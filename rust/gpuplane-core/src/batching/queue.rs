@@ -52,7 +52,8 @@ impl QKey {
 /// Accounts with work in one band, and each account's requests.
 #[derive(Debug, Default)]
 struct Band {
-    by_counter: BTreeSet<(OrdF64, u32)>,
+    /// Accounts by counter, then tie stamp (see [`Ladder::set_tie`]).
+    by_counter: BTreeSet<(OrdF64, u64, u32)>,
     queues: FxHashMap<u32, BTreeSet<QKey>>,
 }
 
@@ -62,10 +63,28 @@ pub(crate) struct Ladder {
     bands: BTreeMap<i32, Band>,
     /// Bands each account has entries in (usually one).
     member_bands: Vec<Vec<i32>>,
+    /// Tie stamps of accounts given one (others tie by their index).
+    ties: Vec<Option<u64>>,
     len: usize,
 }
 
 impl Ladder {
+    /// Orders `account` among accounts of equal counter by `stamp` (lower first) instead of
+    /// its index: a recycled account is then not ranked by the index it inherited. Only while
+    /// the account holds no entry.
+    pub fn set_tie(&mut self, account: u32, stamp: u64) {
+        let a = account as usize;
+        if self.ties.len() <= a {
+            self.ties.resize(a + 1, None);
+        }
+        self.ties[a] = Some(stamp);
+    }
+
+    fn tie(&self, account: u32) -> u64 {
+        let own = self.ties.get(account as usize).copied().flatten();
+        own.unwrap_or(u64::from(account))
+    }
+
     /// Number of requests held.
     pub fn len(&self) -> usize {
         self.len
@@ -73,10 +92,11 @@ impl Ladder {
 
     /// Adds `key` for `account` (whose counter is `counter`) in `band`.
     pub fn insert(&mut self, band: i32, account: u32, counter: f64, key: QKey) {
+        let tie = self.tie(account);
         let b = self.bands.entry(band).or_default();
         let queue = b.queues.entry(account).or_default();
         if queue.is_empty() {
-            b.by_counter.insert((OrdF64(counter), account));
+            b.by_counter.insert((OrdF64(counter), tie, account));
             let a = account as usize;
             if self.member_bands.len() <= a {
                 self.member_bands.resize_with(a + 1, Vec::new);
@@ -90,6 +110,7 @@ impl Ladder {
 
     /// Removes `key`; `counter` must be the one the account was inserted or recounted with.
     pub fn remove(&mut self, band: i32, account: u32, counter: f64, key: &QKey) {
+        let tie = self.tie(account);
         let Some(b) = self.bands.get_mut(&band) else {
             return;
         };
@@ -102,7 +123,7 @@ impl Ladder {
         self.len -= 1;
         if queue.is_empty() {
             b.queues.remove(&account);
-            b.by_counter.remove(&(OrdF64(counter), account));
+            b.by_counter.remove(&(OrdF64(counter), tie, account));
             self.member_bands[account as usize].retain(|&x| x != band);
             if b.by_counter.is_empty() {
                 self.bands.remove(&band);
@@ -112,13 +133,14 @@ impl Ladder {
 
     /// Moves `account` from counter `old` to `new` in every band it is in.
     pub fn recount(&mut self, account: u32, old: f64, new: f64) {
+        let tie = self.tie(account);
         let Some(bands) = self.member_bands.get(account as usize) else {
             return;
         };
         for band in bands {
             if let Some(b) = self.bands.get_mut(band) {
-                b.by_counter.remove(&(OrdF64(old), account));
-                b.by_counter.insert((OrdF64(new), account));
+                b.by_counter.remove(&(OrdF64(old), tie, account));
+                b.by_counter.insert((OrdF64(new), tie, account));
             }
         }
     }
@@ -126,14 +148,14 @@ impl Ladder {
     /// Best waiting entry: highest band, lowest counter, smallest key.
     pub fn best(&self) -> Option<QKey> {
         let b = self.bands.values().next_back()?;
-        let &(_, account) = b.by_counter.first()?;
+        let &(_, _, account) = b.by_counter.first()?;
         b.queues.get(&account)?.first().copied()
     }
 
     /// Victim entry: lowest band, highest counter, largest key.
     pub fn victim(&self) -> Option<QKey> {
         let b = self.bands.values().next()?;
-        let &(_, account) = b.by_counter.last()?;
+        let &(_, _, account) = b.by_counter.last()?;
         b.queues.get(&account)?.last().copied()
     }
 
@@ -166,5 +188,22 @@ mod tests {
         assert_eq!(l.best().unwrap().slot, 1);
         assert_eq!(l.victim().unwrap().slot, 3);
         assert_eq!(l.len(), 3);
+    }
+
+    #[test]
+    fn equal_counters_tie_by_stamp_then_index() {
+        let mut l = Ladder::default();
+        l.set_tie(0, 9);
+        l.insert(0, 0, 1.0, key(1.0, 1));
+        l.insert(0, 3, 1.0, key(2.0, 2));
+        assert_eq!(
+            l.best().unwrap().slot,
+            2,
+            "account 3 (tie 3) before 0 (tie 9)"
+        );
+        l.recount(3, 1.0, 2.0);
+        assert_eq!(l.best().unwrap().slot, 1);
+        l.remove(0, 0, 1.0, &key(1.0, 1));
+        assert_eq!(l.best().unwrap().slot, 2);
     }
 }

@@ -29,6 +29,10 @@ pub struct Request {
     pub ttft_deadline: Option<f64>,
     /// Workflow (agent program) id, used by [`super::Policy::WorkflowFair`].
     pub workflow: Option<u64>,
+    /// Whether this is its program's last call (`more_calls = false`): once it leaves, the
+    /// scheduler forgets the program at once instead of keeping it idle.
+    #[serde(default)]
+    pub last_call: bool,
 }
 
 /// Progress of a live request ([`super::BatchScheduler::progress`]).
@@ -57,6 +61,7 @@ impl Request {
             arrival: 0.0,
             ttft_deadline: None,
             workflow: None,
+            last_call: false,
         }
     }
 
@@ -81,6 +86,12 @@ impl Request {
     /// Sets the workflow id.
     pub fn with_workflow(mut self, workflow: u64) -> Self {
         self.workflow = Some(workflow);
+        self
+    }
+
+    /// Marks it as its program's last call.
+    pub fn as_last_call(mut self) -> Self {
+        self.last_call = true;
         self
     }
 

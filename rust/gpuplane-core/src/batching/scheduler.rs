@@ -87,6 +87,8 @@ pub struct BatchScheduler {
     wf_free: Vec<u32>,
     /// Named workflows with no live call, least recently active first.
     wf_idle: IdlePrograms,
+    /// Workflow accounts created or recycled so far (each one's tie stamp in the ladders).
+    wf_created: u64,
     moved: Vec<(u32, f64, f64)>,
     pub(crate) preemptions: u64,
     pub(crate) admitted_total: u64,
@@ -143,6 +145,7 @@ impl BatchScheduler {
             wf_live: Vec::new(),
             wf_free: Vec::new(),
             wf_idle: IdlePrograms::default(),
+            wf_created: 0,
             moved: Vec::new(),
             preemptions: 0,
             admitted_total: 0,
@@ -396,7 +399,20 @@ impl BatchScheduler {
         };
         self.programs.reset(a);
         self.wf_ids[a as usize] = id;
+        self.stamp_workflow(a);
         a
+    }
+
+    /// Under `workflow_fair` (whose ladders order workflow accounts), ties between workflows
+    /// at one counter go to the older one, whatever index it reuses.
+    fn stamp_workflow(&mut self, a: u32) {
+        if self.cfg.policy != Policy::WorkflowFair {
+            return;
+        }
+        let stamp = self.wf_created;
+        self.wf_created += 1;
+        self.waiting.set_tie(a, stamp);
+        self.running_idx.set_tie(a, stamp);
     }
 
     /// The account of workflow `w`, added with `weight` if new (idle until a call of it is
@@ -421,17 +437,24 @@ impl BatchScheduler {
     }
 
     /// Counts a live call of workflow account `a` gone; frees `a` when nothing can need it:
-    /// at once if anonymous, past the idle-program cap if named.
-    fn note_call_gone(&mut self, a: u32) {
+    /// at once if anonymous or its program's last call left (`last`), else past the
+    /// idle-program cap.
+    fn note_call_gone(&mut self, a: u32, last: bool) {
         let live = &mut self.wf_live[a as usize];
         *live -= 1;
         if *live > 0 {
             return;
         }
-        if self.wf_ids[a as usize].is_none() {
-            self.wf_free.push(a);
-        } else {
-            self.park_workflow(a);
+        match self.wf_ids[a as usize].take() {
+            Some(id) if !last => {
+                self.wf_ids[a as usize] = Some(id);
+                self.park_workflow(a);
+            }
+            Some(id) => {
+                self.wf_by_id.remove(&id);
+                self.wf_free.push(a);
+            }
+            None => self.wf_free.push(a),
         }
     }
 
@@ -471,11 +494,12 @@ impl BatchScheduler {
 
     /// Forgets a request that is neither waiting nor running.
     pub(crate) fn remove_seq(&mut self, slot: u32) {
+        self.note_program_service(slot);
         let seq = self.seqs[slot as usize].take().expect("live slot");
         self.by_id.remove(&seq.id);
         self.free_slots.push(slot);
         if seq.workflow != NIL {
-            self.note_call_gone(seq.workflow);
+            self.note_call_gone(seq.workflow, seq.last_call);
         }
     }
 

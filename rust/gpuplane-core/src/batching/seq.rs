@@ -51,6 +51,8 @@ pub(crate) struct Seq {
     pub rank: f64,
     /// Under `program_las`: when it becomes starved (see `programs.rs`).
     pub starve_at: f64,
+    /// Its program's last call: the program is forgotten when it leaves.
+    pub last_call: bool,
 }
 
 /// The per-step state of one running request, kept densely in running (admission) order so
@@ -100,6 +102,7 @@ impl Seq {
             stamp: 0,
             rank: 0.0,
             starve_at: f64::INFINITY,
+            last_call: req.last_call,
         }
     }
 

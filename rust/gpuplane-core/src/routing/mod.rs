@@ -741,9 +741,10 @@ impl Router {
     /// The `workflow` term of slot `s` (`prefix` leading blocks cached there) for `req`: on
     /// the replica of its program's last call, `workflow_weight x` that call's prompt blocks
     /// (at most this prompt's) beyond `prefix`; 0 elsewhere, under policies without locality
-    /// or without a workflow id.
+    /// or without a workflow id. A request with block hashes gets 0: the prefix term then
+    /// counts what is really cached, and the workflow term would only argue against it.
     fn workflow_term(&self, req: &RouteRequest, s: usize, prefix: u32) -> f64 {
-        let local = self.workflow_term_on();
+        let local = self.workflow_term_on() && req.block_hashes.is_empty();
         let Some((replica, blocks)) = req.workflow.and_then(|w| self.programs.get(w)) else {
             return 0.0;
         };

@@ -62,8 +62,10 @@ pub struct EngineOptions {
     pub w_out: f64,
     /// KV blocks per replica; `None`: the step-time model's capacity.
     pub kv_blocks: Option<u32>,
-    /// `program_las`'s starvation bound, seconds.
+    /// `program_las`'s starvation grace, seconds.
     pub starvation_s: f64,
+    /// `program_las`'s starvation ratio (wait allowed per second of service).
+    pub starvation_ratio: f64,
 }
 
 impl Default for EngineOptions {
@@ -81,6 +83,7 @@ impl Default for EngineOptions {
             w_out: d.w_out,
             kv_blocks: None,
             starvation_s: d.starvation_s,
+            starvation_ratio: d.starvation_ratio,
         }
     }
 }
@@ -200,6 +203,7 @@ impl SimConfig {
             w_out: e.w_out,
             tenant_weights: tenants.iter().map(|t| (t.name.clone(), t.weight)).collect(),
             starvation_s: e.starvation_s,
+            starvation_ratio: e.starvation_ratio,
             ..BatchConfig::default()
         };
         cfg.validate()?;

@@ -214,6 +214,7 @@ impl<'a> Sim<'a> {
             arrival: t,
             ttft_deadline: Some(t + self.cfg.slo.ttft_s),
             workflow: (wf >= 0).then_some(wf as u64),
+            last_call: wf >= 0 && self.next_call[i] == NONE,
         }
     }
 
