@@ -1,4 +1,9 @@
 //! Why nothing fits: how many GPUs each constraint excluded.
+//!
+//! A refusal examines at most [`EXAMINED_STATES`] node states (classes of interchangeable
+//! nodes), whole, so that its cost does not grow with a fragmented cluster's thousands of
+//! states; the GPUs of states left unexamined are counted under `not_examined`, so the counts
+//! still sum to the cluster's GPUs and every count is exact for what it names.
 
 use super::choose::Request;
 use super::cluster::{selector_ok, Cluster};
@@ -6,8 +11,8 @@ use super::view::{GpuView, NodeView};
 use super::workload::Workload;
 use crate::error::Error;
 
-/// Constraint names, in the order they are checked.
-const REASONS: [&str; 8] = [
+/// Constraint names, in the order they are checked, then the GPUs not examined.
+const REASONS: [&str; 9] = [
     "node_selector",
     "cpu",
     "host_memory",
@@ -16,20 +21,28 @@ const REASONS: [&str; 8] = [
     "memory",
     "compute",
     "gang",
+    "not_examined",
 ];
+
+/// The most node states one refusal examines.
+pub const EXAMINED_STATES: usize = 64;
 
 impl Cluster {
     /// The error for a workload no node can take, with per-constraint GPU counts.
     pub(super) fn no_fit(&self, w: &Workload, req: &Request) -> Error {
         let mut counts = [0u64; REASONS.len()];
-        for class in self.classes.iter() {
+        let mut examined = 0u64;
+        for class in self.classes.iter().take(EXAMINED_STATES) {
             let members = class.members.len() as u64;
             let labels = self.labelsets.value(class.view.labels);
             let per_node = exclusions(&class.view, req, selector_ok(labels, &w.node_selector));
             for (c, n) in counts.iter_mut().zip(per_node) {
                 *c += n * members;
             }
+            examined += class.view.gpus.len() as u64 * members;
         }
+        let gpus = self.classes.gpus();
+        counts[REASONS.len() - 1] = gpus as u64 - examined;
         let excluded: Vec<(String, u64)> = REASONS
             .iter()
             .zip(counts)
@@ -37,7 +50,7 @@ impl Cluster {
             .map(|(r, n)| (r.to_string(), n))
             .collect();
         Error::NoFit {
-            message: message(w, &excluded, self.inv.live_gpus().count()),
+            message: message(w, &excluded, gpus),
             excluded,
         }
     }
@@ -126,6 +139,7 @@ fn describe(reason: &str) -> &'static str {
         "model" => "GPU model",
         "memory" => "free GPU memory",
         "compute" => "free GPU compute",
+        "not_examined" => "not being examined (a refusal examines at most 64 node states)",
         _ => "gang size (too few fitting GPUs on one node)",
     }
 }
