@@ -143,3 +143,67 @@ fn describe(reason: &str) -> &'static str {
         _ => "gang size (too few fitting GPUs on one node)",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::policy::PolicyKind;
+    use super::*;
+    use crate::inventory::{GpuSpec, NodeSpec};
+
+    /// `nodes` one-GPU nodes, each in a state of its own (distinct external usage).
+    fn distinct_states(nodes: usize) -> Cluster {
+        let mut c = Cluster::new(PolicyKind::BestFit, 1);
+        for n in 0..nodes {
+            let gpu = GpuSpec {
+                model: "H100".into(),
+                memory_mib: 81_920,
+                compute_milli: 1000,
+                topology_group: None,
+                id: None,
+            };
+            c.add_node(NodeSpec {
+                name: format!("n{n}"),
+                gpus: vec![gpu],
+                cpu_milli: 64_000,
+                memory_mib: 512_000,
+                labels: BTreeMap::new(),
+            })
+            .unwrap();
+            c.set_external_usage(&format!("n{n}/0"), n as u64 * 64).unwrap();
+        }
+        c
+    }
+
+    fn refusal(c: &mut Cluster) -> Vec<(String, u64)> {
+        match c.place(Workload::new("big", 90_000, 1), None) {
+            Err(Error::NoFit { excluded, .. }) => excluded,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refusal_examines_a_bounded_number_of_states_and_counts_the_rest() {
+        let mut c = distinct_states(EXAMINED_STATES + 36);
+        assert_eq!(c.node_classes(), EXAMINED_STATES + 36);
+        let excluded = refusal(&mut c);
+        assert_eq!(
+            excluded,
+            vec![
+                ("memory".to_string(), EXAMINED_STATES as u64),
+                ("not_examined".to_string(), 36),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_within_the_bound_examines_every_gpu() {
+        let mut c = distinct_states(EXAMINED_STATES);
+        let excluded = refusal(&mut c);
+        assert_eq!(
+            excluded,
+            vec![("memory".to_string(), EXAMINED_STATES as u64)]
+        );
+    }
+}

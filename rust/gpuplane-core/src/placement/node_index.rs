@@ -21,7 +21,7 @@ use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
 use super::classes::{Class, ClassIndex};
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::policy::{PolicyKind, ScoreMode};
-use super::view::NodeView;
+use super::view::{GpuView, NodeView};
 use crate::rng::SplitMix64;
 
 /// Gang sizes the orders are tiered by: a request of `k` GPUs walks the tier of the largest
@@ -44,14 +44,22 @@ fn tier(count: u32) -> usize {
     TIERS.iter().rposition(|&t| t <= count).unwrap_or(0)
 }
 
-/// Per tier, the level of the free share of the view's `size`-th freest GPU (0 when it has
-/// fewer GPUs). A node hosting `k` GPUs' worth of a request has `k` GPUs at least as free as
-/// the least share able to host one, so its level in every tier up to `k` is at least that
-/// share's level: walks skip lower levels in bulk.
+/// Per tier, the level of the free memory share of the view's `size`-th GPU with the most
+/// free memory (0 when it has fewer GPUs; unhealthy GPUs have none). A node hosting `k` GPUs'
+/// worth of a request has `k` GPUs with at least its memory free, so its level in every tier
+/// up to `k` is at least the level of the least memory share that holds the request: walks
+/// skip lower levels in bulk.
 pub fn tier_levels(view: &NodeView) -> [u16; TIER_COUNT] {
-    let mut shares: Vec<u32> = view.gpus.iter().map(|g| g.share()).collect();
+    let mut shares: Vec<u32> = view.gpus.iter().map(mem_share).collect();
     shares.sort_unstable_by(|a, b| b.cmp(a));
     TIERS.map(|t| shares.get(t as usize - 1).map_or(0, |&s| level(s)))
+}
+
+fn mem_share(g: &GpuView) -> u32 {
+    if !g.healthy {
+        return 0;
+    }
+    (g.mem_free.saturating_mul(1000) / g.mem_total.max(1)).min(1000) as u32
 }
 
 /// Where a class sits in the orders.
@@ -148,10 +156,11 @@ impl NodeOrder {
         if req.count == 0 {
             return (0, 0, 0);
         }
+        let least_mem = share_range(req.mem, self.mem_total).0;
         let least = self.least_hosting_share(req);
         (
             tier(req.count),
-            level(least),
+            level(least_mem),
             least.saturating_mul(req.count),
         )
     }
@@ -273,6 +282,9 @@ pub fn ordered_best(
                     walked.run(classes, by_free.range(whole(lvl)).rev().map(key), best)
                 }
                 Walk::FirstUp if set == 1 => {
+                    // The freest levels first: they fit most often, so the lowest index found
+                    // there bounds the walks of the levels below.
+                    let lvl = LEVELS - 1 - (lvl - from);
                     let keys = order.by_first[t].range((lvl, 0, 0)..=(lvl, usize::MAX, usize::MAX));
                     walked.run(classes, keys.map(|&(_, f, id)| (f, id)), best)
                 }
