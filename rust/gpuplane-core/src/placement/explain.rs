@@ -171,7 +171,8 @@ mod tests {
                 labels: BTreeMap::new(),
             })
             .unwrap();
-            c.set_external_usage(&format!("n{n}/0"), n as u64 * 64).unwrap();
+            c.set_external_usage(&format!("n{n}/0"), n as u64 * 64)
+                .unwrap();
         }
         c
     }
