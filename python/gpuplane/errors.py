@@ -32,7 +32,11 @@ class Conflict(GpuplaneError):
 
 
 class CapacityError(GpuplaneError):
-    """Valid, but there is no room now. ``excluded`` counts GPUs ruled out per constraint."""
+    """Valid, but there is no room now. ``excluded`` counts GPUs ruled out per constraint.
+
+    At most 64 distinct node states are examined; the GPUs of the rest count as
+    ``not_examined``, so the counts sum to the cluster's GPUs.
+    """
 
     def __init__(self, message: str, excluded: dict[str, int] | None = None):
         super().__init__(message)

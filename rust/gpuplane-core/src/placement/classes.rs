@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use rustc_hash::FxHashMap;
 
 use super::fragmentation::{ShapeFrag, WeightedShape};
-use super::node_index::{mem_bound, NodeOrder, OrderKey};
+use super::node_index::{mem_bound, tier_levels, NodeOrder, OrderKey, TIER_COUNT};
 use super::view::NodeView;
 
 /// Interchangeable nodes sharing one sorted view.
@@ -22,6 +22,8 @@ pub struct Class {
     pub free: u32,
     /// Whether every healthy GPU's free share is set by its memory.
     pub mem_bound: bool,
+    /// The class's level per gang tier (see [`tier_levels`]).
+    pub levels: [u16; TIER_COUNT],
 }
 
 /// A class's fragmentation terms by distribution slot, and a buffer aligned with the shapes of
@@ -51,6 +53,7 @@ impl Class {
             free: self.free,
             first: 0,
             mem_bound: self.mem_bound,
+            levels: self.levels,
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct ClassIndex {
     free_ids: Vec<usize>,
     node_class: Vec<usize>,
     order: NodeOrder,
+    /// GPUs of the indexed nodes.
+    gpus: usize,
 }
 
 const NONE: usize = usize::MAX;
@@ -98,6 +103,7 @@ impl ClassIndex {
         let class = self.classes[id].as_mut().expect("live class");
         let old_first = class.members.first().copied();
         class.members.insert(node);
+        self.gpus += class.view.gpus.len();
         rekey(&mut self.order, id, class, old_first);
         if self.node_class.len() <= node {
             self.node_class.resize(node + 1, NONE);
@@ -109,6 +115,7 @@ impl ClassIndex {
         let class = Class {
             free: view.total_share(),
             mem_bound: mem_bound(&view),
+            levels: tier_levels(&view),
             view: view.clone(),
             members: BTreeSet::new(),
             frag: FragCache::default(),
@@ -139,6 +146,7 @@ impl ClassIndex {
         let class = self.classes[id].as_mut().expect("live class");
         let old_first = class.members.first().copied();
         class.members.remove(&node);
+        self.gpus -= class.view.gpus.len();
         if !class.members.is_empty() {
             rekey(&mut self.order, id, class, old_first);
         } else {
@@ -171,13 +179,18 @@ impl ClassIndex {
         &self.order
     }
 
-    /// All live classes, mutably (their caches fill as they are scored).
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Class> {
-        self.classes.iter_mut().flatten()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &Class> {
         self.classes.iter().flatten()
+    }
+
+    /// The GPUs of every indexed node.
+    pub fn gpus(&self) -> usize {
+        self.gpus
+    }
+
+    /// The live class `id`, mutably (its cache fills as it is scored).
+    pub fn get_mut(&mut self, id: usize) -> &mut Class {
+        self.classes[id].as_mut().expect("live class")
     }
 
     #[allow(clippy::len_without_is_empty)]
@@ -188,17 +201,9 @@ impl ClassIndex {
 
 /// Moves class `id` in the order after its members changed (its lowest index was `old_first`).
 fn rekey(order: &mut NodeOrder, id: usize, class: &Class, old_first: Option<usize>) {
-    if old_first == Some(class.first()) {
-        return;
+    match old_first {
+        None => order.insert(id, class.key(), &class.view),
+        Some(first) if first != class.first() => order.refirst(id, class.key(), first),
+        Some(_) => {}
     }
-    if let Some(first) = old_first {
-        order.remove(
-            id,
-            OrderKey {
-                first,
-                ..class.key_unchecked()
-            },
-        );
-    }
-    order.insert(id, class.key(), &class.view);
 }

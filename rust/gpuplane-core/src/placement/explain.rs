@@ -1,4 +1,9 @@
 //! Why nothing fits: how many GPUs each constraint excluded.
+//!
+//! A refusal examines at most [`EXAMINED_STATES`] node states (classes of interchangeable
+//! nodes), whole, so that its cost does not grow with a fragmented cluster's thousands of
+//! states; the GPUs of states left unexamined are counted under `not_examined`, so the counts
+//! still sum to the cluster's GPUs and every count is exact for what it names.
 
 use super::choose::Request;
 use super::cluster::{selector_ok, Cluster};
@@ -6,8 +11,8 @@ use super::view::{GpuView, NodeView};
 use super::workload::Workload;
 use crate::error::Error;
 
-/// Constraint names, in the order they are checked.
-const REASONS: [&str; 8] = [
+/// Constraint names, in the order they are checked, then the GPUs not examined.
+const REASONS: [&str; 9] = [
     "node_selector",
     "cpu",
     "host_memory",
@@ -16,20 +21,28 @@ const REASONS: [&str; 8] = [
     "memory",
     "compute",
     "gang",
+    "not_examined",
 ];
+
+/// The most node states one refusal examines.
+pub const EXAMINED_STATES: usize = 64;
 
 impl Cluster {
     /// The error for a workload no node can take, with per-constraint GPU counts.
     pub(super) fn no_fit(&self, w: &Workload, req: &Request) -> Error {
         let mut counts = [0u64; REASONS.len()];
-        for class in self.classes.iter() {
+        let mut examined = 0u64;
+        for class in self.classes.iter().take(EXAMINED_STATES) {
             let members = class.members.len() as u64;
             let labels = self.labelsets.value(class.view.labels);
             let per_node = exclusions(&class.view, req, selector_ok(labels, &w.node_selector));
             for (c, n) in counts.iter_mut().zip(per_node) {
                 *c += n * members;
             }
+            examined += class.view.gpus.len() as u64 * members;
         }
+        let gpus = self.classes.gpus();
+        counts[REASONS.len() - 1] = gpus as u64 - examined;
         let excluded: Vec<(String, u64)> = REASONS
             .iter()
             .zip(counts)
@@ -37,7 +50,7 @@ impl Cluster {
             .map(|(r, n)| (r.to_string(), n))
             .collect();
         Error::NoFit {
-            message: message(w, &excluded, self.inv.live_gpus().count()),
+            message: message(w, &excluded, gpus),
             excluded,
         }
     }
@@ -126,6 +139,72 @@ fn describe(reason: &str) -> &'static str {
         "model" => "GPU model",
         "memory" => "free GPU memory",
         "compute" => "free GPU compute",
+        "not_examined" => "not being examined (a refusal examines at most 64 node states)",
         _ => "gang size (too few fitting GPUs on one node)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::policy::PolicyKind;
+    use super::*;
+    use crate::inventory::{GpuSpec, NodeSpec};
+
+    /// `nodes` one-GPU nodes, each in a state of its own (distinct external usage).
+    fn distinct_states(nodes: usize) -> Cluster {
+        let mut c = Cluster::new(PolicyKind::BestFit, 1);
+        for n in 0..nodes {
+            let gpu = GpuSpec {
+                model: "H100".into(),
+                memory_mib: 81_920,
+                compute_milli: 1000,
+                topology_group: None,
+                id: None,
+            };
+            c.add_node(NodeSpec {
+                name: format!("n{n}"),
+                gpus: vec![gpu],
+                cpu_milli: 64_000,
+                memory_mib: 512_000,
+                labels: BTreeMap::new(),
+            })
+            .unwrap();
+            c.set_external_usage(&format!("n{n}/0"), n as u64 * 64)
+                .unwrap();
+        }
+        c
+    }
+
+    fn refusal(c: &mut Cluster) -> Vec<(String, u64)> {
+        match c.place(Workload::new("big", 90_000, 1), None) {
+            Err(Error::NoFit { excluded, .. }) => excluded,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refusal_examines_a_bounded_number_of_states_and_counts_the_rest() {
+        let mut c = distinct_states(EXAMINED_STATES + 36);
+        assert_eq!(c.node_classes(), EXAMINED_STATES + 36);
+        let excluded = refusal(&mut c);
+        assert_eq!(
+            excluded,
+            vec![
+                ("memory".to_string(), EXAMINED_STATES as u64),
+                ("not_examined".to_string(), 36),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_within_the_bound_examines_every_gpu() {
+        let mut c = distinct_states(EXAMINED_STATES);
+        let excluded = refusal(&mut c);
+        assert_eq!(
+            excluded,
+            vec![("memory".to_string(), EXAMINED_STATES as u64)]
+        );
     }
 }

@@ -21,8 +21,46 @@ use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
 use super::classes::{Class, ClassIndex};
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::policy::{PolicyKind, ScoreMode};
-use super::view::NodeView;
+use super::view::{GpuView, NodeView};
 use crate::rng::SplitMix64;
+
+/// Gang sizes the orders are tiered by: a request of `k` GPUs walks the tier of the largest
+/// size not above `k`, where classes sit by the free share of their `size`-th freest GPU.
+const TIERS: [u32; TIER_COUNT] = [1, 2, 4, 8];
+
+/// How many gang tiers the orders keep.
+pub const TIER_COUNT: usize = 4;
+
+/// Free-share levels a tier is split into, each 1/16 of a GPU wide.
+const LEVELS: u16 = 16;
+
+/// The level of a free share (milli-GPU).
+fn level(share: u32) -> u16 {
+    (share.min(1000) * LEVELS as u32 / 1001) as u16
+}
+
+/// The tier a request of `count` GPUs walks.
+fn tier(count: u32) -> usize {
+    TIERS.iter().rposition(|&t| t <= count).unwrap_or(0)
+}
+
+/// Per tier, the level of the free memory share of the view's `size`-th GPU with the most
+/// free memory (0 when it has fewer GPUs; unhealthy GPUs have none). A node hosting `k` GPUs'
+/// worth of a request has `k` GPUs with at least its memory free, so its level in every tier
+/// up to `k` is at least the level of the least memory share that holds the request: walks
+/// skip lower levels in bulk.
+pub fn tier_levels(view: &NodeView) -> [u16; TIER_COUNT] {
+    let mut shares: Vec<u32> = view.gpus.iter().map(mem_share).collect();
+    shares.sort_unstable_by(|a, b| b.cmp(a));
+    TIERS.map(|t| shares.get(t as usize - 1).map_or(0, |&s| level(s)))
+}
+
+fn mem_share(g: &GpuView) -> u32 {
+    if !g.healthy {
+        return 0;
+    }
+    (g.mem_free.saturating_mul(1000) / g.mem_total.max(1)).min(1000) as u32
+}
 
 /// Where a class sits in the orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +71,8 @@ pub struct OrderKey {
     pub first: usize,
     /// Every healthy GPU's free share is set by its memory (see [`mem_bound`]).
     pub mem_bound: bool,
+    /// The class's level in each tier (see [`tier_levels`]).
+    pub levels: [u16; TIER_COUNT],
 }
 
 /// Whether every healthy GPU of `view` has no more free memory share than free compute share,
@@ -44,13 +84,15 @@ pub fn mem_bound(view: &NodeView) -> bool {
     })
 }
 
-/// The live classes ordered by free capacity (memory-bound classes apart from the others)
-/// and by lowest node index, and the smallest and largest GPU sizes ever indexed (what
-/// bounds how much one GPU's worth of a request frees).
+type Tiered<K> = [BTreeSet<K>; TIER_COUNT];
+
+/// The live classes, per tier, ordered by (level, free capacity) (memory-bound classes apart
+/// from the others) and by (level, lowest node index), and the smallest and largest GPU sizes
+/// ever indexed (what bounds how much one GPU's worth of a request frees).
 #[derive(Debug, Clone)]
 pub struct NodeOrder {
-    by_free: [BTreeSet<(u32, usize)>; 2],
-    by_first: BTreeSet<(usize, usize)>,
+    by_free: [Tiered<(u16, u32, usize)>; 2],
+    by_first: Tiered<(u16, usize, usize)>,
     mem_total: (u64, u64),
     milli_total: (u64, u64),
 }
@@ -58,8 +100,8 @@ pub struct NodeOrder {
 impl Default for NodeOrder {
     fn default() -> Self {
         NodeOrder {
-            by_free: [BTreeSet::new(), BTreeSet::new()],
-            by_first: BTreeSet::new(),
+            by_free: Default::default(),
+            by_first: Default::default(),
             mem_total: (u64::MAX, 1),
             milli_total: (u64::MAX, 1),
         }
@@ -74,14 +116,53 @@ impl NodeOrder {
             self.mem_total = (self.mem_total.0.min(mem), self.mem_total.1.max(mem));
             self.milli_total = (self.milli_total.0.min(milli), self.milli_total.1.max(milli));
         }
-        self.by_free[key.mem_bound as usize].insert((key.free, id));
-        self.by_first.insert((key.first, id));
+        for (t, &lvl) in key.levels.iter().enumerate() {
+            self.by_free[key.mem_bound as usize][t].insert((lvl, key.free, id));
+            self.by_first[t].insert((lvl, key.first, id));
+        }
     }
 
     /// Forgets class `id`, which was recorded at `key`.
     pub fn remove(&mut self, id: usize, key: OrderKey) {
-        self.by_free[key.mem_bound as usize].remove(&(key.free, id));
-        self.by_first.remove(&(key.first, id));
+        for (t, &lvl) in key.levels.iter().enumerate() {
+            self.by_free[key.mem_bound as usize][t].remove(&(lvl, key.free, id));
+            self.by_first[t].remove(&(lvl, key.first, id));
+        }
+    }
+
+    /// Moves class `id` (now at `key`) from lowest node index `old_first` to `key.first`.
+    pub fn refirst(&mut self, id: usize, key: OrderKey, old_first: usize) {
+        for (t, &lvl) in key.levels.iter().enumerate() {
+            self.by_first[t].remove(&(lvl, old_first, id));
+            self.by_first[t].insert((lvl, key.first, id));
+        }
+    }
+
+    /// The ids of the classes that may host `req` (a superset: those at or above its tier's
+    /// level, with enough free share in all), least free first within each level.
+    pub fn hosting(&self, req: &Request) -> impl Iterator<Item = usize> + '_ {
+        let (t, from, start) = self.walk_start(req);
+        self.by_free.iter().flat_map(move |set| {
+            (from..LEVELS).flat_map(move |lvl| {
+                set[t]
+                    .range((lvl, start, 0)..=(lvl, u32::MAX, usize::MAX))
+                    .map(|&(_, _, id)| id)
+            })
+        })
+    }
+
+    /// (tier, lowest level, least total free share) of a class able to host `req`.
+    fn walk_start(&self, req: &Request) -> (usize, u16, u32) {
+        if req.count == 0 {
+            return (0, 0, 0);
+        }
+        let least_mem = share_range(req.mem, self.mem_total).0;
+        let least = self.least_hosting_share(req);
+        (
+            tier(req.count),
+            level(least_mem),
+            least.saturating_mul(req.count),
+        )
     }
 
     /// Bounds on the free share (milli-GPU) one GPU's worth of `req` takes from a GPU that
@@ -144,14 +225,17 @@ struct Reach {
     most: f64,
 }
 
-/// Whether no class at free share `free` or further along the walk can beat `best`.
-fn beyond(policy: PolicyKind, free: u32, reach: Reach, best: &Score) -> bool {
-    let (least_left, most_left) = (free as f64 - reach.most, free as f64 - reach.least);
+/// Whether no class at `key` (free share, or lowest node index for `first_fit`) or further
+/// along the walk can beat `best`.
+fn beyond(policy: PolicyKind, key: usize, reach: Reach, best: &(Score, usize)) -> bool {
+    let free = key as f64;
+    let (least_left, most_left) = (free - reach.most, free - reach.least);
+    let (score, node) = best;
     match policy {
-        PolicyKind::BestFit => least_left > best.0,
-        PolicyKind::Packing => best.0 == 0.0 && least_left > best.1,
-        PolicyKind::Spread => most_left < -best.0,
-        _ => true,
+        PolicyKind::BestFit => least_left > score.0,
+        PolicyKind::Packing => score.0 == 0.0 && least_left > score.1,
+        PolicyKind::Spread => most_left < -score.0,
+        _ => key > *node,
     }
 }
 
@@ -159,7 +243,8 @@ type Best = Option<(Score, usize)>;
 
 /// The best node for `req` under an ordered `policy` (see [`is_ordered`]): best score, then
 /// lowest node index, over the classes `eligible` accepts, as a full scan would find it.
-/// Walks start where a node has enough free share to host `k` GPUs' worth.
+/// Each level of the request's tier at or above the least hosting share's is walked on its
+/// own; free-capacity walks start where a node has enough free share to host `k` GPUs' worth.
 pub fn ordered_best(
     classes: &ClassIndex,
     req: &Request,
@@ -170,29 +255,42 @@ pub fn ordered_best(
     let walk = walk(policy)?;
     let k = req.count as f64;
     let (least_bound, least_any, most) = order.freed_per_gpu(req);
-    let start = order.least_hosting_share(req).saturating_mul(req.count);
+    let (t, from, start) = order.walk_start(req);
     let mut best: Best = None;
     for set in [1, 0] {
         let least = if set == 1 { least_bound } else { least_any };
-        let reach = Reach {
-            least: k * least as f64,
-            most: k * most as f64,
-        };
-        let keys: Box<dyn Iterator<Item = (u32, usize)>> = match walk {
-            Walk::FreeUp => Box::new(order.by_free[set].range((start, 0)..).copied()),
-            Walk::FreeDown => Box::new(order.by_free[set].iter().rev().copied()),
-            Walk::FirstUp if set == 1 => {
-                Box::new(order.by_first.iter().map(|&(f, id)| (f as u32, id)))
-            }
-            Walk::FirstUp => Box::new(std::iter::empty()),
-        };
         let walked = Walked {
             req,
             policy,
             eligible,
-            reach,
+            reach: Reach {
+                least: k * least as f64,
+                most: k * most as f64,
+            },
         };
-        best = walked.run(classes, keys, best);
+        let by_free = &order.by_free[set][t];
+        let whole = |lvl: u16| (lvl, 0, 0)..=(lvl, u32::MAX, usize::MAX);
+        for lvl in from..LEVELS {
+            let key = |&(_, f, id): &(u16, u32, usize)| (f as usize, id);
+            best = match walk {
+                Walk::FreeUp => {
+                    let keys = by_free.range((lvl, start, 0)..=(lvl, u32::MAX, usize::MAX));
+                    walked.run(classes, keys.map(key), best)
+                }
+                Walk::FreeDown => {
+                    let lvl = LEVELS - 1 - (lvl - from);
+                    walked.run(classes, by_free.range(whole(lvl)).rev().map(key), best)
+                }
+                Walk::FirstUp if set == 1 => {
+                    // The freest levels first: they fit most often, so the lowest index found
+                    // there bounds the walks of the levels below.
+                    let lvl = LEVELS - 1 - (lvl - from);
+                    let keys = order.by_first[t].range((lvl, 0, 0)..=(lvl, usize::MAX, usize::MAX));
+                    walked.run(classes, keys.map(|&(_, f, id)| (f, id)), best)
+                }
+                Walk::FirstUp => best,
+            };
+        }
     }
     best.map(|(_, node)| node)
 }
@@ -209,11 +307,11 @@ impl Walked<'_> {
     fn run(
         &self,
         classes: &ClassIndex,
-        keys: impl Iterator<Item = (u32, usize)>,
+        keys: impl Iterator<Item = (usize, usize)>,
         mut best: Best,
     ) -> Best {
-        for (free, id) in keys {
-            if best.is_some_and(|(s, _)| beyond(self.policy, free, self.reach, &s)) {
+        for (key, id) in keys {
+            if best.is_some_and(|b| beyond(self.policy, key, self.reach, &b)) {
                 break;
             }
             let class = classes.get(id);

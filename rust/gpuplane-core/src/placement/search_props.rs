@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::choose::{best_on_node, Request, Score, Scoring};
 use super::cluster::{selector_ok, Cluster};
-use super::fragmentation::ShapeFrag;
+use super::fragmentation::{Shape, ShapeFrag};
 use super::node_index::better;
 use super::policy::{PolicyKind, ScoreMode};
 use super::workload::Workload;
@@ -254,6 +254,66 @@ proptest! {
                     prop_assert!(fitting.contains(&idx), "{} does not fit", p.node);
                 }
                 Err(_) => prop_assert!(fitting.is_empty(), "no placement but {:?} fit", fitting),
+            }
+        }
+    }
+}
+
+/// A cluster of `nodes` 8-GPU nodes of mixed sizes filled at random by `fills` (count, GB,
+/// milli-GPU): many distinct node states, as a fragmented fleet has, so walks cross levels and
+/// tiers and `fgd`'s bound prunes (or, broken, would prune a winner).
+fn fragmented(nodes: usize, fills: &[(u8, u8, u16)], given: &[(u8, u8, u16, u8)]) -> Cluster {
+    let mut c = Cluster::new(PolicyKind::Random, 9);
+    for n in 0..nodes {
+        c.add_node(node(n, 8, (n % 3) as u8, n % 4 == 0)).unwrap();
+    }
+    for (i, &(count, gb, milli)) in fills.iter().enumerate() {
+        let _ = c.place(workload(format!("f{i}"), count, gb, milli), None);
+    }
+    if !given.is_empty() {
+        let shapes = given
+            .iter()
+            .map(|&(count, gb, milli, weight)| {
+                let w = workload(String::new(), count, gb, milli);
+                let shape = Shape {
+                    gpu_count: w.gpu_count,
+                    memory_mib: w.memory_mib,
+                    compute_milli: w.compute_milli,
+                    cpu_milli: w.cpu_milli,
+                    host_memory_mib: w.host_memory_mib,
+                };
+                (shape, weight as f64 + 1.0)
+            })
+            .collect();
+        c.set_workload_distribution(Some(shapes)).unwrap();
+    }
+    c
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// On fragmented clusters (up to 40 nodes, most in a state of their own), under a learned
+    /// or a given distribution, every policy but `random` picks what a plain scan picks.
+    #[test]
+    fn fragmented_search_equals_plain_scan(
+        nodes in 8usize..40,
+        artifact in any::<bool>(),
+        fills in prop::collection::vec((1u8..5, 1u8..60, 0u16..1001), 20..200),
+        given in prop::collection::vec((0u8..5, 1u8..60, 0u16..1001, 0u8..8), 0..6),
+        probes in prop::collection::vec((0u8..5, 1u8..81, 0u16..1001), 1..16),
+    ) {
+        let mut c = fragmented(nodes, &fills, &given);
+        if artifact {
+            c.set_scoring(ScoreMode::Artifact);
+        }
+        for &(count, gb, milli) in &probes {
+            let w = probe(count, gb, milli, None);
+            let Ok(req) = c.request_of(&w) else { continue };
+            for policy in PolicyKind::ALL.into_iter().filter(|&p| p != PolicyKind::Random) {
+                let shapes = if policy.uses_distribution() { c.distribution.weighted() } else { Vec::new() };
+                let indexed = c.best_node(&w, &req, policy, &shapes);
+                prop_assert_eq!(indexed, plain_scan(&c, &w, &req, policy), "policy {}", policy);
             }
         }
     }
