@@ -179,6 +179,10 @@ impl ClassIndex {
         &self.order
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Class> {
+        self.classes.iter_mut().flatten()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Class> {
         self.classes.iter().flatten()
     }
@@ -186,11 +190,6 @@ impl ClassIndex {
     /// The GPUs of every indexed node.
     pub fn gpus(&self) -> usize {
         self.gpus
-    }
-
-    /// The live class `id`, mutably (its cache fills as it is scored).
-    pub fn get_mut(&mut self, id: usize) -> &mut Class {
-        self.classes[id].as_mut().expect("live class")
     }
 
     #[allow(clippy::len_without_is_empty)]

@@ -410,9 +410,7 @@ impl Cluster {
             });
         let mut best: Option<(Score, usize)> = None;
         let mut ties = Ties::new(self.scoring.random_ties());
-        let hosting: Vec<usize> = self.classes.order().hosting(req).collect();
-        for id in hosting {
-            let class = self.classes.get_mut(id);
+        for class in self.classes.iter_mut() {
             if !fits(&class.view, req)
                 || (!w.node_selector.is_empty()
                     && !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector))

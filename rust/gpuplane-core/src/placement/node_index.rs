@@ -138,19 +138,6 @@ impl NodeOrder {
         }
     }
 
-    /// The ids of the classes that may host `req` (a superset: those at or above its tier's
-    /// level, with enough free share in all), least free first within each level.
-    pub fn hosting(&self, req: &Request) -> impl Iterator<Item = usize> + '_ {
-        let (t, from, start) = self.walk_start(req);
-        self.by_free.iter().flat_map(move |set| {
-            (from..LEVELS).flat_map(move |lvl| {
-                set[t]
-                    .range((lvl, start, 0)..=(lvl, u32::MAX, usize::MAX))
-                    .map(|&(_, _, id)| id)
-            })
-        })
-    }
-
     /// (tier, lowest level, least total free share) of a class able to host `req`.
     fn walk_start(&self, req: &Request) -> (usize, u16, u32) {
         if req.count == 0 {
