@@ -90,6 +90,24 @@ pub fn check_optional_name(field: &str, value: &str) -> Result<()> {
     check_name(field, value)
 }
 
+/// The value among `all` whose `name` is `s`; else `InvalidRequest` on `field`, saying
+/// `unknown WHAT "s"; expected one of [...]` with every accepted name.
+pub fn one_of<T: Copy>(
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+    s: &str,
+    field: &str,
+    what: &str,
+) -> Result<T> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<_> = all.iter().map(|&v| name(v)).collect();
+        Error::invalid(
+            field,
+            format!("unknown {what} {s:?}; expected one of {names:?}"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

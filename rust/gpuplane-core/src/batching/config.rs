@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MAX_TOKENS;
 use crate::error::{Error, Result};
+use crate::names;
 
 /// Ordering policy of the waiting queue (and victim choice under KV pressure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,16 +84,7 @@ impl FromStr for Policy {
 
     /// Parses a name from [`Policy::name`]; anything else is `InvalidRequest` on `policy`.
     fn from_str(s: &str) -> Result<Self> {
-        Policy::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Policy::ALL.iter().map(|p| p.name()).collect();
-                Error::invalid(
-                    "policy",
-                    format!("unknown policy {s:?}; expected one of {names:?}"),
-                )
-            })
+        names::one_of(&Policy::ALL, Policy::name, s, "policy", "policy")
     }
 }
 
@@ -140,16 +132,13 @@ impl FromStr for KvEviction {
     /// Parses a name from [`KvEviction::name`]; anything else is `InvalidRequest` on
     /// `kv_eviction`.
     fn from_str(s: &str) -> Result<Self> {
-        KvEviction::ALL
-            .into_iter()
-            .find(|o| o.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = KvEviction::ALL.iter().map(|o| o.name()).collect();
-                Error::invalid(
-                    "kv_eviction",
-                    format!("unknown KV eviction order {s:?}; expected one of {names:?}"),
-                )
-            })
+        names::one_of(
+            &KvEviction::ALL,
+            KvEviction::name,
+            s,
+            "kv_eviction",
+            "KV eviction order",
+        )
     }
 }
 

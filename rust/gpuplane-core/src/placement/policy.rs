@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::names;
 
 /// How a feasible (node, GPUs) candidate is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,16 +84,7 @@ impl FromStr for PolicyKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        PolicyKind::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = PolicyKind::ALL.iter().map(|p| p.name()).collect();
-                Error::invalid(
-                    "policy",
-                    format!("unknown policy {s:?}; expected one of {names:?}"),
-                )
-            })
+        names::one_of(&PolicyKind::ALL, PolicyKind::name, s, "policy", "policy")
     }
 }
 
@@ -140,14 +132,6 @@ impl FromStr for ScoreMode {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        ScoreMode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "scoring",
-                    format!("unknown scoring {s:?}; expected \"native\", \"artifact\" or \"kubernetes\""),
-                )
-            })
+        names::one_of(&ScoreMode::ALL, ScoreMode::name, s, "scoring", "scoring")
     }
 }
