@@ -21,11 +21,7 @@ import harness
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict[str, Any]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    out = tmp_path_factory.mktemp("ray-figures") / "figures.json"
-    harness.run("ray_figures.py", str(model), str(out))
-    import json
-
-    return json.loads(out.read_text())
+    return harness.results("ray_figures.py", model, tmp_path_factory.mktemp("ray-figures") / "figures.json")
 
 
 def test_cached_blocks_are_the_routers_hashes_of_every_prompt_vllm_cached(run):

@@ -25,7 +25,7 @@ import harness
 @pytest.fixture(scope="module")
 def overlap(tmp_path_factory) -> dict[str, Any]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    return harness.overlap_results(model, tmp_path_factory.mktemp("vllm-async") / "overlap.json")
+    return harness.results("overlap.py", model, tmp_path_factory.mktemp("vllm-async") / "overlap.json")
 
 
 def test_async_scheduling_picks_the_overlapping_scheduler(overlap):

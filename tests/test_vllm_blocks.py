@@ -10,7 +10,6 @@ after every step, the same tokens, and nothing held at the end. In a tight pool
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,7 @@ import harness
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Any]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    out = tmp_path_factory.mktemp("vllm-blocks") / "blocks.json"
-    harness.run("blocks.py", str(model), str(out))
-    return json.loads(out.read_text())
+    return harness.results("blocks.py", model, tmp_path_factory.mktemp("vllm-blocks") / "blocks.json")
 
 
 @pytest.mark.parametrize("pool", ["roomy", "shared"])

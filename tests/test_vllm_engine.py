@@ -17,7 +17,7 @@ import harness
 @pytest.fixture(scope="session")
 def engines(tmp_path_factory) -> dict[str, Any]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    return harness.scenario_results(model, tmp_path_factory.mktemp("vllm") / "results.json")
+    return harness.results("scenarios.py", model, tmp_path_factory.mktemp("vllm") / "results.json")
 
 
 def result(engines: dict[str, Any], engine: str, scenario: str) -> dict[str, Any]:

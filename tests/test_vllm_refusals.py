@@ -18,7 +18,7 @@ import harness
 @pytest.fixture(scope="module")
 def refusals(tmp_path_factory) -> dict[str, str]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    return harness.refusal_results(model, tmp_path_factory.mktemp("vllm-refusals") / "refusals.json")
+    return harness.results("refusals.py", model, tmp_path_factory.mktemp("vllm-refusals") / "refusals.json")
 
 
 def test_a_plain_configuration_starts(refusals):

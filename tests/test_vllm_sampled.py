@@ -18,7 +18,7 @@ import harness
 @pytest.fixture(scope="module")
 def sampled(tmp_path_factory) -> dict[str, Any]:
     model = harness.tiny_model(tmp_path_factory.getbasetemp() / "tiny-llama")
-    return harness.sampled_results(model, tmp_path_factory.mktemp("vllm-sampled") / "sampled.json")
+    return harness.results("sampled.py", model, tmp_path_factory.mktemp("vllm-sampled") / "sampled.json")
 
 
 def test_every_step_outputs_what_vllms_update_outputs(sampled):

@@ -74,27 +74,10 @@ def tiny_model(directory: Path) -> Path:
     return directory
 
 
-def scenario_results(model: Path, out: Path, *engines: str) -> dict[str, Any]:
-    """The results of ``scenarios.py`` for ``engines`` (all when none)."""
-    run("scenarios.py", str(model), str(out), *engines)
-    return json.loads(out.read_text())
-
-
-def overlap_results(model: Path, out: Path) -> dict[str, Any]:
-    """The results of ``overlap.py`` (async scheduling without a model)."""
-    run("overlap.py", str(model), str(out))
-    return json.loads(out.read_text())
-
-
-def sampled_results(model: Path, out: Path) -> dict[str, Any]:
-    """The results of ``sampled.py`` (update_from_output's short path, without a model)."""
-    run("sampled.py", str(model), str(out))
-    return json.loads(out.read_text())
-
-
-def refusal_results(model: Path, out: Path) -> dict[str, str]:
-    """The results of ``refusals.py`` (start-up refusals, without a model loaded)."""
-    run("refusals.py", str(model), str(out))
+def results(script: str, model: Path, out: Path, *args: str) -> dict[str, Any]:
+    """Runs ``tests/vllm_stack/SCRIPT MODEL OUT ARGS...`` in the stack's python and returns
+    the JSON it wrote to ``out``."""
+    run(script, str(model), str(out), *args)
     return json.loads(out.read_text())
 
 
