@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::choose::{best_on_node, Request, Score, Scoring};
-use super::cluster::{selector_ok, Cluster};
-use super::fragmentation::{Shape, ShapeFrag};
+use super::cluster::{selector_ok, shape_of, Cluster};
+use super::fragmentation::ShapeFrag;
 use super::node_index::better;
 use super::policy::{PolicyKind, ScoreMode};
 use super::workload::Workload;
@@ -274,14 +274,7 @@ fn fragmented(nodes: usize, fills: &[(u8, u8, u16)], given: &[(u8, u8, u16, u8)]
         let shapes = given
             .iter()
             .map(|&(count, gb, milli, weight)| {
-                let w = workload(String::new(), count, gb, milli);
-                let shape = Shape {
-                    gpu_count: w.gpu_count,
-                    memory_mib: w.memory_mib,
-                    compute_milli: w.compute_milli,
-                    cpu_milli: w.cpu_milli,
-                    host_memory_mib: w.host_memory_mib,
-                };
+                let shape = shape_of(&workload(String::new(), count, gb, milli));
                 (shape, weight as f64 + 1.0)
             })
             .collect();
