@@ -1110,6 +1110,10 @@ def replay_cluster_json(
     """Replays pods on ``cluster`` in time order (departures, NaN for never, go first at equal
     times), sampling allocation and fragmentation ratios ``samples`` times; returns JSON."""
 
+def check_policy(name: str) -> None:
+    """Checks a placement policy's name as the core parses it (one of ``POLICIES``). Raises
+    :class:`InvalidRequest` naming ``policy``."""
+
 def check_name(field: str, value: str, max_bytes: int = 128) -> None:
     """Checks ``value`` against the core's grammar for ids and names, capped at ``max_bytes``
     (``MAX_NAME_BYTES``; ids use ``MAX_ID_BYTES``): non-empty, no leading or trailing space, no

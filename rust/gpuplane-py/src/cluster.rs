@@ -42,6 +42,13 @@ pub fn parse_policy(policy: Option<&str>) -> PyResult<Option<PolicyKind>> {
         .transpose()
 }
 
+/// Checks a placement policy's name as the core parses it (for callers that refuse a request
+/// before journaling it); raises `InvalidRequest` naming `policy`.
+#[pyfunction]
+pub fn check_policy(name: &str) -> PyResult<()> {
+    parse_policy(Some(name)).map(|_| ())
+}
+
 #[pymethods]
 impl PyCluster {
     #[new]

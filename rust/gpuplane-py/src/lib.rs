@@ -40,6 +40,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .to_vec(),
     )?;
     m.add_class::<cluster::PyCluster>()?;
+    m.add_function(wrap_pyfunction!(cluster::check_policy, m)?)?;
     m.add_class::<values::PyGpuSpec>()?;
     m.add_class::<values::PyWorkload>()?;
     m.add_class::<values::PyPlacement>()?;

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from gpuplane._core import POLICIES
+from gpuplane._core import check_policy
 from gpuplane._proto.v1 import placement_pb2 as pp
 from gpuplane._proto.v1 import placement_pb2_grpc
 from gpuplane.daemon import columns, convert
@@ -21,9 +21,10 @@ FAILURE_CODES = ((CapacityError, "capacity"), (QuotaExceeded, "quota"), (Conflic
 
 
 def policy_name(name: str) -> str | None:
-    """The requested placement policy, checked (empty: the server's)."""
-    if name and name not in POLICIES:
-        raise convert.invalid("policy", f"unknown policy {name!r}; one of {', '.join(POLICIES)}")
+    """The requested placement policy, checked by the core before the request is journaled
+    (empty: the server's)."""
+    if name:
+        check_policy(name)
     return name or None
 
 
