@@ -117,6 +117,20 @@ def test_place_batch_reports_each_entry(client, stub):
     assert client.cluster().workloads == 4
 
 
+def test_an_unknown_policy_is_refused_by_the_core_before_anything_is_placed(client, stub):
+    one = pb.Workload(id="p", memory_mib=1, gpu_count=1)
+    for call in (
+        lambda: stub.Place(pp.PlaceRequest(workload=one, policy="nope")),
+        lambda: stub.PlaceBatch(pp.PlaceBatchRequest(workloads=[one], policy="nope")),
+    ):
+        code, details = code_and_details(call)
+        assert code is grpc.StatusCode.INVALID_ARGUMENT
+        assert details.startswith("policy") and "fgd_fill" in details
+    assert client.cluster().workloads == 0
+    stub.Place(pp.PlaceRequest(workload=one, policy="best_fit"))
+    assert client.cluster().workloads == 1
+
+
 def test_preemption_plan_then_preempt_and_a_stale_plan(tmp_path):
     with in_process(make_config(tmp_path, min_runtime_s=0.0)) as s, Client(s.target) as client:
         check_preemption(client)
