@@ -121,6 +121,21 @@ def test_catch_up_contract_chunks_then_decodes_then_finishes_by_length():
     assert 1 not in s and len(s) == 0
 
 
+def test_a_plan_carries_each_entry_s_counters_before_its_step():
+    s = BatchScheduler(cfg(64, 8, 100, 16))
+    s.add(req(1, "a", 100, 3))
+    s.add(req(2, "a", 10, 5))
+    columns = []
+    for _ in range(3):
+        plan, _ = step(s)
+        columns.append([plan.computed.tolist(), plan.known.tolist(), plan.generated.tolist()])
+    assert columns == [
+        [[0], [100], [0]],  # 1 takes the whole budget
+        [[64, 0], [100, 10], [0, 0]],  # 1 finishes its prompt, 2 is admitted
+        [[100, 10], [101, 11], [1, 1]],  # both decode
+    ]
+
+
 def test_running_requests_come_first_then_admissions_share_the_budget():
     s = BatchScheduler(cfg(10, 8, 100, 4))
     s.add(req(1, "a", 8, 5))

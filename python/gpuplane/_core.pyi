@@ -393,6 +393,16 @@ class StepPlan:
     def samples(self) -> npt.NDArray[np.bool_]:
         """Whether a token is sampled for each (False for a prefill chunk that is not the last)."""
     @property
+    def computed(self) -> npt.NDArray[np.int64]:
+        """Tokens each scheduled request had computed (or reused from the cache) before this step."""
+    @property
+    def known(self) -> npt.NDArray[np.int64]:
+        """Known tokens (prompt plus generated) of each scheduled request before this step."""
+    @property
+    def generated(self) -> npt.NDArray[np.int64]:
+        """Tokens each scheduled request had generated before this step (``expect_sampled``'s
+        included)."""
+    @property
     def new_block_counts(self) -> npt.NDArray[np.int64]:
         """KV blocks newly allocated to each scheduled request this step."""
     @property

@@ -50,6 +50,7 @@ def environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(package_root()), str(HERE)])
     env.update(VLLM_TARGET_DEVICE="cpu", HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1")
+    env["GPUPLANE_VLLM_CHECK_MIRROR"] = "1"  # every step checks the core's counters against vLLM's
     return env
 
 

@@ -10,6 +10,7 @@ is the core's, every id maps one vLLM request, and a divergence between the two 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -36,6 +37,9 @@ from gpuplane.vllm.step import PlannedStep, StepRequests
 
 logger = logging.getLogger("gpuplane.vllm")
 HASH_MASK = (1 << 63) - 1
+# Set to 1 (the vLLM tests do) to compare, every step, the core's counters that the step is
+# built from with vLLM's own requests, raising ``MirrorDiverged`` where they differ.
+CHECK_MIRROR_ENV = "GPUPLANE_VLLM_CHECK_MIRROR"
 
 
 def core_block_hash(block_hash: bytes) -> int:
@@ -91,6 +95,7 @@ class Scheduler(VllmScheduler):
         self._next_id = 0
         self._decode_blocks = DecodeBlocks(self.kv_cache_manager)
         self._step_requests = StepRequests()
+        self._check_mirror = os.environ.get(CHECK_MIRROR_ENV) == "1"
         # update_from_output's short path (gpuplane.vllm.sampled) stands for vLLM's plain token
         # update, not the AsyncScheduler's (which also moves placeholders and caches blocks).
         # It hashes blocks of vLLM's hash_block_size, the size of the engine's block hasher.
@@ -182,6 +187,8 @@ class Scheduler(VllmScheduler):
         for core_id in plan.preempted.tolist():
             self._preempt(self._by_core_id[core_id], now)
         step = PlannedStep(plan, self._step_requests.of(plan, self._by_core_id), self.block_size)
+        if self._check_mirror and (differences := step.mirror_differences()):
+            raise MirrorDiverged(f"step {self.current_step}: " + "; ".join(differences[:5]))
         allocating, caching = step.running_that_allocate()
         self._grow_all(step, allocating)
         self._cache_filled(step, caching)

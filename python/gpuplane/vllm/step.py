@@ -28,10 +28,16 @@ class StepRequests:
         self.req_ids: list[str] = []
         self.same = False  # whether the last ``of`` ran the same requests as the one before
         self._id_set: set[str] = set()
+        self._samples = np.empty(0, dtype=bool)
+        # When ``same``: whether each request sampled in the last step (vLLM's
+        # ``is_prefill_chunk`` is the opposite until this step advances it).
+        self.sampled_last: Any = None
 
     def of(self, plan: Any, by_core_id: Mapping[int, Request]) -> StepRequests:
         unchanged = len(plan.admitted) == 0 and len(plan.preempted) == 0
         self.same = unchanged and np.array_equal(plan.ids, self._ids)
+        self.sampled_last = self._samples if self.same else None
+        self._samples = plan.samples
         if not self.same:
             self._ids = plan.ids.copy()
             self.requests = [by_core_id[i] for i in plan.ids.tolist()]
@@ -61,13 +67,16 @@ class PlannedStep:
         self._new_block_counts = plan.new_block_counts
         self._cached_block_counts = plan.cached_block_counts
         self._allocating: list[int] = []
-        # What is read of the running requests, read together (one pass over their memory;
-        # none of it changes before the step's output is built): computed tokens before this
-        # step, whether prefilling, and vLLM's num_output_tokens (without its property call).
-        running = self.requests[: self.num_running]
-        self.computed_before: list[int] = [r.num_computed_tokens for r in running]
-        self._prefill: list[bool] = [r.is_prefill_chunk for r in running]
-        self._outputs: list[int] = _output_counts(running)
+        # Where each request stood before this step, from the core's counters (the plan was
+        # made from them; a check run compares them with vLLM's, ``mirror_differences``):
+        # computed tokens (an admitted request's: its prefix hit), known tokens and, for the
+        # running ones, vLLM's ``num_output_tokens`` (outputs plus placeholders).
+        n = self.num_running
+        self._computed = plan.computed
+        self._prefill = _prefilling(known, self.requests[:n])
+        self.computed_before: list[int] = self._computed.tolist()
+        self._outputs: list[int] = plan.generated[:n].tolist()
+        self._all_ones = plan.total_tokens == len(self.tokens)
         # KV blocks vLLM allocated this step: by position for running requests (those without
         # new blocks are left out: vLLM's KV manager had nothing to do for them), and with
         # each admitted request.
@@ -82,14 +91,34 @@ class PlannedStep:
         Caching only: those whose tokens of this step fill a block without needing a new one
         (vLLM's ``allocate_slots`` caches a block the step it fills)."""
         n = self.num_running
-        computed = np.asarray(self.computed_before, dtype=np.int64)
+        computed = self._computed[:n]
         ends = computed + self._num_tokens[:n]
         fills = ends // self.block_size > computed // self.block_size
-        grows = self._new_block_counts[:n] > 0
-        prefill = np.array(self._prefill, dtype=bool)
-        allocating = grows | prefill
+        allocating = (self._new_block_counts[:n] > 0) | self._prefill
         self._allocating = np.flatnonzero(allocating).tolist()
         return self._allocating, np.flatnonzero(fills & ~allocating).tolist()
+
+    def mirror_differences(self) -> list[str]:
+        """Where the core's counters of the running requests differ from vLLM's (a check run:
+        reads every request)."""
+        n = self.num_running
+        running = self.requests[:n]
+        vllm = {
+            "num_computed_tokens": [r.num_computed_tokens for r in running],
+            "is_prefill_chunk": [r.is_prefill_chunk for r in running],
+            "num_output_tokens": _output_counts(running),
+        }
+        core = {
+            "num_computed_tokens": self.computed_before[:n],
+            "is_prefill_chunk": self._prefill.tolist(),
+            "num_output_tokens": self._outputs,
+        }
+        return [
+            f"{name} of {r.request_id}: vLLM {v}, core {c}"
+            for name in vllm
+            for r, v, c in zip(running, vllm[name], core[name], strict=True)
+            if v != c
+        ]
 
     def admitted(self) -> list[tuple[Request, int, int]]:
         """``(request, tokens, cached prefix blocks)`` of each admitted request, in plan order."""
@@ -98,6 +127,8 @@ class PlannedStep:
         return list(zip(self.requests[at:], self.tokens[at:], cached, strict=True))
 
     def num_scheduled_tokens(self) -> dict[str, int]:
+        if self._all_ones:  # a decode step
+            return dict.fromkeys(self.req_ids, 1)
         return dict(zip(self.req_ids, self.tokens, strict=True))
 
     def cached_request_data(self, prev_scheduled: set[str] | None) -> CachedRequestData:
@@ -127,7 +158,7 @@ class PlannedStep:
             new_token_ids=[],
             all_token_ids=all_token_ids,
             new_block_ids=new_block_ids,
-            num_computed_tokens=self.computed_before + [r.num_computed_tokens for r in resumed],
+            num_computed_tokens=self.computed_before[:n] + [r.num_computed_tokens for r in resumed],
             num_output_tokens=self._outputs + _output_counts(resumed),
         )
 
@@ -136,8 +167,7 @@ class PlannedStep:
         in-flight tokens advance, and whether it is still prefilling (which only a prefilling
         or just admitted request can change)."""
         reqs, tokens = self.requests, self.tokens
-        computed = self.computed_before + [r.num_computed_tokens for r in reqs[self.num_running :]]
-        for r, before, t in zip(reqs, computed, tokens, strict=True):
+        for r, before, t in zip(reqs, self.computed_before, tokens, strict=True):
             r.num_computed_tokens = before + t
             r.num_in_flight_tokens += t
         running = reqs[: self.num_running]
@@ -154,6 +184,15 @@ class PlannedStep:
             if not r.is_prefill_chunk:
                 r.num_output_placeholders += 1
                 r.spec_token_ids = []
+
+
+def _prefilling(known: StepRequests, running: list[Request]) -> Any:
+    """vLLM's ``is_prefill_chunk`` of the running requests before this step, as numpy bools:
+    the opposite of whether each sampled in the last step, when the step runs the same
+    requests; else read from them."""
+    if known.sampled_last is not None:
+        return ~known.sampled_last[: len(running)]
+    return np.array([r.is_prefill_chunk for r in running], dtype=bool)
 
 
 def _output_counts(requests: list[Request]) -> list[int]:

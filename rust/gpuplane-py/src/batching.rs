@@ -110,8 +110,12 @@ impl PyBatchScheduler {
     }
 
     /// Plans the next step.
-    fn schedule(&self, py: Python<'_>) -> PyStepPlan {
-        self.inner.run(py, |s| s.schedule()).into()
+    fn schedule(&self, py: Python<'_>) -> PyResult<PyStepPlan> {
+        let planned = self.inner.call(py, |s| {
+            let plan = s.schedule();
+            s.planned_progress(&plan).map(|progress| (plan, progress))
+        });
+        planned.map(|(plan, progress)| PyStepPlan::new(plan, progress))
     }
 
     /// Applies the engine's results of the last step: `generated` is a dict `{id: tokens}` or

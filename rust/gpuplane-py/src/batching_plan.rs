@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use gpuplane_core::batching::StepPlan;
+use gpuplane_core::batching::{PlannedProgress, StepPlan};
 use gpuplane_core::Error;
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -21,17 +21,25 @@ fn id_array<'py>(py: Python<'py>, ids: impl Iterator<Item = u64>) -> Bound<'py, 
 #[pyclass(frozen, module = "gpuplane", name = "StepPlan")]
 pub struct PyStepPlan {
     inner: StepPlan,
+    /// Where each entry stood before the step (the core's counters).
+    progress: PlannedProgress,
     /// Position in the plan by id, built on the first `blocks` call.
     index: OnceLock<HashMap<u64, usize>>,
 }
 
-impl From<StepPlan> for PyStepPlan {
-    fn from(inner: StepPlan) -> Self {
+impl PyStepPlan {
+    pub fn new(inner: StepPlan, progress: PlannedProgress) -> Self {
         PyStepPlan {
             inner,
+            progress,
             index: OnceLock::new(),
         }
     }
+}
+
+/// A `u32` column as numpy int64.
+fn counts<'py>(py: Python<'py>, values: &[u32]) -> Bound<'py, PyArray1<i64>> {
+    PyArray1::from_vec(py, values.iter().map(|&v| i64::from(v)).collect())
 }
 
 impl PyStepPlan {
@@ -74,6 +82,25 @@ impl PyStepPlan {
     #[getter]
     fn samples<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
         PyArray1::from_vec(py, self.inner.scheduled.iter().map(|e| e.samples).collect())
+    }
+
+    /// Tokens each scheduled request had computed (or reused from the cache) before this step.
+    #[getter]
+    fn computed<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        counts(py, &self.progress.computed)
+    }
+
+    /// Known tokens (prompt plus generated) of each scheduled request before this step.
+    #[getter]
+    fn known<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        counts(py, &self.progress.known)
+    }
+
+    /// Tokens each scheduled request had generated before this step (with those counted by
+    /// `expect_sampled`).
+    #[getter]
+    fn generated<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        counts(py, &self.progress.generated)
     }
 
     /// Number of KV blocks newly allocated to each scheduled request this step.

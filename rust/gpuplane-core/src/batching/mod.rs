@@ -36,6 +36,7 @@ mod kv;
 mod kv_vllm;
 mod metrics;
 mod plan;
+mod planned;
 mod program_memory;
 mod programs;
 mod queue;
@@ -57,6 +58,7 @@ pub use config::{
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};
 pub use plan::{FinishReason, Finished, ScheduledRequest, StepOutputs, StepPlan};
+pub use planned::PlannedProgress;
 pub use programs::ProgramHistory;
 pub use request::{Request, RequestProgress};
 pub use scheduler::BatchScheduler;

@@ -48,6 +48,9 @@ pub struct StepPlan {
     /// per entry, which cost an allocation for every entry that got blocks). It may also hold
     /// blocks of entries undone by a preemption, which no accessor reaches.
     pub(crate) blocks: Vec<u32>,
+    /// The scheduler's step number that made it.
+    #[serde(default)]
+    pub(crate) step: u64,
 }
 
 impl StepPlan {

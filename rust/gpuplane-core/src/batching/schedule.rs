@@ -50,6 +50,7 @@ impl BatchScheduler {
         let mut st = Step {
             plan: StepPlan {
                 scheduled: Vec::with_capacity(self.max_plan_len()),
+                step: self.step,
                 ..StepPlan::default()
             },
             budget: self.cfg.token_budget,
