@@ -94,15 +94,10 @@ class PolicyEngine:
         )
         return {"verdict": d.outcome, "reason_code": str(d.reason), "reason": d.text, "at": d.at}
 
-    def finish(self, request_id: str, now: float, more_calls: bool = False) -> bool:
+    def finish(self, request_id: str, now: float, more_calls: bool = False) -> gpuplane.Finished:
         """Releases an admitted request (charging its usage; a program's call completes its
-        program unless ``more_calls``) or cancels a queued one."""
-        try:
-            self.engine.release(request_id, now=now, more_calls=more_calls)
-            return True
-        except gpuplane.NotFound:
-            self.engine.cancel(request_id)
-            return False
+        program unless ``more_calls``) or cancels a queued one; says which program it ended."""
+        return self.engine.finish(request_id, now=now, more_calls=more_calls)
 
 
 def _program_kwargs(program: dict[str, Any] | None) -> dict[str, Any]:
