@@ -1052,10 +1052,11 @@ class Router:
     ) -> Route:
         """The best replica; with ``record``, the choice is counted on it (its ``routed`` and
         prompt blocks until its next report), and a ``request_id`` is tracked until
-        :meth:`finish` (``Conflict`` if it already is). With a ``workflow`` id, a recorded
-        call's replica is remembered and the program's next call scores it ``+
-        workflow_weight x`` the previous call's prompt blocks not already counted as cached
-        prefix (the ``workflow`` term), so it returns there unless load says otherwise."""
+        :meth:`finish` (``Conflict`` if it already is). With a ``workflow`` key
+        (:func:`program_key` of the tenant and the program's id), a recorded call's replica is
+        remembered and the program's next call scores it ``+ workflow_weight x`` the previous
+        call's prompt blocks not already counted as cached prefix (the ``workflow`` term), so
+        it returns there unless load says otherwise."""
     def end_program(self, workflow: int) -> None:
         """Program ``workflow`` (a key, see :func:`program_key`) has ended: forgets the replica
         of its last call."""
