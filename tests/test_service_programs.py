@@ -145,6 +145,18 @@ def test_a_cancelled_call_ends_its_program_in_the_router(tmp_path):
         assert server.daemon.engine.router.known_programs() == 0
 
 
+def test_a_rejected_call_ends_its_program_in_the_router(tmp_path):
+    with in_process(make_config(tmp_path)) as server, Client(server.target) as c:
+        c.put_tenant("agents")
+        c.register_replica("r1", model="llama", max_running=8)
+        routed_call(c, "agents", "call-0", 0)
+        c.finish("call-0", more_calls=True)
+        assert server.daemon.engine.router.known_programs() == 1
+        d = c.admit("call-1", "agents", resources={"gpus": 10_000}, workflow="task-42", call_index=1)
+        assert d.verdict == "reject"
+        assert server.daemon.engine.router.known_programs() == 0
+
+
 def test_program_ids_are_scoped_by_tenant_in_the_router(tmp_path):
     with in_process(make_config(tmp_path)) as server, Client(server.target) as c:
         c.register_replica("r1", model="llama", max_running=8)

@@ -679,6 +679,9 @@ class AdmissionDecision:
     def at(self) -> float: ...
     @property
     def admitted(self) -> bool: ...
+    @property
+    def ended_program(self) -> str | None:
+        """The program (workflow id) this decision ended: a rejected call aborts its program."""
 
 @final
 class Finished:

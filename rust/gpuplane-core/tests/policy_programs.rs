@@ -59,11 +59,11 @@ fn calls_come_in_order_and_the_program_completes_on_the_last() {
 #[test]
 fn refused_and_cancelled_calls_abort_their_programs() {
     let mut p = policy();
-    assert_eq!(
-        p.admit(&call("r0", "w", 0, 99.0), 0.0).unwrap().reason,
-        Reason::RejectedLimit
-    );
-    p.admit(&call("q0", "v", 0, 1.0), 0.0).unwrap();
+    let rejected = p.admit(&call("r0", "w", 0, 99.0), 0.0).unwrap();
+    assert_eq!(rejected.reason, Reason::RejectedLimit);
+    assert_eq!(rejected.ended_program.as_deref(), Some("w"));
+    let admitted = p.admit(&call("q0", "v", 0, 1.0), 0.0).unwrap();
+    assert_eq!(admitted.ended_program, None);
     p.release_call("q0", 1.0, true).unwrap();
     let other = AdmissionRequest::new("x", "a", Resources::gpus(8.0));
     p.admit(&other, 1.0).unwrap();

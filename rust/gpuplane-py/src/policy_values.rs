@@ -371,6 +371,11 @@ impl PyAdmissionDecision {
     fn admitted(&self) -> bool {
         self.inner.reason.is_admitted()
     }
+    /// The program (workflow id) this decision ended: a rejected call aborts its program.
+    #[getter]
+    fn ended_program(&self) -> Option<&str> {
+        self.inner.ended_program.as_deref()
+    }
 
     fn __repr__(&self) -> String {
         self.inner.py_repr()
@@ -385,6 +390,7 @@ impl PyRepr for Decision {
             .field("outcome", d.reason.outcome())
             .field("reason", d.reason.code())
             .field("text", &d.text)
+            .field_if(d.ended_program.is_some(), "ended_program", &d.ended_program)
             .finish()
     }
 }

@@ -127,10 +127,12 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         self.router = router
 
     async def Admit(self, request: ap.AdmitRequest, context: grpc.aio.ServicerContext) -> ap.AdmitResponse:
-        """Admit, queue or reject, decided by the core policy engine (journaled)."""
+        """Admit, queue or reject, decided by the core policy engine (journaled); a program a
+        rejected call aborts ends in the router too (see :meth:`Finish`)."""
         req = admit_dict(request)
         self.engine.access.check("Admit", req["tenant"])
         d = await self.engine.mutate(self.engine.stamp({"op": "admit", "req": req}), "Admit")
+        self._end_program(req["tenant"], d["ended_program"])
         return ap.AdmitResponse(
             verdict=VERDICTS[d["verdict"]], reason_code=d["reason_code"], reason=d["reason"], at=d["at"]
         )
@@ -144,9 +146,13 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         self.engine.access.check_owner("Finish", owner, request_missing(rid))
         op = {"op": "finish", "id": rid, "more_calls": request.more_calls}
         finished = await self.engine.mutate(self.engine.stamp(op), "Finish")
-        if finished.ended_program is not None:
-            self.router.end_program(owner, finished.ended_program)
+        self._end_program(owner, finished.ended_program)
         return ap.FinishResponse(was_running=finished.was_running)
+
+    def _end_program(self, tenant: str, workflow_id: str | None) -> None:
+        """The router forgets a program the core's ledger ended (None: none ended)."""
+        if workflow_id is not None:
+            self.router.end_program(tenant, workflow_id)
 
     async def Route(self, request: ap.RouteRequest, context: grpc.aio.ServicerContext) -> ap.RouteResponse:
         """The best registered replica for the request."""

@@ -139,7 +139,8 @@ impl ProgramLedger {
         }
     }
 
-    /// Records the admission decision `reason` at `now` for a call that passed [`Self::check`].
+    /// Records the admission decision `reason` at `now` for a call that passed [`Self::check`];
+    /// returns the program it aborted (a rejected call's), if any.
     pub fn decided(
         &mut self,
         id: &str,
@@ -147,7 +148,7 @@ impl ProgramLedger {
         call: &ProgramCall,
         reason: Reason,
         now: f64,
-    ) {
+    ) -> Option<String> {
         let p = self
             .active
             .entry(call.workflow.clone())
@@ -169,10 +170,9 @@ impl ProgramLedger {
         match reason {
             Reason::Admitted => p.admit(now),
             Reason::QueuedQuota => {}
-            _ => {
-                self.abort(id);
-            }
+            _ => return self.abort(id),
         }
+        None
     }
 
     /// Records the release of request `id` at `now`; with no `more_calls` its program
