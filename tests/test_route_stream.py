@@ -76,9 +76,23 @@ def test_route_stream_refuses_malformed_input_per_call(server):
         stub = admission_pb2_grpc.AdmissionServiceStub(channel)
         msg = ap.RouteStreamRequest()
         msg.routes.add(tenant="bad\nname")
+        msg.routes.add(tenant="a", workflow_id="task\x1b42")
         (out,) = list(stub.RouteStream(iter([msg])))
-        assert out.routes[0].error.code == "INVALID_ARGUMENT"
+        assert [r.error.code for r in out.routes] == ["INVALID_ARGUMENT"] * 2
         assert "tenant" in out.routes[0].error.message
+        assert "workflow_id" in out.routes[1].error.message
+
+
+def test_route_stream_takes_the_program_id_admit_takes(client, server):
+    client.register_replica("r1", model="llama", max_running=8)
+    client.register_replica("r2", model="llama", max_running=8)
+    msg = ap.RouteStreamRequest()
+    for k in range(2):
+        msg.routes.add(tenant="a", model="llama", prompt_tokens=512, request_id=f"c{k}", workflow_id="task-7")
+    (out,) = list(client.route_stream([msg]))
+    first, again = (r.route for r in out.routes)
+    assert again.replica_id == first.replica_id and "workflow +32.000" in again.reason
+    assert server.daemon.engine.router.core.program_replica(program_key("a", "task-7")) == first.replica_id
 
 
 def test_route_carries_the_workflow_id_to_the_core_router(client, server):
