@@ -131,6 +131,19 @@ def test_one_program_id_keeps_its_calls_on_a_replica_until_its_last_finish(tmp_p
         assert fresh != home and "workflow" not in reason
 
 
+def test_the_router_program_count_reaches_the_metrics(tmp_path):
+    with in_process(make_config(tmp_path, metrics_port=0)) as server, Client(server.target) as c:
+        c.put_tenant("agents")
+        c.register_replica("r1", model="llama", max_running=8)
+        port = server.daemon.engine.metrics.port
+        routed_call(c, "agents", "call-0", 0)
+        c.finish("call-0", more_calls=True)
+        wait_sample(port, "gpuplane_router_programs", {}, 1.0)
+        routed_call(c, "agents", "call-1", 1)
+        c.finish("call-1", more_calls=False)
+        wait_sample(port, "gpuplane_router_programs", {}, 0.0)
+
+
 def test_a_cancelled_call_ends_its_program_in_the_router(tmp_path):
     with in_process(make_config(tmp_path)) as server, Client(server.target) as c:
         c.put_tenant("agents", quota=Quota(deserved={"gpus": 1}, limit={"gpus": 1}))
