@@ -142,6 +142,29 @@ def test_admit_and_queue(policy):
     assert len(policy.running()) == 7
 
 
+def test_finish_releases_or_cancels_and_names_the_program_it_ended(policy):
+    policy.admit("c0", "a", gpus(1), now=0.0, workflow="task-42", call_index=0)
+    going_on = policy.finish("c0", now=1.0, more_calls=True)
+    assert repr(going_on) == "Finished(was_running=True, ended_program=None)"
+    policy.admit("c1", "a", gpus(1), now=2.0, workflow="task-42", call_index=1)
+    assert policy.finish("c1", now=3.0).ended_program == "task-42"
+    for k in range(8):
+        policy.admit(f"b{k}", "b", gpus(1), now=3.0, workflow=f"q-{k}")
+    cancelled = policy.finish("b7", now=4.0, more_calls=True)
+    assert (cancelled.was_running, cancelled.ended_program) == (False, "q-7")
+    with pytest.raises(gpuplane.NotFound):
+        policy.finish("b7", now=5.0)
+
+
+def test_program_keys_are_stable_and_scoped_by_tenant():
+    # The core's pinned value (program_id.rs): a fleet's remembered programs survive upgrades.
+    assert gpuplane.program_key("default", "task-42") == 1_639_338_491_676_858_830
+    assert gpuplane.program_key("a", "task-42") != gpuplane.program_key("b", "task-42")
+    with pytest.raises(InvalidRequest) as e:
+        gpuplane.program_key("a", "")
+    assert e.value.field == "workflow"
+
+
 def test_reject_by_quota_for_non_preemptible_work(policy):
     d = policy.admit("c", "a", gpus(2), priority_class="critical", now=0.0)
     assert outcome(d) == ("reject", "rejected_limit")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from gpuplane import Conflict, NotFound
+from gpuplane import Conflict, NotFound, program_key
 from gpuplane._proto.v1 import admission_pb2 as ap
 from gpuplane._proto.v1 import admission_pb2_grpc
 from gpuplane.client_values import FinishOutcome, Route, RouteOutcome, RouteStreamResult
@@ -76,21 +76,36 @@ def test_route_stream_refuses_malformed_input_per_call(server):
         stub = admission_pb2_grpc.AdmissionServiceStub(channel)
         msg = ap.RouteStreamRequest()
         msg.routes.add(tenant="bad\nname")
+        msg.routes.add(tenant="a", workflow_id="task\x1b42")
         (out,) = list(stub.RouteStream(iter([msg])))
-        assert out.routes[0].error.code == "INVALID_ARGUMENT"
+        assert [r.error.code for r in out.routes] == ["INVALID_ARGUMENT"] * 2
         assert "tenant" in out.routes[0].error.message
+        assert "workflow_id" in out.routes[1].error.message
+
+
+def test_route_stream_takes_the_program_id_admit_takes(client, server):
+    client.register_replica("r1", model="llama", max_running=8)
+    client.register_replica("r2", model="llama", max_running=8)
+    msg = ap.RouteStreamRequest()
+    for k in range(2):
+        msg.routes.add(tenant="a", model="llama", prompt_tokens=512, request_id=f"c{k}", workflow_id="task-7")
+    (out,) = list(client.route_stream([msg]))
+    first, again = (r.route for r in out.routes)
+    assert again.replica_id == first.replica_id and "workflow +32.000" in again.reason
+    assert server.daemon.engine.router.core.program_replica(program_key("a", "task-7")) == first.replica_id
 
 
 def test_route_carries_the_workflow_id_to_the_core_router(client, server):
     client.register_replica("r1", model="llama", max_running=8)
     client.register_replica("r2", model="llama", max_running=8)
-    first = client.route(model="llama", prompt_tokens=512, request_id="c0", workflow=7)
+    first = client.route(model="llama", prompt_tokens=512, request_id="c0", workflow="task-7")
     # c0's 32 blocks count as load on its replica; the workflow term brings call 1 back there,
     # while a call of another program goes to the idle replica.
-    again = client.route(model="llama", prompt_tokens=512, request_id="c1", workflow=7)
+    again = client.route(model="llama", prompt_tokens=512, request_id="c1", workflow="task-7")
     assert again.replica_id == first.replica_id and "workflow +32.000" in again.reason
-    other = client.route(model="llama", prompt_tokens=512, request_id="d0", workflow=8)
+    other = client.route(model="llama", prompt_tokens=512, request_id="d0", workflow="task-8")
     assert other.replica_id != first.replica_id
-    assert server.daemon.engine.router.core.program_replica(7) == first.replica_id
+    key = program_key("default", "task-7")
+    assert server.daemon.engine.router.core.program_replica(key) == first.replica_id
     plain = client.route(model="llama", prompt_tokens=512)
     assert "workflow" not in plain.reason

@@ -7,7 +7,7 @@ import gpuplane
 import pytest
 from gpuplane.errors import InvalidRequest
 from gpuplane.vllm import policy_file, version
-from gpuplane.vllm.metadata import RequestMetadata, check_metadata, parse_metadata
+from gpuplane.vllm.metadata import RequestMetadata, check_metadata, core_request, parse_metadata
 
 
 def test_metadata_defaults_to_the_default_tenant():
@@ -17,14 +17,20 @@ def test_metadata_defaults_to_the_default_tenant():
 
 def test_metadata_reads_every_key():
     meta = parse_metadata({"tenant": "alice", "workflow": 42, "deadline_s": 2, "priority_class": "gold"})
-    assert meta == RequestMetadata(tenant="alice", workflow=42, deadline_s=2.0, priority_class="gold")
+    assert meta == RequestMetadata(tenant="alice", workflow="42", deadline_s=2.0, priority_class="gold")
 
 
-def test_string_workflows_map_to_one_stable_id():
-    first = parse_metadata({"workflow": "agent-7"}).workflow
-    assert first == parse_metadata({"workflow": "agent-7"}).workflow
-    assert first != parse_metadata({"workflow": "agent-8"}).workflow
-    assert 0 <= first < 2**63
+def test_a_workflow_is_the_services_program_id_keyed_by_the_core():
+    """``extra_args.workflow`` is the id Admit and Route take (an int as its decimal string);
+    the scheduler's request carries the core's key of it, scoped by tenant."""
+    meta = parse_metadata({"tenant": "alice", "workflow": "agent-7"})
+    key = core_request(1, meta, 8, 1).workflow
+    assert key == gpuplane.program_key("alice", "agent-7")
+    assert core_request(1, parse_metadata({"tenant": "alice", "workflow": 7}), 8, 1).workflow == (
+        gpuplane.program_key("alice", "7")
+    )
+    other = core_request(1, parse_metadata({"tenant": "bob", "workflow": "agent-7"}), 8, 1)
+    assert other.workflow != key
 
 
 @pytest.mark.parametrize(
@@ -135,6 +141,9 @@ def test_tested_range_accepts_local_builds():
             "extra_args.deadline_s: invalid ttft_deadline: must be finite",
         ),
         ({"tenant": 5}, "tenant", "extra_args.tenant: must be a non-empty string"),
+        ({"workflow": ""}, "workflow", "extra_args.workflow: invalid workflow: must not be empty"),
+        ({"workflow": "a\x1bb"}, "workflow", "extra_args.workflow: invalid workflow: has a control"),
+        ({"workflow": "w" * 254}, "workflow", "extra_args.workflow: invalid workflow: is 254 bytes"),
     ],
 )
 def test_metadata_checked_before_the_engine_names_the_key(extra_args, field, text):

@@ -689,6 +689,19 @@ class AdmissionDecision:
     def at(self) -> float: ...
     @property
     def admitted(self) -> bool: ...
+    @property
+    def ended_program(self) -> str | None:
+        """The program (workflow id) this decision ended: a rejected call aborts its program."""
+
+@final
+class Finished:
+    """The outcome of ``Policy.finish``: whether the request was running (released) rather than
+    queued (cancelled), and the program (workflow id) it ended, completed or aborted, if any."""
+
+    @property
+    def was_running(self) -> bool: ...
+    @property
+    def ended_program(self) -> str | None: ...
 
 PROGRAM_COMPLETION_BUCKETS_S: list[float]
 
@@ -881,6 +894,9 @@ class Policy:
         rejected call aborts its program."""
     def release(self, id: str, now: float | None = None, *, more_calls: bool = False) -> None:
         """Releases admitted work; a program's call completes its program unless ``more_calls``."""
+    def finish(self, id: str, now: float | None = None, *, more_calls: bool = False) -> Finished:
+        """Releases ``id`` if running (a program's call completes its program unless
+        ``more_calls``) or cancels it if queued (aborting its program); ``NotFound`` if neither."""
     def program_figures(self) -> list[ProgramFigures]:
         """Each tenant's agent programs, in tenant order."""
     def cancel(self, id: str) -> None:
@@ -1049,12 +1065,14 @@ class Router:
     ) -> Route:
         """The best replica; with ``record``, the choice is counted on it (its ``routed`` and
         prompt blocks until its next report), and a ``request_id`` is tracked until
-        :meth:`finish` (``Conflict`` if it already is). With a ``workflow`` id, a recorded
-        call's replica is remembered and the program's next call scores it ``+
-        workflow_weight x`` the previous call's prompt blocks not already counted as cached
-        prefix (the ``workflow`` term), so it returns there unless load says otherwise."""
+        :meth:`finish` (``Conflict`` if it already is). With a ``workflow`` key
+        (:func:`program_key` of the tenant and the program's id), a recorded call's replica is
+        remembered and the program's next call scores it ``+ workflow_weight x`` the previous
+        call's prompt blocks not already counted as cached prefix (the ``workflow`` term), so
+        it returns there unless load says otherwise."""
     def end_program(self, workflow: int) -> None:
-        """Program ``workflow`` has ended: forgets the replica of its last call."""
+        """Program ``workflow`` (a key, see :func:`program_key`) has ended: forgets the replica
+        of its last call."""
     def known_programs(self) -> int:
         """Programs whose last call's replica is remembered (at most 65,536, the least
         recently routed forgotten beyond)."""
@@ -1129,3 +1147,9 @@ def check_name(field: str, value: str, max_bytes: int = 128) -> None:
     (``MAX_NAME_BYTES``; ids use ``MAX_ID_BYTES``): non-empty, no leading or trailing space, no
     control or invisible characters (NUL, newline, ESC, bidirectional overrides, zero-width).
     Raises :class:`InvalidRequest` naming ``field``."""
+
+def program_key(tenant: str, workflow: str) -> int:
+    """The key of program ``workflow`` of ``tenant`` for ``Router.route(workflow=)``,
+    ``Router.end_program`` and ``Request(workflow=)``: a fixed 63-bit hash of both, stable
+    across processes and versions (two tenants' programs of one id get different keys). Raises
+    :class:`InvalidRequest` naming ``workflow`` unless the id follows the id grammar."""

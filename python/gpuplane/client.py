@@ -315,11 +315,12 @@ class Client:
         block_hashes: Sequence[int] = (),
         prompt_tokens: int = 0,
         request_id: str = "",
-        workflow: int | None = None,
+        workflow: str | None = None,
     ) -> Route:
         """The best registered replica for a request (tracked until :meth:`finish_route` when it
-        has a ``request_id``). With a ``workflow`` id (agent program), the program's next call
-        prefers this call's replica unless load says otherwise."""
+        has a ``request_id``). With a ``workflow`` id (agent program: the id given to
+        :meth:`admit`), the program's next call prefers this call's replica unless load says
+        otherwise, until :meth:`finish` of its last call."""
         request = ap.RouteRequest(
             request_id=request_id,
             tenant=tenant,
@@ -327,7 +328,7 @@ class Client:
             adapter=adapter,
             block_hashes=block_hashes,
             prompt_tokens=prompt_tokens,
-            workflow=workflow,
+            workflow_id=workflow,
         )
         return Route.from_pb(self._call(self.admission.Route, request))
 

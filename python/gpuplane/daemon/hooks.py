@@ -83,11 +83,17 @@ class MetricsSink(Protocol):
         """One decision RPC (``Place``, ``Admit``, ``Route``...) took ``seconds`` in the core."""
 
     def on_state(
-        self, cluster_stats: Any, tenants: Any = None, replicas: Any = None, programs: Any = None
+        self,
+        cluster_stats: Any,
+        tenants: Any = None,
+        replicas: Any = None,
+        programs: Any = None,
+        router_programs: int | None = None,
     ) -> None:
         """A fresh view of the state: ``gpuplane.ClusterStats``, the tenants (a list of
-        ``gpuplane.TenantFigures``), the registered replicas (list of ``ReplicaView``) and the
-        tenants' agent programs (a list of ``gpuplane.ProgramFigures``)."""
+        ``gpuplane.TenantFigures``), the registered replicas (list of ``ReplicaView``), the
+        tenants' agent programs (a list of ``gpuplane.ProgramFigures``) and how many programs
+        the router remembers a replica for."""
 
     def on_preemption(self, victims: int) -> None:
         """A preemption evicted ``victims`` workloads."""
@@ -106,7 +112,12 @@ class NullMetrics:
         """Does nothing."""
 
     def on_state(
-        self, cluster_stats: Any, tenants: Any = None, replicas: Any = None, programs: Any = None
+        self,
+        cluster_stats: Any,
+        tenants: Any = None,
+        replicas: Any = None,
+        programs: Any = None,
+        router_programs: int | None = None,
     ) -> None:
         """Does nothing."""
 

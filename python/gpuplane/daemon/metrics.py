@@ -59,7 +59,7 @@ class StateCollector(Collector):
     """Exports the last pushed state; series of GPUs, tenants or replicas that are gone vanish."""
 
     def __init__(self) -> None:
-        self._state: tuple[Any, list[Any], list[Any], list[Any]] | None = None
+        self._state: tuple[Any, list[Any], list[Any], list[Any], int | None] | None = None
 
     def update(
         self,
@@ -67,20 +67,30 @@ class StateCollector(Collector):
         tenants: Iterable[Any] | None,
         replicas: Iterable[Any] | None,
         programs: Iterable[Any] | None = None,
+        router_programs: int | None = None,
     ) -> None:
         """Replaces the exported state (one reference swap: safe against a concurrent scrape)."""
-        self._state = (cluster_stats, list(tenants or ()), list(replicas or ()), list(programs or ()))
+        self._state = (
+            cluster_stats,
+            list(tenants or ()),
+            list(replicas or ()),
+            list(programs or ()),
+            router_programs,
+        )
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """The gauges of the current state."""
         if self._state is None:
             return
-        stats, tenants, replicas, programs = self._state
+        stats, tenants, replicas, programs, router_programs = self._state
         yield from _cluster_families(stats)
         yield from _gpu_families(stats.gpus)
         yield from _tenant_families(tenants)
         yield from _replica_families(replicas)
         yield from _program_families(programs)
+        if router_programs is not None:
+            doc = "Agent programs whose last call's replica the router remembers (bounded by the core)."
+            yield GaugeMetricFamily("gpuplane_router_programs", doc, value=float(router_programs))
 
 
 def _cluster_families(stats: Any) -> Iterator[GaugeMetricFamily]:
@@ -314,10 +324,15 @@ class Metrics:
         self.latency.labels(rpc=rpc).observe(seconds)
 
     def on_state(
-        self, cluster_stats: Any, tenants: Any = None, replicas: Any = None, programs: Any = None
+        self,
+        cluster_stats: Any,
+        tenants: Any = None,
+        replicas: Any = None,
+        programs: Any = None,
+        router_programs: int | None = None,
     ) -> None:
         """Exports this view of the state until the next one."""
-        self.state.update(cluster_stats, tenants, replicas, programs)
+        self.state.update(cluster_stats, tenants, replicas, programs, router_programs)
 
     def on_preemption(self, victims: int) -> None:
         """Counts one preemption and its victims."""

@@ -77,7 +77,8 @@ class PolicyEngine:
         self.engine.remove_class(name)
 
     def admit(self, req: dict[str, Any], now: float) -> dict[str, Any]:
-        """Admits, queues or rejects; returns ``{verdict, reason_code, reason, at}``."""
+        """Admits, queues or rejects; returns ``{verdict, reason_code, reason, at,
+        ended_program}`` (the program a rejected call aborted, else None)."""
         d = self.engine.admit(
             req["request_id"],
             req["tenant"],
@@ -92,17 +93,18 @@ class PolicyEngine:
             service_rate=req["service_rate"],
             **_program_kwargs(req.get("program")),
         )
-        return {"verdict": d.outcome, "reason_code": str(d.reason), "reason": d.text, "at": d.at}
+        return {
+            "verdict": d.outcome,
+            "reason_code": str(d.reason),
+            "reason": d.text,
+            "at": d.at,
+            "ended_program": d.ended_program,
+        }
 
-    def finish(self, request_id: str, now: float, more_calls: bool = False) -> bool:
+    def finish(self, request_id: str, now: float, more_calls: bool = False) -> gpuplane.Finished:
         """Releases an admitted request (charging its usage; a program's call completes its
-        program unless ``more_calls``) or cancels a queued one."""
-        try:
-            self.engine.release(request_id, now=now, more_calls=more_calls)
-            return True
-        except gpuplane.NotFound:
-            self.engine.cancel(request_id)
-            return False
+        program unless ``more_calls``) or cancels a queued one; says which program it ended."""
+        return self.engine.finish(request_id, now=now, more_calls=more_calls)
 
 
 def _program_kwargs(program: dict[str, Any] | None) -> dict[str, Any]:

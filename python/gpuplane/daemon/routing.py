@@ -96,8 +96,20 @@ class Router:
 
     def route(self, req: dict[str, Any]) -> RouteChoice:
         """The best replica for a request, counted as routed to it (and tracked until
-        :meth:`finish` when it has a ``request_id``); NOT_FOUND when none serves it."""
-        return self.core.route(**req, record=True)
+        :meth:`finish` when it has a ``request_id``); NOT_FOUND when none serves it. A call of
+        program ``workflow_id`` goes by the program's key in the core (``program_key``)."""
+        fields = {k: v for k, v in req.items() if k != "workflow_id"}
+        wf = req.get("workflow_id")
+        key = None if wf is None else _core.program_key(req["tenant"], wf)
+        return self.core.route(**fields, workflow=key, record=True)
+
+    def end_program(self, tenant: str, workflow_id: str) -> None:
+        """Program ``workflow_id`` of ``tenant`` has ended: the router forgets its replica."""
+        self.core.end_program(_core.program_key(tenant, workflow_id))
+
+    def known_programs(self) -> int:
+        """Programs whose last call's replica the router remembers (bounded by the core)."""
+        return self.core.known_programs()
 
     def tenant_of_request(self, request_id: str) -> str | None:
         """The tenant of a routed request not finished (None: not tracked)."""

@@ -139,7 +139,8 @@ class Daemon:
             replicas = list(self.engine.router.replicas.values())
             tenants = state.tenant_figures(time.time())
             programs = state.policy.engine.program_figures()
-            self.engine.metrics.on_state(state.cluster.stats(), tenants, replicas, programs)
+            known = self.engine.router.known_programs()
+            self.engine.metrics.on_state(state.cluster.stats(), tenants, replicas, programs, known)
             await asyncio.sleep(STATE_PUSH_S)
 
 

@@ -397,9 +397,9 @@ class State:
         return Outcome(decision)
 
     def _finish(self, op: dict[str, Any]) -> Outcome:
-        was_running = self.policy.finish(op["id"], op["now"], op.get("more_calls", False))
+        finished = self.policy.finish(op["id"], op["now"], op.get("more_calls", False))
         self.requests.pop(op["id"], None)
-        return Outcome(was_running)
+        return Outcome(finished)
 
     def request_owner(self, request_id: str) -> str:
         """The tenant of an admitted or queued request; ``NotFound`` otherwise."""

@@ -1,11 +1,12 @@
 """Request metadata from vLLM's ``SamplingParams.extra_args`` (``vllm_xargs`` on the OpenAI
 server): ``tenant``, ``workflow``, ``deadline_s`` and ``priority_class`` (a class of the policy
 file). This module only converts types; the core checks the values when the request is built
-(``core_request``)."""
+(``core_request``). ``workflow`` is the agent program's id, the same string the service's
+Admit and Route take (an int stands for its decimal string); the core maps it to the
+scheduler's key (``gpuplane.program_key``)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +25,9 @@ class RequestMetadata:
     """What gpuplane reads from one request's ``extra_args``."""
 
     tenant: str = DEFAULT_TENANT
-    workflow: int | None = None
+    workflow: str | None = None
     deadline_s: float | None = None
     priority_class: str | None = None
-
-
-def workflow_key(value: str | int) -> int:
-    """A workflow id as the core's 63-bit integer: ints as they are, strings by a stable hash."""
-    if isinstance(value, int):
-        return value
-    digest = hashlib.blake2b(value.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
 
 
 def _tenant(value: Any) -> str:
@@ -43,14 +36,14 @@ def _tenant(value: Any) -> str:
     return value
 
 
-def _workflow(value: Any) -> int | None:
+def _workflow(value: Any) -> str | None:
+    """The program id: a string as it is, an int as its decimal string (the core checks it)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise InvalidRequest(
-            f"extra_args.workflow: must be an integer or a non-empty string, got {value!r}", "workflow"
-        )
-    return workflow_key(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        why = f"extra_args.workflow: must be a string or an integer, got {value!r}"
+        raise InvalidRequest(why, "workflow")
+    return str(value)
 
 
 def _deadline(value: Any) -> float | None:
@@ -97,6 +90,7 @@ def core_request(
 ) -> gpuplane.Request:
     """The core's request for one vLLM request: the core checks every value here."""
     deadline = None if meta.deadline_s is None else arrival + meta.deadline_s
+    workflow = None if meta.workflow is None else gpuplane.program_key(meta.tenant, meta.workflow)
     return gpuplane.Request(
         core_id,
         meta.tenant,
@@ -105,7 +99,7 @@ def core_request(
         priority=priority,
         arrival=arrival,
         ttft_deadline=deadline,
-        workflow=meta.workflow,
+        workflow=workflow,
         block_hashes=block_hashes or [],
         priority_class=meta.priority_class,
     )

@@ -4,6 +4,7 @@
 //! * [`placement`]: GPU memory/compute bin-packing, gangs, preemption plans, snapshots.
 //! * [`batching`]: per-engine continuous-batching scheduler with fair share and prefix reuse.
 //! * [`prefix`]: prompt block hashes that routers and engines agree on.
+//! * [`program_id`]: an agent program's id and the key routers and schedulers keep it by.
 //! * [`routing`]: choosing an engine replica per request from reported loads.
 //! * [`sim`]: trace-driven LLM serving and cluster simulation with a GPU step-time model.
 //!
@@ -19,6 +20,7 @@ pub mod names;
 pub mod placement;
 pub mod policy;
 pub mod prefix;
+pub mod program_id;
 pub mod rng;
 pub mod routing;
 pub mod sim;

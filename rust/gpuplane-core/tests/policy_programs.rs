@@ -59,11 +59,11 @@ fn calls_come_in_order_and_the_program_completes_on_the_last() {
 #[test]
 fn refused_and_cancelled_calls_abort_their_programs() {
     let mut p = policy();
-    assert_eq!(
-        p.admit(&call("r0", "w", 0, 99.0), 0.0).unwrap().reason,
-        Reason::RejectedLimit
-    );
-    p.admit(&call("q0", "v", 0, 1.0), 0.0).unwrap();
+    let rejected = p.admit(&call("r0", "w", 0, 99.0), 0.0).unwrap();
+    assert_eq!(rejected.reason, Reason::RejectedLimit);
+    assert_eq!(rejected.ended_program.as_deref(), Some("w"));
+    let admitted = p.admit(&call("q0", "v", 0, 1.0), 0.0).unwrap();
+    assert_eq!(admitted.ended_program, None);
     p.release_call("q0", 1.0, true).unwrap();
     let other = AdmissionRequest::new("x", "a", Resources::gpus(8.0));
     p.admit(&other, 1.0).unwrap();
@@ -102,4 +102,28 @@ fn a_damaged_program_ledger_is_refused_on_restore() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("programs"), "{e}");
+}
+
+#[test]
+fn finish_says_which_program_it_ended() {
+    let mut p = policy();
+    p.admit(&call("r0", "w", 0, 1.0), 0.0).unwrap();
+    let going_on = p.finish("r0", 1.0, true).unwrap();
+    assert_eq!((going_on.was_running, going_on.ended_program), (true, None));
+    p.admit(&call("r1", "w", 1, 1.0), 2.0).unwrap();
+    let last = p.finish("r1", 3.0, false).unwrap();
+    assert_eq!(last.ended_program.as_deref(), Some("w"));
+    // A queued call finished is cancelled: its program is aborted, more calls or not.
+    p.admit(&AdmissionRequest::new("x", "a", Resources::gpus(8.0)), 3.0)
+        .unwrap();
+    p.admit(&call("q0", "v", 0, 1.0), 4.0).unwrap();
+    let cancelled = p.finish("q0", 5.0, true).unwrap();
+    assert!(!cancelled.was_running);
+    assert_eq!(cancelled.ended_program.as_deref(), Some("v"));
+    // Plain work ends no program; an unknown id is NotFound.
+    assert_eq!(p.finish("x", 6.0, false).unwrap().ended_program, None);
+    assert!(matches!(
+        p.finish("x", 7.0, false),
+        Err(Error::NotFound { .. })
+    ));
 }

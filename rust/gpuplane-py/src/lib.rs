@@ -16,6 +16,7 @@ mod policy;
 mod policy_values;
 mod prefix;
 mod program_figures;
+mod program_id;
 mod repr;
 mod routing;
 mod sim;
@@ -60,6 +61,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sim::register(m)?;
     prefix::register(m)?;
     names::register(m)?;
+    program_id::register(m)?;
     add_batching(m)?;
     add_policy(m)
 }
@@ -71,6 +73,7 @@ fn add_policy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy_values::PyPriorityClass>()?;
     m.add_class::<policy_values::PyTenant>()?;
     m.add_class::<policy_values::PyAdmissionDecision>()?;
+    m.add_class::<policy_values::PyFinished>()?;
     m.add_class::<policy_values::PyExplanation>()?;
     m.add_class::<tenant_figures::PyTenantFigures>()?;
     m.add_class::<program_figures::PyProgramFigures>()?;

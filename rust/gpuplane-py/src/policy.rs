@@ -20,7 +20,8 @@ use crate::amounts::{self, resources};
 use crate::errors::{invalid, signed32, to_py, unsigned, unsigned32};
 use crate::locked::Locked;
 use crate::policy_values::{
-    PyAdmissionDecision, PyExplanation, PyPolicyConfig, PyPriorityClass, PyQuota, PyTenant,
+    PyAdmissionDecision, PyExplanation, PyFinished, PyPolicyConfig, PyPriorityClass, PyQuota,
+    PyTenant,
 };
 use crate::program_figures::PyProgramFigures;
 use crate::repr::Repr;
@@ -335,6 +336,22 @@ impl PyPolicy {
         let now = now_or_clock(py, now)?;
         self.inner
             .call(py, |p| p.release_call(id, now, more_calls).map(|_| ()))
+    }
+
+    /// Ends request `id` at `now`: releases it if running (a program's call: its program goes
+    /// on with `more_calls`, else completes) or cancels it if queued (aborting its program).
+    /// Raises `NotFound` if it is neither.
+    #[pyo3(signature = (id, now=None, *, more_calls=false))]
+    fn finish(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        now: Option<f64>,
+        more_calls: bool,
+    ) -> PyResult<PyFinished> {
+        let now = now_or_clock(py, now)?;
+        let inner = self.inner.call(py, |p| p.finish(id, now, more_calls))?;
+        Ok(PyFinished { inner })
     }
 
     /// Each tenant's agent programs (calls admitted with a `workflow`), in tenant order.

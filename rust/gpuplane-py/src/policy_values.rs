@@ -1,11 +1,11 @@
 //! Frozen value classes of the policy engine: its configuration, quotas, priority classes,
-//! tenants, admission decisions and explanations. Resource amounts cross as dicts keyed by
+//! tenants, admission decisions, finished requests and explanations. Resource amounts cross as dicts keyed by
 //! resource name (`gpus`, `memory_mib`, `tokens_per_s`, `concurrent`).
 
 use std::collections::BTreeMap;
 
 use gpuplane_core::policy::{
-    Decision, Explanation, ModelQuota, PolicyConfig, PriorityClass, Quota, TenantSpec,
+    Decision, Explanation, Finished, ModelQuota, PolicyConfig, PriorityClass, Quota, TenantSpec,
 };
 use pyo3::prelude::*;
 
@@ -371,6 +371,11 @@ impl PyAdmissionDecision {
     fn admitted(&self) -> bool {
         self.inner.reason.is_admitted()
     }
+    /// The program (workflow id) this decision ended: a rejected call aborts its program.
+    #[getter]
+    fn ended_program(&self) -> Option<&str> {
+        self.inner.ended_program.as_deref()
+    }
 
     fn __repr__(&self) -> String {
         self.inner.py_repr()
@@ -385,6 +390,35 @@ impl PyRepr for Decision {
             .field("outcome", d.reason.outcome())
             .field("reason", d.reason.code())
             .field("text", &d.text)
+            .field_if(d.ended_program.is_some(), "ended_program", &d.ended_program)
+            .finish()
+    }
+}
+
+/// The outcome of `Policy.finish`: whether the request was running (released) rather than
+/// queued (cancelled), and the program (workflow id) it ended, completed or aborted, if any.
+#[pyclass(frozen, eq, module = "gpuplane", name = "Finished")]
+#[derive(Clone, PartialEq)]
+pub struct PyFinished {
+    pub inner: Finished,
+}
+
+#[pymethods]
+impl PyFinished {
+    #[getter]
+    fn was_running(&self) -> bool {
+        self.inner.was_running
+    }
+    #[getter]
+    fn ended_program(&self) -> Option<&str> {
+        self.inner.ended_program.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        let f = &self.inner;
+        Repr::new("Finished")
+            .field("was_running", f.was_running)
+            .field("ended_program", &f.ended_program)
             .finish()
     }
 }

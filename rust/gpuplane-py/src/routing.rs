@@ -323,8 +323,9 @@ impl PyRouter {
     /// `record`, the choice is counted on the chosen replica (its `routed`, and its prompt
     /// blocks until the replica's next report): for callers that follow the answer. A recorded
     /// request with a `request_id` is tracked until `finish` (in flight there, and backlog of
-    /// its tenant fleet-wide). With a `workflow` id (agent program), a recorded call's replica
-    /// is remembered and the program's next call prefers it unless load says otherwise.
+    /// its tenant fleet-wide). With a `workflow` key (agent program; `program_key` of its tenant
+    /// and string id), a recorded call's replica is remembered and the program's next call
+    /// prefers it unless load says otherwise.
     #[pyo3(signature = (*, tenant="default".to_string(), model=String::new(), adapter=String::new(),
         block_hashes=Vec::new(), prompt_tokens=0, request_id=String::new(), record=false,
         workflow=None))]

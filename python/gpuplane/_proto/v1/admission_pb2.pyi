@@ -127,22 +127,22 @@ class ReplicaLoad(_message.Message):
     def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ..., waiting_blocks: _Optional[int] = ..., reflects_dispatch: _Optional[int] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
-    __slots__ = ("request_id", "tenant", "model", "adapter", "block_hashes", "prompt_tokens", "workflow")
+    __slots__ = ("request_id", "tenant", "model", "adapter", "block_hashes", "prompt_tokens", "workflow_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HASHES_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant: str
     model: str
     adapter: str
     block_hashes: _containers.RepeatedScalarFieldContainer[int]
     prompt_tokens: int
-    workflow: int
-    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., model: _Optional[str] = ..., adapter: _Optional[str] = ..., block_hashes: _Optional[_Iterable[int]] = ..., prompt_tokens: _Optional[int] = ..., workflow: _Optional[int] = ...) -> None: ...
+    workflow_id: str
+    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., model: _Optional[str] = ..., adapter: _Optional[str] = ..., block_hashes: _Optional[_Iterable[int]] = ..., prompt_tokens: _Optional[int] = ..., workflow_id: _Optional[str] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
     __slots__ = ("replica_id", "address", "score", "reason", "prefix_blocks", "dispatch")

@@ -89,8 +89,15 @@ def route_dict(msg: ap.RouteRequest) -> dict[str, Any]:
         "adapter": convert.text(msg.adapter, "adapter", required=False),
         "block_hashes": list(msg.block_hashes),
         "prompt_tokens": msg.prompt_tokens,
-        "workflow": msg.workflow if msg.HasField("workflow") else None,
+        "workflow_id": workflow_id(msg),
     }
+
+
+def workflow_id(msg: ap.RouteRequest) -> str | None:
+    """The program a routed call belongs to (None: none); a present id must be a valid one."""
+    if not msg.HasField("workflow_id"):
+        return None
+    return convert.text(msg.workflow_id, "workflow_id", limit=convert.MAX_ID_LEN)
 
 
 def finish_route_dict(msg: ap.FinishRouteRequest) -> dict[str, Any]:
@@ -120,22 +127,32 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
         self.router = router
 
     async def Admit(self, request: ap.AdmitRequest, context: grpc.aio.ServicerContext) -> ap.AdmitResponse:
-        """Admit, queue or reject, decided by the core policy engine (journaled)."""
+        """Admit, queue or reject, decided by the core policy engine (journaled); a program a
+        rejected call aborts ends in the router too (see :meth:`Finish`)."""
         req = admit_dict(request)
         self.engine.access.check("Admit", req["tenant"])
         d = await self.engine.mutate(self.engine.stamp({"op": "admit", "req": req}), "Admit")
+        self._end_program(req["tenant"], d["ended_program"])
         return ap.AdmitResponse(
             verdict=VERDICTS[d["verdict"]], reason_code=d["reason_code"], reason=d["reason"], at=d["at"]
         )
 
     async def Finish(self, request: ap.FinishRequest, context: grpc.aio.ServicerContext) -> ap.FinishResponse:
-        """Releases an admitted request or cancels a queued one (journaled)."""
+        """Releases an admitted request or cancels a queued one (journaled). A program the core
+        says it ended (its last call, or a cancelled one) ends in the router too: the router's
+        memory of programs is soft state, like its replicas, so it is not journaled."""
         rid = convert.text(request.request_id, "request_id", limit=convert.MAX_ID_LEN)
         owner = self.engine.state.request_owner(rid)
         self.engine.access.check_owner("Finish", owner, request_missing(rid))
         op = {"op": "finish", "id": rid, "more_calls": request.more_calls}
-        was_running = await self.engine.mutate(self.engine.stamp(op), "Finish")
-        return ap.FinishResponse(was_running=was_running)
+        finished = await self.engine.mutate(self.engine.stamp(op), "Finish")
+        self._end_program(owner, finished.ended_program)
+        return ap.FinishResponse(was_running=finished.was_running)
+
+    def _end_program(self, tenant: str, workflow_id: str | None) -> None:
+        """The router forgets a program the core's ledger ended (None: none ended)."""
+        if workflow_id is not None:
+            self.router.end_program(tenant, workflow_id)
 
     async def Route(self, request: ap.RouteRequest, context: grpc.aio.ServicerContext) -> ap.RouteResponse:
         """The best registered replica for the request."""

@@ -108,6 +108,9 @@ pub struct Decision {
     pub text: String,
     /// When, seconds.
     pub at: f64,
+    /// The program (workflow id) this decision ended: a rejected call aborts its program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_program: Option<String>,
 }
 
 /// A request for admission.
@@ -210,15 +213,17 @@ impl Policy {
             Ok(()) => (Reason::Admitted, ADMITTED.to_owned()),
             Err(rt) => rt,
         };
-        let d = Decision {
+        let mut d = Decision {
             request_id: req.id.clone(),
             reason,
             text,
             at: now,
+            ended_program: None,
         };
         self.record(req, &d, now);
         if let Some(call) = &req.program {
-            self.programs
+            d.ended_program = self
+                .programs
                 .decided(&req.id, &req.tenant, call, d.reason, now);
         }
         Ok(d)
@@ -245,6 +250,7 @@ impl Policy {
             reason,
             text,
             at: now,
+            ended_program: None,
         })
     }
 

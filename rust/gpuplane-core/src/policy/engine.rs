@@ -82,6 +82,16 @@ impl PolicyConfig {
     }
 }
 
+/// What [`Policy::finish`] did to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// Whether it was running (released) rather than queued (cancelled).
+    pub was_running: bool,
+    /// The program (workflow id) it ended, completed or aborted: state kept per program
+    /// elsewhere (a router's) can end with it.
+    pub ended_program: Option<String>,
+}
+
 /// A workload or request the engine admitted and that holds resources until released.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Running {
@@ -490,6 +500,25 @@ impl Policy {
         let r = self.release_work(id, now)?;
         self.programs.released(id, self.clock, more_calls);
         Ok(r)
+    }
+
+    /// Ends request `id` at `now`: releases it if running (a program's call: its program goes
+    /// on with `more_calls`, else completes) or cancels it if queued (aborting its program).
+    /// `NotFound` if it is neither.
+    pub fn finish(&mut self, id: &str, now: f64, more_calls: bool) -> Result<Finished> {
+        if self.running.contains_key(id) {
+            self.release_work(id, now)?;
+            let ended_program = self.programs.released(id, self.clock, more_calls);
+            return Ok(Finished {
+                was_running: true,
+                ended_program,
+            });
+        }
+        self.unqueue(id)?;
+        Ok(Finished {
+            was_running: false,
+            ended_program: self.programs.abort(id),
+        })
     }
 
     /// Each tenant's agent programs (see [`ProgramLedger`]).

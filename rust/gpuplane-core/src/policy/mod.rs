@@ -37,7 +37,7 @@ pub mod usage;
 
 pub use admission::{AdmissionRequest, Decision, Reason};
 pub use classes::PriorityClass;
-pub use engine::{Policy, PolicyConfig, Running};
+pub use engine::{Finished, Policy, PolicyConfig, Running};
 pub use explain::Explanation;
 pub use programs::{ProgramCall, ProgramFigures, ProgramLedger, COMPLETION_BUCKETS_S};
 pub use quota::{ModelQuota, Quota};

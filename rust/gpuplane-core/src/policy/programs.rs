@@ -139,7 +139,8 @@ impl ProgramLedger {
         }
     }
 
-    /// Records the admission decision `reason` at `now` for a call that passed [`Self::check`].
+    /// Records the admission decision `reason` at `now` for a call that passed [`Self::check`];
+    /// returns the program it aborted (a rejected call's), if any.
     pub fn decided(
         &mut self,
         id: &str,
@@ -147,7 +148,7 @@ impl ProgramLedger {
         call: &ProgramCall,
         reason: Reason,
         now: f64,
-    ) {
+    ) -> Option<String> {
         let p = self
             .active
             .entry(call.workflow.clone())
@@ -169,15 +170,15 @@ impl ProgramLedger {
         match reason {
             Reason::Admitted => p.admit(now),
             Reason::QueuedQuota => {}
-            _ => self.abort(id),
+            _ => return self.abort(id),
         }
+        None
     }
 
-    /// Records the release of request `id` at `now`; with no `more_calls` its program completes.
-    pub fn released(&mut self, id: &str, now: f64, more_calls: bool) {
-        let Some(wf) = self.by_request.remove(id) else {
-            return;
-        };
+    /// Records the release of request `id` at `now`; with no `more_calls` its program
+    /// completes. Returns the program it completed, if any.
+    pub fn released(&mut self, id: &str, now: f64, more_calls: bool) -> Option<String> {
+        let wf = self.by_request.remove(id)?;
         let p = self
             .active
             .get_mut(&wf)
@@ -187,20 +188,20 @@ impl ProgramLedger {
         }
         p.calls += 1;
         p.last_release = now;
-        if !more_calls {
-            let p = self.active.remove(&wf).expect("active");
-            self.tenant_mut(&p.tenant).complete(&p, now);
+        if more_calls {
+            return None;
         }
+        let p = self.active.remove(&wf).expect("active");
+        self.tenant_mut(&p.tenant).complete(&p, now);
+        Some(wf)
     }
 
-    /// Aborts the program of request `id` (rejected or cancelled), if it has one.
-    pub fn abort(&mut self, id: &str) {
-        let Some(wf) = self.by_request.remove(id) else {
-            return;
-        };
-        if let Some(p) = self.active.remove(&wf) {
-            self.tenant_mut(&p.tenant).aborted += 1;
-        }
+    /// Aborts the program of request `id` (rejected or cancelled), if it has one; returns it.
+    pub fn abort(&mut self, id: &str) -> Option<String> {
+        let wf = self.by_request.remove(id)?;
+        let p = self.active.remove(&wf)?;
+        self.tenant_mut(&p.tenant).aborted += 1;
+        Some(wf)
     }
 
     /// Checks a restored ledger: finite times, and every call in flight indexed by its
