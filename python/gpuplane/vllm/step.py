@@ -23,7 +23,7 @@ class StepRequests:
     a core id names one vLLM request for its whole life."""
 
     def __init__(self) -> None:
-        self._ids = np.empty(0, dtype=np.uint64)
+        self._ids = b""  # the last plan's ids, as bytes (compared whole, one C call)
         self.requests: list[Request] = []
         self.req_ids: list[str] = []
         self.same = False  # whether the last ``of`` ran the same requests as the one before
@@ -35,12 +35,13 @@ class StepRequests:
 
     def of(self, plan: Any, by_core_id: Mapping[int, Request]) -> StepRequests:
         unchanged = len(plan.admitted) == 0 and len(plan.preempted) == 0
-        self.same = unchanged and np.array_equal(plan.ids, self._ids)
+        ids = plan.ids
+        self.same = unchanged and ids.tobytes() == self._ids
         self.sampled_last = self._samples if self.same else None
         self._samples = plan.samples
         if not self.same:
-            self._ids = plan.ids.copy()
-            self.requests = [by_core_id[i] for i in plan.ids.tolist()]
+            self._ids = ids.tobytes()
+            self.requests = [by_core_id[i] for i in ids.tolist()]
             self.req_ids = [r.request_id for r in self.requests]
             self._id_set = set()
         return self
@@ -166,12 +167,17 @@ class PlannedStep:
         """What vLLM's ``_update_after_schedule`` does to each scheduled request: computed and
         in-flight tokens advance, and whether it is still prefilling (which only a prefilling
         or just admitted request can change)."""
-        reqs, tokens = self.requests, self.tokens
-        for r, before, t in zip(reqs, self.computed_before, tokens, strict=True):
-            r.num_computed_tokens = before + t
-            r.num_in_flight_tokens += t
-        running = reqs[: self.num_running]
-        for r in [running[i] for i in self._allocating] + reqs[self.num_running :]:
+        reqs = self.requests
+        after = (self._computed + self._num_tokens).tolist()
+        if self._all_ones:  # a decode step
+            for r, computed in zip(reqs, after, strict=True):
+                r.num_computed_tokens = computed
+                r.num_in_flight_tokens += 1
+        else:
+            for r, computed, t in zip(reqs, after, self.tokens, strict=True):
+                r.num_computed_tokens = computed
+                r.num_in_flight_tokens += t
+        for r in [reqs[i] for i in self._allocating] + reqs[self.num_running :]:
             r.is_prefill_chunk = r.num_computed_tokens < r.num_tokens + r.num_output_placeholders
         if sched_step_seq is not None:
             for r in reqs:
