@@ -143,7 +143,6 @@ class PlannedStep:
             new_block_ids[i] = ids
         new_block_ids += [blocks.get_block_ids(allow_none=True) for _, blocks in self.resumed]
         resumed = [r for r, _ in self.resumed]
-        reqs = self.requests[:n] + resumed
         req_ids = self.req_ids[:n] + [r.request_id for r in resumed]
         all_token_ids = {}
         # Nothing unseen when the step runs the same requests as the last one (whose ids
@@ -152,6 +151,7 @@ class PlannedStep:
         if prev_scheduled is not None and not same:
             unseen = set(req_ids).difference(prev_scheduled)
             if unseen:  # none in a step that runs the same requests as the last one
+                reqs = self.requests[:n] + resumed
                 all_token_ids = {r.request_id: r.all_token_ids.copy() for r in reqs if r.request_id in unseen}
         return CachedRequestData(
             req_ids=req_ids,
@@ -159,8 +159,9 @@ class PlannedStep:
             new_token_ids=[],
             all_token_ids=all_token_ids,
             new_block_ids=new_block_ids,
-            num_computed_tokens=self.computed_before[:n] + [r.num_computed_tokens for r in resumed],
-            num_output_tokens=self._outputs + _output_counts(resumed),
+            # Both lists are this step's own (no copy unless there are admissions).
+            num_computed_tokens=_joined(self.computed_before, n, [r.num_computed_tokens for r in resumed]),
+            num_output_tokens=_joined(self._outputs, n, _output_counts(resumed)),
         )
 
     def advance(self, sched_step_seq: int | None) -> None:
@@ -190,6 +191,13 @@ class PlannedStep:
             if not r.is_prefill_chunk:
                 r.num_output_placeholders += 1
                 r.spec_token_ids = []
+
+
+def _joined(values: list[int], n: int, more: list[int]) -> list[int]:
+    """``values[:n] + more``, as ``values`` itself when that is all of it."""
+    if n == len(values) and not more:
+        return values
+    return values[:n] + more
 
 
 def _prefilling(known: StepRequests, running: list[Request]) -> Any:
