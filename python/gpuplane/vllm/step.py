@@ -32,6 +32,7 @@ class StepRequests:
         # When ``same``: whether each request sampled in the last step (vLLM's
         # ``is_prefill_chunk`` is the opposite until this step advances it).
         self.sampled_last: Any = None
+        self._ones: dict[str, int] | None = None
 
     def of(self, plan: Any, by_core_id: Mapping[int, Request]) -> StepRequests:
         unchanged = len(plan.admitted) == 0 and len(plan.preempted) == 0
@@ -44,7 +45,18 @@ class StepRequests:
             self.requests = [by_core_id[i] for i in ids.tolist()]
             self.req_ids = [r.request_id for r in self.requests]
             self._id_set = set()
+            self._ones = None
         return self
+
+    def decode_tokens(self) -> dict[str, int]:
+        """``{request id: 1}``, vLLM's ``num_scheduled_tokens`` of a decode step of these
+        requests: kept while they are the same (building it touches every id string). vLLM
+        only reads it here (speculative decoding, which trims it, is refused); rebuilt should
+        its size or sum ever change."""
+        ones = self._ones
+        if ones is None or len(ones) != len(self.req_ids) or sum(ones.values()) != len(ones):
+            ones = self._ones = dict.fromkeys(self.req_ids, 1)
+        return ones
 
     def id_set(self) -> set[str]:
         """The request ids as a set (vLLM's ``prev_step_scheduled_req_ids``)."""
@@ -129,7 +141,7 @@ class PlannedStep:
 
     def num_scheduled_tokens(self) -> dict[str, int]:
         if self._all_ones:  # a decode step
-            return dict.fromkeys(self.req_ids, 1)
+            return self.known.decode_tokens()
         return dict(zip(self.req_ids, self.tokens, strict=True))
 
     def cached_request_data(self, prev_scheduled: set[str] | None) -> CachedRequestData:
