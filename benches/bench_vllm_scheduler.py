@@ -54,8 +54,8 @@ def timed_steps(scheduler: Any, steps: int) -> tuple[list[float], list[float]]:
     return schedule_s, update_s
 
 
-def measure(cls: type, model: str, running: int, steps: int) -> tuple[float, float, list[str]]:
-    """p50 seconds of schedule() and update_from_output() in decode, and the last step's plan."""
+def in_decode(cls: type, model: str, running: int) -> Any:
+    """A scheduler of ``cls`` with ``running`` requests decoding and ``WAITING`` waiting."""
     n = running + WAITING
     blocks = running * ((PROMPT + MAX_TOKENS) // standalone.BLOCK_SIZE + 2)
     scheduler = standalone.make_scheduler(cls, model, running, blocks)
@@ -63,24 +63,36 @@ def measure(cls: type, model: str, running: int, steps: int) -> tuple[float, flo
         scheduler.add_request(request)
     while len(scheduler.running) < running or any(r.num_output_tokens == 0 for r in scheduler.running):
         timed_steps(scheduler, 1)
-    schedule_s, update_s = timed_steps(scheduler, steps)
-    assert len(scheduler.running) == running and len(scheduler.waiting) == WAITING
-    return statistics.median(schedule_s), statistics.median(update_s), sorted(scheduler.running_ids())
+    return scheduler
+
+
+def measure(schedulers: list[Any], steps: int) -> list[tuple[float, float]]:
+    """p50 seconds of schedule() and update_from_output() of each scheduler, their steps
+    interleaved (one step of each in turn) so that both see the same machine load."""
+    times: list[tuple[list[float], list[float]]] = [([], []) for _ in schedulers]
+    for _ in range(steps):
+        for scheduler, (schedule_s, update_s) in zip(schedulers, times, strict=True):
+            s, u = timed_steps(scheduler, 1)
+            schedule_s += s
+            update_s += u
+    for scheduler in schedulers:
+        assert len(scheduler.running) == len(schedulers[0].running) and len(scheduler.waiting) == WAITING
+    return [(statistics.median(s), statistics.median(u)) for s, u in times]
 
 
 def scheduler_costs(model: str, sizes: list[int], steps: int) -> None:
     from gpuplane.vllm import Scheduler as GpuplaneScheduler
     from vllm.v1.core.sched.scheduler import Scheduler as VllmScheduler
 
-    VllmScheduler.running_ids = lambda self: [r.request_id for r in self.running]
-    GpuplaneScheduler.running_ids = VllmScheduler.running_ids
-    print(f"scheduler cost per decode step, p50 of {steps} steps, {WAITING:,} waiting")
+    print(f"scheduler cost per decode step, p50 of {steps} interleaved steps, {WAITING:,} waiting")
     header = ("running", "vllm sched", "gp sched", "ratio", "vllm s+u", "gp s+u", "ratio")
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, (8, 11, 9, 6, 9, 8, 6), strict=True)))
     for running in sizes:
-        vs, vu, vids = measure(VllmScheduler, model, running, steps)
-        gs, gu, gids = measure(GpuplaneScheduler, model, running, steps)
-        assert vids == gids, "the two schedulers run different requests"
+        pair = [in_decode(cls, model, running) for cls in (VllmScheduler, GpuplaneScheduler)]
+        running_ids = [sorted(r.request_id for r in s.running) for s in pair]
+        assert running_ids[0] == running_ids[1], "the two schedulers run different requests"
+        (vs, vu), (gs, gu) = measure(pair, steps)
+        del pair
         print(
             f"{running:>8} {vs * 1e3:>9.2f}ms {gs * 1e3:>7.2f}ms {vs / gs:>5.1f}x "
             f"{(vs + vu) * 1e3:>7.2f}ms {(gs + gu) * 1e3:>6.2f}ms {(vs + vu) / (gs + gu):>5.1f}x"

@@ -136,6 +136,17 @@ def test_a_plan_carries_each_entry_s_counters_before_its_step():
     ]
 
 
+def test_one_schedule_call_moves_the_clock_forward_and_counts_sampled_tokens():
+    s = BatchScheduler(cfg(64, 8, 100, 16))
+    s.add(req(1, "a", 8, 5))
+    s.schedule(now=10.0, expect_sampled=True)
+    assert (s.now, s.progress(1).generated) == (10.0, 1)
+    plan = s.schedule(now=4.0, expect_sampled=True)  # a clock that stepped back
+    assert (s.now, s.progress(1).generated, plan.generated.tolist()) == (10.0, 2, [1])
+    with pytest.raises(InvalidRequest, match="now"):
+        s.schedule(now=math.nan)
+
+
 def test_running_requests_come_first_then_admissions_share_the_budget():
     s = BatchScheduler(cfg(10, 8, 100, 4))
     s.add(req(1, "a", 8, 5))

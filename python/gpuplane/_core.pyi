@@ -514,7 +514,10 @@ class BatchScheduler:
         """Adds requests from columns, all or none. Tenant defaults to ``"default"``; NaN in
         ``ttft_deadline`` and -1 in ``workflow`` mean none. A bad entry raises naming its
         column and index (``prompt_len[3]``)."""
-    def schedule(self) -> StepPlan: ...
+    def schedule(self, now: float | None = None, expect_sampled: bool = False) -> StepPlan:
+        """Plans the next step. With ``now`` the clock first moves forward to it (an earlier
+        ``now`` leaves it); with ``expect_sampled`` the plan's sampled tokens are then counted
+        as :meth:`expect_sampled` does: an engine's whole scheduling step in one call."""
     def update(
         self,
         generated: Mapping[int, int] | _IntColumn,

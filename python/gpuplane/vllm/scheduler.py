@@ -177,12 +177,10 @@ class Scheduler(VllmScheduler):
         """Plans the step with the core and executes the plan with vLLM's KV cache manager."""
         self.current_step += 1
         self.kv_cache_manager.new_step_starts()
-        self.core.set_time(max(time.time(), self.core.now))
-        plan = self.core.schedule()
-        # The core counts each sampled token now (not the last one of a request: vLLM
-        # finishes that request when it arrives), as vLLM's AsyncScheduler does with
-        # placeholders: the next step can be planned before this one's output arrives.
-        self.core.expect_sampled()
+        # The core counts each sampled token now (expect_sampled; not the last one of a
+        # request: vLLM finishes that request when it arrives), as vLLM's AsyncScheduler does
+        # with placeholders: the next step can be planned before this one's output arrives.
+        plan = self.core.schedule(now=time.time(), expect_sampled=True)
         now = time.monotonic()
         for core_id in plan.preempted.tolist():
             self._preempt(self._by_core_id[core_id], now)

@@ -23,7 +23,7 @@ class StepRequests:
     a core id names one vLLM request for its whole life."""
 
     def __init__(self) -> None:
-        self._ids = np.empty(0, dtype=np.uint64)
+        self._ids = b""  # the last plan's ids, as bytes (compared whole, one C call)
         self.requests: list[Request] = []
         self.req_ids: list[str] = []
         self.same = False  # whether the last ``of`` ran the same requests as the one before
@@ -32,18 +32,31 @@ class StepRequests:
         # When ``same``: whether each request sampled in the last step (vLLM's
         # ``is_prefill_chunk`` is the opposite until this step advances it).
         self.sampled_last: Any = None
+        self._ones: dict[str, int] | None = None
 
     def of(self, plan: Any, by_core_id: Mapping[int, Request]) -> StepRequests:
         unchanged = len(plan.admitted) == 0 and len(plan.preempted) == 0
-        self.same = unchanged and np.array_equal(plan.ids, self._ids)
+        ids = plan.ids
+        self.same = unchanged and ids.tobytes() == self._ids
         self.sampled_last = self._samples if self.same else None
         self._samples = plan.samples
         if not self.same:
-            self._ids = plan.ids.copy()
-            self.requests = [by_core_id[i] for i in plan.ids.tolist()]
+            self._ids = ids.tobytes()
+            self.requests = [by_core_id[i] for i in ids.tolist()]
             self.req_ids = [r.request_id for r in self.requests]
             self._id_set = set()
+            self._ones = None
         return self
+
+    def decode_tokens(self) -> dict[str, int]:
+        """``{request id: 1}``, vLLM's ``num_scheduled_tokens`` of a decode step of these
+        requests: kept while they are the same (building it touches every id string). vLLM
+        only reads it here (speculative decoding, which trims it, is refused); rebuilt should
+        its size or sum ever change."""
+        ones = self._ones
+        if ones is None or len(ones) != len(self.req_ids) or sum(ones.values()) != len(ones):
+            ones = self._ones = dict.fromkeys(self.req_ids, 1)
+        return ones
 
     def id_set(self) -> set[str]:
         """The request ids as a set (vLLM's ``prev_step_scheduled_req_ids``)."""
@@ -128,7 +141,7 @@ class PlannedStep:
 
     def num_scheduled_tokens(self) -> dict[str, int]:
         if self._all_ones:  # a decode step
-            return dict.fromkeys(self.req_ids, 1)
+            return self.known.decode_tokens()
         return dict(zip(self.req_ids, self.tokens, strict=True))
 
     def cached_request_data(self, prev_scheduled: set[str] | None) -> CachedRequestData:
@@ -142,7 +155,6 @@ class PlannedStep:
             new_block_ids[i] = ids
         new_block_ids += [blocks.get_block_ids(allow_none=True) for _, blocks in self.resumed]
         resumed = [r for r, _ in self.resumed]
-        reqs = self.requests[:n] + resumed
         req_ids = self.req_ids[:n] + [r.request_id for r in resumed]
         all_token_ids = {}
         # Nothing unseen when the step runs the same requests as the last one (whose ids
@@ -151,6 +163,7 @@ class PlannedStep:
         if prev_scheduled is not None and not same:
             unseen = set(req_ids).difference(prev_scheduled)
             if unseen:  # none in a step that runs the same requests as the last one
+                reqs = self.requests[:n] + resumed
                 all_token_ids = {r.request_id: r.all_token_ids.copy() for r in reqs if r.request_id in unseen}
         return CachedRequestData(
             req_ids=req_ids,
@@ -158,20 +171,26 @@ class PlannedStep:
             new_token_ids=[],
             all_token_ids=all_token_ids,
             new_block_ids=new_block_ids,
-            num_computed_tokens=self.computed_before[:n] + [r.num_computed_tokens for r in resumed],
-            num_output_tokens=self._outputs + _output_counts(resumed),
+            # Both lists are this step's own (no copy unless there are admissions).
+            num_computed_tokens=_joined(self.computed_before, n, [r.num_computed_tokens for r in resumed]),
+            num_output_tokens=_joined(self._outputs, n, _output_counts(resumed)),
         )
 
     def advance(self, sched_step_seq: int | None) -> None:
         """What vLLM's ``_update_after_schedule`` does to each scheduled request: computed and
         in-flight tokens advance, and whether it is still prefilling (which only a prefilling
         or just admitted request can change)."""
-        reqs, tokens = self.requests, self.tokens
-        for r, before, t in zip(reqs, self.computed_before, tokens, strict=True):
-            r.num_computed_tokens = before + t
-            r.num_in_flight_tokens += t
-        running = reqs[: self.num_running]
-        for r in [running[i] for i in self._allocating] + reqs[self.num_running :]:
+        reqs = self.requests
+        after = (self._computed + self._num_tokens).tolist()
+        if self._all_ones:  # a decode step
+            for r, computed in zip(reqs, after, strict=True):
+                r.num_computed_tokens = computed
+                r.num_in_flight_tokens += 1
+        else:
+            for r, computed, t in zip(reqs, after, self.tokens, strict=True):
+                r.num_computed_tokens = computed
+                r.num_in_flight_tokens += t
+        for r in [reqs[i] for i in self._allocating] + reqs[self.num_running :]:
             r.is_prefill_chunk = r.num_computed_tokens < r.num_tokens + r.num_output_placeholders
         if sched_step_seq is not None:
             for r in reqs:
@@ -184,6 +203,13 @@ class PlannedStep:
             if not r.is_prefill_chunk:
                 r.num_output_placeholders += 1
                 r.spec_token_ids = []
+
+
+def _joined(values: list[int], n: int, more: list[int]) -> list[int]:
+    """``values[:n] + more``, as ``values`` itself when that is all of it."""
+    if n == len(values) and not more:
+        return values
+    return values[:n] + more
 
 
 def _prefilling(known: StepRequests, running: list[Request]) -> Any:

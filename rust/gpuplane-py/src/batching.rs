@@ -109,11 +109,26 @@ impl PyBatchScheduler {
         added.map_err(|e| to_py(column_error(e)))
     }
 
-    /// Plans the next step.
-    fn schedule(&self, py: Python<'_>) -> PyResult<PyStepPlan> {
+    /// Plans the next step. With `now`, the clock first moves forward to it (an earlier `now`
+    /// leaves it); with `expect_sampled`, the plan's sampled tokens are then counted as
+    /// `expect_sampled()` does: an engine's whole scheduling step in one call.
+    #[pyo3(signature = (now=None, expect_sampled=false))]
+    fn schedule(
+        &self,
+        py: Python<'_>,
+        now: Option<f64>,
+        expect_sampled: bool,
+    ) -> PyResult<PyStepPlan> {
         let planned = self.inner.call(py, |s| {
+            if let Some(now) = now {
+                s.advance_clock(now)?;
+            }
             let plan = s.schedule();
-            s.planned_progress(&plan).map(|progress| (plan, progress))
+            let progress = s.planned_progress(&plan)?;
+            if expect_sampled {
+                s.expect_sampled()?;
+            }
+            Ok((plan, progress))
         });
         planned.map(|(plan, progress)| PyStepPlan::new(plan, progress))
     }

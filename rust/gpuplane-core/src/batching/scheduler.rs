@@ -188,6 +188,16 @@ impl BatchScheduler {
         Ok(())
     }
 
+    /// Moves the clock forward to `now` (finite); an earlier `now` leaves it where it is, for
+    /// engines that read a wall clock which may step back.
+    pub fn advance_clock(&mut self, now: f64) -> Result<()> {
+        if !now.is_finite() {
+            return Err(Error::invalid("now", format!("must be finite, got {now}")));
+        }
+        self.now = self.now.max(now);
+        Ok(())
+    }
+
     /// Number of running requests.
     pub fn num_running(&self) -> usize {
         self.n_running
