@@ -7,7 +7,8 @@ optional): ``replicas``, ``gpu``, ``model``, ``model_options`` (``tp``,
 ``ROUTING_POLICIES``; default ``cost``; under ``tenant_fair`` and ``cost`` the ``fair``
 policy orders tenants by the router's fleet-wide counters), ``overlap_weight``,
 ``workflow_weight`` (the router's workflow term: a program's next call towards the replica of
-its last; 0 off), ``route_hashes`` (``False``: route requests carry no block hashes),
+its last; 0 off), ``queue_weight`` (the router's queue-share term: a tenant queued mostly on
+one replica sees it busier; 0 off), ``route_hashes`` (``False``: route requests carry no block hashes),
 ``engine`` (``token_budget``, ``max_running``, ``block_size``, ``starvation_s``, ...),
 ``tenants`` (``[{"name", "weight"}]``; by default the trace's), ``max_queue``,
 ``think_time_s``, ``slo`` (``ttft_s``, ``tpot_s``, ``e2e_s``), ``window_s``, ``name``.
