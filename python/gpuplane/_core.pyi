@@ -964,16 +964,17 @@ class Router:
 
     ``policy`` (one of ``ROUTING_POLICIES``) picks the scoring. ``cost`` (the default) is the
     cost model, in KV blocks: ``overlap_weight x`` the prompt's leading blocks the replica has
-    cached, ``+64`` when the requested adapter is resident, ``-`` its load blocks
-    (``kv_usage x kv_blocks`` + ``waiting_blocks`` + blocks dispatched since its last report +
-    one per waiting request), and ``-`` that load times how far the tenant's share of its recent
-    service exceeds an equal share (plus ``queue_weight x`` how far its share of the replica's
-    reported waiting requests exceeds its share of all replicas' waiting requests). ``least_loaded`` keeps only the load, ``prefix`` puts the
-    cached prefix first, ``tenant_fair`` load and fair share, ``round_robin`` the replica
-    dispatched to least often. The highest score wins, then fewer waiting, then fewer in
-    flight, then the greater id. Candidates serve the model (any when ``model`` is empty) and
-    are shared or dedicated to the tenant. Unknown replicas raise ``NotFound``; out-of-range
-    loads ``InvalidRequest`` (nothing changes). Releases the GIL.
+    cached, ``+64`` when the requested adapter is resident, ``-`` its load blocks (``kv_usage x
+    kv_blocks`` + ``waiting_blocks`` + blocks dispatched since its last report + one per waiting
+    request), and ``-`` that load times how far the tenant's share of its recent service exceeds
+    an equal share (plus ``queue_weight x`` how far its share of the replica's reported waiting
+    requests exceeds its share of all replicas' waiting requests, so that every backlogged
+    tenant stays queued on every replica). ``least_loaded`` keeps only the load, ``prefix`` puts
+    the cached prefix first, ``tenant_fair`` load and fair share, ``round_robin`` the replica
+    dispatched to least often. The highest score wins, then fewer waiting, then fewer in flight,
+    then the greater id. Candidates serve the model (any when ``model`` is empty) and are shared
+    or dedicated to the tenant. Unknown replicas raise ``NotFound``; out-of-range loads
+    ``InvalidRequest`` (nothing changes). Releases the GIL.
     Registration beyond ``max_replicas`` (default 10,000) or ``max_replicas_per_tenant``
     (1,000) raises ``CapacityError``; a load with more than ``max_load_entries`` (1,024) tenants
     or adapters ``InvalidRequest``; more than ``max_tracked_requests`` (1,000,000) recorded
