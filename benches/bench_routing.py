@@ -6,7 +6,7 @@ sharing 50/25/15/10, overloaded; each trace as is and with shared application pr
 system prompts, more than the replicas' caches hold).
 
     python benches/bench_routing.py [--json FILE] [--limit N] [--traces DIR] [--scenario LABEL]...
-        [--queue-weights 0,4] [--tenant-seed N]
+        [--queue-weights 0,4] [--tenant-seed N] [--window-s S]
 
 ``--scenario`` runs only the scenarios of that label (e.g. ``"conv +app prefixes x4"``);
 ``--queue-weights`` adds a fair + cost run per queue-share weight; ``--tenant-seed`` assigns the
@@ -44,8 +44,8 @@ RUNS = [
 OVERLOAD_PER_REPLICA = 7.5
 
 
-def scenario(trace, replicas: int, queue_weights: list[float]) -> list[dict]:
-    base = {"replicas": replicas, "window_s": 10.0}
+def scenario(trace, replicas: int, queue_weights: list[float], window_s: float = 10.0) -> list[dict]:
+    base = {"replicas": replicas, "window_s": window_s}
     out = []
     runs = [(p, r, w, None) for p, r, w in RUNS] + [("fair", "cost", None, q) for q in queue_weights]
     for policy, routing, weight, queue in runs:
@@ -90,6 +90,7 @@ def main() -> None:
     p.add_argument("--scenario", action="append", help="only this scenario label (repeatable)")
     p.add_argument("--queue-weights", default="", help="queue weights, a fair + cost run each")
     p.add_argument("--tenant-seed", type=int, help="draw the tenants by this seed (same shares)")
+    p.add_argument("--window-s", type=float, default=10.0, help="fairness window, seconds")
     args = p.parse_args()
     queue_weights = [float(q) for q in args.queue_weights.split(",") if q]
     tenants = parse_tenants(["a=50", "b=25", "c=15", "d=10"])
@@ -110,7 +111,7 @@ def main() -> None:
                 label = f"{name}{' +app prefixes' if prefixes else ''} x{replicas}"
                 if args.scenario and label not in args.scenario:
                     continue
-                runs = scenario(t, replicas, queue_weights)
+                runs = scenario(t, replicas, queue_weights, args.window_s)
                 for r in runs:
                     print(row(label, r, runs[0], runs[1]), flush=True)
                 reports[label] = runs
