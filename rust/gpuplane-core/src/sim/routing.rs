@@ -51,6 +51,21 @@ fn tenant_waiting(tenants: &[TenantSpec], waiting: &[u32]) -> BTreeMap<String, u
         .collect()
 }
 
+/// The fleet counters' maximum lag: `fleet_lag x N x U` (see [`SimConfig::fleet_lag`]), under a
+/// fleet-fair routing policy with a lag above 0.
+fn max_lag(cfg: &SimConfig, bcfg: &BatchConfig, tenants: &[TenantSpec]) -> Option<f64> {
+    if !cfg.routing.fleet_fair() || cfg.fleet_lag == 0.0 {
+        return None;
+    }
+    let step = f64::from(bcfg.token_budget.max(1)) * bcfg.w_in.max(bcfg.w_out);
+    let lightest = tenants
+        .iter()
+        .map(|t| t.weight)
+        .fold(f64::INFINITY, f64::min);
+    let lag = cfg.fleet_lag * f64::from(cfg.replicas) * step / lightest;
+    (lag.is_finite() && lag > 0.0).then_some(lag)
+}
+
 fn replica_index(id: &str) -> usize {
     id[1..].parse().expect("the simulator's own replica ids")
 }
@@ -83,6 +98,9 @@ impl FleetRouter {
             router.fleet_mut().set_weight(&t.name, t.weight)?;
             accounts.push(router.fleet_mut().account(&t.name));
         }
+        router
+            .fleet_mut()
+            .set_max_lag(max_lag(cfg, bcfg, tenants))?;
         Ok(Self {
             router,
             accounts,
