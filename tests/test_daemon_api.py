@@ -251,6 +251,20 @@ def test_route_numbers_dispatches_and_reports_name_the_last_one_they_include(cli
     assert e.value.field == "load.reflects_dispatch"
 
 
+def test_reported_waiting_per_tenant_sends_a_tenant_where_it_is_not_queued(client):
+    for rid, tenant in (("r1", "b"), ("r2", "a")):
+        client.register_replica(rid, model="llama", max_running=8)
+        client.report_load(rid, waiting=4, kv_usage=0.5, tenant_waiting={tenant: 4})
+    # Equal loads: the tie would go to r2, where all of tenant a's queue is.
+    assert client.route("a", model="llama").replica_id == "r1"
+    assert client.route("b", model="llama").replica_id == "r2"
+    views = {r.id: r for r in client.replicas()}
+    assert (views["r1"].tenant_waiting, views["r2"].tenant_waiting) == ({"b": 4}, {"a": 4})
+    with pytest.raises(InvalidRequest) as e:
+        client.report_load("r1", tenant_waiting={" b": 1})
+    assert e.value.field == "load.tenant_waiting key"
+
+
 def test_telemetry_stream_sets_external_usage_and_drains(server, client):
     p = client.place(Workload("w", 1_000, 1))
     gpu = p.gpu_ids[0]

@@ -977,6 +977,9 @@ class ReplicaStatus:
     @property
     def tenant_service(self) -> dict[str, float]: ...
     @property
+    def tenant_waiting(self) -> dict[str, int]:
+        """Requests waiting per tenant, as reported."""
+    @property
     def routed(self) -> int:
         """Requests routed to it with ``record=True`` since it registered."""
     @property
@@ -990,15 +993,17 @@ class Router:
 
     ``policy`` (one of ``ROUTING_POLICIES``) picks the scoring. ``cost`` (the default) is the
     cost model, in KV blocks: ``overlap_weight x`` the prompt's leading blocks the replica has
-    cached, ``+64`` when the requested adapter is resident, ``-`` its load blocks
-    (``kv_usage x kv_blocks`` + ``waiting_blocks`` + blocks dispatched since its last report +
-    one per waiting request), and ``-`` that load times how far the tenant's share of its recent
-    service exceeds an equal share. ``least_loaded`` keeps only the load, ``prefix`` puts the
-    cached prefix first, ``tenant_fair`` load and fair share, ``round_robin`` the replica
-    dispatched to least often. The highest score wins, then fewer waiting, then fewer in
-    flight, then the greater id. Candidates serve the model (any when ``model`` is empty) and
-    are shared or dedicated to the tenant. Unknown replicas raise ``NotFound``; out-of-range
-    loads ``InvalidRequest`` (nothing changes). Releases the GIL.
+    cached, ``+64`` when the requested adapter is resident, ``-`` its load blocks (``kv_usage x
+    kv_blocks`` + ``waiting_blocks`` + blocks dispatched since its last report + one per waiting
+    request), and ``-`` that load times how far the tenant's share of its recent service exceeds
+    an equal share (plus ``queue_weight x`` how far its share of the replica's reported waiting
+    requests exceeds its share of all replicas' waiting requests, so that every backlogged
+    tenant stays queued on every replica). ``least_loaded`` keeps only the load, ``prefix`` puts
+    the cached prefix first, ``tenant_fair`` load and fair share, ``round_robin`` the replica
+    dispatched to least often. The highest score wins, then fewer waiting, then fewer in flight,
+    then the greater id. Candidates serve the model (any when ``model`` is empty) and are shared
+    or dedicated to the tenant. Unknown replicas raise ``NotFound``; out-of-range loads
+    ``InvalidRequest`` (nothing changes). Releases the GIL.
     Registration beyond ``max_replicas`` (default 10,000) or ``max_replicas_per_tenant``
     (1,000) raises ``CapacityError``; a load with more than ``max_load_entries`` (1,024) tenants
     or adapters ``InvalidRequest``; more than ``max_tracked_requests`` (1,000,000) recorded
@@ -1015,6 +1020,7 @@ class Router:
         max_load_entries: int | None = None,
         max_tracked_requests: int | None = None,
         workflow_weight: float = 1.0,
+        queue_weight: float = 2.0,
     ) -> None: ...
     @property
     def policy(self) -> str: ...
@@ -1048,10 +1054,12 @@ class Router:
         resident_adapters: Sequence[str] = ...,
         tenant_service: Mapping[str, float] = ...,
         reflects_dispatch: int | None = None,
+        tenant_waiting: Mapping[str, int] = ...,
     ) -> None:
         """Records a replica's load, replacing the last one. With ``reflects_dispatch`` (the
         last recorded route's ``dispatch`` the figures include), only dispatches up to it stop
-        counting as unreported load, and a report older than one recorded is ignored."""
+        counting as unreported load, and a report older than one recorded is ignored.
+        ``tenant_waiting``: its waiting requests per tenant (the queue-share term's input)."""
     def last_dispatch(self) -> int:
         """The last recorded route's ``dispatch`` (0 before any)."""
     def route(

@@ -290,9 +290,11 @@ class Client:
         tenant_service: Mapping[str, float] | None = None,
         waiting_blocks: int = 0,
         reflects_dispatch: int | None = None,
+        tenant_waiting: Mapping[str, int] | None = None,
     ) -> None:
         """Reports a replica's load; ``reflects_dispatch``: the last routed ``dispatch`` it
-        includes (later dispatches keep counting as its load)."""
+        includes (later dispatches keep counting as its load); ``tenant_waiting``: its waiting
+        requests per tenant (the router's queue-share term)."""
         load = ap.ReplicaLoad(
             replica_id=replica_id,
             waiting=waiting,
@@ -303,6 +305,7 @@ class Client:
             resident_adapters=resident_adapters,
             tenant_service=tenant_service or {},
             reflects_dispatch=reflects_dispatch,
+            tenant_waiting=tenant_waiting or {},
         )
         self._call(self.admission.ReportLoad, ap.ReportLoadRequest(load=load))
 

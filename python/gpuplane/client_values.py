@@ -274,6 +274,7 @@ class ReplicaView:
     kv_usage: float
     routed: int = 0
     tenant_service: dict[str, float] = field(default_factory=dict)  # weighted tokens served
+    tenant_waiting: dict[str, int] = field(default_factory=dict)  # requests waiting
 
     @classmethod
     def from_pb(cls, m: ap.ReplicaStatus) -> ReplicaView:
@@ -289,6 +290,7 @@ class ReplicaView:
             load.kv_usage,
             m.routed,
             dict(load.tenant_service),
+            dict(load.tenant_waiting),
         )
 
 

@@ -32,6 +32,7 @@ class ReplicaState:
     cached_blocks: int = 0
     adapters: frozenset[str] = frozenset()
     tenant_service: dict[str, float] = field(default_factory=dict)
+    tenant_waiting: dict[str, int] = field(default_factory=dict)
     routed: int = 0
 
     @classmethod
@@ -44,6 +45,7 @@ class ReplicaState:
             cached_blocks=s.cached_blocks,
             adapters=frozenset(s.resident_adapters),
             tenant_service=s.tenant_service,
+            tenant_waiting=s.tenant_waiting,
             routed=s.routed,
         )
 

@@ -1,16 +1,18 @@
 """Running the core's LLM serving simulator on a trace, and comparing configurations.
 
 The configuration is a dict in the shape of ``gpuplane_core::sim::SimConfig`` (all keys
-optional): ``replicas``, ``gpu``, ``model``, ``model_options`` (``tp``,
-``compute_efficiency``, ``bandwidth_efficiency``, ``step_overhead_s``, ``allreduce_latency_s``,
-``memory_utilization``), ``policy``, ``routing`` (the core router's policy, one of
-``ROUTING_POLICIES``; default ``cost``; under ``tenant_fair`` and ``cost`` the ``fair``
-policy orders tenants by the router's fleet-wide counters), ``overlap_weight``,
-``workflow_weight`` (the router's workflow term: a program's next call towards the replica of
-its last; 0 off), ``route_hashes`` (``False``: route requests carry no block hashes),
-``engine`` (``token_budget``, ``max_running``, ``block_size``, ``starvation_s``, ...),
-``tenants`` (``[{"name", "weight"}]``; by default the trace's), ``max_queue``,
-``think_time_s``, ``slo`` (``ttft_s``, ``tpot_s``, ``e2e_s``), ``window_s``, ``name``.
+optional): ``replicas``, ``gpu``, ``model``, ``model_options`` (``tp``, ``compute_efficiency``,
+``bandwidth_efficiency``, ``step_overhead_s``, ``allreduce_latency_s``, ``memory_utilization``),
+``policy``, ``routing`` (the core router's policy, one of ``ROUTING_POLICIES``; default
+``cost``; under ``tenant_fair`` and ``cost`` the ``fair`` policy orders tenants by the router's
+fleet-wide counters), ``overlap_weight``, ``workflow_weight`` (the router's workflow term: a
+program's next call towards the replica of its last; 0 off), ``queue_weight`` (the router's
+queue-share term: a tenant queued mostly on one replica sees it busier; 0 off), ``fleet_lag``
+(how far a backlogged tenant's fleet counter may fall behind, in multiples of ``N x U``; default
+1, 0 unbounded), ``route_hashes`` (``False``: route requests carry no block hashes), ``engine``
+(``token_budget``, ``max_running``, ``block_size``, ``starvation_s``, ...), ``tenants``
+(``[{"name", "weight"}]``; by default the trace's), ``max_queue``, ``think_time_s``, ``slo``
+(``ttft_s``, ``tpot_s``, ``e2e_s``), ``window_s``, ``name``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 //! Route decision latency of the core `Router` at 16, 100 and 1,000 replicas, each with a
-//! reported load, 2,000 cached block hashes and four tenants' service; the request has a
-//! 64-block prompt whose first 32 blocks one replica in 16 has cached. Every policy is
+//! reported load, 2,000 cached block hashes and four tenants' service and waiting requests; the
+//! request has a 64-block prompt whose first 32 blocks one replica in 16 has cached. Every policy is
 //! measured; round robin (no scoring) is the baseline of the same run.
 
 use std::hint::black_box;
@@ -37,6 +37,9 @@ fn router(n: usize, policy: RoutingPolicy) -> Router {
         let tenant_service = (0..4)
             .map(|t| (format!("t{t}"), rng.below(10_000) as f64))
             .collect();
+        let tenant_waiting = (0..4)
+            .map(|t| (format!("t{t}"), rng.below(16) as u32))
+            .collect();
         let load = Load {
             waiting: rng.below(64) as u32,
             running: rng.below(256) as u32,
@@ -44,6 +47,7 @@ fn router(n: usize, policy: RoutingPolicy) -> Router {
             waiting_blocks: rng.below(5_000) as u32,
             cached,
             tenant_service,
+            tenant_waiting,
             ..Load::default()
         };
         r.report_load(&id, load).unwrap();

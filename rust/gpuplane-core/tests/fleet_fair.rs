@@ -102,3 +102,58 @@ fn the_bound_is_reached_by_stale_reads() {
     }
     assert_eq!(f.backlogged_spread(), 4.0 * 4096.0);
 }
+
+/// Charges to any backlogged tenant, not only the lowest: a tenant stranded on a replica that
+/// cannot admit it is backlogged but not served while the others are.
+fn stranded(lag: Option<f64>, events: &[(usize, f64, bool)]) -> Result<f64, TestCaseError> {
+    let mut f = FleetShare::new();
+    f.set_max_lag(lag).unwrap();
+    let accounts: Vec<u32> = (0..3)
+        .map(|i| {
+            let a = f.account(&format!("t{i}"));
+            f.begin(a);
+            a
+        })
+        .collect();
+    let mut widest = 0.0f64;
+    for &(tenant, amount, toggle) in events {
+        let a = accounts[tenant];
+        match (toggle, f.backlogged(a)) {
+            (true, true) => f.end(a),
+            (true, false) => f.begin(a),
+            (false, _) => f.charge(a, amount),
+        }
+        widest = widest.max(f.backlogged_spread());
+        if let Some(l) = lag {
+            prop_assert!(
+                f.backlogged_spread() <= l + 1e-6,
+                "spread {} > lag {l}",
+                f.backlogged_spread()
+            );
+        }
+    }
+    Ok(widest)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn no_backlogged_counter_lags_more_than_the_maximum_lag(
+        lag in 1.0f64..10_000.0,
+        events in prop::collection::vec((0usize..3, 0.0f64..4096.0, prop::bool::weighted(0.1)), 1..300),
+    ) {
+        stranded(Some(lag), &events)?;
+    }
+}
+
+#[test]
+fn without_a_maximum_lag_a_stranded_tenant_banks_without_bound() {
+    // Tenant 0 is charged 100 times while tenants 1 and 2 stay backlogged and unserved.
+    let events: Vec<(usize, f64, bool)> = (0..100).map(|_| (0, 4096.0, false)).collect();
+    assert_eq!(stranded(None, &events).unwrap(), 100.0 * 4096.0);
+    assert_eq!(stranded(Some(8192.0), &events).unwrap(), 8192.0);
+    let mut f = FleetShare::new();
+    assert!(f.set_max_lag(Some(0.0)).is_err());
+    assert!(f.set_max_lag(Some(f64::NAN)).is_err());
+}

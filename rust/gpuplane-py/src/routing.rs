@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use gpuplane_core::routing::{
     Load, ReplicaSpec, ReplicaStatus, Route, RouteRequest, Router, RouterLimits, RouterOptions,
-    RoutingPolicy, ScoreTerms, OVERLAP_WEIGHT,
+    RoutingPolicy, ScoreTerms, OVERLAP_WEIGHT, QUEUE_WEIGHT,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -142,6 +142,11 @@ impl PyReplicaStatus {
     fn tenant_service(&self) -> BTreeMap<String, f64> {
         self.inner.load.tenant_service.clone()
     }
+    /// Requests waiting per tenant, as reported.
+    #[getter]
+    fn tenant_waiting(&self) -> BTreeMap<String, u32> {
+        self.inner.load.tenant_waiting.clone()
+    }
     /// Requests routed to it with `record=True` since it registered.
     #[getter]
     fn routed(&self) -> u64 {
@@ -185,14 +190,15 @@ pub struct PyRouter {
 impl PyRouter {
     /// A router scoring by `policy` (`ROUTING_POLICIES`; `cost`: the cost model, the
     /// default) with `overlap_weight` blocks of load per cached prompt block and
-    /// `workflow_weight` per prompt block of a program's previous call on its replica, refusing more
+    /// `workflow_weight` per prompt block of a program's previous call on its replica, weighing a
+    /// tenant's queue-share excess on a replica by `queue_weight`, refusing more
     /// than `max_replicas` replicas (`max_replicas_per_tenant` for one tenant; `CapacityError`),
     /// loads with more than `max_load_entries` tenants or adapters (`InvalidRequest`) and more
     /// than `max_tracked_requests` routed requests with an id not finished.
     #[new]
     #[pyo3(signature = (*, policy="cost", overlap_weight=OVERLAP_WEIGHT, max_replicas=None,
         max_replicas_per_tenant=None, max_load_entries=None, max_tracked_requests=None,
-        workflow_weight=OVERLAP_WEIGHT))]
+        workflow_weight=OVERLAP_WEIGHT, queue_weight=QUEUE_WEIGHT))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         policy: &str,
@@ -202,6 +208,7 @@ impl PyRouter {
         max_load_entries: Option<usize>,
         max_tracked_requests: Option<usize>,
         workflow_weight: f64,
+        queue_weight: f64,
     ) -> PyResult<Self> {
         let d = RouterLimits::default();
         let limits = RouterLimits {
@@ -214,6 +221,7 @@ impl PyRouter {
             policy: RoutingPolicy::parse(policy).map_err(crate::errors::to_py)?,
             overlap_weight,
             workflow_weight,
+            queue_weight,
         };
         let router = Router::configured(limits, options).map_err(crate::errors::to_py)?;
         Ok(PyRouter {
@@ -281,9 +289,10 @@ impl PyRouter {
     /// recorded route's `dispatch` the figures include), only the dispatches up to it stop
     /// counting as the replica's unreported load, and a report older than one already
     /// recorded is ignored; without it, every dispatch so far counts as reported.
+    /// `tenant_waiting`: its waiting requests per tenant (the queue-share term's input).
     #[pyo3(signature = (replica_id, *, waiting=0, running=0, kv_usage=0.0, waiting_blocks=0,
         cached_block_hashes=Vec::new(), resident_adapters=Vec::new(), tenant_service=BTreeMap::new(),
-        reflects_dispatch=None))]
+        reflects_dispatch=None, tenant_waiting=BTreeMap::new()))]
     #[allow(clippy::too_many_arguments)]
     fn report_load(
         &self,
@@ -297,6 +306,7 @@ impl PyRouter {
         resident_adapters: Vec<String>,
         tenant_service: BTreeMap<String, f64>,
         reflects_dispatch: Option<i64>,
+        tenant_waiting: BTreeMap<String, i64>,
     ) -> PyResult<()> {
         let reflects_dispatch = reflects_dispatch
             .map(|d| unsigned("reflects_dispatch", d))
@@ -304,6 +314,10 @@ impl PyRouter {
         let waiting = unsigned32("waiting", waiting)?;
         let running = unsigned32("running", running)?;
         let waiting_blocks = unsigned32("waiting_blocks", waiting_blocks)?;
+        let tenant_waiting = tenant_waiting
+            .into_iter()
+            .map(|(t, n)| unsigned32(&format!("tenant_waiting[{t}]"), n).map(|n| (t, n)))
+            .collect::<PyResult<BTreeMap<String, u32>>>()?;
         self.inner.call(py, |r| {
             let load = Load {
                 waiting,
@@ -313,6 +327,7 @@ impl PyRouter {
                 cached: cached_block_hashes.into_iter().collect(),
                 adapters: resident_adapters.into_iter().collect(),
                 tenant_service,
+                tenant_waiting,
                 reflects_dispatch,
             };
             r.report_load(replica_id, load)

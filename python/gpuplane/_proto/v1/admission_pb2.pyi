@@ -98,7 +98,7 @@ class Replica(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., model: _Optional[str] = ..., tenant: _Optional[str] = ..., kv_blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., max_running: _Optional[int] = ...) -> None: ...
 
 class ReplicaLoad(_message.Message):
-    __slots__ = ("replica_id", "waiting", "running", "kv_usage", "cached_block_hashes", "resident_adapters", "tenant_service", "waiting_blocks", "reflects_dispatch")
+    __slots__ = ("replica_id", "waiting", "running", "kv_usage", "cached_block_hashes", "resident_adapters", "tenant_service", "waiting_blocks", "reflects_dispatch", "tenant_waiting")
     class TenantServiceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,13 @@ class ReplicaLoad(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class TenantWaitingEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +122,7 @@ class ReplicaLoad(_message.Message):
     TENANT_SERVICE_FIELD_NUMBER: _ClassVar[int]
     WAITING_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     REFLECTS_DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    TENANT_WAITING_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     waiting: int
     running: int
@@ -124,7 +132,8 @@ class ReplicaLoad(_message.Message):
     tenant_service: _containers.ScalarMap[str, float]
     waiting_blocks: int
     reflects_dispatch: int
-    def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ..., waiting_blocks: _Optional[int] = ..., reflects_dispatch: _Optional[int] = ...) -> None: ...
+    tenant_waiting: _containers.ScalarMap[str, int]
+    def __init__(self, replica_id: _Optional[str] = ..., waiting: _Optional[int] = ..., running: _Optional[int] = ..., kv_usage: _Optional[float] = ..., cached_block_hashes: _Optional[_Iterable[int]] = ..., resident_adapters: _Optional[_Iterable[str]] = ..., tenant_service: _Optional[_Mapping[str, float]] = ..., waiting_blocks: _Optional[int] = ..., reflects_dispatch: _Optional[int] = ..., tenant_waiting: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("request_id", "tenant", "model", "adapter", "block_hashes", "prompt_tokens", "workflow_id")

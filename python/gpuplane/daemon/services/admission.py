@@ -75,6 +75,9 @@ def load_dict(msg: ap.ReplicaLoad) -> dict[str, Any]:
             convert.text(k, "load.tenant_service key"): v for k, v in msg.tenant_service.items()
         },
         "reflects_dispatch": msg.reflects_dispatch if msg.HasField("reflects_dispatch") else None,
+        "tenant_waiting": {
+            convert.text(k, "load.tenant_waiting key"): v for k, v in msg.tenant_waiting.items()
+        },
     }
 
 
@@ -246,6 +249,7 @@ class AdmissionService(admission_pb2_grpc.AdmissionServiceServicer):
                     kv_usage=r.kv_usage,
                     resident_adapters=sorted(r.adapters),
                     tenant_service={k: v for k, v in r.tenant_service.items() if viewer in (None, k)},
+                    tenant_waiting={k: v for k, v in r.tenant_waiting.items() if viewer in (None, k)},
                 ),
                 routed=r.routed,
             )

@@ -16,6 +16,15 @@
 //! lowest at some replica's read, and at most N reads (one per replica) can be stale at once,
 //! each adding at most `U`. `tests/fleet_fair.rs` holds it under arbitrary interleavings
 //! (proptest); the simulator shows it on traces (`fairness` in its report).
+//!
+//! **Bounded lag.** The bound assumes every replica can serve every backlogged tenant. A tenant
+//! whose few waiting requests sit on a replica that cannot admit them (its KV or running cap is
+//! reached) is backlogged fleet-wide while the other replicas serve the rest, so its counter
+//! falls behind by more than `N x U` and it is later repaid in a burst, starving the others.
+//! With [`FleetShare::set_max_lag`], a charge lifts every backlogged counter to at least the
+//! charged one's minus the lag: no backlogged tenant banks more than the lag. A lag of at least
+//! `N x U` never lifts a tenant that every replica could serve (the bound above); the simulator
+//! uses exactly `N x U` (`fleet_lag` in its config).
 
 use std::collections::BTreeMap;
 
@@ -39,6 +48,8 @@ pub struct FleetShare {
     /// The counter of the last account whose backlog ended when no other was backlogged: the
     /// floor of the next account to arrive in an idle fleet.
     idle_floor: f64,
+    /// How far a backlogged counter may fall behind the one charged (`None`: unbounded).
+    max_lag: Option<f64>,
 }
 
 impl FleetShare {
@@ -85,16 +96,43 @@ impl FleetShare {
         Ok(())
     }
 
-    /// Charges `amount` weighted tokens (>= 0, what a replica served) to account `a`.
+    /// Bounds how far a backlogged counter may fall behind a charged one (finite, > 0; `None`:
+    /// unbounded, the default); see the module docs.
+    pub fn set_max_lag(&mut self, lag: Option<f64>) -> Result<()> {
+        if let Some(l) = lag.filter(|l| !l.is_finite() || *l <= 0.0) {
+            let why = format!("must be finite and > 0, got {l}");
+            return Err(Error::invalid("max_lag", why));
+        }
+        self.max_lag = lag;
+        Ok(())
+    }
+
+    /// Charges `amount` weighted tokens (>= 0, what a replica served) to account `a`; under a
+    /// maximum lag, a backlogged `a` lifts the backlogged counters it leaves more than the lag
+    /// behind.
     #[inline]
     pub fn charge(&mut self, a: u32, amount: f64) {
         let acc = &mut self.accounts[a as usize];
         acc.counter += amount / acc.weight;
+        self.lift_behind(a);
+    }
+
+    /// Under a maximum lag, with `a` backlogged: lifts every backlogged counter to at least
+    /// `a`'s minus the lag.
+    fn lift_behind(&mut self, a: u32) {
+        let acc = self.accounts[a as usize];
+        let Some(lag) = self.max_lag.filter(|_| acc.outstanding > 0) else {
+            return;
+        };
+        let floor = acc.counter - lag;
+        for other in self.accounts.iter_mut().filter(|o| o.outstanding > 0) {
+            other.counter = other.counter.max(floor);
+        }
     }
 
     /// One more request of account `a` outstanding; on the first, lifts its counter to the
     /// lowest counter of the other backlogged accounts (in an idle fleet: to the counter of the
-    /// last account that left).
+    /// last account that left), and under a maximum lag the others to within it of `a`'s.
     pub fn begin(&mut self, a: u32) {
         let i = a as usize;
         if self.accounts[i].outstanding == 0 {
@@ -103,6 +141,7 @@ impl FleetShare {
             acc.counter = acc.counter.max(floor);
         }
         self.accounts[i].outstanding += 1;
+        self.lift_behind(a);
     }
 
     /// One request of account `a` finished or was refused (never below zero).

@@ -14,6 +14,7 @@ mod excess;
 mod fleet;
 mod index;
 mod programs;
+mod queues;
 mod replica;
 mod scan;
 mod score;
@@ -27,6 +28,8 @@ use crate::{Error, Result};
 use excess::ExcessColumns;
 use index::{PrefixIndex, SlotLists};
 use programs::ProgramPlaces;
+use queues::QueueShares;
+use replica::validate_waiting;
 use scan::{overlap_of, rr_key, Best};
 
 pub use programs::MAX_PROGRAM_PLACES;
@@ -34,8 +37,8 @@ pub use programs::MAX_PROGRAM_PLACES;
 pub use fleet::FleetShare;
 pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
 pub use score::{
-    prefix_overlap, tenant_excess, Route, RoutingPolicy, ScoreTerms, Weights, ADAPTER_BLOCKS,
-    OVERLAP_WEIGHT,
+    prefix_overlap, tenant_excess, Excess, Route, RoutingPolicy, ScoreTerms, Weights,
+    ADAPTER_BLOCKS, OVERLAP_WEIGHT, QUEUE_WEIGHT,
 };
 
 /// The tenant id of a shared replica.
@@ -51,6 +54,9 @@ pub struct RouterOptions {
     /// that served it (finite, >= 0; 0: off). Read by the `cost` and `prefix` policies only
     /// (see `programs.rs`).
     pub workflow_weight: f64,
+    /// How much a tenant's queue-share excess on a replica weighs in the `fair` term (finite,
+    /// >= 0; see `queues.rs`). Read by `cost` and `tenant_fair`.
+    pub queue_weight: f64,
 }
 
 impl Default for RouterOptions {
@@ -59,6 +65,7 @@ impl Default for RouterOptions {
             policy: RoutingPolicy::Cost,
             overlap_weight: OVERLAP_WEIGHT,
             workflow_weight: OVERLAP_WEIGHT,
+            queue_weight: QUEUE_WEIGHT,
         }
     }
 }
@@ -101,6 +108,8 @@ pub struct Router {
     excess: Vec<Vec<(u32, f64)>>,
     /// Tenant account -> its excess per slot (`excess` by tenant).
     fair: ExcessColumns,
+    /// Per slot, its waiting requests per tenant account, and the fleet's.
+    queues: QueueShares,
     /// Adapter -> the slots where it is resident.
     adapters: SlotLists<String, bool>,
     by_id: BTreeMap<String, u32>,
@@ -140,12 +149,15 @@ impl Router {
             prefixes: PrefixIndex::default(),
             excess: Vec::new(),
             fair: ExcessColumns::default(),
+            queues: QueueShares::default(),
             adapters: SlotLists::default(),
             by_id: BTreeMap::new(),
             models: BTreeMap::new(),
             limits,
             options,
-            weights: options.policy.weights(options.overlap_weight),
+            weights: options
+                .policy
+                .weights(options.overlap_weight, options.queue_weight),
             fleet: FleetShare::new(),
             tracked: FxHashMap::default(),
             programs: ProgramPlaces::default(),
@@ -153,13 +165,14 @@ impl Router {
         }
     }
 
-    /// A router with `limits` scoring by `options`; `InvalidRequest` on `overlap_weight` or
-    /// `workflow_weight` unless finite and >= 0.
+    /// A router with `limits` scoring by `options`; `InvalidRequest` on `overlap_weight`,
+    /// `workflow_weight` or `queue_weight` unless finite and >= 0.
     pub fn configured(limits: RouterLimits, options: RouterOptions) -> Result<Self> {
         let w = options.overlap_weight;
         for (field, v) in [
             ("overlap_weight", w),
             ("workflow_weight", options.workflow_weight),
+            ("queue_weight", options.queue_weight),
         ] {
             if !v.is_finite() || v < 0.0 {
                 let why = format!("must be finite and >= 0, got {v}");
@@ -168,7 +181,7 @@ impl Router {
         }
         let mut r = Router::with_limits(limits);
         r.options = options;
-        r.weights = options.policy.weights(w);
+        r.weights = options.policy.weights(w, options.queue_weight);
         Ok(r)
     }
 
@@ -217,6 +230,7 @@ impl Router {
     /// Refuses a load whose maps exceed [`RouterLimits::max_load_entries`].
     fn check_load_size(&self, load: &Load) -> Result<()> {
         self.check_entries("tenant_service", load.tenant_service.len())?;
+        self.check_entries("tenant_waiting", load.tenant_waiting.len())?;
         self.check_entries("resident_adapters", load.adapters.len())
     }
 
@@ -366,6 +380,7 @@ impl Router {
                 self.rr_keys.push(0);
                 self.excess.push(Vec::new());
                 self.fair.push_slot();
+                self.queues.push_slot();
                 s
             }
         };
@@ -389,6 +404,7 @@ impl Router {
         self.loads.swap_remove(s);
         self.rr_keys.swap_remove(s);
         self.excess.swap_remove(s);
+        self.queues.swap_remove(s);
         if let Some(moved) = self.slots.get(s) {
             self.by_id.insert(moved.spec.id.clone(), s as u32);
             let hashes = moved.load.cached.iter().copied();
@@ -422,6 +438,7 @@ impl Router {
             return Ok(());
         }
         let service = std::mem::take(&mut load.tenant_service);
+        let waiting = std::mem::take(&mut load.tenant_waiting);
         self.index_cached(s, false);
         self.index_adapters(s, false);
         let r = &mut self.slots[s];
@@ -430,8 +447,30 @@ impl Router {
         self.index_cached(s, true);
         self.index_adapters(s, true);
         self.set_service(s, service);
+        self.set_waiting(s, waiting);
         self.refresh(s);
         Ok(())
+    }
+
+    /// Records a replica's waiting requests per tenant, keeping the rest of its load (a light
+    /// report, as [`Router::report_counts`]); `NotFound` if it is not registered,
+    /// `InvalidRequest` for a bad tenant name or too many entries (nothing changes).
+    pub fn report_waiting(&mut self, id: &str, waiting: BTreeMap<String, u32>) -> Result<()> {
+        self.check_entries("tenant_waiting", waiting.len())?;
+        validate_waiting(&waiting)?;
+        let s = self.slot(id)?;
+        self.set_waiting(s, waiting);
+        Ok(())
+    }
+
+    /// Replaces slot `s`'s waiting requests per tenant and the fleet's sums.
+    fn set_waiting(&mut self, s: usize, waiting: BTreeMap<String, u32>) {
+        let by_account = waiting
+            .iter()
+            .map(|(t, &n)| (self.fleet.account(t), n))
+            .collect();
+        self.queues.set(s, by_account);
+        self.slots[s].load.tenant_waiting = waiting;
     }
 
     /// Records a replica's queue and KV figures, keeping its cached blocks, adapters and
@@ -785,11 +824,14 @@ impl Router {
         let resident =
             !req.adapter.is_empty() && self.slots[s].load.adapters.contains(&req.adapter);
         let excess = match tenant {
-            Some(t) => self.excess[s]
-                .iter()
-                .find(|&&(a, _)| a == t)
-                .map_or(0.0, |&(_, e)| e),
-            _ => 0.0,
+            Some(t) => Excess {
+                service: self.excess[s]
+                    .iter()
+                    .find(|&&(a, _)| a == t)
+                    .map_or(0.0, |&(_, e)| e),
+                queue: self.queues.excess(s, t),
+            },
+            _ => Excess::default(),
         };
         score::terms(&self.weights, h.load_blocks, prefix, resident, excess)
     }

@@ -61,13 +61,16 @@ pub struct Load {
     pub adapters: BTreeSet<String>,
     /// Weighted tokens recently served per tenant (each >= 0).
     pub tenant_service: BTreeMap<String, f64>,
+    /// Requests waiting per tenant (the queue-share term's input; empty: not reported).
+    pub tenant_waiting: BTreeMap<String, u32>,
     /// The last dispatch ([`super::Route::dispatch`]) the figures include; `None`: every
     /// dispatch so far (a report without it clears them all, as before sequences existed).
     pub reflects_dispatch: Option<u64>,
 }
 
 impl Load {
-    /// Checks the ranges (`kv_usage` in 0..=1, service amounts finite and >= 0).
+    /// Checks the ranges (`kv_usage` in 0..=1, service amounts finite and >= 0) and the tenant
+    /// names.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.kv_usage) {
             return Err(Error::invalid(
@@ -78,8 +81,17 @@ impl Load {
         for adapter in &self.adapters {
             names::check_name("resident_adapters", adapter)?;
         }
-        validate_service(&self.tenant_service)
+        validate_service(&self.tenant_service)?;
+        validate_waiting(&self.tenant_waiting)
     }
+}
+
+/// Checks a `tenant_waiting` map's tenant names by the grammar.
+pub(crate) fn validate_waiting(waiting: &BTreeMap<String, u32>) -> Result<()> {
+    for tenant in waiting.keys() {
+        names::check_name("tenant_waiting", tenant)?;
+    }
+    Ok(())
 }
 
 /// Checks a `tenant_service` map: tenant names by the grammar, amounts finite and >= 0.

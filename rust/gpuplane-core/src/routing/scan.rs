@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 
 use super::excess::ExcessView;
 use super::replica::RouteRequest;
-use super::score::{self, RoutingPolicy};
+use super::score::{self, Excess, RoutingPolicy};
 use super::{Hot, Router};
 
 /// The best candidate so far, with the fields its tie-breaks read.
@@ -87,6 +87,8 @@ struct Inputs<'a> {
     fair: &'a [(u32, f64)],
     dense: &'a [f64],
     adapters: &'a [(u32, bool)],
+    /// The tenant's account when the queue-share term scores (a weight and reported queues).
+    queue: Option<u32>,
 }
 
 impl Router {
@@ -168,11 +170,13 @@ impl Router {
             false => self.adapters.get(req.adapter.as_str()),
         };
         let prefixes = if w.prefix != 0.0 { overlaps } else { &[] };
+        let queue = tenant.filter(|_| w.queue != 0.0 && self.queues.any());
         Inputs {
             prefixes,
             fair,
             dense,
             adapters,
+            queue,
         }
     }
 
@@ -210,10 +214,12 @@ impl Router {
         best: &mut Best,
     ) {
         let slot = s as u32;
-        let excess = match inputs.dense.get(s) {
+        let service = match inputs.dense.get(s) {
             Some(&e) => e,
             None => lookup(inputs.fair, slot, 0.0),
         };
+        let queue = inputs.queue.map_or(0.0, |t| self.queues.excess(s, t));
+        let excess = Excess { service, queue };
         let resident = lookup(inputs.adapters, slot, false);
         let score = score::terms(&self.weights, self.loads[s], prefix, resident, excess).total();
         // Most candidates lose on score alone (a NaN goes on to the tie-breaks).

@@ -8,9 +8,12 @@
 //! * `prefix`: `prefix x` leading prompt blocks cached there;
 //! * `adapter`: `adapter` blocks when the requested LoRA adapter is resident (the load it saves);
 //! * `load`: `-load x` [`ReplicaStatus::load_blocks`];
-//! * `fair`: `-fair x excess x load blocks`, where `excess` is how far the tenant's share of the
-//!   replica's recent service exceeds an equal share among the tenants it served: a dominant
-//!   tenant sees a replica it dominates as proportionally busier.
+//! * `fair`: `-(fair x excess + queue x queue excess) x load blocks`, where `excess` is how far
+//!   the tenant's share of the replica's recent service exceeds an equal share among the tenants
+//!   it served (a dominant tenant sees a replica it dominates as proportionally busier), and
+//!   `queue excess` how far its share of the replica's waiting requests exceeds its share of the
+//!   fleet's (a tenant queued mostly on one replica sees it busier, so that it stays queued on
+//!   every replica: see `queues.rs`).
 //!
 //! A [`RoutingPolicy`] is a set of these weights, except round robin (fewest dispatched).
 
@@ -80,8 +83,9 @@ impl RoutingPolicy {
         matches!(self, RoutingPolicy::TenantFair | RoutingPolicy::Cost)
     }
 
-    /// The score weights of the policy (round robin scores nothing).
-    pub fn weights(self, overlap_weight: f64) -> Weights {
+    /// The score weights of the policy (round robin scores nothing); `queue_weight` weighs the
+    /// queue-share excess under the fleet-fair policies.
+    pub fn weights(self, overlap_weight: f64, queue_weight: f64) -> Weights {
         let none = Weights::default();
         match self {
             RoutingPolicy::RoundRobin => none,
@@ -94,6 +98,7 @@ impl RoutingPolicy {
             RoutingPolicy::TenantFair => Weights {
                 load: 1.0,
                 fair: 1.0,
+                queue: queue_weight,
                 ..none
             },
             RoutingPolicy::Cost => Weights {
@@ -101,6 +106,7 @@ impl RoutingPolicy {
                 adapter: ADAPTER_BLOCKS,
                 load: 1.0,
                 fair: 1.0,
+                queue: queue_weight,
             },
         }
     }
@@ -112,6 +118,9 @@ const PREFIX_FIRST: f64 = 1e9;
 pub const ADAPTER_BLOCKS: f64 = 64.0;
 /// The default `overlap_weight`: a cached block saves one block of queued work.
 pub const OVERLAP_WEIGHT: f64 = 1.0;
+/// The default `queue_weight`: the smallest of 2, 4 and 8 that met issue #13's target in all
+/// five tenant assignments of conv +apps x4 (BENCHMARKS.md, "Queue-share term").
+pub const QUEUE_WEIGHT: f64 = 2.0;
 
 /// Weights of the score terms.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -120,6 +129,7 @@ pub struct Weights {
     pub adapter: f64,
     pub load: f64,
     pub fair: f64,
+    pub queue: f64,
 }
 
 /// The weighted score terms of one replica for one request (penalties are negative).
@@ -206,14 +216,23 @@ pub fn tenant_excess(service: &BTreeMap<String, f64>, tenant: &str) -> f64 {
     }
 }
 
+/// The excesses of a tenant on a replica that the `fair` term weighs (each >= 0).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Excess {
+    /// Of its share of the replica's recent service ([`tenant_excess`]).
+    pub service: f64,
+    /// Of its share of the replica's waiting requests over its share of the fleet's.
+    pub queue: f64,
+}
+
 /// The score terms of a replica with `load` blocks ([`ReplicaStatus::load_blocks`]) and
 /// `overlap` leading blocks cached, for a tenant with `excess` there.
-pub fn terms(w: &Weights, load: f64, overlap: u32, resident: bool, excess: f64) -> ScoreTerms {
+pub fn terms(w: &Weights, load: f64, overlap: u32, resident: bool, excess: Excess) -> ScoreTerms {
     ScoreTerms {
         prefix: w.prefix * f64::from(overlap),
         adapter: if resident { w.adapter } else { 0.0 },
         load: -w.load * load,
-        fair: -w.fair * excess * load,
+        fair: -(w.fair * excess.service + w.queue * excess.queue) * load,
         workflow: 0.0,
     }
 }

@@ -234,6 +234,46 @@ fn fair_term_scales_the_load_a_dominant_tenant_sees() {
     );
 }
 
+/// Two equally loaded replicas, tenant `a` queued only on r2 and `b` only on r1.
+fn queued_apart(queue_weight: f64) -> Router {
+    let options = RouterOptions {
+        policy: RoutingPolicy::Cost,
+        queue_weight,
+        ..RouterOptions::default()
+    };
+    let mut r = Router::configured(RouterLimits::default(), options).unwrap();
+    for (id, tenant) in [("r1", "b"), ("r2", "a")] {
+        r.register(spec(id, "llama", "", 8)).unwrap();
+        let mut l = load(4, 0.5, &[]);
+        l.tenant_waiting = [(tenant.to_string(), 4)].into();
+        r.report_load(id, l).unwrap();
+    }
+    r
+}
+
+#[test]
+fn queue_term_sends_a_tenant_where_it_is_not_queued() {
+    let a = RouteRequest {
+        tenant: "a".into(),
+        ..req("llama", &[])
+    };
+    // Without the term the tie goes to the greater id, where `a` already waits.
+    assert_eq!(queued_apart(0.0).route(&a).unwrap().replica_id, "r2");
+    let mut r = queued_apart(2.0);
+    assert_eq!(r.route(&a).unwrap().replica_id, "r1");
+    let b = RouteRequest {
+        tenant: "b".into(),
+        ..a.clone()
+    };
+    assert_eq!(r.route(&b).unwrap().replica_id, "r2");
+    // Against its fleet share: once `a` is all the fleet's queue, r2 is no busier for it.
+    r.report_waiting("r1", BTreeMap::new()).unwrap();
+    let only = r.route(&a).unwrap();
+    assert_eq!((only.replica_id.as_str(), only.terms.fair), ("r2", 0.0));
+    let err = r.report_waiting("r1", [(" a".to_string(), 1)].into());
+    assert!(err.unwrap_err().to_string().contains("tenant_waiting"));
+}
+
 #[test]
 fn ties_go_to_fewer_waiting_then_greater_id() {
     let mut r = Router::new();
@@ -391,7 +431,8 @@ fn policies_parse_by_name() {
 /// dispatched, then the smaller id). Returns the chosen id, score, prefix blocks and terms.
 fn scan(r: &Router, req: &RouteRequest) -> Option<(String, f64, u32, ScoreTerms)> {
     let policy = r.options().policy;
-    let w = policy.weights(r.options().overlap_weight);
+    let o = r.options();
+    let w = policy.weights(o.overlap_weight, o.queue_weight);
     let mut best: Option<(&ReplicaStatus, f64, u32, ScoreTerms)> = None;
     for rep in r.replicas() {
         let model_ok = req.model.is_empty() || rep.spec.model == req.model;
@@ -407,7 +448,10 @@ fn scan(r: &Router, req: &RouteRequest) -> Option<(String, f64, u32, ScoreTerms)
             }
         } else {
             let resident = !req.adapter.is_empty() && rep.load.adapters.contains(&req.adapter);
-            let excess = tenant_excess(&rep.load.tenant_service, &req.tenant);
+            let excess = Excess {
+                service: tenant_excess(&rep.load.tenant_service, &req.tenant),
+                queue: queue_excess(r, rep, &req.tenant),
+            };
             score::terms(&w, rep.load_blocks(), prefix, resident, excess)
         };
         let score = terms.total();
@@ -433,6 +477,25 @@ fn scan(r: &Router, req: &RouteRequest) -> Option<(String, f64, u32, ScoreTerms)
     best.map(|(b, s, p, t)| (b.spec.id.clone(), s, p, t))
 }
 
+/// How far `tenant`'s share of `rep`'s reported waiting requests exceeds its share of all
+/// replicas' (the queue-share excess, straight from the loads).
+fn queue_excess(r: &Router, rep: &ReplicaStatus, tenant: &str) -> f64 {
+    let sum = |m: &std::collections::BTreeMap<String, u32>| {
+        m.values().map(|&n| u64::from(n)).sum::<u64>()
+    };
+    let here = sum(&rep.load.tenant_waiting);
+    let mine = rep.load.tenant_waiting.get(tenant).copied().unwrap_or(0);
+    if here == 0 || mine == 0 {
+        return 0.0;
+    }
+    let fleet: u64 = r.replicas().map(|x| sum(&x.load.tenant_waiting)).sum();
+    let fleet_mine: u64 = r
+        .replicas()
+        .map(|x| u64::from(x.load.tenant_waiting.get(tenant).copied().unwrap_or(0)))
+        .sum();
+    (f64::from(mine) / here as f64 - fleet_mine as f64 / fleet as f64).max(0.0)
+}
+
 mod fast_path_matches_scan {
     use super::*;
     use proptest::prelude::*;
@@ -455,6 +518,11 @@ mod fast_path_matches_scan {
             cached: Vec<u64>,
             service: Vec<(u8, u8)>,
             adapters: Vec<u8>,
+            queued: Vec<(u8, u8)>,
+        },
+        Waiting {
+            id: u8,
+            queued: Vec<(u8, u8)>,
         },
         Counts {
             id: u8,
@@ -499,16 +567,30 @@ mod fast_path_matches_scan {
                 hashes.clone(),
                 proptest::collection::vec((0u8..3, 0u8..4), 0..3),
                 proptest::collection::vec(0u8..2, 0..2),
+                queued(),
             )
-                .prop_map(|(id, waiting, kv, waiting_blocks, cached, service, adapters)| Op::Report {
-                    id, waiting, kv, waiting_blocks, cached, service, adapters,
+                .prop_map(|(id, waiting, kv, waiting_blocks, cached, service, adapters, queued)| Op::Report {
+                    id, waiting, kv, waiting_blocks, cached, service, adapters, queued,
                 }),
+            2 => (id.clone(), queued()).prop_map(|(id, queued)| Op::Waiting { id, queued }),
             1 => (id.clone(), 0u32..3, 0u8..3).prop_map(|(id, waiting, kv)| Op::Counts { id, waiting, kv }),
             1 => (id.clone(), any::<bool>(), 0u64..6).prop_map(|(id, stored, hash)| Op::Cache { id, stored, hash }),
             2 => (0u8..2, 0u8..3, hashes, any::<bool>()).prop_map(|(model, tenant, hashes, tracked)| Op::Dispatch { model, tenant, hashes, tracked }),
             1 => id.clone().prop_map(|id| Op::Done { id }),
             1 => id.prop_map(|id| Op::Unregister { id }),
         ]
+    }
+
+    /// Waiting requests per tenant index (`a`, `b`, `c`).
+    fn queued() -> impl Strategy<Value = Vec<(u8, u8)>> {
+        proptest::collection::vec((0u8..3, 0u8..5), 0..3)
+    }
+
+    fn by_tenant(queued: &[(u8, u8)]) -> std::collections::BTreeMap<String, u32> {
+        queued
+            .iter()
+            .map(|&(t, n)| (["a", "b", "c"][t as usize].to_string(), u32::from(n)))
+            .collect()
     }
 
     fn name(id: u8) -> String {
@@ -541,6 +623,7 @@ mod fast_path_matches_scan {
                 cached,
                 service,
                 adapters,
+                queued,
             } => {
                 let load = Load {
                     waiting: *waiting,
@@ -552,10 +635,12 @@ mod fast_path_matches_scan {
                         .map(|&(t, v)| (["a", "b", "c"][t as usize].to_string(), f64::from(v)))
                         .collect(),
                     adapters: adapters.iter().map(|a| format!("lora{a}")).collect(),
+                    tenant_waiting: by_tenant(queued),
                     ..Default::default()
                 };
                 r.report_load(&name(*id), load)
             }
+            Op::Waiting { id, queued } => r.report_waiting(&name(*id), by_tenant(queued)),
             Op::Counts { id, waiting, kv } => r.report_counts(
                 &name(*id),
                 Counts {
@@ -609,8 +694,9 @@ mod fast_path_matches_scan {
                 1..6,
             ),
         ) {
-            for (_, policy) in RoutingPolicy::ALL {
-                let options = RouterOptions { policy, ..RouterOptions::default() };
+            let policies = RoutingPolicy::ALL.iter().flat_map(|&(_, p)| [(p, 0.0), (p, 2.0)]);
+            for (policy, queue_weight) in policies {
+                let options = RouterOptions { policy, queue_weight, ..RouterOptions::default() };
                 let mut r = Router::configured(RouterLimits::default(), options).unwrap();
                 let mut serial = 0;
                 for op in &ops {

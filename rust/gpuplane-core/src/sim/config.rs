@@ -7,7 +7,7 @@ use super::llm::LlmModel;
 use super::model::{ModelOptions, StepModel};
 use crate::batching::{BatchConfig, Policy};
 use crate::error::{Error, Result};
-use crate::routing::{RoutingPolicy, OVERLAP_WEIGHT};
+use crate::routing::{RoutingPolicy, OVERLAP_WEIGHT, QUEUE_WEIGHT};
 
 /// One tenant: a name and a fair-share weight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +117,13 @@ pub struct SimConfig {
     /// The cost model's blocks of load per prompt block of a program's previous call on the
     /// replica that served it (0: calls are routed without their workflow id).
     pub workflow_weight: f64,
+    /// The router's weight of a tenant's queue-share excess on a replica (0: off; replicas
+    /// then report no waiting requests per tenant).
+    pub queue_weight: f64,
+    /// Under fleet-wide fair share: how far a backlogged tenant's fleet counter may fall behind
+    /// a charged one, in multiples of the fleet bound `N x U` (N replicas, U one step's largest
+    /// weighted charge over the smallest weight); 0: unbounded.
+    pub fleet_lag: f64,
     /// Scheduler settings of each replica.
     pub engine: EngineOptions,
     /// Tenants by index (the workload's tenant column); empty: `t0`, `t1`, ... with weight 1.
@@ -157,6 +164,8 @@ impl Default for SimConfig {
             routing: RoutingPolicy::Cost,
             overlap_weight: OVERLAP_WEIGHT,
             workflow_weight: OVERLAP_WEIGHT,
+            queue_weight: QUEUE_WEIGHT,
+            fleet_lag: 1.0,
             engine: EngineOptions::default(),
             tenants: Vec::new(),
             max_queue: 0,
@@ -272,6 +281,12 @@ impl SimConfig {
         }
         if !self.workflow_weight.is_finite() || self.workflow_weight < 0.0 {
             return Err(Error::invalid("workflow_weight", "must be finite and >= 0"));
+        }
+        if !self.queue_weight.is_finite() || self.queue_weight < 0.0 {
+            return Err(Error::invalid("queue_weight", "must be finite and >= 0"));
+        }
+        if !self.fleet_lag.is_finite() || self.fleet_lag < 0.0 {
+            return Err(Error::invalid("fleet_lag", "must be finite and >= 0"));
         }
         if self.hash_block_tokens == 0 {
             return Err(Error::invalid("hash_block_tokens", "must be > 0"));

@@ -21,6 +21,8 @@ pub(crate) struct Replica {
     pub routed: u64,
     /// Prompt blocks of its waiting requests (reported to the router).
     pub waiting_blocks: u32,
+    /// Its waiting requests per tenant index (reported to the router under a queue weight).
+    pub waiting_by_tenant: Vec<u32>,
 }
 
 impl Replica {
@@ -36,6 +38,7 @@ impl Replica {
             preemptions: 0,
             routed: 0,
             waiting_blocks: 0,
+            waiting_by_tenant: Vec::new(),
         }
     }
 }
@@ -85,7 +88,7 @@ impl Sim<'_> {
         q.preemptions += 1;
         q.queued_at = t;
         self.timeline.wait(t, self.w.tenant[i]);
-        self.fleet_waits(self.w.tenant[i], true);
+        self.fleet_waits(r, self.w.tenant[i], true);
     }
 
     /// Updates request `i`'s computed tokens for a step entry and adds it to `work`.
@@ -96,7 +99,7 @@ impl Sim<'_> {
             let rep = &mut self.replicas[r];
             rep.waiting_blocks = rep.waiting_blocks.saturating_sub(blocks);
             self.timeline.unwait(t, tenant);
-            self.fleet_waits(tenant, false);
+            self.fleet_waits(r, tenant, false);
         }
         let q = &mut self.reqs[i];
         if !q.running {

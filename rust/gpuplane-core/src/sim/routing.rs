@@ -9,6 +9,8 @@
 //! tenant whose queues emptied is lifted when it queues again instead of keeping the credit it
 //! banked while only running requests.
 
+use std::collections::BTreeMap;
+
 use super::config::{SimConfig, TenantSpec};
 use super::engine::Sim;
 use super::request::Status;
@@ -29,12 +31,39 @@ pub(crate) struct FleetRouter {
     pub sync_counters: bool,
     /// Whether route requests carry the prompts' block hashes ([`SimConfig::route_hashes`]).
     route_hashes: bool,
+    /// Whether replicas report their waiting requests per tenant (the router weighs them).
+    report_waiting: bool,
     events: Vec<CacheEvent>,
 }
 
 /// The id of replica `r` (zero-padded so that id order is index order).
 pub(crate) fn replica_id(r: usize) -> String {
     format!("r{r:04}")
+}
+
+/// A replica's waiting requests per tenant index, by tenant name (those with any).
+fn tenant_waiting(tenants: &[TenantSpec], waiting: &[u32]) -> BTreeMap<String, u32> {
+    tenants
+        .iter()
+        .zip(waiting)
+        .filter(|&(_, &n)| n > 0)
+        .map(|(t, &n)| (t.name.clone(), n))
+        .collect()
+}
+
+/// The fleet counters' maximum lag: `fleet_lag x N x U` (see [`SimConfig::fleet_lag`]), under a
+/// fleet-fair routing policy with a lag above 0.
+fn max_lag(cfg: &SimConfig, bcfg: &BatchConfig, tenants: &[TenantSpec]) -> Option<f64> {
+    if !cfg.routing.fleet_fair() || cfg.fleet_lag == 0.0 {
+        return None;
+    }
+    let step = f64::from(bcfg.token_budget.max(1)) * bcfg.w_in.max(bcfg.w_out);
+    let lightest = tenants
+        .iter()
+        .map(|t| t.weight)
+        .fold(f64::INFINITY, f64::min);
+    let lag = cfg.fleet_lag * f64::from(cfg.replicas) * step / lightest;
+    (lag.is_finite() && lag > 0.0).then_some(lag)
 }
 
 fn replica_index(id: &str) -> usize {
@@ -52,6 +81,7 @@ impl FleetRouter {
             policy: cfg.routing,
             overlap_weight: cfg.overlap_weight,
             workflow_weight: cfg.workflow_weight,
+            queue_weight: cfg.queue_weight,
         };
         let mut router = Router::configured(limits, options)?;
         for r in 0..cfg.replicas as usize {
@@ -68,12 +98,16 @@ impl FleetRouter {
             router.fleet_mut().set_weight(&t.name, t.weight)?;
             accounts.push(router.fleet_mut().account(&t.name));
         }
+        router
+            .fleet_mut()
+            .set_max_lag(max_lag(cfg, bcfg, tenants))?;
         Ok(Self {
             router,
             accounts,
             sync_counters: cfg.routing.fleet_fair()
                 && matches!(bcfg.policy, Policy::Fair | Policy::ProgramLas),
             route_hashes: cfg.route_hashes,
+            report_waiting: cfg.queue_weight > 0.0 && cfg.routing.fleet_fair(),
             events: Vec::new(),
         })
     }
@@ -95,6 +129,10 @@ impl Sim<'_> {
             };
             let id = replica_id(r);
             fr.router.report_counts(&id, counts).expect("registered");
+            if fr.report_waiting {
+                let waiting = tenant_waiting(&self.tenants, &rep.waiting_by_tenant);
+                fr.router.report_waiting(&id, waiting).expect("registered");
+            }
             fr.events.clear();
             rep.sched.drain_cache_events(&mut fr.events);
             fr.router
@@ -122,8 +160,9 @@ impl Sim<'_> {
         fr.router
             .note_routed(&route.replica_id)
             .expect("registered");
-        self.fleet_waits(tenant as u32, true);
-        replica_index(&route.replica_id)
+        let r = replica_index(&route.replica_id);
+        self.fleet_waits(r, tenant as u32, true);
+        r
     }
 
     /// Request `i` is done (finished, or refused after routing while it waited).
@@ -131,13 +170,20 @@ impl Sim<'_> {
         let id = replica_id(self.reqs[i].replica as usize);
         self.fleet.router.note_done(&id).expect("registered");
         if self.reqs[i].status != Status::Finished {
-            self.fleet_waits(self.w.tenant[i], false);
+            let r = self.reqs[i].replica as usize;
+            self.fleet_waits(r, self.w.tenant[i], false);
         }
     }
 
-    /// One request of `tenant` starts (`true`: routed or preempted) or stops (admitted or
-    /// refused) waiting: its fleet backlog.
-    pub(crate) fn fleet_waits(&mut self, tenant: u32, waits: bool) {
+    /// One request of `tenant` on replica `r` starts (`true`: routed or preempted) or stops
+    /// (admitted or refused) waiting: its fleet backlog and the replica's queue per tenant.
+    pub(crate) fn fleet_waits(&mut self, r: usize, tenant: u32, waits: bool) {
+        let queue = &mut self.replicas[r].waiting_by_tenant;
+        if queue.len() <= tenant as usize {
+            queue.resize(tenant as usize + 1, 0);
+        }
+        let n = &mut queue[tenant as usize];
+        *n = if waits { *n + 1 } else { n.saturating_sub(1) };
         let a = self.fleet.accounts[tenant as usize];
         let fleet = self.fleet.router.fleet_mut();
         if waits {
