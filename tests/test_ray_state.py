@@ -52,6 +52,20 @@ def test_scheduler_reports_the_hashes_of_its_cached_prompt_blocks():
     assert "a" in f.tenant_service
 
 
+def test_scheduler_reports_each_tenants_waiting_requests():
+    sched = gpuplane.BatchScheduler(gpuplane.BatchConfig(kv_blocks=64, block_size=4, max_running=1))
+    tenants = {1: "a", 2: "a", 3: "b"}
+    for rid, tenant in tenants.items():
+        sched.add(gpuplane.Request(rid, tenant, 8, 2))
+    assert figures_from_scheduler(sched).tenant_waiting == {"a": 2, "b": 1}
+    (admitted,) = sched.schedule().ids.tolist()
+    queued = {"a": 2, "b": 1}
+    queued[tenants[admitted]] -= 1
+    queued = {t: n for t, n in queued.items() if n}  # a tenant with none waiting is left out
+    f = figures_from_scheduler(sched)
+    assert f.tenant_waiting == queued and f.to_stats()["tenant_waiting"] == queued
+
+
 def test_a_deployment_must_implement_routing_figures():
     class Forgot(RoutingStatsMixin):
         pass
@@ -139,6 +153,20 @@ def test_a_report_taken_before_a_dispatch_keeps_counting_that_dispatch():
     untimed = {k: v for k, v in taken.items() if k != "at"}
     st.sync([ReplicaView("r1", 8, untimed)])
     assert st.replicas()[0].load_blocks == 0.0
+
+
+def test_a_tenant_is_sent_off_the_replica_where_its_requests_queue():
+    # Same load on both: only the reports' waiting requests per tenant tell them apart.
+    st = RoutingState(block_size=2)
+    st.sync(
+        [
+            view("r1", EngineFigures(waiting=4, tenant_waiting={"a": 4}, block_size=2)),
+            view("r2", EngineFigures(waiting=4, tenant_waiting={"b": 4}, block_size=2)),
+        ]
+    )
+    assert {r.id: dict(r.tenant_waiting) for r in st.replicas()} == {"r1": {"a": 4}, "r2": {"b": 4}}
+    assert st.choose("a", "", []).replica_id == "r2"
+    assert st.choose("b", "", []).replica_id == "r1", st.choose("b", "", []).reason
 
 
 def test_queued_prompt_blocks_in_a_report_outweigh_a_cached_prefix():

@@ -1,8 +1,8 @@
 """One policy for the engine and the service: a real vLLM engine (the vLLM stack's python, the
 tiny Llama) started with ``GPUPLANE_SERVICE`` pointing at a real gpuplane daemon on loopback
 pulls its tenants from the daemon (a tenant the daemon lacks is refused) and pushes back, by
-``ReportLoad``, the weighted tokens its core served each tenant, which the daemon's replica
-view then holds."""
+``ReportLoad``, the weighted tokens its core served each tenant and the requests waiting in
+its core per tenant, which the daemon's replica view then holds."""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def test_the_engine_serves_the_services_tenants_only(served):
     assert engine["mallory_finish"] == "error"
 
 
+def test_the_service_holds_each_tenants_requests_waiting_in_the_engine(served):
+    engine, replicas = served
+    # Reported with 2 of alice's and 1 of bob's requests enqueued and no step taken.
+    assert engine["queued_view"] == {"alice": 2, "bob": 1}
+    view = next(r for r in replicas if r.id == REPLICA)
+    assert view.tenant_waiting == {}  # the last report, at shutdown: none waiting
+
+
 def test_the_service_holds_the_tokens_the_engine_served_each_tenant(served):
     engine, replicas = served
     view = next(r for r in replicas if r.id == REPLICA)
@@ -50,11 +58,15 @@ def test_the_service_holds_the_tokens_the_engine_served_each_tenant(served):
     core = engine["core"]
     assert view.tenant_service == pytest.approx({t: service for t, (_, _, service) in core.items()})
     defaults = gpuplane.BatchConfig()
-    for tenant, (prompts, length, tokens) in {"alice": (3, 40, 12), "bob": (1, 24, 6)}.items():
+    # (prompt tokens, tokens generated) of the queued phase plus the sequential one.
+    for tenant, (prompt_tokens, generated) in {
+        "alice": (2 * 16 + 3 * 40, 2 * 2 + 3 * 12),
+        "bob": (16 + 24, 2 + 6),
+    }.items():
         input_tokens, output_tokens, _ = core[tenant]
-        assert input_tokens == prompts * length
+        assert input_tokens == prompt_tokens
         # The core charges each sampled token when it plans it (expect_sampled), each
         # request's last one too (vLLM finishes that request; the core then drops it).
-        assert output_tokens == prompts * tokens
+        assert output_tokens == generated
         expected = defaults.w_in * input_tokens + defaults.w_out * output_tokens
         assert view.tenant_service[tenant] == pytest.approx(expected)

@@ -16,8 +16,9 @@ class EngineFigures:
     """A replica's load as the core ``Router`` reads it: ``waiting`` and ``running`` requests,
     ``kv_usage`` (0..1), ``waiting_blocks`` (KV blocks the waiting requests' prompts need: the
     queued work the cost model weighs against a cached prefix), the hashes of its cached prompt blocks
-    (:func:`gpuplane.prompt_block_hashes` at ``block_size``), resident LoRA ``adapters`` and
-    weighted tokens served per tenant; ``max_running`` and ``kv_blocks`` size it."""
+    (:func:`gpuplane.prompt_block_hashes` at ``block_size``), resident LoRA ``adapters``, and
+    per tenant the weighted tokens served and the requests waiting (``tenant_waiting``: the
+    router's queue-share term); ``max_running`` and ``kv_blocks`` size it."""
 
     waiting: int = 0
     running: int = 0
@@ -26,6 +27,7 @@ class EngineFigures:
     cached_block_hashes: tuple[int, ...] = ()
     adapters: tuple[str, ...] = ()
     tenant_service: Mapping[str, float] = field(default_factory=dict)
+    tenant_waiting: Mapping[str, int] = field(default_factory=dict)
     max_running: int = 0
     kv_blocks: int = 0
     block_size: int = 16
@@ -35,7 +37,8 @@ class EngineFigures:
             f"EngineFigures(waiting={self.waiting}, running={self.running}, kv_usage={self.kv_usage:.3f}, "
             f"waiting_blocks={self.waiting_blocks}, "
             f"cached_blocks={len(self.cached_block_hashes)}, adapters={list(self.adapters)}, "
-            f"tenants={sorted(self.tenant_service)}, max_running={self.max_running})"
+            f"tenants={sorted(self.tenant_service)}, tenant_waiting={dict(self.tenant_waiting)}, "
+            f"max_running={self.max_running})"
         )
 
     def to_stats(self) -> dict[str, Any]:
@@ -52,6 +55,7 @@ class EngineFigures:
             "cached_block_hashes": list(self.cached_block_hashes),
             "resident_adapters": list(self.adapters),
             "tenant_service": dict(self.tenant_service),
+            "tenant_waiting": dict(self.tenant_waiting),
             "max_running": self.max_running,
             "kv_blocks": self.kv_blocks,
             "block_size": self.block_size,

@@ -49,6 +49,7 @@ def figures_from_scheduler(
         cached_block_hashes=tuple(sched.cached_block_hashes()),
         adapters=tuple(adapters),
         tenant_service={t.tenant: t.service for t in m.tenants.values()},
+        tenant_waiting={t.tenant: t.waiting for t in m.tenants.values() if t.waiting},
         max_running=cfg.max_running,
         kv_blocks=cfg.kv_blocks,
         block_size=cfg.block_size,

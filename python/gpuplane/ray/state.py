@@ -45,6 +45,7 @@ class ReplicaSummary:
     cached_blocks: int
     adapters: tuple[str, ...]
     tenant_service: Mapping[str, float]
+    tenant_waiting: Mapping[str, int]
 
     @classmethod
     def of(cls, r: gpuplane.ReplicaStatus) -> ReplicaSummary:
@@ -58,6 +59,7 @@ class ReplicaSummary:
             r.cached_blocks,
             tuple(r.resident_adapters),
             r.tenant_service,
+            r.tenant_waiting,
         )
 
 
@@ -213,6 +215,7 @@ class RoutingState:
             cached_block_hashes=stats.get("cached_block_hashes", ()),
             resident_adapters=sorted(set(stats.get("resident_adapters", ())) | set(c.adapters)),
             tenant_service=stats.get("tenant_service", {}),
+            tenant_waiting=stats.get("tenant_waiting", {}),
             reflects_dispatch=self._reflected(stats.get("at")),
         )
 

@@ -67,10 +67,13 @@ class VllmFigures:
         adapters: Sequence[str] = (),
         tenant_service: Mapping[str, float] | None = None,
         waiting_blocks: int = 0,
+        tenant_waiting: Mapping[str, int] | None = None,
     ) -> EngineFigures:
         """The figures from the latest stats and events; ``adapters``: the LoRA ids loaded
         (vLLM's ``list_loras``, or Serve's multiplexed ids), ``waiting_blocks``: the KV blocks
-        the waiting requests' prompts need, when the deployment counts them."""
+        the waiting requests' prompts need, ``tenant_service`` and ``tenant_waiting``: served
+        tokens and waiting requests per tenant, when the deployment counts them (vLLM's stats
+        have no tenants)."""
         s = self._stats
         return EngineFigures(
             waiting=int(getattr(s, "num_waiting_reqs", 0)) + int(getattr(s, "num_skipped_waiting_reqs", 0)),
@@ -80,6 +83,7 @@ class VllmFigures:
             cached_block_hashes=tuple(self.cached_block_hashes()),
             adapters=tuple(adapters),
             tenant_service=dict(tenant_service or {}),
+            tenant_waiting=dict(tenant_waiting or {}),
             max_running=self.max_running,
             kv_blocks=self.kv_blocks,
             block_size=self.block_size,

@@ -107,13 +107,14 @@ class Scheduler(VllmScheduler):
 
     def _engine_load(self) -> EngineLoad:
         """What the service is told (from the reporting thread): vLLM's queues and KV usage,
-        and the weighted tokens the core served each tenant."""
+        and per tenant the weighted tokens the core served and the requests waiting in it."""
         tenants = self.core.metrics().tenants.values()
         return EngineLoad(
             waiting=len(self.waiting),
             running=len(self.running),
             kv_usage=self.kv_cache_manager.usage,
             tenant_service={t.tenant: t.service for t in tenants},
+            tenant_waiting={t.tenant: t.waiting for t in tenants if t.waiting},
         )
 
     def shutdown(self) -> None:

@@ -1,10 +1,15 @@
 """What ``gpuplane.vllm.Scheduler`` pushes back to the gpuplane service it pulled its policy
 from (``GPUPLANE_SERVICE``): the engine registers as a replica (``RegisterReplica``) when it
 starts and reports its load every ``GPUPLANE_REPORT_S`` seconds (default 1) and when it shuts
-down (``ReportLoad``): waiting and running requests, KV usage, and the weighted tokens the
-core served each tenant (``tenant_service``, ``w_in * input + w_out * output``), which the
-service's router weighs when it routes that tenant's next request. The replica id is
+down (``ReportLoad``): waiting and running requests, KV usage, the weighted tokens the
+core served each tenant (``tenant_service``, ``w_in * input + w_out * output``) and each
+tenant's requests waiting in the core (``tenant_waiting``, those with any), which the service's
+router weighs when it routes that tenant's next request. The replica id is
 ``GPUPLANE_REPLICA_ID`` (default ``vllm-HOST-PID``).
+
+No ``reflects_dispatch`` is sent: a request reaches the engine without the service's Route
+dispatch number, so a report cannot say which dispatches it includes, and the service counts
+every dispatch so far as reported (the field's meaning when absent).
 
 Reports go out from a background thread, so the engine's step never waits on the network; a
 report that fails is logged and the next one carries the figures again (they are totals).
@@ -30,12 +35,14 @@ DEFAULT_INTERVAL_S = 1.0
 
 @dataclass(frozen=True)
 class EngineLoad:
-    """One report: the engine's queues, KV usage and weighted tokens served per tenant."""
+    """One report: the engine's queues, KV usage, and per tenant the weighted tokens served
+    and the requests waiting."""
 
     waiting: int
     running: int
     kv_usage: float
     tenant_service: dict[str, float] = field(default_factory=dict)
+    tenant_waiting: dict[str, int] = field(default_factory=dict)
 
 
 def replica_id() -> str:
@@ -90,6 +97,7 @@ class ServiceReporter:
                 running=load.running,
                 kv_usage=load.kv_usage,
                 tenant_service=load.tenant_service,
+                tenant_waiting=load.tenant_waiting,
             )
         except Exception as e:  # the engine goes on serving; the next report carries the totals
             logger.warning("gpuplane.vllm: load report to the service failed: %s", e)
