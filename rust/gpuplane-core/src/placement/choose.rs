@@ -5,7 +5,7 @@
 
 use super::baselines::{clustering, dot_product};
 use super::fill::unfillable_delta;
-use super::fragmentation::{ShapeFrag, WeightedShape};
+use super::fragmentation::{GpuChange, ShapeFrag, WeightedShape};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::{GpuView, NodeView};
 use crate::rng::SplitMix64;
@@ -325,10 +325,10 @@ pub fn frag_delta(
     bases: &[ShapeFrag],
     shapes: &[WeightedShape],
 ) -> f64 {
-    let change = |&p: &usize| (view.gpus[p], view.gpus[p].after(req.mem, req.milli));
-    let one: [(GpuView, GpuView); 1];
-    let many: Vec<(GpuView, GpuView)>;
-    let changes: &[(GpuView, GpuView)] = match gpus {
+    let change = |&p: &usize| GpuChange::new(view.gpus[p], view.gpus[p].after(req.mem, req.milli));
+    let one: [GpuChange; 1];
+    let many: Vec<GpuChange>;
+    let changes: &[GpuChange] = match gpus {
         [p] => {
             one = [change(p)];
             &one

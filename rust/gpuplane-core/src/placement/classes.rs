@@ -66,11 +66,11 @@ impl FragCache {
             if self.by_slot.len() <= w.slot {
                 self.by_slot.resize(w.slot + 1, None);
             }
-            let f = match self.by_slot[w.slot] {
+            let cell = &mut self.by_slot[w.slot];
+            let f = match *cell {
                 Some(f) if f.generation == w.generation => f,
-                _ => ShapeFrag::of(view, &w.shape, w.generation),
+                _ => *cell.insert(ShapeFrag::of(view, &w.shape, w.generation)),
             };
-            self.by_slot[w.slot] = Some(f);
             self.aligned.push(f);
         }
         &self.aligned
