@@ -354,10 +354,7 @@ impl Cluster {
         shapes: &[WeightedShape],
     ) -> Option<Candidate> {
         let view = self.node_view_for(node, policy);
-        let bases: Vec<ShapeFrag> = shapes
-            .iter()
-            .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
-            .collect();
+        let bases = ShapeFrag::by_slot(&view, shapes);
         let mut scoring = Scoring {
             policy,
             mode: self.scoring,

@@ -44,6 +44,26 @@ pub struct ShapeFrag {
 }
 
 impl ShapeFrag {
+    /// No terms: generation 0, which no shape of a distribution has (they start at 1).
+    pub const NONE: ShapeFrag = ShapeFrag {
+        generation: 0,
+        total_share: 0,
+        hostable: 0,
+        unhostable_share: 0,
+        node_ok: false,
+    };
+
+    /// The terms of `view` for every shape of `shapes`, by distribution slot (what scoring
+    /// takes as `bases`; slots without a shape hold [`ShapeFrag::NONE`]).
+    pub fn by_slot(view: &NodeView, shapes: &[WeightedShape]) -> Vec<ShapeFrag> {
+        let slots = shapes.iter().map(|w| w.slot + 1).max().unwrap_or(0);
+        let mut out = vec![ShapeFrag::NONE; slots];
+        for w in shapes {
+            out[w.slot] = ShapeFrag::of(view, &w.shape, w.generation);
+        }
+        out
+    }
+
     /// The terms of `view` for `shape`.
     pub fn of(view: &NodeView, shape: &Shape, generation: u64) -> ShapeFrag {
         let mut out = ShapeFrag {

@@ -354,7 +354,8 @@ pub fn fits(view: &NodeView, req: &Request) -> bool {
             == need
 }
 
-/// Whether no choice on a class with fragmentation terms `bases` can beat `best` under `fgd`
+/// Whether no choice on a class with fragmentation terms `bases` (by distribution slot) can
+/// beat `best` under `fgd`
 /// (native scoring), `reach` being the most a request can free on one node (`k * F`).
 ///
 /// Per shape, a placement lowers the node's fragmented capacity by at most what it frees and
@@ -366,8 +367,7 @@ pub fn fits(view: &NodeView, req: &Request) -> bool {
 pub fn fgd_beyond(bases: &[ShapeFrag], shapes: &[WeightedShape], reach: u32, best: &Score) -> bool {
     let floor: f64 = shapes
         .iter()
-        .zip(bases)
-        .map(|(w, base)| w.probability * -(base.value(&w.shape).min(reach) as f64))
+        .map(|w| w.probability * -(bases[w.slot].value(&w.shape).min(reach) as f64))
         .sum();
     quantize(floor) > best.0
 }
