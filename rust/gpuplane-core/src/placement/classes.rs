@@ -46,6 +46,13 @@ impl Class {
         }
     }
 
+    /// Whether the class may host a request needing `level` in tier `tier` (from
+    /// [`NodeOrder::hosting_level`]): a necessary condition, cheaper than
+    /// [`super::node_index::fits`] as it reads no GPU.
+    pub fn may_host(&self, (tier, level): (usize, u16)) -> bool {
+        self.levels[tier] >= level
+    }
+
     /// The key with `first` left 0 (for callers that supply it: the class may be empty).
     fn key_unchecked(&self) -> OrderKey {
         OrderKey {

@@ -407,8 +407,10 @@ impl Cluster {
             });
         let mut best: Option<(Score, usize)> = None;
         let mut ties = Ties::new(self.scoring.random_ties());
+        let hosting = self.classes.order().hosting_level(req);
         for class in self.classes.iter_mut() {
-            if !fits(&class.view, req)
+            if !class.may_host(hosting)
+                || !fits(&class.view, req)
                 || (!w.node_selector.is_empty()
                     && !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector))
             {

@@ -152,6 +152,13 @@ impl NodeOrder {
         )
     }
 
+    /// (tier, level) that a class needs to host `req` (see [`tier_levels`] and
+    /// [`Class::may_host`]).
+    pub fn hosting_level(&self, req: &Request) -> (usize, u16) {
+        let (t, from, _) = self.walk_start(req);
+        (t, from)
+    }
+
     /// Bounds on the free share (milli-GPU) one GPU's worth of `req` takes from a GPU that
     /// hosts it: (least on a memory-bound GPU, least on any GPU, most on any GPU). Shares are
     /// floors of `free * 1000 / total` for memory and compute, taking the scarcer; taking `m`
