@@ -5,7 +5,7 @@
 
 use super::baselines::{clustering, dot_product};
 use super::fill::unfillable_delta;
-use super::fragmentation::{ShapeFrag, WeightedShape};
+use super::fragmentation::{GpuChange, ShapeFrag, WeightedShape};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::{GpuView, NodeView};
 use crate::rng::SplitMix64;
@@ -59,8 +59,9 @@ pub enum Topology {
     Spans,
 }
 
-/// What scoring needs besides the view: the shape distribution (for `fgd`) with this view's
-/// fragmentation terms aligned to it, and the generator (for `random`).
+/// What scoring needs besides the view: the shape distribution (for `fgd`; the view's
+/// fragmentation terms, by distribution slot, are passed beside it), and the generator (for
+/// `random`).
 pub struct Scoring<'a> {
     pub policy: PolicyKind,
     pub mode: ScoreMode,
@@ -317,7 +318,8 @@ fn packing_tier(view: &NodeView, gpus: &[usize]) -> f64 {
     }
 }
 
-/// Change of the node's expected fragmentation if `req` takes `gpus`.
+/// Change of the node's expected fragmentation if `req` takes `gpus`; `bases` holds the node's
+/// terms by distribution slot (see [`ShapeFrag::by_slot`]).
 pub fn frag_delta(
     view: &NodeView,
     req: &Request,
@@ -325,10 +327,10 @@ pub fn frag_delta(
     bases: &[ShapeFrag],
     shapes: &[WeightedShape],
 ) -> f64 {
-    let change = |&p: &usize| (view.gpus[p], view.gpus[p].after(req.mem, req.milli));
-    let one: [(GpuView, GpuView); 1];
-    let many: Vec<(GpuView, GpuView)>;
-    let changes: &[(GpuView, GpuView)] = match gpus {
+    let change = |&p: &usize| GpuChange::new(view.gpus[p], view.gpus[p].after(req.mem, req.milli));
+    let one: [GpuChange; 1];
+    let many: Vec<GpuChange>;
+    let changes: &[GpuChange] = match gpus {
         [p] => {
             one = [change(p)];
             &one
@@ -341,8 +343,8 @@ pub fn frag_delta(
     let (cpu, mem) = (view.cpu_free - req.cpu, view.mem_free - req.host_mem);
     shapes
         .iter()
-        .zip(bases)
-        .map(|(w, base)| {
+        .map(|w| {
+            let base = &bases[w.slot];
             let after = base.changed(&w.shape, changes, cpu, mem).value(&w.shape);
             w.probability * (after as f64 - base.value(&w.shape) as f64)
         })

@@ -26,12 +26,11 @@ pub struct Class {
     pub levels: [u16; TIER_COUNT],
 }
 
-/// A class's fragmentation terms by distribution slot, and a buffer aligned with the shapes of
-/// the current decision (reused so scoring allocates nothing).
+/// A class's fragmentation terms by distribution slot ([`ShapeFrag::NONE`] where not computed),
+/// refreshed in place so scoring neither allocates nor copies them.
 #[derive(Debug, Clone, Default)]
 pub struct FragCache {
-    by_slot: Vec<Option<ShapeFrag>>,
-    aligned: Vec<ShapeFrag>,
+    by_slot: Vec<ShapeFrag>,
 }
 
 impl Class {
@@ -47,6 +46,13 @@ impl Class {
         }
     }
 
+    /// Whether the class may host a request needing `level` in tier `tier` (from
+    /// [`NodeOrder::hosting_level`]): a necessary condition, cheaper than
+    /// [`super::node_index::fits`] as it reads no GPU.
+    pub fn may_host(&self, (tier, level): (usize, u16)) -> bool {
+        self.levels[tier] >= level
+    }
+
     /// The key with `first` left 0 (for callers that supply it: the class may be empty).
     fn key_unchecked(&self) -> OrderKey {
         OrderKey {
@@ -59,21 +65,19 @@ impl Class {
 }
 
 impl FragCache {
-    /// The terms of `view` for each of `shapes`, in order, computed on first use.
+    /// The terms of `view` by distribution slot, those of `shapes` current (each computed
+    /// when its shape's generation is new to the class).
     pub fn bases(&mut self, view: &NodeView, shapes: &[WeightedShape]) -> &[ShapeFrag] {
-        self.aligned.clear();
         for w in shapes {
             if self.by_slot.len() <= w.slot {
-                self.by_slot.resize(w.slot + 1, None);
+                self.by_slot.resize(w.slot + 1, ShapeFrag::NONE);
             }
-            let f = match self.by_slot[w.slot] {
-                Some(f) if f.generation == w.generation => f,
-                _ => ShapeFrag::of(view, &w.shape, w.generation),
-            };
-            self.by_slot[w.slot] = Some(f);
-            self.aligned.push(f);
+            let cell = &mut self.by_slot[w.slot];
+            if cell.generation != w.generation {
+                *cell = ShapeFrag::of(view, &w.shape, w.generation);
+            }
         }
-        &self.aligned
+        &self.by_slot
     }
 }
 

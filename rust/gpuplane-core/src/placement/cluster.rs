@@ -354,10 +354,7 @@ impl Cluster {
         shapes: &[WeightedShape],
     ) -> Option<Candidate> {
         let view = self.node_view_for(node, policy);
-        let bases: Vec<ShapeFrag> = shapes
-            .iter()
-            .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
-            .collect();
+        let bases = ShapeFrag::by_slot(&view, shapes);
         let mut scoring = Scoring {
             policy,
             mode: self.scoring,
@@ -410,8 +407,10 @@ impl Cluster {
             });
         let mut best: Option<(Score, usize)> = None;
         let mut ties = Ties::new(self.scoring.random_ties());
+        let hosting = self.classes.order().hosting_level(req);
         for class in self.classes.iter_mut() {
-            if !fits(&class.view, req)
+            if !class.may_host(hosting)
+                || !fits(&class.view, req)
                 || (!w.node_selector.is_empty()
                     && !selector_ok(self.labelsets.value(class.view.labels), &w.node_selector))
             {

@@ -44,6 +44,26 @@ pub struct ShapeFrag {
 }
 
 impl ShapeFrag {
+    /// No terms: generation 0, which no shape of a distribution has (they start at 1).
+    pub const NONE: ShapeFrag = ShapeFrag {
+        generation: 0,
+        total_share: 0,
+        hostable: 0,
+        unhostable_share: 0,
+        node_ok: false,
+    };
+
+    /// The terms of `view` for every shape of `shapes`, by distribution slot (what scoring
+    /// takes as `bases`; slots without a shape hold [`ShapeFrag::NONE`]).
+    pub fn by_slot(view: &NodeView, shapes: &[WeightedShape]) -> Vec<ShapeFrag> {
+        let slots = shapes.iter().map(|w| w.slot + 1).max().unwrap_or(0);
+        let mut out = vec![ShapeFrag::NONE; slots];
+        for w in shapes {
+            out[w.slot] = ShapeFrag::of(view, &w.shape, w.generation);
+        }
+        out
+    }
+
     /// The terms of `view` for `shape`.
     pub fn of(view: &NodeView, shape: &Shape, generation: u64) -> ShapeFrag {
         let mut out = ShapeFrag {
@@ -74,26 +94,47 @@ impl ShapeFrag {
         }
     }
 
-    /// The terms after GPUs change from `before` to `after` and host resources to the given free.
+    /// The terms after the GPUs of `changes` change and host resources to the given free.
     pub fn changed(
         &self,
         shape: &Shape,
-        changes: &[(GpuView, GpuView)],
+        changes: &[GpuChange],
         cpu_free: u64,
         mem_free: u64,
     ) -> ShapeFrag {
         let mut out = *self;
         out.node_ok = shape.node_hosts(cpu_free, mem_free);
-        for (before, after) in changes {
-            let (s0, s1) = (before.share(), after.share());
+        for c in changes {
+            let (s0, s1) = (c.share_before, c.share_after);
             out.total_share = out.total_share + s1 - s0;
-            let (h0, h1) = (shape.gpu_hosts(before), shape.gpu_hosts(after));
+            let (h0, h1) = (shape.gpu_hosts(&c.before), shape.gpu_hosts(&c.after));
             out.hostable = out.hostable + h1 as u32 - h0 as u32;
             let unhost0 = if h0 { 0 } else { s0 };
             let unhost1 = if h1 { 0 } else { s1 };
             out.unhostable_share = out.unhostable_share + unhost1 - unhost0;
         }
         out
+    }
+}
+
+/// One GPU before and after a candidate placement, with both free shares computed once for
+/// every shape the change is scored against (a share costs two divisions).
+#[derive(Debug, Clone, Copy)]
+pub struct GpuChange {
+    before: GpuView,
+    after: GpuView,
+    share_before: u32,
+    share_after: u32,
+}
+
+impl GpuChange {
+    pub fn new(before: GpuView, after: GpuView) -> GpuChange {
+        GpuChange {
+            before,
+            after,
+            share_before: before.share(),
+            share_after: after.share(),
+        }
     }
 }
 

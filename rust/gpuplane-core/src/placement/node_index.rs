@@ -152,6 +152,13 @@ impl NodeOrder {
         )
     }
 
+    /// (tier, level) that a class needs to host `req` (see [`tier_levels`] and
+    /// [`Class::may_host`]).
+    pub fn hosting_level(&self, req: &Request) -> (usize, u16) {
+        let (t, from, _) = self.walk_start(req);
+        (t, from)
+    }
+
     /// Bounds on the free share (milli-GPU) one GPU's worth of `req` takes from a GPU that
     /// hosts it: (least on a memory-bound GPU, least on any GPU, most on any GPU). Shares are
     /// floors of `free * 1000 / total` for memory and compute, taking the scarcer; taking `m`
@@ -354,7 +361,8 @@ pub fn fits(view: &NodeView, req: &Request) -> bool {
             == need
 }
 
-/// Whether no choice on a class with fragmentation terms `bases` can beat `best` under `fgd`
+/// Whether no choice on a class with fragmentation terms `bases` (by distribution slot) can
+/// beat `best` under `fgd`
 /// (native scoring), `reach` being the most a request can free on one node (`k * F`).
 ///
 /// Per shape, a placement lowers the node's fragmented capacity by at most what it frees and
@@ -366,8 +374,7 @@ pub fn fits(view: &NodeView, req: &Request) -> bool {
 pub fn fgd_beyond(bases: &[ShapeFrag], shapes: &[WeightedShape], reach: u32, best: &Score) -> bool {
     let floor: f64 = shapes
         .iter()
-        .zip(bases)
-        .map(|(w, base)| w.probability * -(base.value(&w.shape).min(reach) as f64))
+        .map(|w| w.probability * -(bases[w.slot].value(&w.shape).min(reach) as f64))
         .sum();
     quantize(floor) > best.0
 }

@@ -171,10 +171,7 @@ fn plain_scan(c: &Cluster, w: &Workload, req: &Request, policy: PolicyKind) -> O
         } else {
             view.sorted()
         };
-        let bases: Vec<ShapeFrag> = shapes
-            .iter()
-            .map(|s| ShapeFrag::of(&view, &s.shape, s.generation))
-            .collect();
+        let bases = ShapeFrag::by_slot(&view, &shapes);
         let mut scoring = Scoring {
             policy,
             mode: c.scoring,
