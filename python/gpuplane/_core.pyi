@@ -402,6 +402,12 @@ class StepPlan:
     def generated(self) -> npt.NDArray[np.int64]:
         """Tokens each scheduled request had generated before this step (``expect_sampled``'s
         included)."""
+    def kv_work(self, running: int, block_size: int, prefilling: _IntColumn) -> tuple[list[int], list[int]]:
+        """For an engine that allocates a prompt's KV blocks chunk by chunk and caches a block
+        the step it fills (vLLM's KV manager): positions among the first ``running`` entries
+        whose KV it works on this step, ``(allocating, caching)``. Allocating: those given new
+        blocks and those ``prefilling`` (a bool per running entry) before the step; caching:
+        the others whose tokens of this step fill a block."""
     @property
     def new_block_counts(self) -> npt.NDArray[np.int64]:
         """KV blocks newly allocated to each scheduled request this step."""

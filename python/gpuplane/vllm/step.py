@@ -77,7 +77,7 @@ class PlannedStep:
         self.tokens: list[int] = self._num_tokens.tolist()
         self.num_running = len(self.requests) - len(plan.admitted)
         self.block_size = block_size
-        self._new_block_counts = plan.new_block_counts
+        self._plan = plan
         self._cached_block_counts = plan.cached_block_counts
         self._allocating: list[int] = []
         # Where each request stood before this step, from the core's counters (the plan was
@@ -103,13 +103,8 @@ class PlannedStep:
         chunks (vLLM allocates a prompt's blocks chunk by chunk, the core all at admission).
         Caching only: those whose tokens of this step fill a block without needing a new one
         (vLLM's ``allocate_slots`` caches a block the step it fills)."""
-        n = self.num_running
-        computed = self._computed[:n]
-        ends = computed + self._num_tokens[:n]
-        fills = ends // self.block_size > computed // self.block_size
-        allocating = (self._new_block_counts[:n] > 0) | self._prefill
-        self._allocating = np.flatnonzero(allocating).tolist()
-        return self._allocating, np.flatnonzero(fills & ~allocating).tolist()
+        self._allocating, caching = self._plan.kv_work(self.num_running, self.block_size, self._prefill)
+        return self._allocating, caching
 
     def mirror_differences(self) -> list[str]:
         """Where the core's counters of the running requests differ from vLLM's (a check run:

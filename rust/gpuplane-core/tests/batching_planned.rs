@@ -62,3 +62,33 @@ fn a_plan_whose_step_was_updated_is_refused() {
         "an older plan is not the last one"
     );
 }
+
+#[test]
+fn kv_work_names_entries_that_allocate_and_those_that_fill_a_block() {
+    let mut s = scheduler();
+    s.add(Request::new(1, "a", 3, 6)).unwrap();
+    s.add(Request::new(2, "a", 30, 6)).unwrap();
+    s.schedule();
+    s.expect_sampled().unwrap();
+    // 1 decodes its 4th token, which fills its one block; 2 computes prompt tokens 21..30
+    // (its blocks were all allocated at admission), filling blocks 6 and 7.
+    let plan = s.schedule();
+    let planned = s.planned_progress(&plan).unwrap();
+    assert_eq!(planned.computed, vec![3, 21]);
+    let (allocating, caching) = planned.kv_work(&plan, 2, 4, &[false, true]).unwrap();
+    assert_eq!((allocating, caching), (vec![1], vec![0]));
+    let (allocating, caching) = planned.kv_work(&plan, 2, 4, &[false, false]).unwrap();
+    assert_eq!((allocating, caching), (vec![], vec![0, 1]));
+    let (allocating, _) = planned.kv_work(&plan, 2, 8, &[false, false]).unwrap();
+    assert!(allocating.is_empty());
+    s.expect_sampled().unwrap();
+    // 1's 5th token needs a new block; 2's 31st token fits the blocks it holds.
+    let next = s.schedule();
+    let progress = s.planned_progress(&next).unwrap();
+    assert_eq!(
+        progress.kv_work(&next, 2, 4, &[false, false]).unwrap(),
+        (vec![0], vec![])
+    );
+    assert!(planned.kv_work(&plan, 2, 4, &[false]).is_err());
+    assert!(planned.kv_work(&plan, 2, 0, &[false, false]).is_err());
+}

@@ -8,6 +8,7 @@ use gpuplane_core::Error;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
+use crate::columns::{ints, IntColumn};
 use crate::errors::to_py;
 use crate::repr::Repr;
 
@@ -101,6 +102,27 @@ impl PyStepPlan {
     #[getter]
     fn generated<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         counts(py, &self.progress.generated)
+    }
+
+    /// For an engine that allocates a prompt's KV blocks chunk by chunk and caches a block the
+    /// step it fills (vLLM's KV manager): positions among the first `running` entries whose
+    /// KV it works on this step, `(allocating, caching)`. Allocating: those given new blocks
+    /// and those `prefilling` (a bool per running entry) before the step; caching: the others
+    /// whose tokens of this step fill a block.
+    fn kv_work(
+        &self,
+        running: usize,
+        block_size: u32,
+        prefilling: IntColumn<'_>,
+    ) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        let flags: Vec<bool> = ints("prefilling", &prefilling)?
+            .into_iter()
+            .map(|f| f != 0)
+            .collect();
+        let work = self
+            .progress
+            .kv_work(&self.inner, running, block_size, &flags);
+        work.map_err(to_py)
     }
 
     /// Number of KV blocks newly allocated to each scheduled request this step.

@@ -48,3 +48,36 @@ impl BatchScheduler {
         Ok(out)
     }
 }
+
+impl PlannedProgress {
+    /// For an engine that allocates a prompt's KV blocks chunk by chunk and caches a block
+    /// the step it fills (vLLM's KV manager): the positions among the first `running` entries
+    /// of `plan` whose KV it works on this step, `(allocating, caching)`. Allocating: the
+    /// entries given new blocks and those `prefilling` before the step; caching: the others
+    /// whose tokens of this step fill a block.
+    pub fn kv_work(
+        &self,
+        plan: &StepPlan,
+        running: usize,
+        block_size: u32,
+        prefilling: &[bool],
+    ) -> Result<(Vec<u32>, Vec<u32>)> {
+        if running > plan.scheduled.len() || prefilling.len() != running {
+            let why = format!("needs one flag for each of the {running} running entries");
+            return Err(Error::invalid("prefilling", why));
+        }
+        if block_size == 0 {
+            return Err(Error::invalid("block_size", "must be at least 1"));
+        }
+        let (mut allocating, mut caching) = (Vec::new(), Vec::new());
+        for (i, entry) in plan.scheduled[..running].iter().enumerate() {
+            let before = self.computed[i];
+            if entry.n_new > 0 || prefilling[i] {
+                allocating.push(i as u32);
+            } else if (before + entry.num_tokens) / block_size > before / block_size {
+                caching.push(i as u32);
+            }
+        }
+        Ok((allocating, caching))
+    }
+}
