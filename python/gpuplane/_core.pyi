@@ -1091,8 +1091,8 @@ class Router:
         """Program ``workflow`` (a key, see :func:`program_key`) has ended: forgets the replica
         of its last call."""
     def known_programs(self) -> int:
-        """Programs whose last call's replica is remembered (at most 65,536, the least
-        recently routed forgotten beyond)."""
+        """Programs whose last call's replica is remembered (at most 65,536 and 16,384 of one
+        tenant, the least recently routed forgotten beyond)."""
     def program_replica(self, workflow: int) -> str | None:
         """The replica program ``workflow``'s last recorded call went to, if remembered."""
     def finish(self, request_id: str, *, input_tokens: int = 0, output_tokens: int = 0) -> str:

@@ -389,8 +389,8 @@ impl PyRouter {
         Ok(())
     }
 
-    /// Programs whose last call's replica is remembered (at most 65,536, least recently
-    /// routed forgotten beyond).
+    /// Programs whose last call's replica is remembered (at most 65,536 and 16,384 of one
+    /// tenant, the least recently routed forgotten beyond).
     fn known_programs(&self, py: Python<'_>) -> usize {
         self.inner.run(py, |r| r.known_programs())
     }

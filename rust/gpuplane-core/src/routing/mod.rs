@@ -32,7 +32,7 @@ use queues::QueueShares;
 use replica::validate_waiting;
 use scan::{overlap_of, rr_key, Best};
 
-pub use programs::MAX_PROGRAM_PLACES;
+pub use programs::{MAX_PROGRAM_PLACES, MAX_TENANT_PROGRAM_PLACES};
 
 pub use fleet::FleetShare;
 pub use replica::{Counts, Load, ReplicaSpec, ReplicaStatus, RouteRequest, RouterLimits};
@@ -610,7 +610,8 @@ impl Router {
         }
         if let Some(w) = req.workflow {
             let blocks = req.prompt_blocks(self.slots[s].spec.tokens_per_block());
-            self.programs.note(w, &route.replica_id, blocks);
+            self.programs
+                .note(&req.tenant, w, &route.replica_id, blocks);
         }
         self.refresh(s);
         Ok(route)
@@ -621,7 +622,8 @@ impl Router {
         self.programs.forget(workflow);
     }
 
-    /// Programs whose last call's replica is remembered (at most [`MAX_PROGRAM_PLACES`]).
+    /// Programs whose last call's replica is remembered (at most [`MAX_PROGRAM_PLACES`], and
+    /// [`MAX_TENANT_PROGRAM_PLACES`] of one tenant).
     pub fn known_programs(&self) -> usize {
         self.programs.len()
     }

@@ -8,8 +8,11 @@
 //! prefix term, it is worth at most the prompt's blocks of load, and load still wins beyond.
 //!
 //! Bounded: at most [`MAX_PROGRAM_PLACES`] programs are remembered, the least recently routed
-//! forgotten beyond; [`super::Router::end_program`] forgets one at once. A forgotten program's
-//! next call is routed as a new one.
+//! forgotten beyond, and at most [`MAX_TENANT_PROGRAM_PLACES`] of one tenant, its own least
+//! recently routed forgotten beyond (so a tenant routing ever new program ids pushes out its
+//! own programs, and others' only once all tenants together hold more than the difference);
+//! [`super::Router::end_program`] forgets one at once. A forgotten program's next call is
+//! routed as a new one.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +21,13 @@ use rustc_hash::FxHashMap;
 /// Programs whose last call's replica the router remembers, at most.
 pub const MAX_PROGRAM_PLACES: usize = 65_536;
 
+/// Programs of one tenant the router remembers, at most.
+pub const MAX_TENANT_PROGRAM_PLACES: usize = MAX_PROGRAM_PLACES / 4;
+
 /// A program's last call: its replica and prompt blocks, and when it was routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Place {
+    tenant: String,
     replica: String,
     blocks: u32,
     stamp: u64,
@@ -31,24 +38,29 @@ struct Place {
 pub(crate) struct ProgramPlaces {
     by_workflow: FxHashMap<u64, Place>,
     by_stamp: BTreeMap<u64, u64>,
+    /// Each tenant's programs by stamp (a tenant with none has no entry).
+    by_tenant: FxHashMap<String, BTreeMap<u64, u64>>,
     next: u64,
     cap: usize,
+    tenant_cap: usize,
 }
 
 impl Default for ProgramPlaces {
     fn default() -> Self {
-        Self::with_cap(MAX_PROGRAM_PLACES)
+        Self::with_caps(MAX_PROGRAM_PLACES, MAX_TENANT_PROGRAM_PLACES)
     }
 }
 
 impl ProgramPlaces {
-    /// Remembers at most `cap` programs (at least 1).
-    pub fn with_cap(cap: usize) -> Self {
+    /// Remembers at most `cap` programs, at most `tenant_cap` of one tenant (each at least 1).
+    pub fn with_caps(cap: usize, tenant_cap: usize) -> Self {
         Self {
             by_workflow: FxHashMap::default(),
             by_stamp: BTreeMap::new(),
+            by_tenant: FxHashMap::default(),
             next: 0,
             cap: cap.max(1),
+            tenant_cap: tenant_cap.max(1),
         }
     }
 
@@ -58,29 +70,42 @@ impl ProgramPlaces {
         Some((p.replica.as_str(), p.blocks))
     }
 
-    /// Program `workflow`'s call of `blocks` prompt blocks went to `replica`.
-    pub fn note(&mut self, workflow: u64, replica: &str, blocks: u32) {
+    /// Program `workflow` of `tenant`: its call of `blocks` prompt blocks went to `replica`.
+    pub fn note(&mut self, tenant: &str, workflow: u64, replica: &str, blocks: u32) {
         self.forget(workflow);
         let stamp = self.next;
         self.next += 1;
-        let replica = replica.to_string();
         let place = Place {
-            replica,
+            tenant: tenant.to_string(),
+            replica: replica.to_string(),
             blocks,
             stamp,
         };
         self.by_workflow.insert(workflow, place);
         self.by_stamp.insert(stamp, workflow);
+        let own = self.by_tenant.entry(tenant.to_string()).or_default();
+        own.insert(stamp, workflow);
+        if own.len() > self.tenant_cap {
+            let (_, oldest) = own.pop_first().expect("over its cap");
+            self.forget(oldest);
+        }
         while self.by_workflow.len() > self.cap {
             let (_, oldest) = self.by_stamp.pop_first().expect("as many stamps as places");
-            self.by_workflow.remove(&oldest);
+            self.forget(oldest);
         }
     }
 
     /// Forgets program `workflow` (no-op if not remembered).
     pub fn forget(&mut self, workflow: u64) {
-        if let Some(p) = self.by_workflow.remove(&workflow) {
-            self.by_stamp.remove(&p.stamp);
+        let Some(p) = self.by_workflow.remove(&workflow) else {
+            return;
+        };
+        self.by_stamp.remove(&p.stamp);
+        if let Some(own) = self.by_tenant.get_mut(&p.tenant) {
+            own.remove(&p.stamp);
+            if own.is_empty() {
+                self.by_tenant.remove(&p.tenant);
+            }
         }
     }
 
@@ -95,23 +120,29 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Note (`Some(replica)`) or forget (`None`) a program.
-    fn op() -> impl Strategy<Value = (u64, Option<u8>)> {
-        (0u64..40, proptest::option::of(0u8..3))
+    /// Note (`Some(replica)`) or forget (`None`) a program of tenant `t`.
+    fn op() -> impl Strategy<Value = (u8, u64, Option<u8>)> {
+        (0u8..3, 0u64..40, proptest::option::of(0u8..3))
     }
 
     proptest! {
-        /// Whatever the programs' order of routes and ends: at most `cap` are remembered,
-        /// the last noted always is (as noted), a forgotten one is not, and the two indexes
-        /// agree.
+        /// Whatever the programs' order of routes and ends: at most `cap` are remembered and
+        /// at most `tenant_cap` of one tenant, the last noted always is (as noted), a
+        /// forgotten one is not, and the indexes agree.
         #[test]
-        fn places_are_bounded_and_keep_the_latest(cap in 1usize..8, ops in proptest::collection::vec(op(), 0..200)) {
-            let mut p = ProgramPlaces::with_cap(cap);
-            for (w, replica) in ops {
+        fn places_are_bounded_and_keep_the_latest(
+            cap in 1usize..8,
+            tenant_cap in 1usize..8,
+            ops in proptest::collection::vec(op(), 0..200),
+        ) {
+            let mut p = ProgramPlaces::with_caps(cap, tenant_cap);
+            for (t, w, replica) in ops {
+                // A program id names one tenant's program (the keys are tenant-scoped).
+                let w = w * 3 + u64::from(t);
                 match replica {
                     Some(r) => {
                         let replica = r.to_string();
-                        p.note(w, &replica, u32::from(r));
+                        p.note(&t.to_string(), w, &replica, u32::from(r));
                         prop_assert_eq!(p.get(w), Some((replica.as_str(), u32::from(r))));
                     }
                     None => {
@@ -120,7 +151,9 @@ mod tests {
                     }
                 }
                 prop_assert!(p.len() <= cap);
+                prop_assert!(p.by_tenant.values().all(|own| !own.is_empty() && own.len() <= tenant_cap));
                 prop_assert_eq!(p.by_stamp.len(), p.len());
+                prop_assert_eq!(p.by_tenant.values().map(BTreeMap::len).sum::<usize>(), p.len());
                 prop_assert!(p.by_stamp.values().all(|w| p.by_workflow.contains_key(w)));
             }
         }

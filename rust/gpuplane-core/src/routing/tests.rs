@@ -766,16 +766,21 @@ fn a_programs_next_call_returns_to_its_replica_unless_load_says_otherwise() {
     assert_eq!(r.known_programs(), 0);
 }
 
+fn program_call(tenant: &str, workflow: u64) -> RouteRequest {
+    RouteRequest {
+        tenant: tenant.to_string(),
+        workflow: Some(workflow),
+        ..RouteRequest::default()
+    }
+}
+
 #[test]
 fn remembered_programs_are_bounded() {
     let mut r = Router::new();
     r.register(spec("a", "m", "", 8)).unwrap();
     for w in 0..(MAX_PROGRAM_PLACES as u64 + 10) {
-        let req = RouteRequest {
-            workflow: Some(w),
-            ..RouteRequest::default()
-        };
-        r.dispatch(&req).unwrap();
+        let tenant = format!("t{}", w % 8);
+        r.dispatch(&program_call(&tenant, w)).unwrap();
     }
     assert_eq!(r.known_programs(), MAX_PROGRAM_PLACES);
     assert_eq!(
@@ -784,6 +789,27 @@ fn remembered_programs_are_bounded() {
         "the least recently routed is forgotten"
     );
     assert_eq!(r.program_replica(MAX_PROGRAM_PLACES as u64 + 9), Some("a"));
+}
+
+#[test]
+fn a_tenant_routing_ever_new_programs_pushes_out_only_its_own() {
+    let mut r = Router::new();
+    r.register(spec("a", "m", "", 8)).unwrap();
+    r.dispatch(&program_call("quiet", 1)).unwrap();
+    for w in 0..(MAX_PROGRAM_PLACES as u64 + 10) {
+        r.dispatch(&program_call("noisy", 100 + w)).unwrap();
+    }
+    assert_eq!(
+        r.program_replica(1),
+        Some("a"),
+        "the quiet tenant's program is kept"
+    );
+    assert_eq!(r.known_programs(), MAX_TENANT_PROGRAM_PLACES + 1);
+    assert_eq!(
+        r.program_replica(100),
+        None,
+        "the noisy tenant's oldest is forgotten"
+    );
 }
 
 #[test]
