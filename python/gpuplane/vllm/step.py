@@ -82,8 +82,9 @@ class PlannedStep:
         self._allocating: list[int] = []
         # Where each request stood before this step, from the core's counters (the plan was
         # made from them; a check run compares them with vLLM's, ``mirror_differences``):
-        # computed tokens (an admitted request's: its prefix hit), known tokens and, for the
-        # running ones, vLLM's ``num_output_tokens`` (outputs plus placeholders).
+        # computed tokens (an admitted request's: its prefix hit) and, for the running ones,
+        # vLLM's ``num_output_tokens`` (outputs plus placeholders); whether each was
+        # prefilling comes from the last plan (``_prefilling``).
         n = self.num_running
         self._computed = plan.computed
         self._prefill = _prefilling(known, self.requests[:n])
