@@ -79,6 +79,31 @@ impl Summary {
         self.healthy >> i & 1 == 1 && self.mem_free[i] >= mem && self.milli_free[i] >= milli
     }
 
+    /// The free (memory, compute) of each GPU able to take one GPU's worth of `req`, in
+    /// `out`; how many there are (not for a `wide` summary).
+    pub fn hosting_free(&self, req: &Request, out: &mut [(u64, u32); SUMMARY_GPUS]) -> usize {
+        let mut n = 0;
+        for i in (0..self.gpus).filter(|&i| self.takes(i, req)) {
+            out[n] = (self.mem_free[i], self.milli_free[i]);
+            n += 1;
+        }
+        n
+    }
+
+    fn takes(&self, i: usize, req: &Request) -> bool {
+        self.hosts(i, req.mem, req.milli)
+            && req
+                .models
+                .as_ref()
+                .is_none_or(|m| m.binary_search(&self.model[i]).is_ok())
+    }
+
+    /// The slots below 64 whose shape cannot run here, as last brought up to date by
+    /// [`Summary::unhostable`].
+    pub fn unhostable_now(&self) -> u64 {
+        self.unhostable
+    }
+
     /// The GPUs able to take one GPU's worth of `req` (not for a `wide` summary).
     pub fn scan(&self, req: &Request) -> GpuScan {
         let mut out = GpuScan {
@@ -87,12 +112,7 @@ impl Summary {
             least_mem: u64::MAX,
             least_milli: u32::MAX,
         };
-        let model_ok = |i: usize| {
-            req.models
-                .as_ref()
-                .is_none_or(|m| m.binary_search(&self.model[i]).is_ok())
-        };
-        for i in (0..self.gpus).filter(|&i| self.hosts(i, req.mem, req.milli) && model_ok(i)) {
+        for i in (0..self.gpus).filter(|&i| self.takes(i, req)) {
             out.hosting += 1;
             out.occupied_hosting += (self.gpu_occupied >> i & 1) as u32;
             out.least_mem = out.least_mem.min(self.mem_free[i]);

@@ -217,6 +217,11 @@ impl ClassIndex {
             .filter(|(_, s)| s.live)
     }
 
+    /// The summary of live class `id`.
+    pub fn summary(&self, id: usize) -> &Summary {
+        &self.summaries[id]
+    }
+
     /// The live class `id`, to update its cached terms.
     pub fn get_mut(&mut self, id: usize) -> &mut Class {
         self.classes[id].as_mut().expect("live class")

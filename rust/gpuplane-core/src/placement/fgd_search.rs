@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
-use super::class_summary::{GpuScan, Summary};
+use super::class_summary::{GpuScan, Summary, SUMMARY_GPUS};
 use super::classes::{newest_first, Class, ClassIndex};
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::node_index::{better, fits};
@@ -80,6 +80,33 @@ impl<'a> FgdBound<'a> {
                     fragmented.min(self.reach)
                 };
                 w.probability * -(cut as f64)
+            })
+            .sum()
+    }
+
+    /// [`FgdBound::floor`] from a class's summary, without capping each shape's loss by what
+    /// was fragmented (the summary has no shares): a shape the class cannot host may lose
+    /// `k * F`, another `F` per GPU able to take the request but not the shape, `k` at most.
+    pub fn counted(&self, summary: &Summary) -> f64 {
+        let mut hosting = [(0u64, 0u32); SUMMARY_GPUS];
+        let n = summary.hosting_free(self.req, &mut hosting);
+        let hosting = &hosting[..n];
+        let unhostable = summary.unhostable_now();
+        let k = self.req.count;
+        self.shapes
+            .iter()
+            .map(|w| {
+                let gpus = if w.slot >= 64 || unhostable >> w.slot & 1 == 1 {
+                    k
+                } else {
+                    let (mem, milli) = (w.shape.memory_mib, w.shape.compute_milli);
+                    let not_hosting = hosting
+                        .iter()
+                        .filter(|&&(m, c)| m < mem || c < milli)
+                        .count();
+                    (not_hosting as u32).min(k)
+                };
+                w.probability * -((gpus * self.per_gpu) as f64)
             })
             .sum()
     }
@@ -254,20 +281,24 @@ pub fn fgd_best(
     if let Some(eligible) = eligible {
         pending.retain(|p| eligible(classes.get(p.id)));
     }
+    let mut best = None;
+    if let Some(i) = (0..pending.len()).min_by(|&a, &b| pending[b].cmp(&pending[a])) {
+        let first = pending.swap_remove(i);
+        best = score_class(classes, first.id, req, shapes, &newest);
+        if let Some((s, _)) = best {
+            pending.retain(|p| !score_lt(s, p.key));
+        }
+    }
     let mut pending = BinaryHeap::from(pending);
-    let mut best: Option<(Score, usize)> = None;
     while let Some(next) = pending.pop() {
         if best.is_some_and(|(s, _)| score_lt(s, next.key)) {
             break;
         }
-        let class = classes.get_mut(next.id);
-        let bases = class.frag.refresh(&class.view, &newest);
         if !next.refined {
-            if !fits(&class.view, req) {
+            let Some(floor) = refined_floor(classes, next.id, req, &bound, &newest) else {
                 continue;
-            }
-            let floor = quantize(bound.floor(&class.view, bases));
-            let key = tighter(next.key, (floor, next.key.1, next.key.2));
+            };
+            let key = tighter(next.key, (quantize(floor), next.key.1, next.key.2));
             pending.push(Pending {
                 key,
                 refined: true,
@@ -275,20 +306,52 @@ pub fn fgd_best(
             });
             continue;
         }
-        let mut scoring = Scoring {
-            policy: PolicyKind::Fgd,
-            mode: ScoreMode::Native,
-            shapes,
-            rng: None,
-        };
-        if let Some(c) = best_on_node(&class.view, req, bases, &mut scoring) {
-            let first = class.first();
-            if best.is_none_or(|(s, n)| better(c.score, first, s, n)) {
-                best = Some((c.score, first));
+        let scored = score_class(classes, next.id, req, shapes, &newest);
+        if let Some((score, first)) = scored {
+            if best.is_none_or(|(s, n)| better(score, first, s, n)) {
+                best = scored;
             }
         }
     }
     best.map(|(_, node)| node)
+}
+
+/// The exact score of class `id` for `req` and its lowest node index, `None` if the request
+/// does not fit there.
+fn score_class(
+    classes: &mut ClassIndex,
+    id: usize,
+    req: &Request,
+    shapes: &[WeightedShape],
+    newest: &[WeightedShape],
+) -> Option<(Score, usize)> {
+    let class = classes.get_mut(id);
+    let bases = class.frag.refresh(&class.view, newest);
+    let mut scoring = Scoring {
+        policy: PolicyKind::Fgd,
+        mode: ScoreMode::Native,
+        shapes,
+        rng: None,
+    };
+    let c = best_on_node(&class.view, req, bases, &mut scoring)?;
+    Some((c.score, class.first()))
+}
+
+/// The per-GPU bound of class `id` ([`FgdBound::counted`], or [`FgdBound::floor`] for a
+/// class too wide for a summary), `None` if the request does not fit there.
+fn refined_floor(
+    classes: &mut ClassIndex,
+    id: usize,
+    req: &Request,
+    bound: &FgdBound<'_>,
+    newest: &[WeightedShape],
+) -> Option<f64> {
+    if !classes.summary(id).wide {
+        return Some(bound.counted(classes.summary(id)));
+    }
+    let class = classes.get_mut(id);
+    let bases = class.frag.refresh(&class.view, newest);
+    fits(&class.view, req).then(|| bound.floor(&class.view, bases))
 }
 
 /// The bound on a class's score read from its summary: see [`fgd_best`].
