@@ -189,8 +189,9 @@ fn above<T: Ord + Copy>(mut items: Vec<(T, usize)>) -> Vec<(T, u64)> {
 }
 
 /// The set of the slots needing more than `amount`.
+#[inline]
 fn suffix<T: Ord + Copy>(sets: &[(T, u64)], amount: T) -> u64 {
-    let i = sets.partition_point(|&(a, _)| a <= amount);
+    let i = sets.iter().filter(|&&(a, _)| a <= amount).count();
     sets.get(i).map_or(0, |&(_, set)| set)
 }
 
@@ -272,11 +273,9 @@ pub fn fgd_best(
             let unhostable = summary.unhostable(&newest);
             coarse_key(summary, req, &gpus, unhostable, &bound, sets.as_ref())
         };
-        pending.push(Pending {
-            key,
-            refined: false,
-            id,
-        });
+        // One GPU's worth: the per-GPU count is what the coarse bound already counts.
+        let refined = req.count <= 1 && !summary.wide;
+        pending.push(Pending { key, refined, id });
     }
     if let Some(eligible) = eligible {
         pending.retain(|p| eligible(classes.get(p.id)));
@@ -371,7 +370,7 @@ fn coarse_key(
             if p == 0.0 {
                 0.0
             } else {
-                quantize(-(bound.reach as f64) * p - FLOAT_SLACK)
+                -(bound.reach as f64) * p - FLOAT_SLACK
             }
         }
     };
@@ -397,8 +396,8 @@ fn left_bound(summary: &Summary, bound: &FgdBound<'_>) -> f64 {
 }
 
 /// What the coarse bound gives up so that float rounding (its sum is not in scoring's order)
-/// cannot put it above a score: one quantum of [`quantize`].
-const FLOAT_SLACK: f64 = 1e-6;
+/// cannot put it above a score, which [`quantize`] rounds to 1e-6: two quanta.
+const FLOAT_SLACK: f64 = 2e-6;
 
 #[cfg(test)]
 mod tests {
