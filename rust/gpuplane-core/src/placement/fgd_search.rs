@@ -120,8 +120,8 @@ impl<'a> FgdBound<'a> {
     }
 }
 
-/// Per decision, the probability of any set of distribution slots below 64 (eight tables of
-/// 256 partial sums, one per byte of the set), and the slots whose shape needs more of one
+/// Per decision, the probability of any set of distribution slots below 64 (a table of 256
+/// partial sums per byte of the set that holds a slot), and the slots whose shape needs more of one
 /// GPU's memory or compute than a given amount.
 struct SlotSets {
     sums: Vec<[f64; 256]>,
@@ -136,7 +136,8 @@ impl SlotSets {
         for w in shapes {
             *p.get_mut(w.slot)? = w.probability;
         }
-        let sums = (0..8)
+        let bytes = shapes.iter().map(|w| w.slot / 8 + 1).max().unwrap_or(0);
+        let sums = (0..bytes)
             .map(|byte| {
                 let mut t = [0.0; 256];
                 for v in 1..256usize {
@@ -161,8 +162,8 @@ impl SlotSets {
     }
 
     fn probability(&self, set: u64) -> f64 {
-        (0..8)
-            .map(|b| self.sums[b][(set >> (8 * b)) as usize & 0xff])
+        (self.sums.iter().enumerate())
+            .map(|(b, sums)| sums[(set >> (8 * b)) as usize & 0xff])
             .sum()
     }
 
