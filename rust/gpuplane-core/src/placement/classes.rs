@@ -8,9 +8,10 @@ use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
+use super::class_summary::Summary;
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::node_index::{mem_bound, tier_levels, NodeOrder, OrderKey, TIER_COUNT};
-use super::view::NodeView;
+use super::view::{GpuView, NodeView};
 
 /// Interchangeable nodes sharing one sorted view.
 #[derive(Debug, Clone)]
@@ -31,6 +32,11 @@ pub struct Class {
 #[derive(Debug, Clone, Default)]
 pub struct FragCache {
     by_slot: Vec<ShapeFrag>,
+    /// The view's GPU free shares, computed once (the view of a class never changes).
+    shares: Vec<u32>,
+    /// The newest shape generation the terms account for: a distribution gives every new
+    /// shape a generation above all earlier ones, so only slots newer than this are stale.
+    seen: u64,
 }
 
 impl Class {
@@ -65,20 +71,30 @@ impl Class {
 }
 
 impl FragCache {
-    /// The terms of `view` by distribution slot, those of `shapes` current (each computed
-    /// when its shape's generation is new to the class).
-    pub fn bases(&mut self, view: &NodeView, shapes: &[WeightedShape]) -> &[ShapeFrag] {
-        for w in shapes {
+    /// The terms of `view` by distribution slot, those of `newest_first` (the distribution's
+    /// shapes by generation, newest first; see [`newest_first`]) current.
+    pub fn refresh(&mut self, view: &NodeView, newest_first: &[WeightedShape]) -> &[ShapeFrag] {
+        if self.shares.len() != view.gpus.len() {
+            self.shares = view.gpus.iter().map(GpuView::share).collect();
+        }
+        for w in newest_first.iter().take_while(|w| w.generation > self.seen) {
             if self.by_slot.len() <= w.slot {
                 self.by_slot.resize(w.slot + 1, ShapeFrag::NONE);
             }
-            let cell = &mut self.by_slot[w.slot];
-            if cell.generation != w.generation {
-                *cell = ShapeFrag::of(view, &w.shape, w.generation);
-            }
+            self.by_slot[w.slot] = ShapeFrag::of_shares(view, &self.shares, &w.shape, w.generation);
+        }
+        if let Some(w) = newest_first.first() {
+            self.seen = self.seen.max(w.generation);
         }
         &self.by_slot
     }
+}
+
+/// A distribution's shapes by generation, newest first (what [`FragCache::refresh`] takes).
+pub fn newest_first(shapes: &[WeightedShape]) -> Vec<WeightedShape> {
+    let mut out = shapes.to_vec();
+    out.sort_unstable_by_key(|w| std::cmp::Reverse(w.generation));
+    out
 }
 
 /// The classes, which class each node is in, and the classes in order (see
@@ -90,6 +106,8 @@ pub struct ClassIndex {
     free_ids: Vec<usize>,
     node_class: Vec<usize>,
     order: NodeOrder,
+    /// Per class id, what `fgd`'s first pass reads (dead where the class is gone).
+    summaries: Vec<Summary>,
     /// GPUs of the indexed nodes.
     gpus: usize,
 }
@@ -124,13 +142,16 @@ impl ClassIndex {
             members: BTreeSet::new(),
             frag: FragCache::default(),
         };
+        let summary = Summary::of(&class.view, class.free, class.levels);
         let id = match self.free_ids.pop() {
             Some(id) => {
                 self.classes[id] = Some(class);
+                self.summaries[id] = summary;
                 id
             }
             None => {
                 self.classes.push(Some(class));
+                self.summaries.push(summary);
                 self.classes.len() - 1
             }
         };
@@ -162,6 +183,7 @@ impl ClassIndex {
                 },
             );
             let class = self.classes[id].take().expect("live class");
+            self.summaries[id].live = false;
             self.by_view.remove(&class.view);
             self.free_ids.push(id);
         }
@@ -185,6 +207,24 @@ impl ClassIndex {
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Class> {
         self.classes.iter_mut().flatten()
+    }
+
+    /// The live classes' summaries with their ids (for [`ClassIndex::get`]).
+    pub fn summaries_mut(&mut self) -> impl Iterator<Item = (usize, &mut Summary)> {
+        self.summaries
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, s)| s.live)
+    }
+
+    /// The summary of live class `id`.
+    pub fn summary(&self, id: usize) -> &Summary {
+        &self.summaries[id]
+    }
+
+    /// The live class `id`, to update its cached terms.
+    pub fn get_mut(&mut self, id: usize) -> &mut Class {
+        self.classes[id].as_mut().expect("live class")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Class> {

@@ -4,10 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::baselines::kind_bit;
 use super::choose::{best_on_node, score_lt, Candidate, Request, Score, Scoring, Topology};
-use super::classes::ClassIndex;
+use super::classes::{newest_first, ClassIndex};
+use super::fgd_search::fgd_best;
 use super::fragmentation::{Shape, ShapeDistribution, ShapeFrag, WeightedShape};
 use super::intern::Interner;
-use super::node_index::{better, fgd_beyond, fits, is_ordered, ordered_best, sample_fitting};
+use super::node_index::{better, fits, is_ordered, ordered_best, sample_fitting};
 use super::policy::{PolicyKind, ScoreMode};
 use super::tenancy::{admit_running, check_now};
 use super::view::NodeView;
@@ -390,24 +391,27 @@ impl Cluster {
         if policy == PolicyKind::Clustering && self.policy != policy {
             return self.best_node_scan(w, req, policy);
         }
+        let labelsets = &self.labelsets;
+        let eligible = |c: &super::classes::Class| {
+            w.node_selector.is_empty()
+                || selector_ok(labelsets.value(c.view.labels), &w.node_selector)
+        };
         if is_ordered(policy, self.scoring) {
-            let labelsets = &self.labelsets;
-            let eligible = |c: &super::classes::Class| {
-                w.node_selector.is_empty()
-                    || selector_ok(labelsets.value(c.view.labels), &w.node_selector)
-            };
             return ordered_best(&self.classes, req, policy, &eligible);
         }
-        let fgd_floor =
-            (policy == PolicyKind::Fgd && self.scoring == ScoreMode::Native).then(|| {
-                self.classes
-                    .order()
-                    .max_freed_per_gpu(req)
-                    .saturating_mul(req.count)
-            });
+        if policy == PolicyKind::Fgd && self.scoring == ScoreMode::Native {
+            let selective = !w.node_selector.is_empty();
+            return fgd_best(
+                &mut self.classes,
+                req,
+                shapes,
+                selective.then_some(&eligible),
+            );
+        }
         let mut best: Option<(Score, usize)> = None;
         let mut ties = Ties::new(self.scoring.random_ties());
         let hosting = self.classes.order().hosting_level(req);
+        let newest = newest_first(shapes);
         for class in self.classes.iter_mut() {
             if !class.may_host(hosting)
                 || !fits(&class.view, req)
@@ -416,12 +420,7 @@ impl Cluster {
             {
                 continue;
             }
-            let bases = class.frag.bases(&class.view, shapes);
-            if best
-                .is_some_and(|(s, _)| fgd_floor.is_some_and(|r| fgd_beyond(bases, shapes, r, &s)))
-            {
-                continue;
-            }
+            let bases = class.frag.refresh(&class.view, &newest);
             let mut scoring = Scoring {
                 policy,
                 mode: self.scoring,

@@ -66,6 +66,26 @@ impl ShapeFrag {
 
     /// The terms of `view` for `shape`.
     pub fn of(view: &NodeView, shape: &Shape, generation: u64) -> ShapeFrag {
+        ShapeFrag::tally(
+            view,
+            view.gpus.iter().map(GpuView::share),
+            shape,
+            generation,
+        )
+    }
+
+    /// [`ShapeFrag::of`] with the free share of each of the view's GPUs given (a share costs
+    /// two divisions; a class computes them once).
+    pub fn of_shares(view: &NodeView, shares: &[u32], shape: &Shape, generation: u64) -> ShapeFrag {
+        ShapeFrag::tally(view, shares.iter().copied(), shape, generation)
+    }
+
+    fn tally(
+        view: &NodeView,
+        shares: impl Iterator<Item = u32>,
+        shape: &Shape,
+        generation: u64,
+    ) -> ShapeFrag {
         let mut out = ShapeFrag {
             generation,
             total_share: 0,
@@ -73,8 +93,7 @@ impl ShapeFrag {
             unhostable_share: 0,
             node_ok: shape.node_hosts(view.cpu_free, view.mem_free),
         };
-        for gpu in &view.gpus {
-            let share = gpu.share();
+        for (gpu, share) in view.gpus.iter().zip(shares) {
             out.total_share += share;
             if shape.gpu_hosts(gpu) {
                 out.hostable += 1;
@@ -85,12 +104,17 @@ impl ShapeFrag {
         out
     }
 
+    /// Whether the node can host `shape` (a GPU-less shape never uses GPU capacity).
+    pub fn hosts(&self, shape: &Shape) -> bool {
+        shape.gpu_count > 0 && self.node_ok && self.hostable >= shape.gpu_count
+    }
+
     /// Fragmented capacity (milli-GPU) of the node for this shape.
     pub fn value(&self, shape: &Shape) -> u32 {
-        if shape.gpu_count == 0 || !self.node_ok || self.hostable < shape.gpu_count {
-            self.total_share
-        } else {
+        if self.hosts(shape) {
             self.unhostable_share
+        } else {
+            self.total_share
         }
     }
 

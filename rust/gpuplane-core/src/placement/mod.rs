@@ -13,9 +13,11 @@
 mod artifact;
 mod baselines;
 mod choose;
+mod class_summary;
 mod classes;
 mod cluster;
 mod explain;
+mod fgd_search;
 mod figures;
 mod fill;
 mod fragmentation;

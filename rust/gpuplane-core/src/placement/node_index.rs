@@ -17,9 +17,8 @@
 
 use std::collections::BTreeSet;
 
-use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
+use super::choose::{best_on_node, score_lt, Request, Score, Scoring};
 use super::classes::{Class, ClassIndex};
-use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::{GpuView, NodeView};
 use crate::rng::SplitMix64;
@@ -359,24 +358,6 @@ pub fn fits(view: &NodeView, req: &Request) -> bool {
             .take(need)
             .count()
             == need
-}
-
-/// Whether no choice on a class with fragmentation terms `bases` (by distribution slot) can
-/// beat `best` under `fgd`
-/// (native scoring), `reach` being the most a request can free on one node (`k * F`).
-///
-/// Per shape, a placement lowers the node's fragmented capacity by at most what it frees and
-/// by at most what was fragmented: work only takes capacity, so a shape the node could not
-/// host stays unhostable (its fragmented capacity falls by exactly what is freed), and a
-/// hostable shape's unhostable share falls only by what is taken from GPUs already unhostable.
-/// The expected change is therefore at least `-sum(p * min(reach, fragmented))`, summed in the
-/// order scoring sums (rounding is monotone, so the bound holds in floating point too).
-pub fn fgd_beyond(bases: &[ShapeFrag], shapes: &[WeightedShape], reach: u32, best: &Score) -> bool {
-    let floor: f64 = shapes
-        .iter()
-        .map(|w| w.probability * -(bases[w.slot].value(&w.shape).min(reach) as f64))
-        .sum();
-    quantize(floor) > best.0
 }
 
 /// How many node indices `random` draws before it lists every node that fits.

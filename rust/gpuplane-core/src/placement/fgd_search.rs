@@ -1,0 +1,500 @@
+//! `fgd`'s search over node classes (native scoring): a cheap lower bound on every class's
+//! fragmentation change first, then exact scoring in order of that bound, stopping once no
+//! class left can beat the best found. Decisions are those of scoring every class.
+//!
+//! The bound, per shape `s` of the distribution, for a request of `k` GPUs freeing at most
+//! `F` of one GPU's share (work only takes capacity, so no shape becomes hostable):
+//! - a shape the node cannot host stays unhostable: its fragmented capacity falls by exactly
+//!   what is freed, at most `min(k * F, fragmented)`;
+//! - a shape the node hosts loses fragmented capacity only on the GPUs taken that could not
+//!   host one GPU's worth of it. If it stays hostable, a GPU that hosted `s` adds fragmented
+//!   capacity or none; if it stops being hostable, the new fragmented capacity is the share of
+//!   the GPUs that hosted `s` less what was freed, and what was freed from GPUs that hosted
+//!   `s` is at most their share. So it falls by at most `min(n, k) * F` (and at most what was
+//!   fragmented), `n` being the GPUs able to take one GPU's worth of the request but not of
+//!   `s`.
+//!
+//! Each term is `p * -cut` with `-cut` at most the exact term, summed in the order scoring
+//! sums, so the bound holds in floating point as well (rounding is monotone).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
+use super::class_summary::{GpuScan, Summary, SUMMARY_GPUS};
+use super::classes::{newest_first, Class, ClassIndex};
+use super::fragmentation::{ShapeFrag, WeightedShape};
+use super::node_index::{better, fits};
+use super::policy::{PolicyKind, ScoreMode};
+use super::view::NodeView;
+
+/// The most GPUs able to take the request that the bound lists on the stack; a class with
+/// more takes the looser bound of [`FgdBound::loose`].
+const LISTED: usize = 16;
+
+/// What the bound needs of one decision.
+pub struct FgdBound<'a> {
+    shapes: &'a [WeightedShape],
+    req: &'a Request,
+    per_gpu: u32,
+    reach: u32,
+}
+
+impl<'a> FgdBound<'a> {
+    /// `per_gpu`: the most share one GPU's worth of `req` frees on any GPU indexed.
+    pub fn new(shapes: &'a [WeightedShape], req: &'a Request, per_gpu: u32) -> Self {
+        FgdBound {
+            shapes,
+            req,
+            per_gpu,
+            reach: per_gpu.saturating_mul(req.count),
+        }
+    }
+
+    /// A lower bound on the change of expected fragmentation of any choice on `view`, whose
+    /// terms by distribution slot are `bases`.
+    pub fn floor(&self, view: &NodeView, bases: &[ShapeFrag]) -> f64 {
+        let mut listed = [(0u64, 0u32); LISTED];
+        let mut n = 0;
+        for g in view.gpus.iter().filter(|g| self.req.gpu_ok(g)) {
+            if n == LISTED {
+                return self.loose(bases);
+            }
+            listed[n] = (g.mem_free, g.milli_free);
+            n += 1;
+        }
+        let hosting = &listed[..n];
+        self.shapes
+            .iter()
+            .map(|w| {
+                let base = &bases[w.slot];
+                let fragmented = base.value(&w.shape);
+                let cut = if base.hosts(&w.shape) {
+                    let (mem, milli) = (w.shape.memory_mib, w.shape.compute_milli);
+                    let not_hosting = hosting
+                        .iter()
+                        .filter(|&&(m, c)| m < mem || c < milli)
+                        .count() as u32;
+                    (not_hosting.min(self.req.count) * self.per_gpu).min(fragmented)
+                } else {
+                    fragmented.min(self.reach)
+                };
+                w.probability * -(cut as f64)
+            })
+            .sum()
+    }
+
+    /// [`FgdBound::floor`] from a class's summary, without capping each shape's loss by what
+    /// was fragmented (the summary has no shares): a shape the class cannot host may lose
+    /// `k * F`, another `F` per GPU able to take the request but not the shape, `k` at most.
+    pub fn counted(&self, summary: &Summary) -> f64 {
+        let mut hosting = [(0u64, 0u32); SUMMARY_GPUS];
+        let n = summary.hosting_free(self.req, &mut hosting);
+        let hosting = &hosting[..n];
+        let unhostable = summary.unhostable_now();
+        let k = self.req.count;
+        self.shapes
+            .iter()
+            .map(|w| {
+                let gpus = if w.slot >= 64 || unhostable >> w.slot & 1 == 1 {
+                    k
+                } else {
+                    let (mem, milli) = (w.shape.memory_mib, w.shape.compute_milli);
+                    let not_hosting = hosting
+                        .iter()
+                        .filter(|&&(m, c)| m < mem || c < milli)
+                        .count();
+                    (not_hosting as u32).min(k)
+                };
+                w.probability * -((gpus * self.per_gpu) as f64)
+            })
+            .sum()
+    }
+
+    /// The bound without the per-GPU count: every shape may lose up to `k * F`.
+    fn loose(&self, bases: &[ShapeFrag]) -> f64 {
+        self.shapes
+            .iter()
+            .map(|w| w.probability * -(bases[w.slot].value(&w.shape).min(self.reach) as f64))
+            .sum()
+    }
+}
+
+/// Per decision, the probability of any set of distribution slots below 64 (a table of 256
+/// partial sums per byte of the set that holds a slot), and the slots whose shape needs more of one
+/// GPU's memory or compute than a given amount.
+struct SlotSets {
+    sums: Vec<[f64; 256]>,
+    by_mem: Vec<(u64, u64)>,
+    by_milli: Vec<(u32, u64)>,
+}
+
+impl SlotSets {
+    /// `None` when a slot is 64 or above (the sets are 64-bit masks).
+    fn new(shapes: &[WeightedShape]) -> Option<SlotSets> {
+        let mut p = [0.0; 64];
+        for w in shapes {
+            *p.get_mut(w.slot)? = w.probability;
+        }
+        let bytes = shapes.iter().map(|w| w.slot / 8 + 1).max().unwrap_or(0);
+        let sums = (0..bytes)
+            .map(|byte| {
+                let mut t = [0.0; 256];
+                for v in 1..256usize {
+                    let low = v.trailing_zeros() as usize;
+                    t[v] = t[v & (v - 1)] + p[byte * 8 + low];
+                }
+                t
+            })
+            .collect();
+        let gpu_shapes = || shapes.iter().filter(|w| w.shape.gpu_count > 0);
+        let by_mem = above(gpu_shapes().map(|w| (w.shape.memory_mib, w.slot)).collect());
+        let by_milli = above(
+            gpu_shapes()
+                .map(|w| (w.shape.compute_milli, w.slot))
+                .collect(),
+        );
+        Some(SlotSets {
+            sums,
+            by_mem,
+            by_milli,
+        })
+    }
+
+    fn probability(&self, set: u64) -> f64 {
+        (self.sums.iter().enumerate())
+            .map(|(b, sums)| sums[(set >> (8 * b)) as usize & 0xff])
+            .sum()
+    }
+
+    /// The slots whose shape needs more than `mem` or more than `milli` of one GPU.
+    fn needing_more(&self, mem: u64, milli: u32) -> u64 {
+        suffix(&self.by_mem, mem) | suffix(&self.by_milli, milli)
+    }
+}
+
+/// `(amount, slot)` sorted by amount, each with the set of its own and every later slot.
+fn above<T: Ord + Copy>(mut items: Vec<(T, usize)>) -> Vec<(T, u64)> {
+    items.sort_unstable();
+    let mut set = 0u64;
+    let mut out: Vec<(T, u64)> = items
+        .iter()
+        .rev()
+        .map(|&(amount, slot)| {
+            set |= 1 << slot;
+            (amount, set)
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+/// The set of the slots needing more than `amount`.
+#[inline]
+fn suffix<T: Ord + Copy>(sets: &[(T, u64)], amount: T) -> u64 {
+    let i = sets.iter().filter(|&&(a, _)| a <= amount).count();
+    sets.get(i).map_or(0, |&(_, set)| set)
+}
+
+/// A class waiting to be scored, least bound first; `refined` once its per-GPU bound
+/// ([`FgdBound::floor`]) is in `key`.
+struct Pending {
+    key: Score,
+    refined: bool,
+    id: usize,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Pending {}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (other.key, self.key);
+        a.0.total_cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then(other.id.cmp(&self.id))
+    }
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The lexicographically larger of two lower bounds on a score.
+fn tighter(a: Score, b: Score) -> Score {
+    if score_lt(a, b) {
+        b
+    } else {
+        a
+    }
+}
+
+/// The best node for `req` under `fgd` (native scoring) over the classes `eligible` accepts:
+/// best score, then lowest node index, as scoring every class finds it.
+///
+/// Every class gets a bound on its score from cached terms alone: its fragmentation change is
+/// at least `-k * F` times the probability of the shapes it cannot host or whose one GPU's
+/// worth needs more memory or compute than some GPU able to take the request has free (any
+/// other shape is hosted by every GPU the request could take, so it loses nothing
+/// fragmented); its packing tier and what it has left follow from its occupied GPUs and free
+/// share. Classes are then taken least bound first: a bound is refined once by the per-GPU
+/// count of [`FgdBound::floor`], then the class is scored; the search stops at a bound above
+/// the best score found.
+pub fn fgd_best(
+    classes: &mut ClassIndex,
+    req: &Request,
+    shapes: &[WeightedShape],
+    eligible: Option<&dyn Fn(&Class) -> bool>,
+) -> Option<usize> {
+    let order = classes.order();
+    let (tier, level) = order.hosting_level(req);
+    let bound = FgdBound::new(shapes, req, order.max_freed_per_gpu(req));
+    let sets = SlotSets::new(shapes);
+    let newest = newest_first(shapes);
+    let mut pending = Vec::new();
+    for (id, summary) in classes.summaries_mut() {
+        if summary.levels[tier] < level || !summary.node_ok(req) {
+            continue;
+        }
+        let key = if summary.wide {
+            loose_key(summary, &bound)
+        } else {
+            let gpus = summary.scan(req);
+            if gpus.hosting < req.count {
+                continue;
+            }
+            let unhostable = summary.unhostable(&newest);
+            coarse_key(summary, req, &gpus, unhostable, &bound, sets.as_ref())
+        };
+        // One GPU's worth: the per-GPU count is what the coarse bound already counts.
+        let refined = req.count <= 1 && !summary.wide;
+        pending.push(Pending { key, refined, id });
+    }
+    if let Some(eligible) = eligible {
+        pending.retain(|p| eligible(classes.get(p.id)));
+    }
+    let mut best = None;
+    if let Some(i) = (0..pending.len()).min_by(|&a, &b| pending[b].cmp(&pending[a])) {
+        let first = pending.swap_remove(i);
+        best = score_class(classes, first.id, req, shapes, &newest);
+        if let Some((s, _)) = best {
+            pending.retain(|p| !score_lt(s, p.key));
+        }
+    }
+    let mut pending = BinaryHeap::from(pending);
+    while let Some(next) = pending.pop() {
+        if best.is_some_and(|(s, _)| score_lt(s, next.key)) {
+            break;
+        }
+        if !next.refined {
+            let Some(floor) = refined_floor(classes, next.id, req, &bound, &newest) else {
+                continue;
+            };
+            let key = tighter(next.key, (quantize(floor), next.key.1, next.key.2));
+            pending.push(Pending {
+                key,
+                refined: true,
+                id: next.id,
+            });
+            continue;
+        }
+        let scored = score_class(classes, next.id, req, shapes, &newest);
+        if let Some((score, first)) = scored {
+            if best.is_none_or(|(s, n)| better(score, first, s, n)) {
+                best = scored;
+            }
+        }
+    }
+    best.map(|(_, node)| node)
+}
+
+/// The exact score of class `id` for `req` and its lowest node index, `None` if the request
+/// does not fit there.
+fn score_class(
+    classes: &mut ClassIndex,
+    id: usize,
+    req: &Request,
+    shapes: &[WeightedShape],
+    newest: &[WeightedShape],
+) -> Option<(Score, usize)> {
+    let class = classes.get_mut(id);
+    let bases = class.frag.refresh(&class.view, newest);
+    let mut scoring = Scoring {
+        policy: PolicyKind::Fgd,
+        mode: ScoreMode::Native,
+        shapes,
+        rng: None,
+    };
+    let c = best_on_node(&class.view, req, bases, &mut scoring)?;
+    Some((c.score, class.first()))
+}
+
+/// The per-GPU bound of class `id` ([`FgdBound::counted`], or [`FgdBound::floor`] for a
+/// class too wide for a summary), `None` if the request does not fit there.
+fn refined_floor(
+    classes: &mut ClassIndex,
+    id: usize,
+    req: &Request,
+    bound: &FgdBound<'_>,
+    newest: &[WeightedShape],
+) -> Option<f64> {
+    if !classes.summary(id).wide {
+        return Some(bound.counted(classes.summary(id)));
+    }
+    let class = classes.get_mut(id);
+    let bases = class.frag.refresh(&class.view, newest);
+    fits(&class.view, req).then(|| bound.floor(&class.view, bases))
+}
+
+/// The bound on a class's score read from its summary: see [`fgd_best`].
+fn coarse_key(
+    summary: &Summary,
+    req: &Request,
+    gpus: &GpuScan,
+    unhostable: u64,
+    bound: &FgdBound<'_>,
+    sets: Option<&SlotSets>,
+) -> Score {
+    let change = match sets {
+        None => -(bound.reach as f64) - FLOAT_SLACK,
+        Some(sets) => {
+            let losing = unhostable | sets.needing_more(gpus.least_mem, gpus.least_milli);
+            let p = sets.probability(losing);
+            if p == 0.0 {
+                0.0
+            } else {
+                -(bound.reach as f64) * p - FLOAT_SLACK
+            }
+        }
+    };
+    let tier = if !summary.occupied {
+        2.0
+    } else if req.count > 0 && gpus.occupied_hosting >= req.count {
+        0.0
+    } else {
+        1.0
+    };
+    (change, tier, left_bound(summary, bound))
+}
+
+/// The bound on a class too wide for a summary: every shape may lose `k * F`, any tier.
+fn loose_key(summary: &Summary, bound: &FgdBound<'_>) -> Score {
+    let change = -(bound.reach as f64) - FLOAT_SLACK;
+    (change, 0.0, left_bound(summary, bound))
+}
+
+/// What a class has left after the request, at least, as the score's third term counts it.
+fn left_bound(summary: &Summary, bound: &FgdBound<'_>) -> f64 {
+    summary.free.saturating_sub(bound.reach) as f64 * 1e5
+}
+
+/// What the coarse bound gives up so that float rounding (its sum is not in scoring's order)
+/// cannot put it above a score, which [`quantize`] rounds to 1e-6: two quanta.
+const FLOAT_SLACK: f64 = 2e-6;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::choose::frag_delta;
+    use super::super::fragmentation::Shape;
+    use super::super::view::GpuView;
+    use super::*;
+
+    const SIZES_MIB: [u64; 3] = [81_920, 40_960, 24_576];
+
+    fn gpu((size, used, milli_used, healthy): (usize, u64, u32, bool)) -> GpuView {
+        let mem_total = SIZES_MIB[size];
+        GpuView {
+            group: 0,
+            healthy,
+            model: 0,
+            mem_total,
+            mem_free: mem_total - used.min(mem_total),
+            milli_total: 1000,
+            milli_free: 1000 - milli_used,
+            occupied: used > 0 || milli_used > 0,
+        }
+    }
+
+    fn shape((count, gb, milli, cpu): (u32, u64, u32, u64)) -> Shape {
+        Shape {
+            gpu_count: count,
+            memory_mib: gb * 1024,
+            compute_milli: milli,
+            cpu_milli: cpu,
+            host_memory_mib: 0,
+        }
+    }
+
+    /// Every `k`-subset of `pool`.
+    fn subsets(pool: &[usize], k: usize) -> Vec<Vec<usize>> {
+        (0u32..1 << pool.len())
+            .filter(|m| m.count_ones() as usize == k)
+            .map(|m| {
+                (0..pool.len())
+                    .filter(|i| m >> i & 1 == 1)
+                    .map(|i| pool[i])
+                    .collect()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// No choice of GPUs on a node changes its expected fragmentation by less than the
+        /// bound, whatever the node (GPU sizes, usage, drained GPUs, host CPU), the
+        /// distribution (GPU-less shapes and gangs included) and the request.
+        #[test]
+        fn floor_is_below_every_choice(
+            gpus in prop::collection::vec((0usize..3, 0u64..90_000, 0u32..1001, prop::bool::weighted(0.9)), 1..9),
+            cpu_free in 0u64..64,
+            shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
+            req in (0u32..5, 1u64..80, 0u32..1001, 0u64..48),
+        ) {
+            let view = NodeView {
+                labels: 0,
+                cpu_free: cpu_free + req.3,
+                mem_free: 1 << 30,
+                occupied: true,
+                kinds: 0,
+                gpus: gpus.into_iter().map(gpu).collect(),
+            }
+            .sorted();
+            let total: u32 = shapes.iter().map(|s| s.1).sum();
+            let weighted: Vec<WeightedShape> = shapes
+                .iter()
+                .enumerate()
+                .map(|(slot, &(s, w))| WeightedShape {
+                    slot,
+                    generation: 1,
+                    shape: shape(s),
+                    probability: w as f64 / total as f64,
+                })
+                .collect();
+            let bases = ShapeFrag::by_slot(&view, &weighted);
+            let (count, gb, milli, cpu) = req;
+            let req = Request { count, mem: gb * 1024, milli, cpu, host_mem: 0, models: None };
+            let pool: Vec<usize> = (0..view.gpus.len()).filter(|&p| req.gpu_ok(&view.gpus[p])).collect();
+            let per_gpu = pool
+                .iter()
+                .map(|&p| view.gpus[p].share() - view.gpus[p].after(req.mem, req.milli).share())
+                .max()
+                .unwrap_or(0);
+            let floor = FgdBound::new(&weighted, &req, per_gpu).floor(&view, &bases);
+            for gpus in subsets(&pool, count as usize) {
+                let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
+                prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
+            }
+        }
+    }
+}
