@@ -9,6 +9,7 @@
 
 use super::config::KvEviction;
 use super::hash::FxHashMap;
+use super::kv_owners::CacheOwners;
 use super::seq::NIL;
 
 /// The pool of KV blocks.
@@ -38,6 +39,8 @@ pub(crate) struct BlockPool {
     /// Hashes stored and removed since the last drain, when recording (what an engine
     /// publishes to routers, like vLLM's KV events).
     events: Option<Vec<CacheEvent>>,
+    /// Which program registered each cached hash, when tracked (see `kv_owners.rs`).
+    owners: Option<CacheOwners>,
 }
 
 /// A change to the set of cached block hashes.
@@ -65,6 +68,31 @@ impl BlockPool {
             by_hash: FxHashMap::default(),
             dups: FxHashMap::default(),
             events: None,
+            owners: None,
+        }
+    }
+
+    /// Starts tracking which program (workflow account) owns each cached hash.
+    pub fn track_owners(&mut self) {
+        self.owners = Some(CacheOwners::new(self.total()));
+    }
+
+    /// Cached blocks whose hash a call of account `a` registered (0 when not tracked).
+    pub fn owned(&self, a: u32) -> u32 {
+        self.owners.as_ref().map_or(0, |o| o.owned(a))
+    }
+
+    /// Account `a` is recycled for another program: the blocks it owned no longer count.
+    pub fn disown(&mut self, a: u32) {
+        if let Some(o) = &mut self.owners {
+            o.disown(a);
+        }
+    }
+
+    /// Moves the accounts whose owned count moved since the last call into `out`.
+    pub fn drain_owner_changes(&mut self, out: &mut Vec<u32>) {
+        if let Some(o) = &mut self.owners {
+            o.drain_changed(out);
         }
     }
 
@@ -153,6 +181,9 @@ impl BlockPool {
         if !self.dups.is_empty() && self.evict_dup(h, b) {
             return;
         }
+        if let Some(o) = &mut self.owners {
+            o.lose(b);
+        }
         self.by_hash.remove(&h);
         if let Some(ev) = &mut self.events {
             ev.push(CacheEvent::Removed(h));
@@ -167,6 +198,9 @@ impl BlockPool {
         if self.by_hash[&h] == b {
             let next = dups.remove(0);
             self.by_hash.insert(h, next);
+            if let Some(o) = &mut self.owners {
+                o.hand_over(b, next);
+            }
         } else {
             dups.retain(|&d| d != b);
         }
@@ -243,9 +277,10 @@ impl BlockPool {
         }
     }
 
-    /// Registers a used block under `hash` unless it already has one. A hash already cached
-    /// is kept with its block (under [`KvEviction::Vllm`] the new block is its duplicate).
-    pub fn register(&mut self, b: u32, hash: u64) {
+    /// Registers a used block under `hash` unless it already has one, for a call of account
+    /// `owner` (`NIL`: nobody's). A hash already cached is kept with its block and owner
+    /// (under [`KvEviction::Vllm`] the new block is its duplicate).
+    pub fn register(&mut self, b: u32, hash: u64, owner: u32) {
         if self.has_hash(b) {
             return;
         }
@@ -258,6 +293,9 @@ impl BlockPool {
         }
         self.set_hash(b, hash);
         self.by_hash.insert(hash, b);
+        if let Some(o) = &mut self.owners {
+            o.claim(b, owner);
+        }
         if let Some(ev) = &mut self.events {
             ev.push(CacheEvent::Stored(hash));
         }
@@ -327,8 +365,8 @@ mod tests {
         let mut p = BlockPool::new(3, KvEviction::Lru);
         let a = p.allocate().unwrap();
         let b = p.allocate().unwrap();
-        p.register(a, 10);
-        p.register(b, 20);
+        p.register(a, 10, NIL);
+        p.register(b, 20, NIL);
         p.release(&[a], 1);
         p.release(&[b], 1);
         assert_eq!((p.cached_free(), p.free_uncached(), p.used()), (2, 1, 0));

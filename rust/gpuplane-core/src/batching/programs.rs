@@ -16,6 +16,15 @@
 //!   So a program's total wait stays within `c + beta * S` plus the time its starved call
 //!   waits at the head for room (at most until the running calls before it finish): the
 //!   bound scales with the program's own service, not with the load.
+//! * Cache-aware rank: with `alpha` = [`super::BatchConfig::cache_discount`] > 0 a waiting
+//!   call's key is its program's attained service less `alpha * w_in` times the tokens of
+//!   the cached prefix blocks its program registered (at most the call's known tokens): the
+//!   prefill its cached context would spare. A long program's next call whose context is still
+//!   cached is then admitted before it is evicted; once its blocks are evicted its key rises
+//!   back. The pool counts each program's cached blocks as they are registered and evicted
+//!   (`kv_owners.rs`), and the calls of a program whose count moved are re-keyed between
+//!   admissions, so no waiting call scans the pool. With `alpha <= 1` the key stays >= 0 (a
+//!   program's registered prefill was charged to it), so a new program still goes first.
 //! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
 //!   carry a program's attained service and waiting from the replica that served its last
 //!   call to the one that gets the next, so its rank is fleet-wide (Autellix keeps it global).
@@ -53,6 +62,8 @@ pub(crate) struct ProgramBook {
     waiting: Vec<Vec<u32>>,
     /// Waiting calls by the time they become starved (`Seq::starve_at`), then arrival.
     pub by_starvation: BTreeSet<QKey>,
+    /// Reused buffer: accounts whose cached blocks moved (see `rekey_cached_programs`).
+    cache_moved: Vec<u32>,
 }
 
 impl ProgramBook {
@@ -93,10 +104,20 @@ impl BatchScheduler {
         arrival + allowance - self.programs.waited(workflow)
     }
 
+    /// A waiting call's rank inside its tenant: its program's attained service, less the
+    /// prefill its program's cached blocks would spare it (see the module docs).
+    fn call_rank(&self, slot: u32) -> f64 {
+        let seq = self.seq(slot);
+        let attained = self.workflows.counter(seq.workflow);
+        let owned = f64::from(self.pool.owned(seq.workflow));
+        let cached = (owned * f64::from(self.cfg.block_size)).min(f64::from(seq.known()));
+        attained - self.cfg.cache_discount * self.cfg.w_in * cached
+    }
+
     /// Ranks a call being queued by its program's attained service and tracks it.
     pub(crate) fn track_program_call(&mut self, slot: u32) {
         let workflow = self.seq(slot).workflow;
-        let rank = self.workflows.counter(workflow);
+        let rank = self.call_rank(slot);
         self.seq_mut(slot).rank = rank;
         self.programs.waiting[workflow as usize].push(slot);
         let key = self.starvation_key(slot);
@@ -138,13 +159,37 @@ impl BatchScheduler {
         for &(a, _, _) in moved {
             let slots = std::mem::take(&mut self.programs.waiting[a as usize]);
             for &slot in &slots {
-                self.rekey_call(slot, self.workflows.counter(a));
+                self.rekey_call(slot);
             }
             self.programs.waiting[a as usize] = slots;
         }
     }
 
-    fn rekey_call(&mut self, slot: u32, rank: f64) {
+    /// Re-keys the waiting calls of programs whose cached blocks were registered or evicted
+    /// since the last call (cache-aware rank only; nothing to do otherwise).
+    pub(crate) fn rekey_cached_programs(&mut self) {
+        let mut changed = std::mem::take(&mut self.programs.cache_moved);
+        self.pool.drain_owner_changes(&mut changed);
+        for &a in &changed {
+            let Some(list) = self.programs.waiting.get_mut(a as usize) else {
+                continue;
+            };
+            let slots = std::mem::take(list);
+            for &slot in &slots {
+                self.rekey_call(slot);
+            }
+            self.programs.waiting[a as usize] = slots;
+        }
+        changed.clear();
+        self.programs.cache_moved = changed;
+    }
+
+    /// Moves a waiting call to its current rank.
+    fn rekey_call(&mut self, slot: u32) {
+        let rank = self.call_rank(slot);
+        if rank == self.seq(slot).rank {
+            return;
+        }
         let old = self.rank_key(slot);
         let seq = self.seq(slot);
         let (band, account, need) = (seq.band, seq.account, seq.need);

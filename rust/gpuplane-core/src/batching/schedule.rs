@@ -227,11 +227,13 @@ impl BatchScheduler {
             // vLLM caches a block the step that computes it: admissions may hit it already.
             self.register_planned();
         }
+        self.rekey_cached_programs();
         while st.budget > 0 && self.n_running < self.cfg.max_running as usize {
             let Some(adm) = self.next_admission(st.budget) else {
                 break;
             };
             self.admit(adm, st);
+            self.rekey_cached_programs();
         }
     }
 
@@ -363,6 +365,7 @@ impl BatchScheduler {
         if st.register {
             self.register_planned();
         }
+        self.rekey_cached_programs();
         st.plan.total_tokens = self.cfg.token_budget - st.budget;
         st.plan
     }
@@ -386,7 +389,8 @@ impl BatchScheduler {
         while (seq.registered as usize) < seq.hashes.len() && (seq.registered + 1) * bs <= computed
         {
             let i = seq.registered as usize;
-            self.pool.register(seq.blocks[i], seq.hashes[i]);
+            self.pool
+                .register(seq.blocks[i], seq.hashes[i], seq.workflow);
             seq.registered += 1;
         }
         self.running[pos].reg_at = seq.reg_at(bs);

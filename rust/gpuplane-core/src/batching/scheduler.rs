@@ -154,6 +154,9 @@ impl BatchScheduler {
             queue_time_max: 0.0,
             link: None,
         };
+        if s.cfg.cache_aware() {
+            s.pool.track_owners();
+        }
         let declared: Vec<(String, f64)> = s
             .cfg
             .tenant_weights
@@ -408,6 +411,7 @@ impl BatchScheduler {
             }
         };
         self.programs.reset(a);
+        self.pool.disown(a);
         self.wf_ids[a as usize] = id;
         self.stamp_workflow(a);
         a
