@@ -212,22 +212,38 @@ impl BlockPool {
 
     /// Drops one reference on each block of a request, last block first (so tails are
     /// evicted first). `full`: how many leading blocks are full (computed to the end).
-    pub fn release(&mut self, blocks: &[u32], full: u32) {
+    /// `finished_program`: the account of the program whose last call this was (`NIL`: none);
+    /// the blocks it owns go to the head of the LRU list (nobody will reuse that context).
+    pub fn release(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         match self.order {
-            KvEviction::Lru => self.release_lru(blocks),
-            KvEviction::Vllm => self.release_vllm(blocks, full),
+            KvEviction::Lru => self.release_lru(blocks, finished_program),
+            KvEviction::Vllm => self.release_vllm(blocks, full, finished_program),
+        }
+    }
+
+    /// Puts a released block holding a hash on the LRU list: at its head if
+    /// `finished_program` owns it, else at its tail.
+    fn keep_cached(&mut self, b: u32, finished_program: u32) {
+        let dead = self
+            .owners
+            .as_ref()
+            .is_some_and(|o| o.owns(finished_program, b));
+        if dead {
+            self.push_lru_front(b);
+        } else {
+            self.push_lru(b);
         }
     }
 
     /// [`KvEviction::Lru`]: a block holding a hash goes to the LRU tail, any other onto the
     /// stack, one by one (the request's first block is handed out first).
-    fn release_lru(&mut self, blocks: &[u32]) {
+    fn release_lru(&mut self, blocks: &[u32], finished_program: u32) {
         for &b in blocks.iter().rev() {
             if !self.unref(b) {
                 continue;
             }
             if self.has_hash(b) {
-                self.push_lru(b);
+                self.keep_cached(b, finished_program);
             } else {
                 self.free.push(b);
             }
@@ -238,20 +254,20 @@ impl BlockPool {
     /// reverse: the full blocks (vLLM caches every full block, prompt or output, known hash or
     /// not) to the LRU tail, tail first; the others prepended as one group, tail first (so the
     /// request's last block is handed out first).
-    fn release_vllm(&mut self, blocks: &[u32], full: u32) {
+    fn release_vllm(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         let full = (full as usize).min(blocks.len());
         for &b in blocks[full..].iter() {
             // A block past `full` holds no hash (only computed blocks are registered); one
             // that did would be lost to `acquire_cached` on the stack, so it stays evict-last.
             match (self.unref(b), self.has_hash(b)) {
                 (true, false) => self.free.push(b),
-                (true, true) => self.push_lru(b),
+                (true, true) => self.keep_cached(b, finished_program),
                 (false, _) => {}
             }
         }
         for &b in blocks[..full].iter().rev() {
             if self.unref(b) {
-                self.push_lru(b);
+                self.keep_cached(b, finished_program);
             }
         }
     }
@@ -342,6 +358,17 @@ impl BlockPool {
         self.lru_len += 1;
     }
 
+    fn push_lru_front(&mut self, b: u32) {
+        self.prev[b as usize] = NIL;
+        self.next[b as usize] = self.lru_head;
+        match self.lru_head {
+            NIL => self.lru_tail = b,
+            h => self.prev[h as usize] = b,
+        }
+        self.lru_head = b;
+        self.lru_len += 1;
+    }
+
     fn unlink(&mut self, b: u32) {
         let (p, n) = (self.prev[b as usize], self.next[b as usize]);
         match p {
@@ -367,8 +394,8 @@ mod tests {
         let b = p.allocate().unwrap();
         p.register(a, 10, NIL);
         p.register(b, 20, NIL);
-        p.release(&[a], 1);
-        p.release(&[b], 1);
+        p.release(&[a], 1, NIL);
+        p.release(&[b], 1, NIL);
         assert_eq!((p.cached_free(), p.free_uncached(), p.used()), (2, 1, 0));
         assert_eq!(p.probe(&[10, 20, 30]), (2, 2));
         let mut got = Vec::new();

@@ -41,6 +41,12 @@ impl CacheOwners {
         self.owned.get(a as usize).copied().unwrap_or(0)
     }
 
+    /// Whether account `a` (not `NIL`) owns block `b`'s hash.
+    pub fn owns(&self, a: u32, b: u32) -> bool {
+        let i = b as usize;
+        a != NIL && self.owner[i] == a && self.owner_generation[i] == self.generation[a as usize]
+    }
+
     /// Block `b`'s hash was just registered by a call of account `a` (`NIL`: nobody's).
     pub fn claim(&mut self, b: u32, a: u32) {
         if a == NIL {

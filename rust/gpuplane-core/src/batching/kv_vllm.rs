@@ -213,7 +213,7 @@ impl Both {
 
     fn free(&mut self, req: usize) {
         let l = self.live.swap_remove(req);
-        self.core.release(&l.blocks, l.full as u32);
+        self.core.release(&l.blocks, l.full as u32, NIL);
         self.vllm.free(&l.blocks);
     }
 

@@ -155,7 +155,7 @@ impl BatchScheduler {
             }
             st.plan.scheduled[index].n_new = 0;
         }
-        self.stop_running_at(pos);
+        self.stop_running_at(pos, false);
         self.enqueue(slot);
         self.preemptions += 1;
         st.plan.preempted.push(self.seq(slot).id);
