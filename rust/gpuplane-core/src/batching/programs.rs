@@ -34,6 +34,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::config::Policy;
+use super::kv::{Release, EVICTION_CLASSES};
 use super::queue::{OrdF64, QKey};
 use super::scheduler::BatchScheduler;
 use crate::error::{Error, Result};
@@ -111,7 +112,31 @@ impl BatchScheduler {
         let attained = self.workflows.counter(seq.workflow);
         let owned = f64::from(self.pool.owned(seq.workflow));
         let cached = (owned * f64::from(self.cfg.block_size)).min(f64::from(seq.known()));
-        attained - self.cfg.cache_discount * self.cfg.w_in * cached
+        (attained - self.cfg.cache_discount * self.cfg.w_in * cached).max(0.0)
+    }
+
+    /// Where the cached blocks of a call that stops running go in the pool (`finished`: it is
+    /// done): under cache-aware ranking, a program's last call's own blocks first out, the
+    /// others by the class of its program's attained service (more service: evicted sooner,
+    /// as least attained service admits that program's next call later).
+    pub(crate) fn release_of(&self, slot: u32, finished: bool) -> Release {
+        if !self.cfg.cache_aware() {
+            return Release::PLAIN;
+        }
+        let seq = self.seq(slot);
+        let finished_program = if finished && seq.last_call {
+            seq.workflow
+        } else {
+            super::seq::NIL
+        };
+        let class = eviction_class(
+            self.workflows.counter(seq.workflow),
+            self.cfg.eviction_class_tokens,
+        );
+        Release {
+            finished_program,
+            class,
+        }
     }
 
     /// Ranks a call being queued by its program's attained service and tracks it.
@@ -252,6 +277,16 @@ impl BatchScheduler {
         self.flush_counters();
         Ok(())
     }
+}
+
+/// The eviction class of a program that attained `attained`: log2(1 + attained / unit), capped
+/// (`unit` 0: one class).
+fn eviction_class(attained: f64, unit: f64) -> u8 {
+    if unit <= 0.0 {
+        return 0;
+    }
+    let class = (1.0 + attained / unit).log2().max(0.0) as usize;
+    class.min(EVICTION_CLASSES - 1) as u8
 }
 
 fn non_negative(field: &str, v: f64) -> Result<()> {

@@ -667,16 +667,12 @@ impl BatchScheduler {
         let slot = run.slot;
         let seq = self.seq(slot);
         let (band, account, key) = (seq.band, seq.account, seq.fcfs_key(slot));
-        let finished_program = if finished && seq.last_call {
-            seq.workflow
-        } else {
-            NIL
-        };
+        let to = self.release_of(slot, finished);
         self.running_idx
             .remove(band, account, self.order_counter(account), &key);
         let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
         let full = run.computed / self.cfg.block_size;
-        self.pool.release(&blocks, full, finished_program);
+        self.pool.release(&blocks, full, to);
         let seq = self.seq_mut(slot);
         seq.generated = run.known - seq.prompt_len;
         seq.computed = 0;
