@@ -5,7 +5,7 @@ mixes; simulated, so deterministic.
     python benches/sweep_starvation.py all 10,0.5 120,0 120,0.5 10,1
     python benches/sweep_starvation.py all 120,0 --engine cache_discount=0 --engine cache_discount=1
 
-Each ``--engine key=value`` is one more program_las variant (an engine option on top of each pair).
+Each ``--engine key=value[,key=value]`` is one more program_las variant (an engine option on top of each pair).
 """
 
 import argparse
@@ -46,16 +46,18 @@ def ratios(name: str, c: float, beta: float, base: dict, r: dict) -> str:
     )
 
 
-def engine_option(kv: str) -> dict:
-    key, value = kv.split("=", 1)
-    return {key: float(value)}
+def engine_option(spec: str) -> dict:
+    pairs = (kv.split("=", 1) for kv in spec.split(","))
+    return {key: float(value) for key, value in pairs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["readme", "b1", "b4", "all"])
     parser.add_argument("pairs", nargs="+", help="c,beta: starvation_s,starvation_ratio")
-    parser.add_argument("--engine", action="append", default=[], help="key=value: a program_las variant")
+    parser.add_argument(
+        "--engine", action="append", default=[], help="key=value[,...]: a program_las variant"
+    )
     args = parser.parse_args()
     grid = [tuple(map(float, pair.split(","))) for pair in args.pairs]
     variants = [engine_option(kv) for kv in args.engine] or [{}]

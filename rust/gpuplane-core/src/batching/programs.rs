@@ -65,6 +65,8 @@ pub(crate) struct ProgramBook {
     pub by_starvation: BTreeSet<QKey>,
     /// Reused buffer: accounts whose cached blocks moved (see `rekey_cached_programs`).
     cache_moved: Vec<u32>,
+    /// Known tokens of the program's longest finished call: context it was charged for.
+    context: Vec<u32>,
 }
 
 impl ProgramBook {
@@ -75,9 +77,11 @@ impl ProgramBook {
             self.waited.resize(i + 1, 0.0);
             self.served.resize(i + 1, 0.0);
             self.waiting.resize_with(i + 1, Vec::new);
+            self.context.resize(i + 1, 0);
         }
         self.waited[i] = 0.0;
         self.served[i] = 0.0;
+        self.context[i] = 0;
     }
 
     /// Seconds program `a`'s admitted calls waited.
@@ -139,6 +143,20 @@ impl BatchScheduler {
         }
     }
 
+    /// Prompt tokens of a call admitted with `cached_tokens` cached that its program's
+    /// attained service is charged: under cache-aware ranking not the part of its context its
+    /// earlier calls were already charged for (recomputing an evicted context is the cache's
+    /// doing, not more service the program asked for).
+    pub(crate) fn program_prefill(&self, slot: u32, cached_tokens: u32) -> u32 {
+        let seq = self.seq(slot);
+        let charged = if self.cfg.cache_aware() {
+            self.programs.context[seq.workflow as usize]
+        } else {
+            0
+        };
+        seq.prompt_len.saturating_sub(cached_tokens.max(charged))
+    }
+
     /// Ranks a call being queued by its program's attained service and tracks it.
     pub(crate) fn track_program_call(&mut self, slot: u32) {
         let workflow = self.seq(slot).workflow;
@@ -176,7 +194,10 @@ impl BatchScheduler {
         let Some(q) = seq.queue_time else { return };
         let ran = (self.now - seq.arrival - q).max(0.0);
         let workflow = seq.workflow as usize;
+        let known = seq.known();
         self.programs.served[workflow] += ran;
+        let context = &mut self.programs.context[workflow];
+        *context = (*context).max(known);
     }
 
     /// Re-keys the waiting calls of programs whose attained service moved.

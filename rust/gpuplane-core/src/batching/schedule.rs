@@ -344,7 +344,13 @@ impl BatchScheduler {
         self.note_program_wait(slot, queue_time);
         self.admitted_total += 1;
         let uncached = self.seq(slot).prompt_len.saturating_sub(cached_tokens);
-        self.charge(slot, uncached, true);
+        let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
+        self.charge_tenant(tenant, uncached, 1, true);
+        if workflow != NIL {
+            let new = self.program_prefill(slot, cached_tokens);
+            self.workflows
+                .charge(workflow, self.cfg.w_in * f64::from(new));
+        }
         self.flush_counters();
     }
 
