@@ -83,7 +83,6 @@ impl PyBatchConfig {
             idle_programs: unsigned32("idle_programs", idle_programs)?,
             kv_eviction: kv_eviction.parse::<KvEviction>().map_err(to_py)?,
             cache_discount,
-            eviction_class_tokens: 0.0,
         };
         inner.validate().map_err(to_py)?;
         Ok(PyBatchConfig { inner })

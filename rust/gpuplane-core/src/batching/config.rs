@@ -199,9 +199,6 @@ pub struct BatchConfig {
     /// `programs.rs`).
     #[serde(default = "default_cache_discount")]
     pub cache_discount: f64,
-    /// EXPERIMENT: eviction class unit (weighted tokens; 0: one LRU list).
-    #[serde(default)]
-    pub eviction_class_tokens: f64,
 }
 
 /// Default [`BatchConfig::idle_programs`]: 65,536 idle programs remembered per replica.
@@ -255,7 +252,6 @@ impl Default for BatchConfig {
             idle_programs: DEFAULT_IDLE_PROGRAMS,
             kv_eviction: KvEviction::Lru,
             cache_discount: DEFAULT_CACHE_DISCOUNT,
-            eviction_class_tokens: 0.0,
         }
     }
 }

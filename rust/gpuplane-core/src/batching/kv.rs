@@ -23,13 +23,8 @@ pub(crate) struct BlockPool {
     hashed: Vec<u64>,
     prev: Vec<u32>,
     next: Vec<u32>,
-    /// The LRU lists, one per eviction class: a block comes from the highest nonempty class
-    /// first (one class unless the scheduler asks for more; see `BlockPool::release`).
-    lists: [LruList; EVICTION_CLASSES],
-    /// Bit `c` set: list `c` is not empty.
-    nonempty: u32,
-    /// The class of each block's list entry.
-    class: Vec<u8>,
+    lru_head: u32,
+    lru_tail: u32,
     /// Blocks in the LRU list (each holds a hash under [`KvEviction::Lru`]).
     lru_len: u32,
     /// Free blocks holding a hash.
@@ -48,41 +43,6 @@ pub(crate) struct BlockPool {
     owners: Option<CacheOwners>,
 }
 
-/// Eviction classes of free cached blocks (see [`BlockPool::release`]).
-pub(crate) const EVICTION_CLASSES: usize = 8;
-
-/// Where a released request's free cached blocks go.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Release {
-    /// The program whose last call this was (`NIL`: none): the blocks it owns are evicted
-    /// before any other (nobody will ask for that context again).
-    pub finished_program: u32,
-    /// The eviction class of the others (a higher class is evicted first).
-    pub class: u8,
-}
-
-impl Release {
-    /// One LRU list, nothing evicted early.
-    pub const PLAIN: Self = Self {
-        finished_program: NIL,
-        class: 0,
-    };
-}
-
-/// One doubly linked LRU list (least recently released at the head).
-#[derive(Debug, Clone, Copy)]
-struct LruList {
-    head: u32,
-    tail: u32,
-}
-
-impl LruList {
-    const EMPTY: Self = Self {
-        head: NIL,
-        tail: NIL,
-    };
-}
-
 /// A change to the set of cached block hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheEvent {
@@ -99,9 +59,8 @@ impl BlockPool {
             hashed: vec![0; (n as usize).div_ceil(64)],
             prev: vec![NIL; n as usize],
             next: vec![NIL; n as usize],
-            lists: [LruList::EMPTY; EVICTION_CLASSES],
-            nonempty: 0,
-            class: vec![0; n as usize],
+            lru_head: NIL,
+            lru_tail: NIL,
             lru_len: 0,
             cached_free: 0,
             free: (0..n).rev().collect(),
@@ -209,13 +168,11 @@ impl BlockPool {
     }
 
     fn pop_lru(&mut self) -> Option<u32> {
-        if self.nonempty == 0 {
-            return None;
-        }
-        let c = 31 - self.nonempty.leading_zeros() as usize;
-        let b = self.lists[c].head;
-        self.unlink(b);
-        Some(b)
+        let b = self.lru_head;
+        (b != NIL).then(|| {
+            self.unlink(b);
+            b
+        })
     }
 
     fn evict_hash(&mut self, b: u32) {
@@ -255,37 +212,38 @@ impl BlockPool {
 
     /// Drops one reference on each block of a request, last block first (so tails are
     /// evicted first). `full`: how many leading blocks are full (computed to the end).
-    /// `to`: which LRU list its freed cached blocks join (see [`Release`]).
-    pub fn release(&mut self, blocks: &[u32], full: u32, to: Release) {
+    /// `finished_program`: the account of the program whose last call this was (`NIL`: none);
+    /// the blocks it owns go to the head of the LRU list (nobody will reuse that context).
+    pub fn release(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         match self.order {
-            KvEviction::Lru => self.release_lru(blocks, to),
-            KvEviction::Vllm => self.release_vllm(blocks, full, to),
+            KvEviction::Lru => self.release_lru(blocks, finished_program),
+            KvEviction::Vllm => self.release_vllm(blocks, full, finished_program),
         }
     }
 
-    /// Puts a released block holding a hash on an LRU list: at the head of the highest class
-    /// if `to.finished_program` owns it, else at the tail of class `to.class`.
-    fn keep_cached(&mut self, b: u32, to: Release) {
+    /// Puts a released block holding a hash on the LRU list: at its head if
+    /// `finished_program` owns it, else at its tail.
+    fn keep_cached(&mut self, b: u32, finished_program: u32) {
         let dead = self
             .owners
             .as_ref()
-            .is_some_and(|o| o.owns(to.finished_program, b));
+            .is_some_and(|o| o.owns(finished_program, b));
         if dead {
-            self.push_lru_front(b, EVICTION_CLASSES as u8 - 1);
+            self.push_lru_front(b);
         } else {
-            self.push_lru(b, to.class);
+            self.push_lru(b);
         }
     }
 
     /// [`KvEviction::Lru`]: a block holding a hash goes to the LRU tail, any other onto the
     /// stack, one by one (the request's first block is handed out first).
-    fn release_lru(&mut self, blocks: &[u32], to: Release) {
+    fn release_lru(&mut self, blocks: &[u32], finished_program: u32) {
         for &b in blocks.iter().rev() {
             if !self.unref(b) {
                 continue;
             }
             if self.has_hash(b) {
-                self.keep_cached(b, to);
+                self.keep_cached(b, finished_program);
             } else {
                 self.free.push(b);
             }
@@ -296,20 +254,20 @@ impl BlockPool {
     /// reverse: the full blocks (vLLM caches every full block, prompt or output, known hash or
     /// not) to the LRU tail, tail first; the others prepended as one group, tail first (so the
     /// request's last block is handed out first).
-    fn release_vllm(&mut self, blocks: &[u32], full: u32, to: Release) {
+    fn release_vllm(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         let full = (full as usize).min(blocks.len());
         for &b in blocks[full..].iter() {
             // A block past `full` holds no hash (only computed blocks are registered); one
             // that did would be lost to `acquire_cached` on the stack, so it stays evict-last.
             match (self.unref(b), self.has_hash(b)) {
                 (true, false) => self.free.push(b),
-                (true, true) => self.keep_cached(b, to),
+                (true, true) => self.keep_cached(b, finished_program),
                 (false, _) => {}
             }
         }
         for &b in blocks[..full].iter().rev() {
             if self.unref(b) {
-                self.keep_cached(b, to);
+                self.keep_cached(b, finished_program);
             }
         }
     }
@@ -389,50 +347,37 @@ impl BlockPool {
         Some(self.hash[b as usize])
     }
 
-    fn push_lru(&mut self, b: u32, class: u8) {
-        let list = &mut self.lists[class as usize];
-        self.prev[b as usize] = list.tail;
+    fn push_lru(&mut self, b: u32) {
+        self.prev[b as usize] = self.lru_tail;
         self.next[b as usize] = NIL;
-        match list.tail {
-            NIL => list.head = b,
+        match self.lru_tail {
+            NIL => self.lru_head = b,
             t => self.next[t as usize] = b,
         }
-        list.tail = b;
-        self.joined(b, class);
+        self.lru_tail = b;
+        self.lru_len += 1;
     }
 
-    fn push_lru_front(&mut self, b: u32, class: u8) {
-        let list = &mut self.lists[class as usize];
+    fn push_lru_front(&mut self, b: u32) {
         self.prev[b as usize] = NIL;
-        self.next[b as usize] = list.head;
-        match list.head {
-            NIL => list.tail = b,
+        self.next[b as usize] = self.lru_head;
+        match self.lru_head {
+            NIL => self.lru_tail = b,
             h => self.prev[h as usize] = b,
         }
-        list.head = b;
-        self.joined(b, class);
-    }
-
-    fn joined(&mut self, b: u32, class: u8) {
-        self.class[b as usize] = class;
-        self.nonempty |= 1 << class;
+        self.lru_head = b;
         self.lru_len += 1;
     }
 
     fn unlink(&mut self, b: u32) {
         let (p, n) = (self.prev[b as usize], self.next[b as usize]);
-        let class = self.class[b as usize];
-        let list = &mut self.lists[class as usize];
         match p {
-            NIL => list.head = n,
+            NIL => self.lru_head = n,
             p => self.next[p as usize] = n,
         }
         match n {
-            NIL => list.tail = p,
+            NIL => self.lru_tail = p,
             n => self.prev[n as usize] = p,
-        }
-        if list.head == NIL {
-            self.nonempty &= !(1 << class);
         }
         self.lru_len -= 1;
     }
@@ -449,8 +394,8 @@ mod tests {
         let b = p.allocate().unwrap();
         p.register(a, 10, NIL);
         p.register(b, 20, NIL);
-        p.release(&[a], 1, Release::PLAIN);
-        p.release(&[b], 1, Release::PLAIN);
+        p.release(&[a], 1, NIL);
+        p.release(&[b], 1, NIL);
         assert_eq!((p.cached_free(), p.free_uncached(), p.used()), (2, 1, 0));
         assert_eq!(p.probe(&[10, 20, 30]), (2, 2));
         let mut got = Vec::new();

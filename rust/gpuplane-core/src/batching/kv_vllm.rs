@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use proptest::prelude::*;
 
 use super::config::KvEviction;
-use super::kv::{BlockPool, Release};
+use super::kv::BlockPool;
 use super::seq::NIL;
 
 /// vLLM's pool, as plainly as possible (O(n) where vLLM is O(1); only the order matters).
@@ -213,7 +213,7 @@ impl Both {
 
     fn free(&mut self, req: usize) {
         let l = self.live.swap_remove(req);
-        self.core.release(&l.blocks, l.full as u32, Release::PLAIN);
+        self.core.release(&l.blocks, l.full as u32, NIL);
         self.vllm.free(&l.blocks);
     }
 

@@ -16,15 +16,20 @@
 //!   So a program's total wait stays within `c + beta * S` plus the time its starved call
 //!   waits at the head for room (at most until the running calls before it finish): the
 //!   bound scales with the program's own service, not with the load.
-//! * Cache-aware rank: with `alpha` = [`super::BatchConfig::cache_discount`] > 0 a waiting
-//!   call's key is its program's attained service less `alpha * w_in` times the tokens of
-//!   the cached prefix blocks its program registered (at most the call's known tokens): the
-//!   prefill its cached context would spare. A long program's next call whose context is still
-//!   cached is then admitted before it is evicted; once its blocks are evicted its key rises
-//!   back. The pool counts each program's cached blocks as they are registered and evicted
-//!   (`kv_owners.rs`), and the calls of a program whose count moved are re-keyed between
-//!   admissions, so no waiting call scans the pool. With `alpha <= 1` the key stays >= 0 (a
-//!   program's registered prefill was charged to it), so a new program still goes first.
+//! * Cache-aware rank, with `alpha` = [`super::BatchConfig::cache_discount`] > 0 (default 1):
+//!   a waiting call's key is `max(0, A - alpha * w_in * K)`, `A` its program's attained
+//!   service and `K` the tokens of the cached prefix blocks its program registered (at most
+//!   the call's known tokens), i.e. roughly the service its program got that a cache miss
+//!   would make it pay again. A long program's next call whose context is still cached then
+//!   goes before it is evicted; as its blocks are evicted its key rises back to `A`. The pool
+//!   counts each program's cached blocks as they are registered and evicted (`kv_owners.rs`,
+//!   O(1) per block), and the waiting calls of a program whose count moved are re-keyed
+//!   between admissions: no waiting call scans the pool. Two more rules come with it: a
+//!   call's prompt tokens that its program's earlier calls were already charged for (its
+//!   context, recomputed after an eviction) are not charged to the program's attained service
+//!   again (the tenant's counter still is), and a program's last call releases the blocks
+//!   its program registered to the head of the LRU list (nobody will ask for that context).
+//!   The starvation bound does not depend on the key, so it holds as stated.
 //! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
 //!   carry a program's attained service and waiting from the replica that served its last
 //!   call to the one that gets the next, so its rank is fleet-wide (Autellix keeps it global).
@@ -34,7 +39,6 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::config::Policy;
-use super::kv::{Release, EVICTION_CLASSES};
 use super::queue::{OrdF64, QKey};
 use super::scheduler::BatchScheduler;
 use crate::error::{Error, Result};
@@ -117,30 +121,6 @@ impl BatchScheduler {
         let owned = f64::from(self.pool.owned(seq.workflow));
         let cached = (owned * f64::from(self.cfg.block_size)).min(f64::from(seq.known()));
         (attained - self.cfg.cache_discount * self.cfg.w_in * cached).max(0.0)
-    }
-
-    /// Where the cached blocks of a call that stops running go in the pool (`finished`: it is
-    /// done): under cache-aware ranking, a program's last call's own blocks first out, the
-    /// others by the class of its program's attained service (more service: evicted sooner,
-    /// as least attained service admits that program's next call later).
-    pub(crate) fn release_of(&self, slot: u32, finished: bool) -> Release {
-        if !self.cfg.cache_aware() {
-            return Release::PLAIN;
-        }
-        let seq = self.seq(slot);
-        let finished_program = if finished && seq.last_call {
-            seq.workflow
-        } else {
-            super::seq::NIL
-        };
-        let class = eviction_class(
-            self.workflows.counter(seq.workflow),
-            self.cfg.eviction_class_tokens,
-        );
-        Release {
-            finished_program,
-            class,
-        }
     }
 
     /// Prompt tokens of a call admitted with `cached_tokens` cached that its program's
@@ -298,16 +278,6 @@ impl BatchScheduler {
         self.flush_counters();
         Ok(())
     }
-}
-
-/// The eviction class of a program that attained `attained`: log2(1 + attained / unit), capped
-/// (`unit` 0: one class).
-fn eviction_class(attained: f64, unit: f64) -> u8 {
-    if unit <= 0.0 {
-        return 0;
-    }
-    let class = (1.0 + attained / unit).log2().max(0.0) as usize;
-    class.min(EVICTION_CLASSES - 1) as u8
 }
 
 fn non_negative(field: &str, v: f64) -> Result<()> {

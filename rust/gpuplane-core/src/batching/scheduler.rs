@@ -667,12 +667,16 @@ impl BatchScheduler {
         let slot = run.slot;
         let seq = self.seq(slot);
         let (band, account, key) = (seq.band, seq.account, seq.fcfs_key(slot));
-        let to = self.release_of(slot, finished);
+        let finished_program = if finished && seq.last_call {
+            seq.workflow
+        } else {
+            NIL
+        };
         self.running_idx
             .remove(band, account, self.order_counter(account), &key);
         let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
         let full = run.computed / self.cfg.block_size;
-        self.pool.release(&blocks, full, to);
+        self.pool.release(&blocks, full, finished_program);
         let seq = self.seq_mut(slot);
         seq.generated = run.known - seq.prompt_len;
         seq.computed = 0;
@@ -680,12 +684,6 @@ impl BatchScheduler {
         self.running[pos].slot = NIL;
         self.n_running -= 1;
         self.holes += 1;
-    }
-
-    /// Charges the request's tenant (and workflow) `tokens` at `per_token` weighted tokens.
-    pub(crate) fn charge(&mut self, slot: u32, tokens: u32, input: bool) {
-        let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
-        self.charge_accounts(tenant, workflow, tokens, input);
     }
 
     /// Charges `tenant` (and `workflow` unless `NIL`) `tokens` at `per_token` weighted tokens.

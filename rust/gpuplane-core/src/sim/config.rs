@@ -68,8 +68,6 @@ pub struct EngineOptions {
     pub starvation_ratio: f64,
     /// `program_las`'s cache-aware rank (0: plain least attained service).
     pub cache_discount: f64,
-    /// EXPERIMENT.
-    pub eviction_class_tokens: f64,
 }
 
 impl Default for EngineOptions {
@@ -89,7 +87,6 @@ impl Default for EngineOptions {
             starvation_s: d.starvation_s,
             starvation_ratio: d.starvation_ratio,
             cache_discount: d.cache_discount,
-            eviction_class_tokens: 0.0,
         }
     }
 }
@@ -220,7 +217,6 @@ impl SimConfig {
             starvation_s: e.starvation_s,
             starvation_ratio: e.starvation_ratio,
             cache_discount: e.cache_discount,
-            eviction_class_tokens: e.eviction_class_tokens,
             ..BatchConfig::default()
         };
         cfg.validate()?;
