@@ -407,4 +407,24 @@ mod tests {
         assert_eq!(p.probe(&[20]), (0, 0));
         assert!(p.allocate().is_none());
     }
+
+    #[test]
+    fn a_finished_programs_own_blocks_are_evicted_first() {
+        let mut p = BlockPool::new(3, KvEviction::Lru);
+        p.track_owners();
+        let (a, b) = (p.allocate().unwrap(), p.allocate().unwrap());
+        p.register(a, 10, 1);
+        p.register(b, 20, 2);
+        assert_eq!((p.owned(1), p.owned(2)), (1, 1));
+        p.release(&[b], 1, NIL);
+        p.release(&[a], 1, 1);
+        let _free = p.allocate().unwrap();
+        assert_eq!(
+            p.allocate(),
+            Some(a),
+            "program 1 is done: its block goes first"
+        );
+        assert_eq!((p.owned(1), p.owned(2)), (0, 1));
+        assert_eq!(p.probe(&[20]), (1, 1));
+    }
 }
