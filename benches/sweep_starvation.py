@@ -5,7 +5,8 @@ mixes; simulated, so deterministic.
     python benches/sweep_starvation.py all 10,0.5 120,0 120,0.5 10,1
     python benches/sweep_starvation.py all 120,0 --engine cache_discount=0 --engine cache_discount=1
 
-Each ``--engine key=value[,key=value]`` is one more program_las variant (an engine option on top of each pair).
+Each ``--engine key=value[,key=value]`` is one more program_las variant (engine options on top
+of each pair).
 """
 
 import argparse

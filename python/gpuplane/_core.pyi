@@ -271,8 +271,9 @@ class BatchConfig:
     total, ``S`` the seconds its finished calls ran, its waiting call goes before every other
     one; with ``cache_discount`` > 0 a call's rank is its program's service less
     ``cache_discount * w_in`` per token of the prefix blocks its program has cached, so a call
-    whose context is still cached goes before it is evicted). ``workflow_fair`` and ``program_las`` remember at most ``idle_programs``
-    named programs with no call queued or running (least recently active forgotten beyond).
+    whose context is still cached goes before it is evicted). ``workflow_fair`` and
+    ``program_las`` remember at most ``idle_programs`` named programs with no call queued or
+    running (least recently active forgotten beyond).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
     ``kv_eviction``: which released KV blocks are kept longest, ``lru`` (blocks holding a
