@@ -93,8 +93,9 @@ fn the_discount_goes_with_the_evicted_blocks() {
 }
 
 /// Program 1's attained service after a first call (40 tokens, hashed) and, once a filler
-/// evicted its context, a second call of 44 tokens repeating it (each generates one token).
-fn attained_after_recompute(cache_discount: f64) -> f64 {
+/// evicted its context, a second call of 44 tokens whose 11 blocks are hashed `second`
+/// (each call generates one token).
+fn attained_after_recompute(cache_discount: f64, second: Vec<u64>) -> f64 {
     let mut s = BatchScheduler::new(config(cache_discount)).unwrap();
     let first = Request::new(1, "a", 40, 1).with_workflow(1);
     s.add(first.with_block_hashes(context(10))).unwrap();
@@ -103,7 +104,7 @@ fn attained_after_recompute(cache_discount: f64) -> f64 {
     s.add(Request::new(9, "a", 252, 1).with_arrival(1.0))
         .unwrap();
     let again = Request::new(2, "a", 44, 1).with_workflow(1);
-    s.add(again.with_block_hashes(context(10)).with_arrival(1.0))
+    s.add(again.with_block_hashes(second).with_arrival(1.0))
         .unwrap();
     let mut now = 1.0;
     let mut attained = 0.0;
@@ -120,10 +121,22 @@ fn attained_after_recompute(cache_discount: f64) -> f64 {
 #[test]
 fn a_recomputed_context_is_not_charged_to_the_program_again() {
     let first = 40.0 + 2.0;
-    // The second call's prompt beyond the 41 known tokens of the first, and its token.
-    assert_eq!(attained_after_recompute(1.0), first + 3.0 + 2.0);
+    // The second call's prompt beyond the first's 10 hashed blocks (40 tokens), and its token.
+    assert_eq!(
+        attained_after_recompute(1.0, context(11)),
+        first + 4.0 + 2.0
+    );
     assert!(
-        attained_after_recompute(0.0) > first + 30.0,
+        attained_after_recompute(0.0, context(11)) > first + 30.0,
         "without it most of the context is charged again"
+    );
+}
+
+#[test]
+fn a_prompt_that_does_not_repeat_the_context_is_charged_in_full() {
+    let other: Vec<u64> = (101..=111).collect();
+    assert_eq!(
+        attained_after_recompute(1.0, other),
+        40.0 + 2.0 + 44.0 + 2.0
     );
 }

@@ -24,10 +24,10 @@
 //!   goes before it is evicted; as its blocks are evicted its key rises back to `A`. The pool
 //!   counts each program's cached blocks as they are registered and evicted (`kv_owners.rs`,
 //!   O(1) per block), and the waiting calls of a program whose count moved are re-keyed
-//!   between admissions: no waiting call scans the pool. Two more rules come with it: a
-//!   call's prompt tokens that its program's earlier calls were already charged for (its
-//!   context, recomputed after an eviction) are not charged to the program's attained service
-//!   again (the tenant's counter still is), and a program's last call releases the blocks
+//!   between admissions: no waiting call scans the pool. Two more rules come with it: the
+//!   hashed prompt blocks of a program's previous call that a call repeats (its context,
+//!   recomputed after an eviction) are not charged to the program's attained service again
+//!   (the tenant's counter still is), and a program's last call releases the blocks
 //!   its program registered to the head of the LRU list (nobody will ask for that context).
 //!   The starvation bound does not depend on the key, so it holds as stated.
 //! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
@@ -69,8 +69,36 @@ pub(crate) struct ProgramBook {
     pub by_starvation: BTreeSet<QKey>,
     /// Reused buffer: accounts whose cached blocks moved (see `rekey_cached_programs`).
     cache_moved: Vec<u32>,
-    /// Known tokens of the program's longest finished call: context it was charged for.
-    context: Vec<u32>,
+    /// The hashed prompt blocks of the program's last admitted call: context it was charged for.
+    context: Vec<ChargedContext>,
+}
+
+/// A prompt's hashed blocks, told apart by their count and the last one's hash (a block hash
+/// names its whole prefix).
+#[derive(Debug, Clone, Copy, Default)]
+struct ChargedContext {
+    blocks: u32,
+    last_hash: u64,
+}
+
+impl ChargedContext {
+    fn of(hashes: &[u64]) -> Self {
+        Self {
+            blocks: hashes.len() as u32,
+            last_hash: hashes.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// Blocks of `hashes` that repeat this context (all of it or none).
+    fn repeated_in(self, hashes: &[u64]) -> u32 {
+        let at = self.blocks as usize;
+        let repeats = at > 0 && hashes.len() >= at && hashes[at - 1] == self.last_hash;
+        if repeats {
+            self.blocks
+        } else {
+            0
+        }
+    }
 }
 
 impl ProgramBook {
@@ -81,11 +109,11 @@ impl ProgramBook {
             self.waited.resize(i + 1, 0.0);
             self.served.resize(i + 1, 0.0);
             self.waiting.resize_with(i + 1, Vec::new);
-            self.context.resize(i + 1, 0);
+            self.context.resize(i + 1, ChargedContext::default());
         }
         self.waited[i] = 0.0;
         self.served[i] = 0.0;
-        self.context[i] = 0;
+        self.context[i] = ChargedContext::default();
     }
 
     /// Seconds program `a`'s admitted calls waited.
@@ -124,17 +152,19 @@ impl BatchScheduler {
     }
 
     /// Prompt tokens of a call admitted with `cached_tokens` cached that its program's
-    /// attained service is charged: under cache-aware ranking not the part of its context its
-    /// earlier calls were already charged for (recomputing an evicted context is the cache's
-    /// doing, not more service the program asked for).
-    pub(crate) fn program_prefill(&self, slot: u32, cached_tokens: u32) -> u32 {
-        let seq = self.seq(slot);
-        let charged = if self.cfg.cache_aware() {
-            self.programs.context[seq.workflow as usize]
-        } else {
-            0
-        };
-        seq.prompt_len.saturating_sub(cached_tokens.max(charged))
+    /// attained service is charged: under cache-aware ranking not the hashed blocks of its
+    /// program's previous call that its prompt repeats (recomputing an evicted context is the
+    /// cache's doing, not more service the program asked for). Remembers this call's blocks.
+    pub(crate) fn program_prefill(&mut self, slot: u32, cached_tokens: u32) -> u32 {
+        let seq = self.seqs[slot as usize].as_ref().expect("live slot");
+        let prompt = seq.prompt_len;
+        if !self.cfg.cache_aware() {
+            return prompt.saturating_sub(cached_tokens);
+        }
+        let context = &mut self.programs.context[seq.workflow as usize];
+        let repeated = context.repeated_in(&seq.hashes) * self.cfg.block_size;
+        *context = ChargedContext::of(&seq.hashes);
+        prompt.saturating_sub(cached_tokens.max(repeated))
     }
 
     /// Ranks a call being queued by its program's attained service and tracks it.
@@ -174,10 +204,7 @@ impl BatchScheduler {
         let Some(q) = seq.queue_time else { return };
         let ran = (self.now - seq.arrival - q).max(0.0);
         let workflow = seq.workflow as usize;
-        let known = seq.known();
         self.programs.served[workflow] += ran;
-        let context = &mut self.programs.context[workflow];
-        *context = (*context).max(known);
     }
 
     /// Re-keys the waiting calls of programs whose attained service moved.
