@@ -300,7 +300,7 @@ class BatchConfig:
         starvation_ratio: float = 0.0,
         idle_programs: int = 65536,
         kv_eviction: str = "lru",
-        cache_discount: float = 1.0,
+        cache_discount: float = 0.75,
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...

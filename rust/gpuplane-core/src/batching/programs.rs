@@ -16,7 +16,7 @@
 //!   So a program's total wait stays within `c + beta * S` plus the time its starved call
 //!   waits at the head for room (at most until the running calls before it finish): the
 //!   bound scales with the program's own service, not with the load.
-//! * Cache-aware rank, with `alpha` = [`super::BatchConfig::cache_discount`] > 0 (default 1):
+//! * Cache-aware rank, with `alpha` = [`super::BatchConfig::cache_discount`] > 0 (default 0.75):
 //!   a waiting call's key is `max(0, A - alpha * w_in * K)`, `A` its program's attained
 //!   service and `K` the tokens of the cached prefix blocks its program registered (at most
 //!   the call's known tokens), i.e. roughly the service its program got that a cache miss
