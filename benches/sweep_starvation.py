@@ -3,6 +3,10 @@
 mixes; simulated, so deterministic.
 
     python benches/sweep_starvation.py all 10,0.5 120,0 120,0.5 10,1
+    python benches/sweep_starvation.py all 120,0 --engine cache_discount=0 --engine cache_discount=1
+
+Each ``--engine key=value[,key=value]`` is one more program_las variant (engine options on top
+of each pair).
 """
 
 import argparse
@@ -27,27 +31,37 @@ def bench_scenario(replicas: int):
 
 def run(trace, config, policy: str, **engine) -> dict:
     engine = {"max_running": 64, **engine}
-    return figures(
-        simulate_llm(trace, {**config, "policy": policy, "engine": engine}), float(trace.arrival.max())
-    )
+    r = simulate_llm(trace, {**config, "policy": policy, "engine": engine})
+    return {**figures(r, float(trace.arrival.max())), "hit": r["summary"]["prefix_hit_rate"]}
 
 
 def ratios(name: str, c: float, beta: float, base: dict, r: dict) -> str:
     return (
-        f"{name} c={c:5.0f} beta={beta:4.2f}  p50 x{base['program_p50_s'] / r['program_p50_s']:.2f}"
+        f"{name} c={c:5.0f} beta={beta:4.2f}  hit {100 * r['hit']:4.1f} %"
+        f"  p50 x{base['program_p50_s'] / r['program_p50_s']:.2f}"
         f"  p99 x{base['program_p99_s'] / r['program_p99_s']:.2f}"
         f"  single p99 x{r['single_p99_s'] / base['single_p99_s']:.2f}"
+        f"  arriving x{r['arriving_tps'] / base['arriving_tps']:.3f}"
         f"  run x{r['output_tps'] / base['output_tps']:.3f}"
         f"  rps x{r['throughput_rps'] / base['throughput_rps']:.3f}"
     )
+
+
+def engine_option(spec: str) -> dict:
+    pairs = (kv.split("=", 1) for kv in spec.split(","))
+    return {key: float(value) for key, value in pairs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["readme", "b1", "b4", "all"])
     parser.add_argument("pairs", nargs="+", help="c,beta: starvation_s,starvation_ratio")
+    parser.add_argument(
+        "--engine", action="append", default=[], help="key=value[,...]: a program_las variant"
+    )
     args = parser.parse_args()
     grid = [tuple(map(float, pair.split(","))) for pair in args.pairs]
+    variants = [engine_option(kv) for kv in args.engine] or [{}]
     chosen = {
         "readme": [readme_scenario],
         "b1": [lambda: bench_scenario(1)],
@@ -61,10 +75,16 @@ def main() -> None:
     for build in builders:
         name, trace, config = build()
         base = run(trace, config, "fcfs")
-        print(f"{name} fcfs p50 {base['program_p50_s']:.1f} p99 {base['program_p99_s']:.1f}", flush=True)
+        print(
+            f"{name} fcfs hit {100 * base['hit']:4.1f} % p50 {base['program_p50_s']:.1f}"
+            f" p99 {base['program_p99_s']:.1f} rps {base['throughput_rps']:.3f}",
+            flush=True,
+        )
         for c, beta in grid:
-            r = run(trace, config, "program_las", starvation_s=c, starvation_ratio=beta)
-            print(ratios(name, c, beta, base, r), flush=True)
+            for extra in variants:
+                r = run(trace, config, "program_las", starvation_s=c, starvation_ratio=beta, **extra)
+                label = " ".join(f"{k}={v:g}" for k, v in extra.items())
+                print(f"{ratios(name, c, beta, base, r)}  {label}".rstrip(), flush=True)
 
 
 if __name__ == "__main__":

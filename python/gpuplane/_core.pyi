@@ -269,8 +269,11 @@ class BatchConfig:
     least service attained over all its calls, never lifted, as in Autellix's PLAS; once a
     program's calls have waited more than ``starvation_s + starvation_ratio * S`` seconds in
     total, ``S`` the seconds its finished calls ran, its waiting call goes before every other
-    one). ``workflow_fair`` and ``program_las`` remember at most ``idle_programs``
-    named programs with no call queued or running (least recently active forgotten beyond).
+    one; with ``cache_discount`` > 0 a call's rank is its program's service less
+    ``cache_discount * w_in`` per token of the prefix blocks its program has cached, so a call
+    whose context is still cached goes before it is evicted). ``workflow_fair`` and
+    ``program_las`` remember at most ``idle_programs`` named programs with no call queued or
+    running (least recently active forgotten beyond).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
     ``kv_eviction``: which released KV blocks are kept longest, ``lru`` (blocks holding a
@@ -297,6 +300,7 @@ class BatchConfig:
         starvation_ratio: float = 0.0,
         idle_programs: int = 65536,
         kv_eviction: str = "lru",
+        cache_discount: float = 0.75,
     ) -> None: ...
     @property
     def token_budget(self) -> int: ...
@@ -330,6 +334,8 @@ class BatchConfig:
     def idle_programs(self) -> int: ...
     @property
     def kv_eviction(self) -> str: ...
+    @property
+    def cache_discount(self) -> float: ...
 
 @final
 class Request:

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use gpuplane_core::batching::{
     BatchConfig, BatchMetrics, FinishReason, Finished, KvEviction, Policy, Request,
-    RequestProgress, Submission, TenantMetrics, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_RATIO,
-    DEFAULT_STARVATION_S,
+    RequestProgress, Submission, TenantMetrics, DEFAULT_CACHE_DISCOUNT, DEFAULT_IDLE_PROGRAMS,
+    DEFAULT_STARVATION_RATIO, DEFAULT_STARVATION_S,
 };
 use pyo3::prelude::*;
 
@@ -39,7 +39,8 @@ impl PyBatchConfig {
         watermark=0.01, long_prefill_token_threshold=0, chunked_prefill=true,
         preempt_priority_gap=None, policy="fcfs", w_in=1.0, w_out=2.0, tenant_weights=None,
         starvation_s=DEFAULT_STARVATION_S, starvation_ratio=DEFAULT_STARVATION_RATIO,
-        idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS), kv_eviction="lru"))]
+        idle_programs=i64::from(DEFAULT_IDLE_PROGRAMS), kv_eviction="lru",
+        cache_discount=DEFAULT_CACHE_DISCOUNT))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         token_budget: i64,
@@ -58,6 +59,7 @@ impl PyBatchConfig {
         starvation_ratio: f64,
         idle_programs: i64,
         kv_eviction: &str,
+        cache_discount: f64,
     ) -> PyResult<Self> {
         let gap = preempt_priority_gap.map(|g| signed32("preempt_priority_gap", g));
         let inner = BatchConfig {
@@ -80,6 +82,7 @@ impl PyBatchConfig {
             starvation_ratio,
             idle_programs: unsigned32("idle_programs", idle_programs)?,
             kv_eviction: kv_eviction.parse::<KvEviction>().map_err(to_py)?,
+            cache_discount,
         };
         inner.validate().map_err(to_py)?;
         Ok(PyBatchConfig { inner })
@@ -146,6 +149,10 @@ impl PyBatchConfig {
         self.inner.idle_programs
     }
     #[getter]
+    fn cache_discount(&self) -> f64 {
+        self.inner.cache_discount
+    }
+    #[getter]
     fn kv_eviction(&self) -> &'static str {
         self.inner.kv_eviction.name()
     }
@@ -188,6 +195,11 @@ impl PyBatchConfig {
                 c.idle_programs != DEFAULT_IDLE_PROGRAMS,
                 "idle_programs",
                 c.idle_programs,
+            )
+            .field_if(
+                c.cache_discount != DEFAULT_CACHE_DISCOUNT,
+                "cache_discount",
+                c.cache_discount,
             )
             .field_if(
                 c.kv_eviction != KvEviction::Lru,

@@ -192,6 +192,13 @@ pub struct BatchConfig {
     /// Which released KV blocks are kept longest ([`KvEviction`]).
     #[serde(default)]
     pub kv_eviction: KvEviction,
+    /// [`Policy::ProgramLas`]'s cache-aware rank `alpha`: a waiting call's key is its
+    /// program's attained service less `alpha * w_in` per token of the cached prefix blocks
+    /// its program registered, so a call whose context is still cached goes before it is
+    /// evicted (finite, >= 0; 0: plain least attained service; other policies ignore it; see
+    /// `programs.rs`).
+    #[serde(default = "default_cache_discount")]
+    pub cache_discount: f64,
 }
 
 /// Default [`BatchConfig::idle_programs`]: 65,536 idle programs remembered per replica.
@@ -217,6 +224,15 @@ fn default_starvation_ratio() -> f64 {
     DEFAULT_STARVATION_RATIO
 }
 
+/// Default [`BatchConfig::cache_discount`]: 0.75, a cached token counts three quarters of the
+/// prefill it spares (BENCHMARKS.md "Agent programs", "Cache-aware ranking", has the sweep:
+/// 1 did as well on the README's load and worse on the benchmark's 1 replica).
+pub const DEFAULT_CACHE_DISCOUNT: f64 = 0.75;
+
+fn default_cache_discount() -> f64 {
+    DEFAULT_CACHE_DISCOUNT
+}
+
 impl Default for BatchConfig {
     fn default() -> Self {
         Self {
@@ -236,6 +252,7 @@ impl Default for BatchConfig {
             starvation_ratio: DEFAULT_STARVATION_RATIO,
             idle_programs: DEFAULT_IDLE_PROGRAMS,
             kv_eviction: KvEviction::Lru,
+            cache_discount: DEFAULT_CACHE_DISCOUNT,
         }
     }
 }
@@ -287,6 +304,7 @@ impl BatchConfig {
             return Err(Error::invalid("starvation_s", why));
         }
         charge_weight("starvation_ratio", self.starvation_ratio)?;
+        charge_weight("cache_discount", self.cache_discount)?;
         in_range("idle_programs", self.idle_programs, 1 << 26)?;
         self.validate_weights()
     }
@@ -310,6 +328,11 @@ impl BatchConfig {
             }
         }
         Ok(())
+    }
+
+    /// Whether `program_las` ranks by uncached service (the pool then tracks block owners).
+    pub(crate) fn cache_aware(&self) -> bool {
+        self.policy == Policy::ProgramLas && self.cache_discount > 0.0
     }
 
     /// Blocks kept free at admission: `floor(watermark * kv_blocks)`.

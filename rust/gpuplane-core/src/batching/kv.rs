@@ -9,6 +9,7 @@
 
 use super::config::KvEviction;
 use super::hash::FxHashMap;
+use super::kv_owners::CacheOwners;
 use super::seq::NIL;
 
 /// The pool of KV blocks.
@@ -38,6 +39,8 @@ pub(crate) struct BlockPool {
     /// Hashes stored and removed since the last drain, when recording (what an engine
     /// publishes to routers, like vLLM's KV events).
     events: Option<Vec<CacheEvent>>,
+    /// Which program registered each cached hash, when tracked (see `kv_owners.rs`).
+    owners: Option<CacheOwners>,
 }
 
 /// A change to the set of cached block hashes.
@@ -65,6 +68,31 @@ impl BlockPool {
             by_hash: FxHashMap::default(),
             dups: FxHashMap::default(),
             events: None,
+            owners: None,
+        }
+    }
+
+    /// Starts tracking which program (workflow account) owns each cached hash.
+    pub fn track_owners(&mut self) {
+        self.owners = Some(CacheOwners::new(self.total()));
+    }
+
+    /// Cached blocks whose hash a call of account `a` registered (0 when not tracked).
+    pub fn owned(&self, a: u32) -> u32 {
+        self.owners.as_ref().map_or(0, |o| o.owned(a))
+    }
+
+    /// Account `a` is recycled for another program: the blocks it owned no longer count.
+    pub fn disown(&mut self, a: u32) {
+        if let Some(o) = &mut self.owners {
+            o.disown(a);
+        }
+    }
+
+    /// Moves the accounts whose owned count moved since the last call into `out`.
+    pub fn drain_owner_changes(&mut self, out: &mut Vec<u32>) {
+        if let Some(o) = &mut self.owners {
+            o.drain_changed(out);
         }
     }
 
@@ -153,6 +181,9 @@ impl BlockPool {
         if !self.dups.is_empty() && self.evict_dup(h, b) {
             return;
         }
+        if let Some(o) = &mut self.owners {
+            o.lose(b);
+        }
         self.by_hash.remove(&h);
         if let Some(ev) = &mut self.events {
             ev.push(CacheEvent::Removed(h));
@@ -167,6 +198,9 @@ impl BlockPool {
         if self.by_hash[&h] == b {
             let next = dups.remove(0);
             self.by_hash.insert(h, next);
+            if let Some(o) = &mut self.owners {
+                o.hand_over(b, next);
+            }
         } else {
             dups.retain(|&d| d != b);
         }
@@ -178,22 +212,38 @@ impl BlockPool {
 
     /// Drops one reference on each block of a request, last block first (so tails are
     /// evicted first). `full`: how many leading blocks are full (computed to the end).
-    pub fn release(&mut self, blocks: &[u32], full: u32) {
+    /// `finished_program`: the account of the program whose last call this was (`NIL`: none);
+    /// the blocks it owns go to the head of the LRU list (nobody will reuse that context).
+    pub fn release(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         match self.order {
-            KvEviction::Lru => self.release_lru(blocks),
-            KvEviction::Vllm => self.release_vllm(blocks, full),
+            KvEviction::Lru => self.release_lru(blocks, finished_program),
+            KvEviction::Vllm => self.release_vllm(blocks, full, finished_program),
+        }
+    }
+
+    /// Puts a released block holding a hash on the LRU list: at its head if
+    /// `finished_program` owns it, else at its tail.
+    fn keep_cached(&mut self, b: u32, finished_program: u32) {
+        let dead = self
+            .owners
+            .as_ref()
+            .is_some_and(|o| o.owns(finished_program, b));
+        if dead {
+            self.push_lru_front(b);
+        } else {
+            self.push_lru(b);
         }
     }
 
     /// [`KvEviction::Lru`]: a block holding a hash goes to the LRU tail, any other onto the
     /// stack, one by one (the request's first block is handed out first).
-    fn release_lru(&mut self, blocks: &[u32]) {
+    fn release_lru(&mut self, blocks: &[u32], finished_program: u32) {
         for &b in blocks.iter().rev() {
             if !self.unref(b) {
                 continue;
             }
             if self.has_hash(b) {
-                self.push_lru(b);
+                self.keep_cached(b, finished_program);
             } else {
                 self.free.push(b);
             }
@@ -204,20 +254,20 @@ impl BlockPool {
     /// reverse: the full blocks (vLLM caches every full block, prompt or output, known hash or
     /// not) to the LRU tail, tail first; the others prepended as one group, tail first (so the
     /// request's last block is handed out first).
-    fn release_vllm(&mut self, blocks: &[u32], full: u32) {
+    fn release_vllm(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         let full = (full as usize).min(blocks.len());
         for &b in blocks[full..].iter() {
             // A block past `full` holds no hash (only computed blocks are registered); one
             // that did would be lost to `acquire_cached` on the stack, so it stays evict-last.
             match (self.unref(b), self.has_hash(b)) {
                 (true, false) => self.free.push(b),
-                (true, true) => self.push_lru(b),
+                (true, true) => self.keep_cached(b, finished_program),
                 (false, _) => {}
             }
         }
         for &b in blocks[..full].iter().rev() {
             if self.unref(b) {
-                self.push_lru(b);
+                self.keep_cached(b, finished_program);
             }
         }
     }
@@ -243,9 +293,10 @@ impl BlockPool {
         }
     }
 
-    /// Registers a used block under `hash` unless it already has one. A hash already cached
-    /// is kept with its block (under [`KvEviction::Vllm`] the new block is its duplicate).
-    pub fn register(&mut self, b: u32, hash: u64) {
+    /// Registers a used block under `hash` unless it already has one, for a call of account
+    /// `owner` (`NIL`: nobody's). A hash already cached is kept with its block and owner
+    /// (under [`KvEviction::Vllm`] the new block is its duplicate).
+    pub fn register(&mut self, b: u32, hash: u64, owner: u32) {
         if self.has_hash(b) {
             return;
         }
@@ -258,6 +309,9 @@ impl BlockPool {
         }
         self.set_hash(b, hash);
         self.by_hash.insert(hash, b);
+        if let Some(o) = &mut self.owners {
+            o.claim(b, owner);
+        }
         if let Some(ev) = &mut self.events {
             ev.push(CacheEvent::Stored(hash));
         }
@@ -304,6 +358,17 @@ impl BlockPool {
         self.lru_len += 1;
     }
 
+    fn push_lru_front(&mut self, b: u32) {
+        self.prev[b as usize] = NIL;
+        self.next[b as usize] = self.lru_head;
+        match self.lru_head {
+            NIL => self.lru_tail = b,
+            h => self.prev[h as usize] = b,
+        }
+        self.lru_head = b;
+        self.lru_len += 1;
+    }
+
     fn unlink(&mut self, b: u32) {
         let (p, n) = (self.prev[b as usize], self.next[b as usize]);
         match p {
@@ -327,10 +392,10 @@ mod tests {
         let mut p = BlockPool::new(3, KvEviction::Lru);
         let a = p.allocate().unwrap();
         let b = p.allocate().unwrap();
-        p.register(a, 10);
-        p.register(b, 20);
-        p.release(&[a], 1);
-        p.release(&[b], 1);
+        p.register(a, 10, NIL);
+        p.register(b, 20, NIL);
+        p.release(&[a], 1, NIL);
+        p.release(&[b], 1, NIL);
         assert_eq!((p.cached_free(), p.free_uncached(), p.used()), (2, 1, 0));
         assert_eq!(p.probe(&[10, 20, 30]), (2, 2));
         let mut got = Vec::new();
@@ -341,5 +406,25 @@ mod tests {
         assert_eq!(d, b, "the LRU cached block is evicted");
         assert_eq!(p.probe(&[20]), (0, 0));
         assert!(p.allocate().is_none());
+    }
+
+    #[test]
+    fn a_finished_programs_own_blocks_are_evicted_first() {
+        let mut p = BlockPool::new(3, KvEviction::Lru);
+        p.track_owners();
+        let (a, b) = (p.allocate().unwrap(), p.allocate().unwrap());
+        p.register(a, 10, 1);
+        p.register(b, 20, 2);
+        assert_eq!((p.owned(1), p.owned(2)), (1, 1));
+        p.release(&[b], 1, NIL);
+        p.release(&[a], 1, 1);
+        let _free = p.allocate().unwrap();
+        assert_eq!(
+            p.allocate(),
+            Some(a),
+            "program 1 is done: its block goes first"
+        );
+        assert_eq!((p.owned(1), p.owned(2)), (0, 1));
+        assert_eq!(p.probe(&[20]), (1, 1));
     }
 }

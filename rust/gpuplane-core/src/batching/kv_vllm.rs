@@ -12,6 +12,7 @@ use proptest::prelude::*;
 
 use super::config::KvEviction;
 use super::kv::BlockPool;
+use super::seq::NIL;
 
 /// vLLM's pool, as plainly as possible (O(n) where vLLM is O(1); only the order matters).
 #[derive(Default)]
@@ -203,7 +204,7 @@ impl Both {
                 self.next_own_hash
             };
             if i < l.prompt_end {
-                self.core.register(b, h);
+                self.core.register(b, h, NIL);
             }
             self.vllm.cache(b, h);
         }
@@ -212,7 +213,7 @@ impl Both {
 
     fn free(&mut self, req: usize) {
         let l = self.live.swap_remove(req);
-        self.core.release(&l.blocks, l.full as u32);
+        self.core.release(&l.blocks, l.full as u32, NIL);
         self.vllm.free(&l.blocks);
     }
 

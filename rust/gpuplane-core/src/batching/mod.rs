@@ -32,6 +32,7 @@ mod ahead;
 mod config;
 mod hash;
 mod kv;
+mod kv_owners;
 #[cfg(test)]
 mod kv_vllm;
 mod metrics;
@@ -52,8 +53,8 @@ mod update;
 mod vtc;
 
 pub use config::{
-    BatchConfig, KvEviction, Policy, DEFAULT_IDLE_PROGRAMS, DEFAULT_STARVATION_RATIO,
-    DEFAULT_STARVATION_S,
+    BatchConfig, KvEviction, Policy, DEFAULT_CACHE_DISCOUNT, DEFAULT_IDLE_PROGRAMS,
+    DEFAULT_STARVATION_RATIO, DEFAULT_STARVATION_S,
 };
 pub use kv::CacheEvent;
 pub use metrics::{BatchMetrics, TenantMetrics};

@@ -16,6 +16,20 @@
 //!   So a program's total wait stays within `c + beta * S` plus the time its starved call
 //!   waits at the head for room (at most until the running calls before it finish): the
 //!   bound scales with the program's own service, not with the load.
+//! * Cache-aware rank, with `alpha` = [`super::BatchConfig::cache_discount`] > 0 (default 0.75):
+//!   a waiting call's key is `max(0, A - alpha * w_in * K)`, `A` its program's attained
+//!   service and `K` the tokens of the cached prefix blocks its program registered (at most
+//!   the call's known tokens), i.e. roughly the service its program got that a cache miss
+//!   would make it pay again. A long program's next call whose context is still cached then
+//!   goes before it is evicted; as its blocks are evicted its key rises back to `A`. The pool
+//!   counts each program's cached blocks as they are registered and evicted (`kv_owners.rs`,
+//!   O(1) per block), and the waiting calls of a program whose count moved are re-keyed
+//!   between admissions: no waiting call scans the pool. Two more rules come with it: the
+//!   hashed prompt blocks of a program's previous call that a call repeats (its context,
+//!   recomputed after an eviction) are not charged to the program's attained service again
+//!   (the tenant's counter still is), and a program's last call releases the blocks
+//!   its program registered to the head of the LRU list (nobody will ask for that context).
+//!   The starvation bound does not depend on the key, so it holds as stated.
 //! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
 //!   carry a program's attained service and waiting from the replica that served its last
 //!   call to the one that gets the next, so its rank is fleet-wide (Autellix keeps it global).
@@ -53,6 +67,38 @@ pub(crate) struct ProgramBook {
     waiting: Vec<Vec<u32>>,
     /// Waiting calls by the time they become starved (`Seq::starve_at`), then arrival.
     pub by_starvation: BTreeSet<QKey>,
+    /// Reused buffer: accounts whose cached blocks moved (see `rekey_cached_programs`).
+    cache_moved: Vec<u32>,
+    /// The hashed prompt blocks of the program's last admitted call: context it was charged for.
+    context: Vec<ChargedContext>,
+}
+
+/// A prompt's hashed blocks, told apart by their count and the last one's hash (a block hash
+/// names its whole prefix).
+#[derive(Debug, Clone, Copy, Default)]
+struct ChargedContext {
+    blocks: u32,
+    last_hash: u64,
+}
+
+impl ChargedContext {
+    fn of(hashes: &[u64]) -> Self {
+        Self {
+            blocks: hashes.len() as u32,
+            last_hash: hashes.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// Blocks of `hashes` that repeat this context (all of it or none).
+    fn repeated_in(self, hashes: &[u64]) -> u32 {
+        let at = self.blocks as usize;
+        let repeats = at > 0 && hashes.len() >= at && hashes[at - 1] == self.last_hash;
+        if repeats {
+            self.blocks
+        } else {
+            0
+        }
+    }
 }
 
 impl ProgramBook {
@@ -63,9 +109,11 @@ impl ProgramBook {
             self.waited.resize(i + 1, 0.0);
             self.served.resize(i + 1, 0.0);
             self.waiting.resize_with(i + 1, Vec::new);
+            self.context.resize(i + 1, ChargedContext::default());
         }
         self.waited[i] = 0.0;
         self.served[i] = 0.0;
+        self.context[i] = ChargedContext::default();
     }
 
     /// Seconds program `a`'s admitted calls waited.
@@ -93,10 +141,36 @@ impl BatchScheduler {
         arrival + allowance - self.programs.waited(workflow)
     }
 
+    /// A waiting call's rank inside its tenant: its program's attained service, less the
+    /// prefill its program's cached blocks would spare it (see the module docs).
+    fn call_rank(&self, slot: u32) -> f64 {
+        let seq = self.seq(slot);
+        let attained = self.workflows.counter(seq.workflow);
+        let owned = f64::from(self.pool.owned(seq.workflow));
+        let cached = (owned * f64::from(self.cfg.block_size)).min(f64::from(seq.known()));
+        (attained - self.cfg.cache_discount * self.cfg.w_in * cached).max(0.0)
+    }
+
+    /// Prompt tokens of a call admitted with `cached_tokens` cached that its program's
+    /// attained service is charged: under cache-aware ranking not the hashed blocks of its
+    /// program's previous call that its prompt repeats (recomputing an evicted context is the
+    /// cache's doing, not more service the program asked for). Remembers this call's blocks.
+    pub(crate) fn program_prefill(&mut self, slot: u32, cached_tokens: u32) -> u32 {
+        let seq = self.seqs[slot as usize].as_ref().expect("live slot");
+        let prompt = seq.prompt_len;
+        if !self.cfg.cache_aware() {
+            return prompt.saturating_sub(cached_tokens);
+        }
+        let context = &mut self.programs.context[seq.workflow as usize];
+        let repeated = context.repeated_in(&seq.hashes) * self.cfg.block_size;
+        *context = ChargedContext::of(&seq.hashes);
+        prompt.saturating_sub(cached_tokens.max(repeated))
+    }
+
     /// Ranks a call being queued by its program's attained service and tracks it.
     pub(crate) fn track_program_call(&mut self, slot: u32) {
         let workflow = self.seq(slot).workflow;
-        let rank = self.workflows.counter(workflow);
+        let rank = self.call_rank(slot);
         self.seq_mut(slot).rank = rank;
         self.programs.waiting[workflow as usize].push(slot);
         let key = self.starvation_key(slot);
@@ -138,13 +212,37 @@ impl BatchScheduler {
         for &(a, _, _) in moved {
             let slots = std::mem::take(&mut self.programs.waiting[a as usize]);
             for &slot in &slots {
-                self.rekey_call(slot, self.workflows.counter(a));
+                self.rekey_call(slot);
             }
             self.programs.waiting[a as usize] = slots;
         }
     }
 
-    fn rekey_call(&mut self, slot: u32, rank: f64) {
+    /// Re-keys the waiting calls of programs whose cached blocks were registered or evicted
+    /// since the last call (cache-aware rank only; nothing to do otherwise).
+    pub(crate) fn rekey_cached_programs(&mut self) {
+        let mut changed = std::mem::take(&mut self.programs.cache_moved);
+        self.pool.drain_owner_changes(&mut changed);
+        for &a in &changed {
+            let Some(list) = self.programs.waiting.get_mut(a as usize) else {
+                continue;
+            };
+            let slots = std::mem::take(list);
+            for &slot in &slots {
+                self.rekey_call(slot);
+            }
+            self.programs.waiting[a as usize] = slots;
+        }
+        changed.clear();
+        self.programs.cache_moved = changed;
+    }
+
+    /// Moves a waiting call to its current rank.
+    fn rekey_call(&mut self, slot: u32) {
+        let rank = self.call_rank(slot);
+        if rank == self.seq(slot).rank {
+            return;
+        }
         let old = self.rank_key(slot);
         let seq = self.seq(slot);
         let (band, account, need) = (seq.band, seq.account, seq.need);

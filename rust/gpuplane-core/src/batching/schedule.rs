@@ -155,7 +155,7 @@ impl BatchScheduler {
             }
             st.plan.scheduled[index].n_new = 0;
         }
-        self.stop_running_at(pos);
+        self.stop_running_at(pos, false);
         self.enqueue(slot);
         self.preemptions += 1;
         st.plan.preempted.push(self.seq(slot).id);
@@ -227,11 +227,13 @@ impl BatchScheduler {
             // vLLM caches a block the step that computes it: admissions may hit it already.
             self.register_planned();
         }
+        self.rekey_cached_programs();
         while st.budget > 0 && self.n_running < self.cfg.max_running as usize {
             let Some(adm) = self.next_admission(st.budget) else {
                 break;
             };
             self.admit(adm, st);
+            self.rekey_cached_programs();
         }
     }
 
@@ -342,7 +344,13 @@ impl BatchScheduler {
         self.note_program_wait(slot, queue_time);
         self.admitted_total += 1;
         let uncached = self.seq(slot).prompt_len.saturating_sub(cached_tokens);
-        self.charge(slot, uncached, true);
+        let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
+        self.charge_tenant(tenant, uncached, 1, true);
+        if workflow != NIL {
+            let new = self.program_prefill(slot, cached_tokens);
+            self.workflows
+                .charge(workflow, self.cfg.w_in * f64::from(new));
+        }
         self.flush_counters();
     }
 
@@ -363,6 +371,7 @@ impl BatchScheduler {
         if st.register {
             self.register_planned();
         }
+        self.rekey_cached_programs();
         st.plan.total_tokens = self.cfg.token_budget - st.budget;
         st.plan
     }
@@ -386,7 +395,8 @@ impl BatchScheduler {
         while (seq.registered as usize) < seq.hashes.len() && (seq.registered + 1) * bs <= computed
         {
             let i = seq.registered as usize;
-            self.pool.register(seq.blocks[i], seq.hashes[i]);
+            self.pool
+                .register(seq.blocks[i], seq.hashes[i], seq.workflow);
             seq.registered += 1;
         }
         self.running[pos].reg_at = seq.reg_at(bs);

@@ -154,6 +154,9 @@ impl BatchScheduler {
             queue_time_max: 0.0,
             link: None,
         };
+        if s.cfg.cache_aware() {
+            s.pool.track_owners();
+        }
         let declared: Vec<(String, f64)> = s
             .cfg
             .tenant_weights
@@ -324,7 +327,8 @@ impl BatchScheduler {
         if self.seq(slot).state == State::Waiting {
             self.dequeue(slot);
         } else {
-            self.stop_running(slot);
+            let pos = self.run_pos(slot);
+            self.stop_running_at(pos, false);
         }
         self.remove_seq(slot);
         Ok(())
@@ -408,6 +412,7 @@ impl BatchScheduler {
             }
         };
         self.programs.reset(a);
+        self.pool.disown(a);
         self.wf_ids[a as usize] = id;
         self.stamp_workflow(a);
         a
@@ -654,24 +659,24 @@ impl BatchScheduler {
         }
     }
 
-    /// Takes a running request out of the victim index and frees its KV blocks.
-    pub(crate) fn stop_running(&mut self, slot: u32) {
-        let pos = self.run_pos(slot);
-        self.stop_running_at(pos);
-    }
-
-    /// [`BatchScheduler::stop_running`] for the entry at `pos`: writes its progress back to
-    /// the slab entry and leaves a hole.
-    pub(crate) fn stop_running_at(&mut self, pos: usize) {
+    /// Takes the running request at `pos` out of the victim index and frees its KV blocks
+    /// (`finished`: it is done, not preempted or aborted); writes its progress back to the slab
+    /// entry and leaves a hole.
+    pub(crate) fn stop_running_at(&mut self, pos: usize, finished: bool) {
         let run = self.running[pos];
         let slot = run.slot;
         let seq = self.seq(slot);
         let (band, account, key) = (seq.band, seq.account, seq.fcfs_key(slot));
+        let finished_program = if finished && seq.last_call {
+            seq.workflow
+        } else {
+            NIL
+        };
         self.running_idx
             .remove(band, account, self.order_counter(account), &key);
         let blocks = std::mem::take(&mut self.seq_mut(slot).blocks);
-        self.pool
-            .release(&blocks, run.computed / self.cfg.block_size);
+        let full = run.computed / self.cfg.block_size;
+        self.pool.release(&blocks, full, finished_program);
         let seq = self.seq_mut(slot);
         seq.generated = run.known - seq.prompt_len;
         seq.computed = 0;
@@ -679,12 +684,6 @@ impl BatchScheduler {
         self.running[pos].slot = NIL;
         self.n_running -= 1;
         self.holes += 1;
-    }
-
-    /// Charges the request's tenant (and workflow) `tokens` at `per_token` weighted tokens.
-    pub(crate) fn charge(&mut self, slot: u32, tokens: u32, input: bool) {
-        let (tenant, workflow) = (self.seq(slot).tenant, self.seq(slot).workflow);
-        self.charge_accounts(tenant, workflow, tokens, input);
     }
 
     /// Charges `tenant` (and `workflow` unless `NIL`) `tokens` at `per_token` weighted tokens.

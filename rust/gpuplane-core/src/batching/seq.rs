@@ -47,7 +47,8 @@ pub(crate) struct Seq {
     pub deadline: Option<f64>,
     /// Time from arrival to first admission.
     pub queue_time: Option<f64>,
-    /// Under `program_las`: its program's attained service when it was last keyed.
+    /// Under `program_las`: its key when it was last keyed (its program's attained service,
+    /// less the cache discount; see `programs.rs`).
     pub rank: f64,
     /// Under `program_las`: when it becomes starved (see `programs.rs`).
     pub starve_at: f64,

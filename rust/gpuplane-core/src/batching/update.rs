@@ -249,7 +249,7 @@ impl BatchScheduler {
 
     fn finish(&mut self, pos: usize, reason: FinishReason, done: &mut Vec<Finished>) {
         let slot = self.running[pos].slot;
-        self.stop_running_at(pos);
+        self.stop_running_at(pos, true);
         let seq = self.seq(slot);
         done.push(Finished {
             id: seq.id,

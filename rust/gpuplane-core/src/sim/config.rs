@@ -66,6 +66,8 @@ pub struct EngineOptions {
     pub starvation_s: f64,
     /// `program_las`'s starvation ratio (wait allowed per second of service).
     pub starvation_ratio: f64,
+    /// `program_las`'s cache-aware rank (0: plain least attained service).
+    pub cache_discount: f64,
 }
 
 impl Default for EngineOptions {
@@ -84,6 +86,7 @@ impl Default for EngineOptions {
             kv_blocks: None,
             starvation_s: d.starvation_s,
             starvation_ratio: d.starvation_ratio,
+            cache_discount: d.cache_discount,
         }
     }
 }
@@ -213,6 +216,7 @@ impl SimConfig {
             tenant_weights: tenants.iter().map(|t| (t.name.clone(), t.weight)).collect(),
             starvation_s: e.starvation_s,
             starvation_ratio: e.starvation_ratio,
+            cache_discount: e.cache_discount,
             ..BatchConfig::default()
         };
         cfg.validate()?;
