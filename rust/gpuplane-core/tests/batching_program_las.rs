@@ -23,15 +23,7 @@ fn config(policy: Policy, starvation_s: f64) -> BatchConfig {
 
 #[path = "support/steps.rs"]
 mod steps;
-use steps::one_token_each;
-
-/// Runs one step at `now`; returns the admitted ids.
-fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {
-    s.set_time(now).unwrap();
-    let plan = s.schedule();
-    one_token_each(s, &plan);
-    plan.admitted
-}
+use steps::{one_token_each, step};
 
 /// Program 7's first call is served; then program 8 (new) and program 7's second call wait.
 fn second_call_order(policy: Policy) -> Vec<u64> {

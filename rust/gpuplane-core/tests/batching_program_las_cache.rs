@@ -8,7 +8,7 @@ use gpuplane_core::batching::{BatchConfig, BatchScheduler, Policy, Request};
 
 #[path = "support/steps.rs"]
 mod steps;
-use steps::one_token_each;
+use steps::step;
 
 const BLOCK: u32 = 4;
 
@@ -24,14 +24,6 @@ fn config(cache_discount: f64) -> BatchConfig {
         cache_discount,
         ..BatchConfig::default()
     }
-}
-
-/// Runs one step at `now`; returns the admitted ids.
-fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {
-    s.set_time(now).unwrap();
-    let plan = s.schedule();
-    one_token_each(s, &plan);
-    plan.admitted
 }
 
 /// Program 1's context: `blocks` hashed blocks.

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 #[path = "support/steps.rs"]
 mod steps;
-use steps::one_token_each;
+use steps::step;
 
 fn config(starvation_s: f64, starvation_ratio: f64, max_running: u32) -> BatchConfig {
     BatchConfig {
@@ -23,14 +23,6 @@ fn config(starvation_s: f64, starvation_ratio: f64, max_running: u32) -> BatchCo
         starvation_ratio,
         ..BatchConfig::default()
     }
-}
-
-/// Runs one step at `now`; returns the admitted ids.
-fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {
-    s.set_time(now).unwrap();
-    let plan = s.schedule();
-    one_token_each(s, &plan);
-    plan.admitted
 }
 
 /// Program 1's first call runs `ran` steps; its second call then waits under a stream of

@@ -16,3 +16,12 @@ pub fn one_token_each(s: &mut BatchScheduler, plan: &StepPlan) {
     };
     s.update(&outputs).unwrap();
 }
+
+/// Runs one step at `now` (one token for each request that samples); returns the admitted ids.
+#[allow(dead_code)] // not every test that includes these helpers steps by the clock
+pub fn step(s: &mut BatchScheduler, now: f64) -> Vec<u64> {
+    s.set_time(now).unwrap();
+    let plan = s.schedule();
+    one_token_each(s, &plan);
+    plan.admitted
+}
