@@ -213,11 +213,13 @@ impl BlockPool {
     /// Drops one reference on each block of a request, last block first (so tails are
     /// evicted first). `full`: how many leading blocks are full (computed to the end).
     /// `finished_program`: the account of the program whose last call this was (`NIL`: none);
-    /// the blocks it owns go to the head of the LRU list (nobody will reuse that context).
+    /// under [`KvEviction::Lru`] the blocks it owns go to the head of the LRU list (nobody
+    /// will reuse that context). [`KvEviction::Vllm`] keeps vLLM's own order: that pool
+    /// mirrors one the engine evicts from, so it cannot choose differently.
     pub fn release(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
         match self.order {
             KvEviction::Lru => self.release_lru(blocks, finished_program),
-            KvEviction::Vllm => self.release_vllm(blocks, full, finished_program),
+            KvEviction::Vllm => self.release_vllm(blocks, full),
         }
     }
 
@@ -254,20 +256,20 @@ impl BlockPool {
     /// reverse: the full blocks (vLLM caches every full block, prompt or output, known hash or
     /// not) to the LRU tail, tail first; the others prepended as one group, tail first (so the
     /// request's last block is handed out first).
-    fn release_vllm(&mut self, blocks: &[u32], full: u32, finished_program: u32) {
+    fn release_vllm(&mut self, blocks: &[u32], full: u32) {
         let full = (full as usize).min(blocks.len());
         for &b in blocks[full..].iter() {
             // A block past `full` holds no hash (only computed blocks are registered); one
             // that did would be lost to `acquire_cached` on the stack, so it stays evict-last.
             match (self.unref(b), self.has_hash(b)) {
                 (true, false) => self.free.push(b),
-                (true, true) => self.keep_cached(b, finished_program),
+                (true, true) => self.push_lru(b),
                 (false, _) => {}
             }
         }
         for &b in blocks[..full].iter().rev() {
             if self.unref(b) {
-                self.keep_cached(b, finished_program);
+                self.push_lru(b);
             }
         }
     }

@@ -204,7 +204,8 @@ impl Both {
                 self.next_own_hash
             };
             if i < l.prompt_end {
-                self.core.register(b, h, NIL);
+                // The family stands for the program that registered the block.
+                self.core.register(b, h, l.family as u32);
             }
             self.vllm.cache(b, h);
         }
@@ -213,7 +214,8 @@ impl Both {
 
     fn free(&mut self, req: usize) {
         let l = self.live.swap_remove(req);
-        self.core.release(&l.blocks, l.full as u32, NIL);
+        // As a program's last call: vLLM's order must not depend on who owned the blocks.
+        self.core.release(&l.blocks, l.full as u32, l.family as u32);
         self.vllm.free(&l.blocks);
     }
 
@@ -259,8 +261,10 @@ proptest! {
 
     #[test]
     fn vllm_order_hands_out_vllms_blocks(blocks in 4..40u32, ops in prop::collection::vec(op(), 1..200)) {
+        let mut core = BlockPool::new(blocks, KvEviction::Vllm);
+        core.track_owners();
         let mut both = Both {
-            core: BlockPool::new(blocks, KvEviction::Vllm),
+            core,
             vllm: VllmPool::new(blocks),
             live: Vec::new(),
             next_own_hash: 0,
