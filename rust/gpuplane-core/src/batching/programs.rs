@@ -28,7 +28,8 @@
 //!   hashed prompt blocks of a program's previous call that a call repeats (its context,
 //!   recomputed after an eviction) are not charged to the program's attained service again
 //!   (the tenant's counter still is), and a program's last call releases the blocks
-//!   its program registered to the head of the LRU list (nobody will ask for that context).
+//!   its program registered to the head of the LRU list (nobody will ask for that context;
+//!   under [`super::KvEviction::Vllm`] the pool mirrors vLLM's and keeps its order).
 //!   The starvation bound does not depend on the key, so it holds as stated.
 //! * Fleet: [`BatchScheduler::program_history`] and [`BatchScheduler::set_program_history`]
 //!   carry a program's attained service and waiting from the replica that served its last
