@@ -12,7 +12,6 @@ use proptest::prelude::*;
 
 use super::config::KvEviction;
 use super::kv::BlockPool;
-use super::seq::NIL;
 
 /// vLLM's pool, as plainly as possible (O(n) where vLLM is O(1); only the order matters).
 #[derive(Default)]
