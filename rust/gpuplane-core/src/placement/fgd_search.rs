@@ -192,8 +192,13 @@ fn above<T: Ord + Copy>(mut items: Vec<(T, usize)>) -> Vec<(T, u64)> {
 /// The set of the slots needing more than `amount`.
 #[inline]
 fn suffix<T: Ord + Copy>(sets: &[(T, u64)], amount: T) -> u64 {
-    let i = sets.iter().filter(|&&(a, _)| a <= amount).count();
-    sets.get(i).map_or(0, |&(_, set)| set)
+    match sets.last() {
+        Some(&(most, _)) if most > amount => {
+            let i = sets.partition_point(|&(a, _)| a <= amount);
+            sets[i].1
+        }
+        _ => 0,
+    }
 }
 
 /// A class waiting to be scored, least bound first; `refined` once its per-GPU bound
