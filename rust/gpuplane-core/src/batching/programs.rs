@@ -222,6 +222,9 @@ impl BatchScheduler {
     /// Re-keys the waiting calls of programs whose cached blocks were registered or evicted
     /// since the last call (cache-aware rank only; nothing to do otherwise).
     pub(crate) fn rekey_cached_programs(&mut self) {
+        if !self.cfg.cache_aware() {
+            return;
+        }
         let mut changed = std::mem::take(&mut self.programs.cache_moved);
         self.pool.drain_owner_changes(&mut changed);
         for &a in &changed {

@@ -348,8 +348,7 @@ impl BatchScheduler {
         self.charge_tenant(tenant, uncached, 1, true);
         if workflow != NIL {
             let new = self.program_prefill(slot, cached_tokens);
-            self.workflows
-                .charge(workflow, self.cfg.w_in * f64::from(new));
+            self.charge_workflow(workflow, new, true);
         }
         self.flush_counters();
     }

@@ -689,6 +689,11 @@ impl BatchScheduler {
     /// Charges `tenant` (and `workflow` unless `NIL`) `tokens` at `per_token` weighted tokens.
     pub(crate) fn charge_accounts(&mut self, tenant: u32, workflow: u32, tokens: u32, input: bool) {
         self.charge_tenant(tenant, tokens, 1, input);
+        self.charge_workflow(workflow, tokens, input);
+    }
+
+    /// Charges `workflow` (nothing if `NIL`) `tokens` at `per_token` weighted tokens.
+    pub(crate) fn charge_workflow(&mut self, workflow: u32, tokens: u32, input: bool) {
         if workflow != NIL {
             let per_token = if input { self.cfg.w_in } else { self.cfg.w_out };
             self.workflows
