@@ -132,10 +132,7 @@ impl Summary {
             let hostable = (0..self.gpus)
                 .filter(|&i| self.hosts(i, s.memory_mib, s.compute_milli))
                 .count() as u32;
-            let hosts = s.gpu_count > 0
-                && hostable >= s.gpu_count
-                && self.cpu_free >= s.cpu_milli
-                && self.host_mem_free >= s.host_memory_mib;
+            let hosts = s.runs_on(hostable, s.node_hosts(self.cpu_free, self.host_mem_free));
             let bit = 1u64 << w.slot;
             self.unhostable = (self.unhostable & !bit) | (bit * !hosts as u64);
         }

@@ -23,7 +23,7 @@ use std::collections::BinaryHeap;
 use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
 use super::class_summary::{GpuScan, Summary, SUMMARY_GPUS};
 use super::classes::{newest_first, Class, ClassIndex};
-use super::fragmentation::{ShapeFrag, WeightedShape};
+use super::fragmentation::{Shape, ShapeFrag, WeightedShape};
 use super::node_index::{better, fits};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::NodeView;
@@ -70,12 +70,8 @@ impl<'a> FgdBound<'a> {
                 let base = &bases[w.slot];
                 let fragmented = base.value(&w.shape);
                 let cut = if base.hosts(&w.shape) {
-                    let (mem, milli) = (w.shape.memory_mib, w.shape.compute_milli);
-                    let not_hosting = hosting
-                        .iter()
-                        .filter(|&&(m, c)| m < mem || c < milli)
-                        .count() as u32;
-                    (not_hosting.min(self.req.count) * self.per_gpu).min(fragmented)
+                    let gpus = not_hosting(hosting, &w.shape).min(self.req.count);
+                    (gpus * self.per_gpu).min(fragmented)
                 } else {
                     fragmented.min(self.reach)
                 };
@@ -99,12 +95,7 @@ impl<'a> FgdBound<'a> {
                 let gpus = if w.slot >= 64 || unhostable >> w.slot & 1 == 1 {
                     k
                 } else {
-                    let (mem, milli) = (w.shape.memory_mib, w.shape.compute_milli);
-                    let not_hosting = hosting
-                        .iter()
-                        .filter(|&&(m, c)| m < mem || c < milli)
-                        .count();
-                    (not_hosting as u32).min(k)
+                    not_hosting(hosting, &w.shape).min(k)
                 };
                 w.probability * -((gpus * self.per_gpu) as f64)
             })
@@ -118,6 +109,16 @@ impl<'a> FgdBound<'a> {
             .map(|w| w.probability * -(bases[w.slot].value(&w.shape).min(self.reach) as f64))
             .sum()
     }
+}
+
+/// How many of the GPUs with free (memory, compute) `hosting` cannot take one GPU's worth of
+/// `shape`.
+fn not_hosting(hosting: &[(u64, u32)], shape: &Shape) -> u32 {
+    let (mem, milli) = (shape.memory_mib, shape.compute_milli);
+    hosting
+        .iter()
+        .filter(|&&(m, c)| m < mem || c < milli)
+        .count() as u32
 }
 
 /// Per decision, the probability of any set of distribution slots below 64 (a table of 256
@@ -410,7 +411,6 @@ mod tests {
     use proptest::prelude::*;
 
     use super::super::choose::frag_delta;
-    use super::super::fragmentation::Shape;
     use super::super::view::GpuView;
     use super::*;
 

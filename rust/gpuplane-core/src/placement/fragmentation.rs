@@ -27,8 +27,15 @@ impl Shape {
         gpu.hosts(self.memory_mib, self.compute_milli)
     }
 
-    fn node_hosts(&self, cpu_free: u64, mem_free: u64) -> bool {
+    /// Whether free host resources hold this shape's CPU and host memory.
+    pub fn node_hosts(&self, cpu_free: u64, mem_free: u64) -> bool {
         cpu_free >= self.cpu_milli && mem_free >= self.host_memory_mib
+    }
+
+    /// Whether a node runs this shape, given how many of its GPUs can each host one GPU's
+    /// worth and whether its host resources do (a GPU-less shape never uses GPU capacity).
+    pub fn runs_on(&self, hostable_gpus: u32, node_ok: bool) -> bool {
+        self.gpu_count > 0 && node_ok && hostable_gpus >= self.gpu_count
     }
 }
 
@@ -106,7 +113,7 @@ impl ShapeFrag {
 
     /// Whether the node can host `shape` (a GPU-less shape never uses GPU capacity).
     pub fn hosts(&self, shape: &Shape) -> bool {
-        shape.gpu_count > 0 && self.node_ok && self.hostable >= shape.gpu_count
+        shape.runs_on(self.hostable, self.node_ok)
     }
 
     /// Fragmented capacity (milli-GPU) of the node for this shape.
