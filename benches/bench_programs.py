@@ -23,7 +23,7 @@ and with them. With ``--counters``, program_las with fleet-wide program counters
 attained service and waiting follow it across replicas) against per-replica ones.
 
 Usage: python benches/bench_programs.py [--programs 400] [--load 1.6] [--replicas 1 4] [--routing]
-       [--counters] [--starvation S ...] [--json FILE]
+       [--counters] [--starvation S ...] [--seeds N ...] [--seed-programs N ...] [--json FILE]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ FLEET = {
 }
 
 
-def mix(programs: int, replicas: int, load: float) -> AgentMix:
+def mix(programs: int, replicas: int, load: float, seed: int = 7) -> AgentMix:
     """Programs and single calls at ``load`` times the base rates per replica."""
     per = load * replicas
     return AgentMix(
@@ -57,7 +57,7 @@ def mix(programs: int, replicas: int, load: float) -> AgentMix:
         single_requests=programs * replicas * 4,
         single_rate=4.8 * per,
         tenants=TENANTS,
-        seed=7,
+        seed=seed,
     )
 
 
@@ -204,6 +204,37 @@ def starvation_sweep(programs: int, replicas: int, load: float, bounds: list[flo
     return rows
 
 
+def seed_sweep(programs: list[int], replicas: int, load: float, seeds: list[int]) -> list[dict]:
+    """program_las against fcfs on other draws of the mix (seeds) and trace lengths: whether the
+    target holds beyond the one trace it was measured on."""
+    print(f"\nseeds, program_las / fcfs, {replicas} replica(s), load x{load:g}:")
+    rows = []
+    for n in programs:
+        for seed in seeds:
+            trace = agent_mix(mix(n, replicas, load, seed))
+            last = float(trace.arrival.max())
+            cfg = {**FLEET, "replicas": replicas}
+            base = figures(simulate_llm(trace, {**cfg, "policy": "fcfs"}), last)
+            r = figures(simulate_llm(trace, {**cfg, "policy": "program_las"}), last)
+            row = {
+                "programs": n,
+                "seed": seed,
+                "p50": base["program_p50_s"] / r["program_p50_s"],
+                "p99": base["program_p99_s"] / r["program_p99_s"],
+                "single_p99": r["single_p99_s"] / base["single_p99_s"],
+                "arriving": r["arriving_tps"] / base["arriving_tps"],
+                "run": r["output_tps"] / base["output_tps"],
+            }
+            rows.append(row)
+            met = row["p50"] >= 2 and min(row["arriving"], row["run"]) >= 0.98 and row["single_p99"] <= 1.2
+            print(
+                f"programs {n:5d} seed {seed:3d}  prog p50 x{row['p50']:.2f}  p99 x{row['p99']:.2f}"
+                f"  single p99 x{row['single_p99']:.2f}  tok/s arriving x{row['arriving']:.3f}"
+                f"  run x{row['run']:.3f}  target {'met' if met else 'missed'}"
+            )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--programs", type=int, default=400, help="programs per replica")
@@ -212,6 +243,8 @@ def main() -> None:
     ap.add_argument("--routing", action="store_true", help="also compare routing policies")
     ap.add_argument("--counters", action="store_true", help="also compare program counters")
     ap.add_argument("--starvation", type=float, nargs="*", default=[], help="budgets to sweep")
+    ap.add_argument("--seeds", type=int, nargs="*", default=[], help="mix seeds to sweep")
+    ap.add_argument("--seed-programs", type=int, nargs="+", default=[400], help="programs per replica")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     out: dict[str, list[dict]] = {str(n): run(args.programs, n, args.load) for n in args.replicas}
@@ -222,6 +255,8 @@ def main() -> None:
         out["counters"] = counters(args.programs, max(args.replicas), args.load)
     for n in args.replicas if args.starvation else []:
         out[f"starvation_{n}"] = starvation_sweep(args.programs, n, args.load, args.starvation)
+    for n in args.replicas if args.seeds else []:
+        out[f"seeds_{n}"] = seed_sweep(args.seed_programs, n, args.load, args.seeds)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
 
