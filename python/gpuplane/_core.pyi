@@ -267,13 +267,14 @@ class BatchConfig:
     ``workflow_fair`` (like ``fair``, accounted per workflow) or ``program_las`` (bands, then
     tenants by the weighted Virtual Token Counter, then inside a tenant the program with the
     least service attained over all its calls, never lifted, as in Autellix's PLAS; once a
-    program's calls have waited more than ``starvation_s + starvation_ratio * S`` seconds in
-    total, ``S`` the seconds its finished calls ran, its waiting call goes before every other
-    one; with ``cache_discount`` > 0 a call's rank is its program's service less
-    ``cache_discount * w_in`` per token of the prefix blocks its program has cached, so a call
-    whose context is still cached goes before it is evicted). ``workflow_fair`` and
-    ``program_las`` remember at most ``idle_programs`` named programs with no call queued or
-    running (least recently active forgotten beyond).
+    program's calls have waited more than ``A = starvation_s + starvation_ratio * S`` seconds
+    in total, ``S`` the seconds its finished calls ran, its waiting call ranks as a program
+    with no service (behind calls of its tenant ranked 0 that arrived before it), and past
+    ``2 * A`` it goes before every other one; with ``cache_discount`` > 0 a call's rank is its
+    program's service less ``cache_discount * w_in`` per token of the prefix blocks its
+    program has cached, so a call whose context is still cached goes before it is evicted).
+    ``workflow_fair`` and ``program_las`` remember at most ``idle_programs`` named programs
+    with no call queued or running (least recently active forgotten beyond).
     ``w_in`` / ``w_out`` are the counter's charge per prefill / generated token;
     ``tenant_weights``, when not empty, is also the list of accepted tenants.
     ``kv_eviction``: which released KV blocks are kept longest, ``lru`` (blocks holding a

@@ -1,7 +1,8 @@
 //! `program_las`: inside a tenant, programs ordered by the service they attained over all
 //! their calls (never lifted); its starvation bound per program: once a program's calls have
-//! waited `starvation_s` in total, its waiting call goes before every other one and is not
-//! bypassed by backfill; and a program's history carried from one replica to another.
+//! waited `starvation_s` in total, its waiting call ranks as a program with no service (it
+//! ages), and at twice that it goes before every other one and is not bypassed by backfill
+//! (it starves); and a program's history carried from one replica to another.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,62 @@ fn the_starvation_bound_admits_a_long_program_under_a_stream_of_new_ones() {
     );
     let at = long_call_admitted_at(10.0, 200, "a").expect("admitted within the bound");
     assert!(at <= 1.0 + 10.0 + 1.0, "admitted at {at}");
+}
+
+/// Program 1's first call waits `W` behind a running request; its second call arrives at 10
+/// behind 30 single calls of its tenant that arrived just before it (each holds the one slot
+/// 2 steps); starvation budget 5 s. Returns when the call was starved (`10 + 2 * 5 - W`), when
+/// it was admitted and when the last of those singles was.
+fn aged_call_behind_earlier_singles() -> (f64, f64, f64) {
+    let mut s = BatchScheduler::new(config(Policy::ProgramLas, 5.0)).unwrap();
+    s.add(Request::new(0, "a", 4, 5)).unwrap();
+    s.add(Request::new(1, "a", 8, 1).with_workflow(1)).unwrap();
+    let mut now = 0.0;
+    while s.contains(1) {
+        step(&mut s, now);
+        now += 1.0;
+    }
+    let waited = s.program_history(1).expect("program 1 ran here").waited_s;
+    for k in 0..30 {
+        s.add(Request::new(100 + k, "a", 4, 2).with_arrival(9.5))
+            .unwrap();
+    }
+    let call = Request::new(2, "a", 8, 1)
+        .with_workflow(1)
+        .with_arrival(10.0);
+    s.add(call).unwrap();
+    let (mut call_at, mut last_single) = (None, 0.0);
+    for k in now as u32..200 {
+        let now = f64::from(k);
+        for id in step(&mut s, now) {
+            match id {
+                2 => call_at = Some(now),
+                100.. => last_single = now,
+                _ => {}
+            }
+        }
+    }
+    (
+        10.0 + 10.0 - waited,
+        call_at.expect("admitted"),
+        last_single,
+    )
+}
+
+#[test]
+fn an_aged_call_ranks_as_a_new_program_and_a_starved_one_goes_first() {
+    let (starved, call_at, last_single) = aged_call_behind_earlier_singles();
+    // Aged at `15 - W` it ranks 0, still behind the singles that arrived before it; starved
+    // before them (they starve at 19.5) it goes first, once the running single (2 steps) leaves.
+    assert!(starved < 19.0, "starved at {starved}");
+    assert!(
+        call_at >= starved && call_at <= starved + 2.0,
+        "starved at {starved}, admitted at {call_at}"
+    );
+    assert!(
+        last_single > call_at,
+        "singles left behind: last at {last_single}"
+    );
 }
 
 #[test]
@@ -215,8 +272,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The test's view of waiting requests: id -> when it becomes starved (its arrival plus the
-/// bound, less what its program's earlier calls waited).
+/// The test's view of waiting requests: id -> when it becomes starved (its arrival plus twice
+/// the bound, less what its program's earlier calls waited).
 struct World {
     s: BatchScheduler,
     waiting: BTreeMap<u64, f64>,
@@ -241,7 +298,7 @@ impl World {
         if self.s.add(r).is_ok() {
             let bound = self.s.config().starvation_s;
             let waited = workflow.map_or(0.0, |w| self.waited.get(&w).copied().unwrap_or(0.0));
-            let at = self.now + bound - waited;
+            let at = self.now + 2.0 * bound - waited;
             self.waiting.insert(id, at);
             self.starve_at.insert(id, at);
             self.arrival.insert(id, self.now);
@@ -301,8 +358,8 @@ impl World {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Whenever requests are starved (their program's calls waited `starvation_s` in total), a
-    /// step admits them first, first starved first; and once arrivals stop, every request is
+    /// Whenever requests are starved (their program's calls waited twice `starvation_s` in
+    /// total), a step admits them first, first starved first; and once arrivals stop, every request is
     /// admitted and finishes.
     #[test]
     fn aged_requests_are_admitted_first_and_nothing_waits_forever(

@@ -1,6 +1,7 @@
 //! `program_las`'s ratio starvation bound: a waiting call of a program that waited `W` and
-//! ran `S` seconds so far is starved at `arrival + starvation_s + starvation_ratio * S - W`;
-//! starved calls go first, earliest first, and no call is admitted past a starved one.
+//! ran `S` seconds so far ages (ranks as a program with no service) at `arrival + A - W`,
+//! `A = starvation_s + starvation_ratio * S`, and is starved at `arrival + 2A - W`; starved
+//! calls go first, earliest first, and no call is admitted past a starved one.
 
 use std::collections::BTreeMap;
 
@@ -62,8 +63,8 @@ fn the_allowance_grows_with_the_programs_service() {
         for ratio in [0.0, 1.0] {
             let (served, wait) = second_wait_after_running(ran, ratio);
             assert!(served > 0.0, "served {served}");
-            // Starved at 4 s + ratio x served; a running single call (2 steps) may hold the
-            // one slot then.
+            // Aged at 4 s + ratio x served, before the singles arriving after it; a running
+            // single call (2 steps) may hold the one slot then.
             let allowance = 4.0 + ratio * served;
             assert!(
                 wait >= allowance - 1.0 && wait <= allowance + 2.0,
@@ -117,7 +118,7 @@ impl Expected {
         };
         s.add(req).unwrap();
         self.starve_at
-            .insert(id, now + (self.c + self.beta * sv) - w);
+            .insert(id, now + 2.0 * (self.c + self.beta * sv) - w);
     }
 
     /// Every call admitted at `now` went before any call starved at `now` that is still

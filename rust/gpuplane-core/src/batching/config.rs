@@ -31,7 +31,8 @@ pub enum Policy {
     /// lifted, so a new program or a single call (its own program) starts at 0 and goes before
     /// its tenant's programs that already received service. Starvation bound per program: once
     /// a program's calls have waited [`BatchConfig::starvation_s`] in total, its waiting call
-    /// goes before every other request and is not bypassed by backfill (see `programs.rs`).
+    /// ranks as a program with no service; at twice that it goes before every other request
+    /// and is not bypassed by backfill (see `programs.rs`).
     ProgramLas,
 }
 
@@ -176,8 +177,9 @@ pub struct BatchConfig {
     pub tenant_weights: BTreeMap<String, f64>,
     /// [`Policy::ProgramLas`]'s starvation grace: seconds a program's calls may wait in total
     /// (arrival to first admission, summed over its calls) on top of `starvation_ratio` times
-    /// the seconds its finished calls ran, before its waiting call goes before every other
-    /// request (finite, > 0; other policies ignore it; see `programs.rs`).
+    /// the seconds its finished calls ran, before its waiting call ranks as a program with no
+    /// service, and half of what it may wait before that call goes before every other request
+    /// (finite, > 0; other policies ignore it; see `programs.rs`).
     #[serde(default = "default_starvation_s")]
     pub starvation_s: f64,
     /// [`Policy::ProgramLas`]'s starvation ratio `beta`: a program may wait `beta` seconds in

@@ -18,7 +18,7 @@
 //! * Ordering: strict priority bands, then the weighted Virtual Token Counter (Sheng et al.,
 //!   OSDI'24) per tenant or per workflow, then FCFS (or earliest TTFT deadline); or, under
 //!   `program_las`, tenants by weighted fair share and inside a tenant the program with the
-//!   least attained service (Autellix's PLAS), with a starvation bound per program.
+//!   least attained service (Autellix's PLAS), with a two-stage starvation bound per program.
 //!
 //! * Tenancy: a scheduler may share a [`crate::policy`] engine with the placement cluster
 //!   ([`BatchScheduler::with_policy`]): tenants, weights and priority classes then come from

@@ -10,12 +10,20 @@
 //!   program's calls waited (arrival to first admission, summed), `S` the seconds its
 //!   finished calls ran (first admission to finish, summed), `beta` =
 //!   [`super::BatchConfig::starvation_ratio`] and `c` = [`super::BatchConfig::starvation_s`]
-//!   (the grace of a program that has not run yet), a waiting call becomes starved once
-//!   `W + (now - arrival) > c + beta * S`, i.e. at `arrival + c + beta * S - W`. Starved calls
-//!   go before everything else, earliest first, and nothing is backfilled past the first one.
-//!   So a program's total wait stays within `c + beta * S` plus the time its starved call
-//!   waits at the head for room (at most until the running calls before it finish): the
-//!   bound scales with the program's own service, not with the load.
+//!   (the grace of a program that has not run yet) and `A = c + beta * S` its allowance, a
+//!   waiting call *ages* once `W + (now - arrival) > A`, i.e. at `arrival + A - W`, and is
+//!   *starved* at `arrival + 2A - W`. An aged call ranks as a program with no service (rank 0,
+//!   then arrival, inside its band and its tenant's fair share), so it goes before every
+//!   program that attained service but not before single calls and new programs of its tenant
+//!   that arrived before it. Starved calls go before everything else, earliest first, and
+//!   nothing is backfilled past the first one. So a program's total wait stays within `2A`
+//!   plus the time its starved call waits at the head for room (at most until the running
+//!   calls before it finish): the bound scales with the program's own service, not with the
+//!   load. Why two stages: with starved calls first at `A`, a burst of programs reaching
+//!   their allowance together took every free slot and left single calls waiting `A` until
+//!   they starved too (single calls' p99 2.5x fcfs's on one draw of the agent bench); aged
+//!   calls interleave with them in arrival order instead (BENCHMARKS.md, "Other draws of the
+//!   mix").
 //! * Cache-aware rank, with `alpha` = [`super::BatchConfig::cache_discount`] > 0 (default 0.75):
 //!   a waiting call's key is `max(0, A - alpha * w_in * K)`, `A` its program's attained
 //!   service and `K` the tokens of the cached prefix blocks its program registered (at most
@@ -68,6 +76,8 @@ pub(crate) struct ProgramBook {
     waiting: Vec<Vec<u32>>,
     /// Waiting calls by the time they become starved (`Seq::starve_at`), then arrival.
     pub by_starvation: BTreeSet<QKey>,
+    /// Waiting calls not yet ranked as aged, by the time they age (`Seq::aged_at`).
+    by_aging: BTreeSet<QKey>,
     /// Reused buffer: accounts whose cached blocks moved (see `rekey_cached_programs`).
     cache_moved: Vec<u32>,
     /// The hashed prompt blocks of the program's last admitted call: context it was charged for.
@@ -135,17 +145,31 @@ impl BatchScheduler {
         QKey::new(OrdF64(seq.starve_at), seq.arrival, seq.id, slot)
     }
 
-    /// A new call of program `workflow`: when it becomes starved.
-    pub(crate) fn starve_at(&self, workflow: u32, arrival: f64) -> f64 {
+    /// The aging key of the waiting call in `slot`.
+    fn aging_key(&self, slot: u32) -> QKey {
+        let seq = self.seq(slot);
+        QKey::new(OrdF64(seq.aged_at), seq.arrival, seq.id, slot)
+    }
+
+    /// A new call of program `workflow`: when it ages (its program's calls will have waited
+    /// the allowance `c + beta * S`) and when it becomes starved (twice the allowance).
+    pub(crate) fn starvation_times(&self, workflow: u32, arrival: f64) -> (f64, f64) {
         let allowance =
             self.cfg.starvation_s + self.cfg.starvation_ratio * self.programs.served(workflow);
-        arrival + allowance - self.programs.waited(workflow)
+        let waited = self.programs.waited(workflow);
+        (
+            arrival + allowance - waited,
+            arrival + 2.0 * allowance - waited,
+        )
     }
 
     /// A waiting call's rank inside its tenant: its program's attained service, less the
     /// prefill its program's cached blocks would spare it (see the module docs).
     fn call_rank(&self, slot: u32) -> f64 {
         let seq = self.seq(slot);
+        if seq.aged_at <= self.now {
+            return 0.0;
+        }
         let attained = self.workflows.counter(seq.workflow);
         let owned = f64::from(self.pool.owned(seq.workflow));
         let cached = (owned * f64::from(self.cfg.block_size)).min(f64::from(seq.known()));
@@ -176,12 +200,16 @@ impl BatchScheduler {
         self.programs.waiting[workflow as usize].push(slot);
         let key = self.starvation_key(slot);
         self.programs.by_starvation.insert(key);
+        let key = self.aging_key(slot);
+        self.programs.by_aging.insert(key);
     }
 
     /// Stops tracking a call leaving the waiting queue.
     pub(crate) fn untrack_program_call(&mut self, slot: u32) {
         let key = self.starvation_key(slot);
         self.programs.by_starvation.remove(&key);
+        let key = self.aging_key(slot);
+        self.programs.by_aging.remove(&key);
         let workflow = self.seq(slot).workflow as usize;
         let list = &mut self.programs.waiting[workflow];
         let at = list.iter().position(|&s| s == slot).expect("tracked call");
@@ -239,6 +267,18 @@ impl BatchScheduler {
         }
         changed.clear();
         self.programs.cache_moved = changed;
+    }
+
+    /// Ranks every waiting call that has aged since the last step as a program with no
+    /// service (each call once: it leaves the aging set).
+    pub(crate) fn rank_aged_calls(&mut self) {
+        while let Some(key) = self.programs.by_aging.first().copied() {
+            if self.seq(key.slot).aged_at > self.now {
+                break;
+            }
+            self.programs.by_aging.remove(&key);
+            self.rekey_call(key.slot);
+        }
     }
 
     /// Moves a waiting call to its current rank.

@@ -228,6 +228,7 @@ impl BatchScheduler {
             self.register_planned();
         }
         self.rekey_cached_programs();
+        self.rank_aged_calls();
         while st.budget > 0 && self.n_running < self.cfg.max_running as usize {
             let Some(adm) = self.next_admission(st.budget) else {
                 break;

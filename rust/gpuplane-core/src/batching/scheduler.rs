@@ -369,7 +369,7 @@ impl BatchScheduler {
         self.by_id.insert(req.id, slot);
         let mut seq = Seq::new(req, tenant, account, workflow, band);
         if self.cfg.policy == Policy::ProgramLas {
-            seq.starve_at = self.starve_at(workflow, seq.arrival);
+            (seq.aged_at, seq.starve_at) = self.starvation_times(workflow, seq.arrival);
         }
         self.seqs[slot as usize] = Some(seq);
         self.enqueue(slot);

@@ -50,7 +50,10 @@ pub(crate) struct Seq {
     /// Under `program_las`: its key when it was last keyed (its program's attained service,
     /// less the cache discount; see `programs.rs`).
     pub rank: f64,
-    /// Under `program_las`: when it becomes starved (see `programs.rs`).
+    /// Under `program_las`: when it ages, i.e. ranks as a program with no service (see
+    /// `programs.rs`).
+    pub aged_at: f64,
+    /// Under `program_las`: when it becomes starved and goes before everything.
     pub starve_at: f64,
     /// Its program's last call: the program is forgotten when it leaves.
     pub last_call: bool,
@@ -102,6 +105,7 @@ impl Seq {
             queue_time: None,
             stamp: 0,
             rank: 0.0,
+            aged_at: f64::INFINITY,
             starve_at: f64::INFINITY,
             last_call: req.last_call,
         }
