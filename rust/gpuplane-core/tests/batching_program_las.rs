@@ -82,20 +82,29 @@ fn the_starvation_bound_admits_a_long_program_under_a_stream_of_new_ones() {
     assert!(at <= 1.0 + 10.0 + 1.0, "admitted at {at}");
 }
 
+/// Program 1's first call, queued behind a request running `first_wait` more steps, served one
+/// step a second from 0: returns the time after it finished and what it waited.
+fn first_call_behind_a_running_one(s: &mut BatchScheduler, first_wait: u32) -> (f64, f64) {
+    s.add(Request::new(0, "a", 4, first_wait + 1)).unwrap();
+    s.add(Request::new(1, "a", 8, 1).with_workflow(1)).unwrap();
+    let mut now = 0.0;
+    while s.contains(1) {
+        step(s, now);
+        now += 1.0;
+    }
+    (
+        now,
+        s.program_history(1).expect("program 1 ran here").waited_s,
+    )
+}
+
 /// Program 1's first call waits `W` behind a running request; its second call arrives at 10
 /// behind 30 single calls of its tenant that arrived just before it (each holds the one slot
 /// 2 steps); starvation budget 5 s. Returns when the call was starved (`10 + 2 * 5 - W`), when
 /// it was admitted and when the last of those singles was.
 fn aged_call_behind_earlier_singles() -> (f64, f64, f64) {
     let mut s = BatchScheduler::new(config(Policy::ProgramLas, 5.0)).unwrap();
-    s.add(Request::new(0, "a", 4, 5)).unwrap();
-    s.add(Request::new(1, "a", 8, 1).with_workflow(1)).unwrap();
-    let mut now = 0.0;
-    while s.contains(1) {
-        step(&mut s, now);
-        now += 1.0;
-    }
-    let waited = s.program_history(1).expect("program 1 ran here").waited_s;
+    let (now, waited) = first_call_behind_a_running_one(&mut s, 4);
     for k in 0..30 {
         s.add(Request::new(100 + k, "a", 4, 2).with_arrival(9.5))
             .unwrap();
@@ -151,14 +160,7 @@ fn another_tenants_new_programs_do_not_starve_a_long_one() {
 /// Returns what the first call waited and how long the second one waited.
 fn second_call_wait(first_wait: u32, starvation_s: f64) -> (f64, f64) {
     let mut s = BatchScheduler::new(config(Policy::ProgramLas, starvation_s)).unwrap();
-    s.add(Request::new(0, "a", 4, first_wait + 1)).unwrap();
-    s.add(Request::new(1, "a", 8, 1).with_workflow(1)).unwrap();
-    let mut now = 0.0;
-    while s.contains(1) {
-        step(&mut s, now);
-        now += 1.0;
-    }
-    let before = s.program_history(1).expect("program 1 ran here").waited_s;
+    let (mut now, before) = first_call_behind_a_running_one(&mut s, first_wait);
     s.add(
         Request::new(2, "a", 8, 1)
             .with_workflow(1)
