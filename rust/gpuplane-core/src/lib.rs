@@ -24,5 +24,6 @@ pub mod program_id;
 pub mod rng;
 pub mod routing;
 pub mod sim;
+mod total_order;
 
 pub use error::{Error, Result};

@@ -4,28 +4,11 @@
 //! and another the running index used to pick preemption victims (lowest band, highest
 //! counter, largest key). Every operation is O(log n).
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::hash::FxHashMap;
 
-/// A totally ordered `f64` (IEEE total order); the scheduler only stores finite values.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct OrdF64(pub f64);
-
-impl Eq for OrdF64 {}
-
-impl PartialOrd for OrdF64 {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for OrdF64 {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
+pub(crate) use crate::total_order::OrdF64;
 
 /// Order of a request inside its account: primary key, then arrival, then id; carries the slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

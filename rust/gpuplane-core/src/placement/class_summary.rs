@@ -3,6 +3,7 @@
 //! terms from the heap cost more than the arithmetic.
 
 use super::choose::Request;
+use super::classes::unseen;
 use super::fragmentation::WeightedShape;
 use super::view::NodeView;
 
@@ -124,7 +125,7 @@ impl Summary {
     /// Brings `unhostable` up to date with `newest_first` (the distribution's shapes by
     /// generation, newest first) and returns it.
     pub fn unhostable(&mut self, newest_first: &[WeightedShape]) -> u64 {
-        for w in newest_first.iter().take_while(|w| w.generation > self.seen) {
+        for w in unseen(newest_first, &mut self.seen) {
             if w.slot >= 64 {
                 continue;
             }
@@ -135,9 +136,6 @@ impl Summary {
             let hosts = s.runs_on(hostable, s.node_hosts(self.cpu_free, self.host_mem_free));
             let bit = 1u64 << w.slot;
             self.unhostable = (self.unhostable & !bit) | (bit * !hosts as u64);
-        }
-        if let Some(w) = newest_first.first() {
-            self.seen = self.seen.max(w.generation);
         }
         self.unhostable
     }

@@ -77,14 +77,11 @@ impl FragCache {
         if self.shares.len() != view.gpus.len() {
             self.shares = view.gpus.iter().map(GpuView::share).collect();
         }
-        for w in newest_first.iter().take_while(|w| w.generation > self.seen) {
+        for w in unseen(newest_first, &mut self.seen) {
             if self.by_slot.len() <= w.slot {
                 self.by_slot.resize(w.slot + 1, ShapeFrag::NONE);
             }
             self.by_slot[w.slot] = ShapeFrag::of_shares(view, &self.shares, &w.shape, w.generation);
-        }
-        if let Some(w) = newest_first.first() {
-            self.seen = self.seen.max(w.generation);
         }
         &self.by_slot
     }
@@ -95,6 +92,21 @@ pub fn newest_first(shapes: &[WeightedShape]) -> Vec<WeightedShape> {
     let mut out = shapes.to_vec();
     out.sort_unstable_by_key(|w| std::cmp::Reverse(w.generation));
     out
+}
+
+/// The shapes of `newest_first` newer than generation `seen`, which moves to the newest: what a
+/// per-class cache must bring up to date.
+pub fn unseen<'a>(
+    newest_first: &'a [WeightedShape],
+    seen: &mut u64,
+) -> impl Iterator<Item = &'a WeightedShape> {
+    let before = *seen;
+    if let Some(w) = newest_first.first() {
+        *seen = before.max(w.generation);
+    }
+    newest_first
+        .iter()
+        .take_while(move |w| w.generation > before)
 }
 
 /// The classes, which class each node is in, and the classes in order (see

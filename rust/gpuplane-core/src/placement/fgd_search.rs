@@ -17,7 +17,7 @@
 //! Each term is `p * -cut` with `-cut` at most the exact term, summed in the order scoring
 //! sums, so the bound holds in floating point as well (rounding is monotone).
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
@@ -27,6 +27,7 @@ use super::fragmentation::{Shape, ShapeFrag, WeightedShape};
 use super::node_index::{better, fits};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::NodeView;
+use crate::total_order::OrdF64;
 
 /// The most GPUs able to take the request that the bound lists on the stack; a class with
 /// more takes the looser bound of [`FgdBound::loose`].
@@ -202,35 +203,27 @@ fn suffix<T: Ord + Copy>(sets: &[(T, u64)], amount: T) -> u64 {
     }
 }
 
-/// A class waiting to be scored, least bound first; `refined` once its per-GPU bound
-/// ([`FgdBound::floor`]) is in `key`.
+/// A class waiting to be scored (ordered by bound, then class id); `refined` once its per-GPU
+/// bound ([`FgdBound::floor`]) is in the bound.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Pending {
-    key: Score,
-    refined: bool,
+    bound: [OrdF64; 3],
     id: usize,
+    refined: bool,
 }
 
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+impl Pending {
+    fn new(key: Score, refined: bool, id: usize) -> Self {
+        Pending {
+            bound: [OrdF64(key.0), OrdF64(key.1), OrdF64(key.2)],
+            id,
+            refined,
+        }
     }
-}
 
-impl Eq for Pending {}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (other.key, self.key);
-        a.0.total_cmp(&b.0)
-            .then(a.1.total_cmp(&b.1))
-            .then(a.2.total_cmp(&b.2))
-            .then(other.id.cmp(&self.id))
-    }
-}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+    fn key(&self) -> Score {
+        let [a, b, c] = self.bound;
+        (a.0, b.0, c.0)
     }
 }
 
@@ -282,34 +275,31 @@ pub fn fgd_best(
         };
         // One GPU's worth: the per-GPU count is what the coarse bound already counts.
         let refined = req.count <= 1 && !summary.wide;
-        pending.push(Pending { key, refined, id });
+        pending.push(Pending::new(key, refined, id));
     }
     if let Some(eligible) = eligible {
         pending.retain(|p| eligible(classes.get(p.id)));
     }
     let mut best = None;
-    if let Some(i) = (0..pending.len()).min_by(|&a, &b| pending[b].cmp(&pending[a])) {
+    if let Some(i) = (0..pending.len()).min_by_key(|&i| &pending[i]) {
         let first = pending.swap_remove(i);
         best = score_class(classes, first.id, req, shapes, &newest);
         if let Some((s, _)) = best {
-            pending.retain(|p| !score_lt(s, p.key));
+            pending.retain(|p| !score_lt(s, p.key()));
         }
     }
-    let mut pending = BinaryHeap::from(pending);
-    while let Some(next) = pending.pop() {
-        if best.is_some_and(|(s, _)| score_lt(s, next.key)) {
+    let mut pending: BinaryHeap<_> = pending.into_iter().map(Reverse).collect();
+    while let Some(Reverse(next)) = pending.pop() {
+        if best.is_some_and(|(s, _)| score_lt(s, next.key())) {
             break;
         }
         if !next.refined {
             let Some(floor) = refined_floor(classes, next.id, req, &bound, &newest) else {
                 continue;
             };
-            let key = tighter(next.key, (quantize(floor), next.key.1, next.key.2));
-            pending.push(Pending {
-                key,
-                refined: true,
-                id: next.id,
-            });
+            let key = next.key();
+            let key = tighter(key, (quantize(floor), key.1, key.2));
+            pending.push(Reverse(Pending::new(key, true, next.id)));
             continue;
         }
         let scored = score_class(classes, next.id, req, shapes, &newest);

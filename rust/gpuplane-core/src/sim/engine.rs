@@ -5,7 +5,7 @@
 //! (a finishing call may release the next call of its workflow), and ties between events of
 //! the same kind go by insertion order, so a run is a pure function of its inputs.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::config::{SimConfig, TenantSpec};
@@ -19,11 +19,12 @@ use super::workload::Workload;
 use crate::batching::{BatchScheduler, Policy, ProgramHistory, Request};
 use crate::error::Result;
 use crate::prefix::refine_block_hashes;
+use crate::total_order::OrdF64;
 
 const NONE: u32 = u32::MAX;
 
 /// Something that happens at a point of simulated time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Event {
     /// The step in flight on a replica ends.
     StepDone(u32),
@@ -31,32 +32,13 @@ pub(crate) enum Event {
     Arrival(u32),
 }
 
-#[derive(Debug)]
+/// An event at its time, ordered by time then push order (the heap holds them reversed, so
+/// that it pops the earliest first).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Timed {
-    time: f64,
+    time: OrdF64,
     seq: u64,
     event: Event,
-}
-
-impl PartialEq for Timed {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Timed {}
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timed {
-    /// Reversed, so that `BinaryHeap` pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .time
-            .total_cmp(&self.time)
-            .then(other.seq.cmp(&self.seq))
-    }
 }
 
 /// The state of one run.
@@ -73,7 +55,7 @@ pub(crate) struct Sim<'a> {
     pub w_in: f64,
     pub w_out: f64,
     pub(crate) fleet: FleetRouter,
-    heap: BinaryHeap<Timed>,
+    heap: BinaryHeap<Reverse<Timed>>,
     seq: u64,
     /// Next call of the same workflow, per request (`NONE` if last or none).
     next_call: Vec<u32>,
@@ -126,11 +108,11 @@ impl<'a> Sim<'a> {
 
     pub(crate) fn push(&mut self, time: f64, event: Event) {
         self.seq += 1;
-        self.heap.push(Timed {
-            time,
+        self.heap.push(Reverse(Timed {
+            time: OrdF64(time),
             seq: self.seq,
             event,
-        });
+        }));
     }
 
     fn run(&mut self) {
@@ -145,7 +127,7 @@ impl<'a> Sim<'a> {
         let mut next = 0;
         loop {
             let arrival = order.get(next).map(|&i| self.w.arrival[i as usize]);
-            let event = self.heap.peek().map(|e| e.time);
+            let event = self.heap.peek().map(|e| e.0.time.0);
             match (arrival, event) {
                 (None, None) => break,
                 (Some(a), e) if e.is_none_or(|e| a < e) => {
@@ -159,7 +141,8 @@ impl<'a> Sim<'a> {
     }
 
     fn pop_event(&mut self) {
-        let Timed { time, event, .. } = self.heap.pop().expect("peeked");
+        let Reverse(Timed { time, event, .. }) = self.heap.pop().expect("peeked");
+        let time = time.0;
         match event {
             Event::StepDone(r) => self.finish_step(r as usize, time),
             Event::Arrival(i) => self.arrive(i as usize, time),
