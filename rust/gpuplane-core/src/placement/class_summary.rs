@@ -1,6 +1,8 @@
-//! What `fgd`'s first pass reads of every class, kept in one flat array beside the classes: a
+//! What `fgd`'s first pass reads of every class, kept in flat arrays beside the classes: a
 //! fragmented fleet has as many classes as nodes, and reading each class's view and cached
-//! terms from the heap cost more than the arithmetic.
+//! terms from the heap cost more than the arithmetic. A [`Glance`] (one cache line) is what
+//! the pass reads of most classes; the [`Summary`] beside it is read only where the glance
+//! cannot decide.
 
 use super::choose::Request;
 use super::classes::unseen;
@@ -10,15 +12,34 @@ use super::view::NodeView;
 /// The most GPUs a summary holds; a class with more is marked `wide` and read from its view.
 pub const SUMMARY_GPUS: usize = 8;
 
+/// What the first pass reads of a class, in one cache line: its GPUs' free memory ordered
+/// most first, and its tier levels, free share and host resources. Amounts above `u32::MAX`
+/// are kept as `u32::MAX` (so they only ever read as less than they are).
+#[derive(Debug, Clone, Default)]
+#[repr(align(64))]
+pub struct Glance {
+    pub live: bool,
+    /// More GPUs than [`SUMMARY_GPUS`]: the GPU arrays are empty.
+    pub wide: bool,
+    pub occupied: bool,
+    gpus: u8,
+    /// Bit `i` set when the GPU at `by_free[i]` holds work.
+    occupied_by_free: u8,
+    pub levels: [u16; super::node_index::TIER_COUNT],
+    /// The view's total free share (milli-GPU).
+    pub free: u32,
+    /// The least free compute of a healthy GPU (`u32::MAX` when none is healthy).
+    pub least_milli: u32,
+    pub cpu_free: u32,
+    pub host_mem_free: u32,
+    /// The healthy GPUs' free memory (0 for a drained GPU), most first: the `k`-th hosts a
+    /// shape of `k` GPUs when compute does not bind, and a prefix of it takes a request.
+    by_free: [u32; SUMMARY_GPUS],
+}
+
 /// A class's view reduced to plain arrays, and which shapes of the distribution it cannot host.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    pub live: bool,
-    /// More GPUs than [`SUMMARY_GPUS`]: the arrays are empty and `unhostable` is not kept.
-    pub wide: bool,
-    pub occupied: bool,
-    pub levels: [u16; super::node_index::TIER_COUNT],
-    pub free: u32,
     cpu_free: u64,
     host_mem_free: u64,
     gpus: usize,
@@ -45,19 +66,91 @@ pub struct GpuScan {
     pub least_milli: u32,
 }
 
-impl Summary {
-    pub fn of(view: &NodeView, free: u32, levels: [u16; super::node_index::TIER_COUNT]) -> Summary {
-        let mut out = Summary {
+fn saturated(amount: u64) -> u32 {
+    amount.min(u32::MAX as u64) as u32
+}
+
+impl Glance {
+    pub fn of(view: &NodeView, free: u32, levels: [u16; super::node_index::TIER_COUNT]) -> Glance {
+        let mut out = Glance {
             live: true,
             wide: view.gpus.len() > SUMMARY_GPUS,
             occupied: view.occupied,
             levels,
             free,
+            cpu_free: saturated(view.cpu_free),
+            host_mem_free: saturated(view.mem_free),
+            ..Glance::default()
+        };
+        if out.wide {
+            return out;
+        }
+        out.gpus = view.gpus.len() as u8;
+        let mut by_free: Vec<(u32, bool)> = (view.gpus.iter())
+            .map(|g| {
+                (
+                    if g.healthy { saturated(g.mem_free) } else { 0 },
+                    g.occupied,
+                )
+            })
+            .collect();
+        by_free.sort_unstable_by(|a, b| b.cmp(a));
+        for (i, &(mem, occupied)) in by_free.iter().enumerate() {
+            out.by_free[i] = mem;
+            out.occupied_by_free |= (occupied as u8) << i;
+        }
+        out.least_milli = (view.gpus.iter().filter(|g| g.healthy))
+            .map(|g| g.milli_free)
+            .min()
+            .unwrap_or(u32::MAX);
+        out
+    }
+
+    /// A necessary condition of [`Request::node_ok`].
+    pub fn node_ok(&self, req: &Request) -> bool {
+        self.cpu_free as u64 >= req.cpu.min(u32::MAX as u64)
+            && self.host_mem_free as u64 >= req.host_mem.min(u32::MAX as u64)
+    }
+
+    /// The free memory of the `k`-th healthy GPU with the most (0 past the last GPU).
+    pub fn kth_free(&self, k: usize) -> u64 {
+        match k {
+            1..=SUMMARY_GPUS if k <= self.gpus as usize => self.by_free[k - 1] as u64,
+            _ => 0,
+        }
+    }
+
+    /// [`Summary::scan`] from the GPUs ordered by free memory, when only memory can exclude a
+    /// GPU: no model constraint, and no healthy GPU short of the request's compute. Its
+    /// `least_milli` is that of every healthy GPU, at most the hosting GPUs' least.
+    pub fn scan(&self, req: &Request) -> Option<GpuScan> {
+        let plain = req.models.is_none() && req.milli <= self.least_milli;
+        if !plain || self.wide || req.mem == 0 || req.mem > u32::MAX as u64 {
+            return None;
+        }
+        let hosting = (self.by_free[..self.gpus as usize].iter())
+            .take_while(|&&mem| mem as u64 >= req.mem)
+            .count();
+        let taken = (1u16 << hosting) - 1;
+        Some(GpuScan {
+            hosting: hosting as u32,
+            occupied_hosting: (self.occupied_by_free as u16 & taken).count_ones(),
+            least_mem: hosting
+                .checked_sub(1)
+                .map_or(u64::MAX, |i| self.by_free[i] as u64),
+            least_milli: self.least_milli,
+        })
+    }
+}
+
+impl Summary {
+    pub fn of(view: &NodeView) -> Summary {
+        let mut out = Summary {
             cpu_free: view.cpu_free,
             host_mem_free: view.mem_free,
             ..Summary::default()
         };
-        if out.wide {
+        if view.gpus.len() > SUMMARY_GPUS {
             return out;
         }
         out.gpus = view.gpus.len();
@@ -69,11 +162,6 @@ impl Summary {
             out.gpu_occupied |= (g.occupied as u8) << i;
         }
         out
-    }
-
-    /// [`Request::node_ok`] on the summary.
-    pub fn node_ok(&self, req: &Request) -> bool {
-        self.cpu_free >= req.cpu && self.host_mem_free >= req.host_mem
     }
 
     fn hosts(&self, i: usize, mem: u64, milli: u32) -> bool {

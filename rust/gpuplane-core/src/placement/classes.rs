@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
-use super::class_summary::Summary;
+use super::class_summary::{Glance, Summary};
 use super::fragmentation::{ShapeFrag, WeightedShape};
 use super::node_index::{mem_bound, tier_levels, NodeOrder, OrderKey, TIER_COUNT};
 use super::view::{GpuView, NodeView};
@@ -120,6 +120,8 @@ pub struct ClassIndex {
     order: NodeOrder,
     /// Per class id, what `fgd`'s first pass reads (dead where the class is gone).
     summaries: Vec<Summary>,
+    /// By class id, beside `summaries`.
+    glances: Vec<Glance>,
     /// GPUs of the indexed nodes.
     gpus: usize,
 }
@@ -154,16 +156,19 @@ impl ClassIndex {
             members: BTreeSet::new(),
             frag: FragCache::default(),
         };
-        let summary = Summary::of(&class.view, class.free, class.levels);
+        let summary = Summary::of(&class.view);
+        let glance = Glance::of(&class.view, class.free, class.levels);
         let id = match self.free_ids.pop() {
             Some(id) => {
                 self.classes[id] = Some(class);
                 self.summaries[id] = summary;
+                self.glances[id] = glance;
                 id
             }
             None => {
                 self.classes.push(Some(class));
                 self.summaries.push(summary);
+                self.glances.push(glance);
                 self.classes.len() - 1
             }
         };
@@ -195,7 +200,7 @@ impl ClassIndex {
                 },
             );
             let class = self.classes[id].take().expect("live class");
-            self.summaries[id].live = false;
+            self.glances[id].live = false;
             self.by_view.remove(&class.view);
             self.free_ids.push(id);
         }
@@ -204,6 +209,11 @@ impl ClassIndex {
     /// The live class `id` (an id the order holds).
     pub fn get(&self, id: usize) -> &Class {
         self.classes[id].as_ref().expect("live class")
+    }
+
+    /// The id of a node's class, if the node is indexed.
+    pub fn id_of(&self, node: usize) -> Option<usize> {
+        self.node_class.get(node).copied().filter(|&id| id != NONE)
     }
 
     /// The class of a node, if the node is indexed.
@@ -221,17 +231,17 @@ impl ClassIndex {
         self.classes.iter_mut().flatten()
     }
 
-    /// The live classes' summaries with their ids (for [`ClassIndex::get`]).
-    pub fn summaries_mut(&mut self) -> impl Iterator<Item = (usize, &mut Summary)> {
-        self.summaries
-            .iter_mut()
+    /// The live classes' glances and summaries with their ids (for [`ClassIndex::get`]).
+    pub fn glances_mut(&mut self) -> impl Iterator<Item = (usize, &Glance, &mut Summary)> {
+        (self.glances.iter().zip(self.summaries.iter_mut()))
             .enumerate()
-            .filter(|(_, s)| s.live)
+            .filter(|(_, (g, _))| g.live)
+            .map(|(id, (g, s))| (id, g, s))
     }
 
-    /// The summary of live class `id`.
-    pub fn summary(&self, id: usize) -> &Summary {
-        &self.summaries[id]
+    /// The summary and glance of live class `id`.
+    pub fn summary(&self, id: usize) -> (&Glance, &Summary) {
+        (&self.glances[id], &self.summaries[id])
     }
 
     /// The live class `id`, to update its cached terms.

@@ -21,10 +21,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
-use super::class_summary::{GpuScan, Summary, SUMMARY_GPUS};
+use super::class_summary::{Glance, GpuScan, Summary, SUMMARY_GPUS};
 use super::classes::{newest_first, Class, ClassIndex};
 use super::fragmentation::{Shape, ShapeFrag, WeightedShape};
-use super::node_index::{better, fits};
+use super::node_index::{better, fits, ordered_best};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::NodeView;
 use crate::total_order::OrdF64;
@@ -84,11 +84,11 @@ impl<'a> FgdBound<'a> {
     /// [`FgdBound::floor`] from a class's summary, without capping each shape's loss by what
     /// was fragmented (the summary has no shares): a shape the class cannot host may lose
     /// `k * F`, another `F` per GPU able to take the request but not the shape, `k` at most.
-    pub fn counted(&self, summary: &Summary) -> f64 {
+    /// `unhostable`: the slots the class cannot host (a superset will do).
+    pub fn counted(&self, summary: &Summary, unhostable: u64) -> f64 {
         let mut hosting = [(0u64, 0u32); SUMMARY_GPUS];
         let n = summary.hosting_free(self.req, &mut hosting);
         let hosting = &hosting[..n];
-        let unhostable = summary.unhostable_now();
         let k = self.req.count;
         self.shapes
             .iter()
@@ -127,8 +127,8 @@ fn not_hosting(hosting: &[(u64, u32)], shape: &Shape) -> u32 {
 /// GPU's memory or compute than a given amount.
 struct SlotSets {
     sums: Vec<[f64; 256]>,
-    by_mem: Vec<(u64, u64)>,
     by_milli: Vec<(u32, u64)>,
+    by_free: FreeTables,
 }
 
 impl SlotSets {
@@ -150,7 +150,6 @@ impl SlotSets {
             })
             .collect();
         let gpu_shapes = || shapes.iter().filter(|w| w.shape.gpu_count > 0);
-        let by_mem = above(gpu_shapes().map(|w| (w.shape.memory_mib, w.slot)).collect());
         let by_milli = above(
             gpu_shapes()
                 .map(|w| (w.shape.compute_milli, w.slot))
@@ -158,8 +157,8 @@ impl SlotSets {
         );
         Some(SlotSets {
             sums,
-            by_mem,
             by_milli,
+            by_free: FreeTables::new(shapes),
         })
     }
 
@@ -169,10 +168,159 @@ impl SlotSets {
             .sum()
     }
 
-    /// The slots whose shape needs more than `mem` or more than `milli` of one GPU.
+    /// The slots whose shape needs more than `mem` or more than `milli` of one GPU (and
+    /// perhaps a few needing less than `mem`, up to one [`FreeTables`] step).
     fn needing_more(&self, mem: u64, milli: u32) -> u64 {
-        suffix(&self.by_mem, mem) | suffix(&self.by_milli, milli)
+        let by_milli = if milli >= self.by_free.most_milli {
+            0
+        } else {
+            suffix(&self.by_milli, milli)
+        };
+        self.by_free.needing_more(mem) | by_milli
     }
+
+    /// The slots a class cannot host, or a superset: its summary's own up-to-date set when
+    /// the tables do not apply to its glance.
+    fn unhostable(&self, glance: &Glance, summary: &mut Summary, newest: &[WeightedShape]) -> u64 {
+        self.by_free
+            .unhostable(glance)
+            .unwrap_or_else(|| summary.unhostable(newest))
+    }
+
+    /// [`FgdBound::counted`] from a class's glance alone, or a bound below it, `None` where the
+    /// tables do not apply. With `f_(t)` the `t`-th least free memory among the GPUs able to
+    /// take the request, a shape the class hosts loses on `min(k, n)` GPUs, `n` being the
+    /// hosting GPUs with less free than it needs: the number of `t <= k` with the shape
+    /// needing more than `f_(t)`. Summed in `counted`'s order, term by term no higher.
+    fn counted(&self, glance: &Glance, bound: &FgdBound<'_>) -> Option<f64> {
+        let gpus = glance.scan(bound.req)?;
+        let unhostable = self.by_free.unhostable(glance)?;
+        let (hosting, k) = (gpus.hosting as usize, bound.req.count as usize);
+        let mut needing = [0u64; SUMMARY_GPUS];
+        let least = hosting.saturating_sub(k) + 1..=hosting;
+        for (set, nth) in needing.iter_mut().zip(least) {
+            *set = self.by_free.needing_more(glance.kth_free(nth));
+        }
+        let needing = &needing[..k.min(hosting)];
+        let lost = bound.shapes.iter().map(|w| {
+            let gpus = if w.slot >= 64 || unhostable >> w.slot & 1 == 1 {
+                k as u32
+            } else {
+                needing
+                    .iter()
+                    .filter(|&&set| set >> w.slot & 1 == 1)
+                    .count() as u32
+            };
+            w.probability * -((gpus * bound.per_gpu) as f64)
+        });
+        Some(lost.sum())
+    }
+
+    /// [`SlotSets::unhostable`] without bringing the summary's own set up to date (the first
+    /// pass did).
+    fn unhostable_now(&self, glance: &Glance, summary: &Summary) -> u64 {
+        (self.by_free.unhostable(glance)).unwrap_or_else(|| summary.unhostable_now())
+    }
+}
+
+/// Free memory in steps of `1 << STEP_BITS` MiB: a table entry per step.
+const STEP_BITS: u32 = 9;
+
+/// Per decision, by gang size, the slots whose shape needs more memory per GPU than each step
+/// of free memory: a node whose `k`-th freest GPU has `f` free cannot host a `k`-GPU shape
+/// needing more than `f` (when neither compute, host CPU nor host memory binds), so its
+/// unhostable set is read in one lookup per gang size instead of one test per shape.
+struct FreeTables {
+    /// `(k, table)`: slot set of the `k`-GPU shapes needing more than step `i`'s amount.
+    by_count: Vec<(usize, Vec<u64>)>,
+    /// The same over every GPU shape.
+    any: Vec<u64>,
+    /// Slots no summary hosts: GPU-less shapes, and gangs larger than [`SUMMARY_GPUS`].
+    always: u64,
+    /// The most any shape needs of one GPU's compute, of host CPU and of host memory.
+    most_milli: u32,
+    most_cpu: u64,
+    most_host_mem: u64,
+    /// Whether the tables apply at all: every GPU shape needs some memory.
+    usable: bool,
+}
+
+impl FreeTables {
+    fn new(shapes: &[WeightedShape]) -> FreeTables {
+        let gpu_shapes: Vec<&WeightedShape> =
+            shapes.iter().filter(|w| w.shape.gpu_count > 0).collect();
+        let steps = gpu_shapes
+            .iter()
+            .map(|w| step(w.shape.memory_mib.saturating_sub(1)) + 1)
+            .max()
+            .unwrap_or(0);
+        let mut counts: Vec<usize> = (gpu_shapes.iter())
+            .map(|w| w.shape.gpu_count as usize)
+            .filter(|&k| k <= SUMMARY_GPUS)
+            .collect();
+        counts.sort_unstable();
+        counts.dedup();
+        let table = |k: Option<usize>| {
+            let mut t = vec![0u64; steps];
+            for w in gpu_shapes
+                .iter()
+                .filter(|w| k.is_none_or(|k| w.shape.gpu_count as usize == k))
+            {
+                t[step(w.shape.memory_mib.saturating_sub(1))] |= 1 << w.slot;
+            }
+            for i in (1..steps).rev() {
+                t[i - 1] |= t[i];
+            }
+            t
+        };
+        let always = (shapes.iter())
+            .filter(|w| w.shape.gpu_count == 0 || w.shape.gpu_count as usize > SUMMARY_GPUS)
+            .fold(0, |set, w| set | 1 << w.slot);
+        FreeTables {
+            by_count: counts.iter().map(|&k| (k, table(Some(k)))).collect(),
+            any: table(None),
+            always,
+            most_milli: shapes
+                .iter()
+                .map(|w| w.shape.compute_milli)
+                .max()
+                .unwrap_or(0),
+            most_cpu: shapes.iter().map(|w| w.shape.cpu_milli).max().unwrap_or(0),
+            most_host_mem: shapes
+                .iter()
+                .map(|w| w.shape.host_memory_mib)
+                .max()
+                .unwrap_or(0),
+            usable: gpu_shapes.iter().all(|w| w.shape.memory_mib > 0),
+        }
+    }
+
+    /// The GPU shapes' slots needing more memory than `mem`, and those needing more than
+    /// `mem`'s step.
+    fn needing_more(&self, mem: u64) -> u64 {
+        self.any.get(step(mem)).copied().unwrap_or(0)
+    }
+
+    /// A superset of the slots a class cannot host, `None` when compute, host CPU or host
+    /// memory could bind there (or the tables do not apply).
+    fn unhostable(&self, glance: &Glance) -> Option<u64> {
+        let binds = glance.least_milli < self.most_milli
+            || (glance.cpu_free as u64) < self.most_cpu
+            || (glance.host_mem_free as u64) < self.most_host_mem;
+        if !self.usable || glance.wide || binds {
+            return None;
+        }
+        let by_count = (self.by_count.iter())
+            .map(|(k, t)| t.get(step(glance.kth_free(*k))).copied().unwrap_or(0))
+            .fold(0, |set, s| set | s);
+        Some(self.always | by_count)
+    }
+}
+
+/// The table step of `mem` MiB.
+#[inline]
+fn step(mem: u64) -> usize {
+    (mem >> STEP_BITS) as usize
 }
 
 /// `(amount, slot)` sorted by amount, each with the set of its own and every later slot.
@@ -254,62 +402,139 @@ pub fn fgd_best(
     eligible: Option<&dyn Fn(&Class) -> bool>,
 ) -> Option<usize> {
     let order = classes.order();
-    let (tier, level) = order.hosting_level(req);
-    let bound = FgdBound::new(shapes, req, order.max_freed_per_gpu(req));
-    let sets = SlotSets::new(shapes);
-    let newest = newest_first(shapes);
-    let mut pending = Vec::new();
-    for (id, summary) in classes.summaries_mut() {
-        if summary.levels[tier] < level || !summary.node_ok(req) {
-            continue;
-        }
-        let key = if summary.wide {
-            loose_key(summary, &bound)
-        } else {
-            let gpus = summary.scan(req);
-            if gpus.hosting < req.count {
-                continue;
-            }
-            let unhostable = summary.unhostable(&newest);
-            coarse_key(summary, req, &gpus, unhostable, &bound, sets.as_ref())
-        };
-        // One GPU's worth: the per-GPU count is what the coarse bound already counts.
-        let refined = req.count <= 1 && !summary.wide;
-        pending.push(Pending::new(key, refined, id));
-    }
+    let search = Search {
+        req,
+        shapes,
+        tier_level: order.hosting_level(req),
+        bound: FgdBound::new(shapes, req, order.max_freed_per_gpu(req)),
+        sets: SlotSets::new(shapes),
+        newest: newest_first(shapes),
+    };
+    let incumbent = ordered_best(classes, req, PolicyKind::BestFit, &|c| {
+        eligible.is_none_or(|e| e(c))
+    })
+    .and_then(|node| classes.id_of(node));
+    let mut best = incumbent.and_then(|id| search.score(classes, id));
+    let mut pending = search.first_pass(classes, best, incumbent);
     if let Some(eligible) = eligible {
         pending.retain(|p| eligible(classes.get(p.id)));
     }
-    let mut best = None;
-    if let Some(i) = (0..pending.len()).min_by_key(|&i| &pending[i]) {
-        let first = pending.swap_remove(i);
-        best = score_class(classes, first.id, req, shapes, &newest);
-        if let Some((s, _)) = best {
-            pending.retain(|p| !score_lt(s, p.key()));
-        }
-    }
-    let mut pending: BinaryHeap<_> = pending.into_iter().map(Reverse).collect();
-    while let Some(Reverse(next)) = pending.pop() {
-        if best.is_some_and(|(s, _)| score_lt(s, next.key())) {
-            break;
-        }
-        if !next.refined {
-            let Some(floor) = refined_floor(classes, next.id, req, &bound, &newest) else {
-                continue;
-            };
-            let key = next.key();
-            let key = tighter(key, (quantize(floor), key.1, key.2));
-            pending.push(Reverse(Pending::new(key, true, next.id)));
-            continue;
-        }
-        let scored = score_class(classes, next.id, req, shapes, &newest);
-        if let Some((score, first)) = scored {
-            if best.is_none_or(|(s, n)| better(score, first, s, n)) {
-                best = scored;
+    if best.is_none() {
+        if let Some(i) = (0..pending.len()).min_by_key(|&i| &pending[i]) {
+            let first = pending.swap_remove(i);
+            best = search.score(classes, first.id);
+            if let Some((s, _)) = best {
+                pending.retain(|p| !score_lt(s, p.key()));
             }
         }
     }
-    best.map(|(_, node)| node)
+    search.run(classes, pending, best).map(|(_, node)| node)
+}
+
+/// What one decision's search needs besides the classes.
+struct Search<'a> {
+    req: &'a Request,
+    shapes: &'a [WeightedShape],
+    tier_level: (usize, u16),
+    bound: FgdBound<'a>,
+    sets: Option<SlotSets>,
+    newest: Vec<WeightedShape>,
+}
+
+impl Search<'_> {
+    /// Every class able to host the request with its coarse bound, but those whose bound is
+    /// above `best` and the class `skip` (already scored).
+    fn first_pass(
+        &self,
+        classes: &mut ClassIndex,
+        best: Option<(Score, usize)>,
+        skip: Option<usize>,
+    ) -> Vec<Pending> {
+        let (req, (tier, level)) = (self.req, self.tier_level);
+        let mut pending = Vec::new();
+        for (id, glance, summary) in classes.glances_mut() {
+            if glance.levels[tier] < level || !glance.node_ok(req) || Some(id) == skip {
+                continue;
+            }
+            let Some(key) = self.coarse(glance, summary) else {
+                continue;
+            };
+            if best.is_some_and(|(s, _)| score_lt(s, key)) {
+                continue;
+            }
+            // One GPU's worth: the per-GPU count is what the coarse bound already counts.
+            let refined = req.count <= 1 && !glance.wide;
+            pending.push(Pending::new(key, refined, id));
+        }
+        pending
+    }
+
+    /// The coarse bound of a class, `None` if too few of its GPUs can take the request.
+    fn coarse(&self, glance: &Glance, summary: &mut Summary) -> Option<Score> {
+        if glance.wide {
+            return Some(loose_key(glance, &self.bound));
+        }
+        let gpus = glance
+            .scan(self.req)
+            .unwrap_or_else(|| summary.scan(self.req));
+        if gpus.hosting < self.req.count {
+            return None;
+        }
+        let unhostable = match &self.sets {
+            Some(sets) => sets.unhostable(glance, summary, &self.newest),
+            None => summary.unhostable(&self.newest),
+        };
+        let sets = self.sets.as_ref();
+        Some(coarse_key(
+            glance,
+            self.req,
+            &gpus,
+            unhostable,
+            &self.bound,
+            sets,
+        ))
+    }
+
+    /// Classes least bound first: a bound is refined once, then the class is scored, until a
+    /// bound is above the best score found.
+    fn run(
+        &self,
+        classes: &mut ClassIndex,
+        pending: Vec<Pending>,
+        mut best: Option<(Score, usize)>,
+    ) -> Option<(Score, usize)> {
+        let mut pending: BinaryHeap<_> = pending.into_iter().map(Reverse).collect();
+        while let Some(Reverse(next)) = pending.pop() {
+            if best.is_some_and(|(s, _)| score_lt(s, next.key())) {
+                break;
+            }
+            if !next.refined {
+                let Some(floor) = self.refined_floor(classes, next.id) else {
+                    continue;
+                };
+                let key = next.key();
+                let key = tighter(key, (quantize(floor), key.1, key.2));
+                pending.push(Reverse(Pending::new(key, true, next.id)));
+                continue;
+            }
+            let scored = self.score(classes, next.id);
+            if let Some((score, first)) = scored {
+                if best.is_none_or(|(s, n)| better(score, first, s, n)) {
+                    best = scored;
+                }
+            }
+        }
+        best
+    }
+
+    fn score(&self, classes: &mut ClassIndex, id: usize) -> Option<(Score, usize)> {
+        score_class(classes, id, self.req, self.shapes, &self.newest)
+    }
+
+    fn refined_floor(&self, classes: &mut ClassIndex, id: usize) -> Option<f64> {
+        let sets = self.sets.as_ref();
+        refined_floor(classes, id, self.req, &self.bound, &self.newest, sets)
+    }
 }
 
 /// The exact score of class `id` for `req` and its lowest node index, `None` if the request
@@ -341,9 +566,18 @@ fn refined_floor(
     req: &Request,
     bound: &FgdBound<'_>,
     newest: &[WeightedShape],
+    sets: Option<&SlotSets>,
 ) -> Option<f64> {
-    if !classes.summary(id).wide {
-        return Some(bound.counted(classes.summary(id)));
+    let (glance, summary) = classes.summary(id);
+    if let Some(floor) = sets.and_then(|sets| sets.counted(glance, bound)) {
+        return Some(floor);
+    }
+    if !glance.wide {
+        let unhostable = match sets {
+            Some(sets) => sets.unhostable_now(glance, summary),
+            None => summary.unhostable_now(),
+        };
+        return Some(bound.counted(summary, unhostable));
     }
     let class = classes.get_mut(id);
     let bases = class.frag.refresh(&class.view, newest);
@@ -352,7 +586,7 @@ fn refined_floor(
 
 /// The bound on a class's score read from its summary: see [`fgd_best`].
 fn coarse_key(
-    summary: &Summary,
+    glance: &Glance,
     req: &Request,
     gpus: &GpuScan,
     unhostable: u64,
@@ -371,25 +605,25 @@ fn coarse_key(
             }
         }
     };
-    let tier = if !summary.occupied {
+    let tier = if !glance.occupied {
         2.0
     } else if req.count > 0 && gpus.occupied_hosting >= req.count {
         0.0
     } else {
         1.0
     };
-    (change, tier, left_bound(summary, bound))
+    (change, tier, left_bound(glance, bound))
 }
 
 /// The bound on a class too wide for a summary: every shape may lose `k * F`, any tier.
-fn loose_key(summary: &Summary, bound: &FgdBound<'_>) -> Score {
+fn loose_key(glance: &Glance, bound: &FgdBound<'_>) -> Score {
     let change = -(bound.reach as f64) - FLOAT_SLACK;
-    (change, 0.0, left_bound(summary, bound))
+    (change, 0.0, left_bound(glance, bound))
 }
 
 /// What a class has left after the request, at least, as the score's third term counts it.
-fn left_bound(summary: &Summary, bound: &FgdBound<'_>) -> f64 {
-    summary.free.saturating_sub(bound.reach) as f64 * 1e5
+fn left_bound(glance: &Glance, bound: &FgdBound<'_>) -> f64 {
+    glance.free.saturating_sub(bound.reach) as f64 * 1e5
 }
 
 /// What the coarse bound gives up so that float rounding (its sum is not in scoring's order)
@@ -401,6 +635,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::super::choose::frag_delta;
+    use super::super::classes::newest_first;
     use super::super::view::GpuView;
     use super::*;
 
@@ -489,6 +724,59 @@ mod tests {
             for gpus in subsets(&pool, count as usize) {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
                 prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
+            }
+        }
+
+        /// On whole-compute GPUs with CPU to spare (where the tables apply), the glance's
+        /// unhostable set holds every shape the class cannot host, and its per-GPU bound is
+        /// below every choice of GPUs and no higher than the summary's.
+        #[test]
+        fn glance_bound_is_below_every_choice(
+            gpus in prop::collection::vec((0usize..3, 0u64..90_000, Just(0u32), prop::bool::weighted(0.9)), 1..9),
+            shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
+            req in (1u32..5, 1u64..80, 0u32..1001, 0u64..48),
+        ) {
+            let view = NodeView {
+                labels: 0,
+                cpu_free: 64,
+                mem_free: 1 << 30,
+                occupied: true,
+                kinds: 0,
+                gpus: gpus.into_iter().map(gpu).collect(),
+            }
+            .sorted();
+            let total: u32 = shapes.iter().map(|s| s.1).sum();
+            let weighted: Vec<WeightedShape> = (shapes.iter().enumerate())
+                .map(|(slot, &(s, w))| WeightedShape {
+                    slot,
+                    generation: 1,
+                    shape: shape(s),
+                    probability: w as f64 / total as f64,
+                })
+                .collect();
+            let bases = ShapeFrag::by_slot(&view, &weighted);
+            let (count, gb, milli, cpu) = req;
+            let req = Request { count, mem: gb * 1024, milli, cpu, host_mem: 0, models: None };
+            let pool: Vec<usize> = (0..view.gpus.len()).filter(|&p| req.gpu_ok(&view.gpus[p])).collect();
+            if pool.len() < count as usize {
+                return Ok(());
+            }
+            let per_gpu = (pool.iter())
+                .map(|&p| view.gpus[p].share() - view.gpus[p].after(req.mem, req.milli).share())
+                .max()
+                .unwrap_or(0);
+            let bound = FgdBound::new(&weighted, &req, per_gpu);
+            let sets = SlotSets::new(&weighted).unwrap();
+            let glance = Glance::of(&view, view.total_share(), [0; super::super::node_index::TIER_COUNT]);
+            let mut summary = Summary::of(&view);
+            let exact = summary.unhostable(&newest_first(&weighted));
+            let tables = sets.by_free.unhostable(&glance).unwrap();
+            prop_assert_eq!(exact & !tables, 0, "unhostable {:b}, tables {:b}", exact, tables);
+            let counted = sets.counted(&glance, &bound).unwrap();
+            prop_assert!(counted <= bound.counted(&summary, exact));
+            for gpus in subsets(&pool, count as usize) {
+                let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
+                prop_assert!(counted <= delta, "bound {counted} above the change {delta} of {gpus:?}");
             }
         }
     }
