@@ -86,14 +86,12 @@ impl Glance {
             return out;
         }
         out.gpus = view.gpus.len() as u8;
-        let mut by_free: Vec<(u32, bool)> = (view.gpus.iter())
-            .map(|g| {
-                (
-                    if g.healthy { saturated(g.mem_free) } else { 0 },
-                    g.occupied,
-                )
-            })
-            .collect();
+        let mut by_free = [(0u32, false); SUMMARY_GPUS];
+        for (slot, g) in by_free.iter_mut().zip(&view.gpus) {
+            let mem = if g.healthy { saturated(g.mem_free) } else { 0 };
+            *slot = (mem, g.occupied);
+        }
+        let by_free = &mut by_free[..view.gpus.len()];
         by_free.sort_unstable_by(|a, b| b.cmp(a));
         for (i, &(mem, occupied)) in by_free.iter().enumerate() {
             out.by_free[i] = mem;

@@ -24,6 +24,7 @@ use super::choose::{best_on_node, quantize, score_lt, Request, Score, Scoring};
 use super::class_summary::{Glance, GpuScan, Summary, SUMMARY_GPUS};
 use super::classes::{newest_first, Class, ClassIndex};
 use super::fragmentation::{Shape, ShapeFrag, WeightedShape};
+use super::free_tables::FreeTables;
 use super::node_index::{better, fits, ordered_best};
 use super::policy::{PolicyKind, ScoreMode};
 use super::view::NodeView;
@@ -221,106 +222,6 @@ impl SlotSets {
     fn unhostable_now(&self, glance: &Glance, summary: &Summary) -> u64 {
         (self.by_free.unhostable(glance)).unwrap_or_else(|| summary.unhostable_now())
     }
-}
-
-/// Free memory in steps of `1 << STEP_BITS` MiB: a table entry per step.
-const STEP_BITS: u32 = 9;
-
-/// Per decision, by gang size, the slots whose shape needs more memory per GPU than each step
-/// of free memory: a node whose `k`-th freest GPU has `f` free cannot host a `k`-GPU shape
-/// needing more than `f` (when neither compute, host CPU nor host memory binds), so its
-/// unhostable set is read in one lookup per gang size instead of one test per shape.
-struct FreeTables {
-    /// `(k, table)`: slot set of the `k`-GPU shapes needing more than step `i`'s amount.
-    by_count: Vec<(usize, Vec<u64>)>,
-    /// The same over every GPU shape.
-    any: Vec<u64>,
-    /// Slots no summary hosts: GPU-less shapes, and gangs larger than [`SUMMARY_GPUS`].
-    always: u64,
-    /// The most any shape needs of one GPU's compute, of host CPU and of host memory.
-    most_milli: u32,
-    most_cpu: u64,
-    most_host_mem: u64,
-    /// Whether the tables apply at all: every GPU shape needs some memory.
-    usable: bool,
-}
-
-impl FreeTables {
-    fn new(shapes: &[WeightedShape]) -> FreeTables {
-        let gpu_shapes: Vec<&WeightedShape> =
-            shapes.iter().filter(|w| w.shape.gpu_count > 0).collect();
-        let steps = gpu_shapes
-            .iter()
-            .map(|w| step(w.shape.memory_mib.saturating_sub(1)) + 1)
-            .max()
-            .unwrap_or(0);
-        let mut counts: Vec<usize> = (gpu_shapes.iter())
-            .map(|w| w.shape.gpu_count as usize)
-            .filter(|&k| k <= SUMMARY_GPUS)
-            .collect();
-        counts.sort_unstable();
-        counts.dedup();
-        let table = |k: Option<usize>| {
-            let mut t = vec![0u64; steps];
-            for w in gpu_shapes
-                .iter()
-                .filter(|w| k.is_none_or(|k| w.shape.gpu_count as usize == k))
-            {
-                t[step(w.shape.memory_mib.saturating_sub(1))] |= 1 << w.slot;
-            }
-            for i in (1..steps).rev() {
-                t[i - 1] |= t[i];
-            }
-            t
-        };
-        let always = (shapes.iter())
-            .filter(|w| w.shape.gpu_count == 0 || w.shape.gpu_count as usize > SUMMARY_GPUS)
-            .fold(0, |set, w| set | 1 << w.slot);
-        FreeTables {
-            by_count: counts.iter().map(|&k| (k, table(Some(k)))).collect(),
-            any: table(None),
-            always,
-            most_milli: shapes
-                .iter()
-                .map(|w| w.shape.compute_milli)
-                .max()
-                .unwrap_or(0),
-            most_cpu: shapes.iter().map(|w| w.shape.cpu_milli).max().unwrap_or(0),
-            most_host_mem: shapes
-                .iter()
-                .map(|w| w.shape.host_memory_mib)
-                .max()
-                .unwrap_or(0),
-            usable: gpu_shapes.iter().all(|w| w.shape.memory_mib > 0),
-        }
-    }
-
-    /// The GPU shapes' slots needing more memory than `mem`, and those needing more than
-    /// `mem`'s step.
-    fn needing_more(&self, mem: u64) -> u64 {
-        self.any.get(step(mem)).copied().unwrap_or(0)
-    }
-
-    /// A superset of the slots a class cannot host, `None` when compute, host CPU or host
-    /// memory could bind there (or the tables do not apply).
-    fn unhostable(&self, glance: &Glance) -> Option<u64> {
-        let binds = glance.least_milli < self.most_milli
-            || (glance.cpu_free as u64) < self.most_cpu
-            || (glance.host_mem_free as u64) < self.most_host_mem;
-        if !self.usable || glance.wide || binds {
-            return None;
-        }
-        let by_count = (self.by_count.iter())
-            .map(|(k, t)| t.get(step(glance.kth_free(*k))).copied().unwrap_or(0))
-            .fold(0, |set, s| set | s);
-        Some(self.always | by_count)
-    }
-}
-
-/// The table step of `mem` MiB.
-#[inline]
-fn step(mem: u64) -> usize {
-    (mem >> STEP_BITS) as usize
 }
 
 /// `(amount, slot)` sorted by amount, each with the set of its own and every later slot.

@@ -21,6 +21,7 @@ mod fgd_search;
 mod figures;
 mod fill;
 mod fragmentation;
+mod free_tables;
 mod intern;
 mod node_index;
 mod policy;
