@@ -566,7 +566,7 @@ mod tests {
         }
     }
 
-    fn shape((count, gb, milli, cpu): (u32, u64, u32, u64)) -> Shape {
+    fn shape((count, gb, milli, cpu): Drawn) -> Shape {
         Shape {
             gpu_count: count,
             memory_mib: gb * 1024,
@@ -574,6 +574,58 @@ mod tests {
             cpu_milli: cpu,
             host_memory_mib: 0,
         }
+    }
+
+    /// A node of `gpus` with `cpu_free` host CPU.
+    fn node(gpus: Vec<(usize, u64, u32, bool)>, cpu_free: u64) -> NodeView {
+        NodeView {
+            labels: 0,
+            cpu_free,
+            mem_free: 1 << 30,
+            occupied: true,
+            kinds: 0,
+            gpus: gpus.into_iter().map(gpu).collect(),
+        }
+        .sorted()
+    }
+
+    /// A shape as the strategies draw it: GPUs, GB per GPU, milli-GPU, host milli-CPU.
+    type Drawn = (u32, u64, u32, u64);
+
+    /// The distribution of `shapes`, each with its weight.
+    fn weighted(shapes: &[(Drawn, u32)]) -> Vec<WeightedShape> {
+        let total: u32 = shapes.iter().map(|s| s.1).sum();
+        (shapes.iter().enumerate())
+            .map(|(slot, &(s, w))| WeightedShape {
+                slot,
+                generation: 1,
+                shape: shape(s),
+                probability: w as f64 / total as f64,
+            })
+            .collect()
+    }
+
+    fn request((count, gb, milli, cpu): Drawn) -> Request {
+        Request {
+            count,
+            mem: gb * 1024,
+            milli,
+            cpu,
+            host_mem: 0,
+            models: None,
+        }
+    }
+
+    /// The GPUs of `view` able to take one GPU's worth of `req`, and the most share one frees.
+    fn hosting(view: &NodeView, req: &Request) -> (Vec<usize>, u32) {
+        let pool: Vec<usize> = (0..view.gpus.len())
+            .filter(|&p| req.gpu_ok(&view.gpus[p]))
+            .collect();
+        let per_gpu = (pool.iter())
+            .map(|&p| view.gpus[p].share() - view.gpus[p].after(req.mem, req.milli).share())
+            .max()
+            .unwrap_or(0);
+        (pool, per_gpu)
     }
 
     /// Every `k`-subset of `pool`.
@@ -602,37 +654,13 @@ mod tests {
             shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
             req in (0u32..5, 1u64..80, 0u32..1001, 0u64..48),
         ) {
-            let view = NodeView {
-                labels: 0,
-                cpu_free: cpu_free + req.3,
-                mem_free: 1 << 30,
-                occupied: true,
-                kinds: 0,
-                gpus: gpus.into_iter().map(gpu).collect(),
-            }
-            .sorted();
-            let total: u32 = shapes.iter().map(|s| s.1).sum();
-            let weighted: Vec<WeightedShape> = shapes
-                .iter()
-                .enumerate()
-                .map(|(slot, &(s, w))| WeightedShape {
-                    slot,
-                    generation: 1,
-                    shape: shape(s),
-                    probability: w as f64 / total as f64,
-                })
-                .collect();
+            let view = node(gpus, cpu_free + req.3);
+            let weighted = weighted(&shapes);
             let bases = ShapeFrag::by_slot(&view, &weighted);
-            let (count, gb, milli, cpu) = req;
-            let req = Request { count, mem: gb * 1024, milli, cpu, host_mem: 0, models: None };
-            let pool: Vec<usize> = (0..view.gpus.len()).filter(|&p| req.gpu_ok(&view.gpus[p])).collect();
-            let per_gpu = pool
-                .iter()
-                .map(|&p| view.gpus[p].share() - view.gpus[p].after(req.mem, req.milli).share())
-                .max()
-                .unwrap_or(0);
+            let req = request(req);
+            let (pool, per_gpu) = hosting(&view, &req);
             let floor = FgdBound::new(&weighted, &req, per_gpu).floor(&view, &bases);
-            for gpus in subsets(&pool, count as usize) {
+            for gpus in subsets(&pool, req.count as usize) {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
                 prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
             }
@@ -647,35 +675,14 @@ mod tests {
             shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
             req in (1u32..5, 1u64..80, 0u32..1001, 0u64..48),
         ) {
-            let view = NodeView {
-                labels: 0,
-                cpu_free: 64,
-                mem_free: 1 << 30,
-                occupied: true,
-                kinds: 0,
-                gpus: gpus.into_iter().map(gpu).collect(),
-            }
-            .sorted();
-            let total: u32 = shapes.iter().map(|s| s.1).sum();
-            let weighted: Vec<WeightedShape> = (shapes.iter().enumerate())
-                .map(|(slot, &(s, w))| WeightedShape {
-                    slot,
-                    generation: 1,
-                    shape: shape(s),
-                    probability: w as f64 / total as f64,
-                })
-                .collect();
+            let view = node(gpus, 64);
+            let weighted = weighted(&shapes);
             let bases = ShapeFrag::by_slot(&view, &weighted);
-            let (count, gb, milli, cpu) = req;
-            let req = Request { count, mem: gb * 1024, milli, cpu, host_mem: 0, models: None };
-            let pool: Vec<usize> = (0..view.gpus.len()).filter(|&p| req.gpu_ok(&view.gpus[p])).collect();
-            if pool.len() < count as usize {
+            let req = request(req);
+            let (pool, per_gpu) = hosting(&view, &req);
+            if pool.len() < req.count as usize {
                 return Ok(());
             }
-            let per_gpu = (pool.iter())
-                .map(|&p| view.gpus[p].share() - view.gpus[p].after(req.mem, req.milli).share())
-                .max()
-                .unwrap_or(0);
             let bound = FgdBound::new(&weighted, &req, per_gpu);
             let sets = SlotSets::new(&weighted).unwrap();
             let glance = Glance::of(&view, view.total_share(), [0; super::super::node_index::TIER_COUNT]);
@@ -685,7 +692,7 @@ mod tests {
             prop_assert_eq!(exact & !tables, 0, "unhostable {:b}, tables {:b}", exact, tables);
             let counted = sets.counted(&glance, &bound).unwrap();
             prop_assert!(counted <= bound.counted(&summary, exact));
-            for gpus in subsets(&pool, count as usize) {
+            for gpus in subsets(&pool, req.count as usize) {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
                 prop_assert!(counted <= delta, "bound {counted} above the change {delta} of {gpus:?}");
             }
