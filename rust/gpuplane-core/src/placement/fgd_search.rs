@@ -172,20 +172,7 @@ impl SlotSets {
     /// The slots whose shape needs more than `mem` or more than `milli` of one GPU (and
     /// perhaps a few needing less than `mem`, up to one [`FreeTables`] step).
     fn needing_more(&self, mem: u64, milli: u32) -> u64 {
-        let by_milli = if milli >= self.by_free.most_milli {
-            0
-        } else {
-            suffix(&self.by_milli, milli)
-        };
-        self.by_free.needing_more(mem) | by_milli
-    }
-
-    /// The slots a class cannot host, or a superset: its summary's own up-to-date set when
-    /// the tables do not apply to its glance.
-    fn unhostable(&self, glance: &Glance, summary: &mut Summary, newest: &[WeightedShape]) -> u64 {
-        self.by_free
-            .unhostable(glance)
-            .unwrap_or_else(|| summary.unhostable(newest))
+        self.by_free.needing_more(mem) | suffix(&self.by_milli, milli)
     }
 
     /// [`FgdBound::counted`] from a class's glance alone, or a bound below it, `None` where the
@@ -216,12 +203,12 @@ impl SlotSets {
         });
         Some(lost.sum())
     }
+}
 
-    /// [`SlotSets::unhostable`] without bringing the summary's own set up to date (the first
-    /// pass did).
-    fn unhostable_now(&self, glance: &Glance, summary: &Summary) -> u64 {
-        (self.by_free.unhostable(glance)).unwrap_or_else(|| summary.unhostable_now())
-    }
+/// A superset of the slots a class cannot host, from the tables, `None` where they do not
+/// apply (the summary's own set is then the one to read).
+fn tables_unhostable(sets: Option<&SlotSets>, glance: &Glance) -> Option<u64> {
+    sets.and_then(|sets| sets.by_free.unhostable(glance))
 }
 
 /// `(amount, slot)` sorted by amount, each with the set of its own and every later slot.
@@ -391,11 +378,9 @@ impl Search<'_> {
         if gpus.hosting < self.req.count {
             return None;
         }
-        let unhostable = match &self.sets {
-            Some(sets) => sets.unhostable(glance, summary, &self.newest),
-            None => summary.unhostable(&self.newest),
-        };
         let sets = self.sets.as_ref();
+        let unhostable =
+            tables_unhostable(sets, glance).unwrap_or_else(|| summary.unhostable(&self.newest));
         Some(coarse_key(
             glance,
             self.req,
@@ -484,10 +469,9 @@ fn refined_floor(
         return Some(floor);
     }
     if !glance.wide {
-        let unhostable = match sets {
-            Some(sets) => sets.unhostable_now(glance, summary),
-            None => summary.unhostable_now(),
-        };
+        // The first pass brought the summary's own set up to date.
+        let unhostable =
+            tables_unhostable(sets, glance).unwrap_or_else(|| summary.unhostable_now());
         return Some(bound.counted(summary, unhostable));
     }
     let class = classes.get_mut(id);

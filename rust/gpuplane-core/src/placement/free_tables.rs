@@ -19,7 +19,7 @@ pub struct FreeTables {
     /// Slots no summary hosts: GPU-less shapes, and gangs larger than [`SUMMARY_GPUS`].
     always: u64,
     /// The most any shape needs of one GPU's compute, of host CPU and of host memory.
-    pub most_milli: u32,
+    most_milli: u32,
     most_cpu: u64,
     most_host_mem: u64,
     /// Whether the tables apply at all: every GPU shape needs some memory.
@@ -28,14 +28,12 @@ pub struct FreeTables {
 
 impl FreeTables {
     pub fn new(shapes: &[WeightedShape]) -> FreeTables {
-        let gpu_shapes: Vec<&WeightedShape> =
-            shapes.iter().filter(|w| w.shape.gpu_count > 0).collect();
-        let steps = gpu_shapes
-            .iter()
+        let gpu_shapes = || shapes.iter().filter(|w| w.shape.gpu_count > 0);
+        let steps = gpu_shapes()
             .map(|w| step(w.shape.memory_mib.saturating_sub(1)) + 1)
             .max()
             .unwrap_or(0);
-        let mut counts: Vec<usize> = (gpu_shapes.iter())
+        let mut counts: Vec<usize> = gpu_shapes()
             .map(|w| w.shape.gpu_count as usize)
             .filter(|&k| k <= SUMMARY_GPUS)
             .collect();
@@ -43,10 +41,7 @@ impl FreeTables {
         counts.dedup();
         let table = |k: Option<usize>| {
             let mut t = vec![0u64; steps];
-            for w in gpu_shapes
-                .iter()
-                .filter(|w| k.is_none_or(|k| w.shape.gpu_count as usize == k))
-            {
+            for w in gpu_shapes().filter(|w| k.is_none_or(|k| w.shape.gpu_count as usize == k)) {
                 t[step(w.shape.memory_mib.saturating_sub(1))] |= 1 << w.slot;
             }
             for i in (1..steps).rev() {
@@ -72,7 +67,7 @@ impl FreeTables {
                 .map(|w| w.shape.host_memory_mib)
                 .max()
                 .unwrap_or(0),
-            usable: gpu_shapes.iter().all(|w| w.shape.memory_mib > 0),
+            usable: gpu_shapes().all(|w| w.shape.memory_mib > 0),
         }
     }
 
