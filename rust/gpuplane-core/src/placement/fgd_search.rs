@@ -1,6 +1,7 @@
 //! `fgd`'s search over node classes (native scoring): a cheap lower bound on every class's
-//! fragmentation change first, then exact scoring in order of that bound, stopping once no
-//! class left can beat the best found. Decisions are those of scoring every class.
+//! fragmentation change first, then tighter bounds and exact scoring in order of the bound,
+//! stopping once no class left can beat the best found. Decisions are those of scoring every
+//! class.
 //!
 //! The bound, per shape `s` of the distribution, for a request of `k` GPUs freeing at most
 //! `F` of one GPU's share (work only takes capacity, so no shape becomes hostable):
@@ -27,7 +28,7 @@ use super::fragmentation::{Shape, ShapeFrag, WeightedShape};
 use super::free_tables::FreeTables;
 use super::node_index::{better, fits, ordered_best};
 use super::policy::{PolicyKind, ScoreMode};
-use super::view::NodeView;
+use super::view::{GpuView, NodeView};
 use crate::total_order::OrdF64;
 
 /// The most GPUs able to take the request that the bound lists on the stack; a class with
@@ -104,6 +105,66 @@ impl<'a> FgdBound<'a> {
             .sum()
     }
 
+    /// A lower bound on the score of any choice on `view` (its change of expected
+    /// fragmentation and what it leaves, as scoring counts them), `None` if fewer than `k` of
+    /// its GPUs can take the request (or the node cannot). The change is exact but for one
+    /// term: it is the sum of the chosen GPUs' own changes, the `k` least of the GPUs able to
+    /// take the request.
+    ///
+    /// Per shape `s` and chosen GPU (free share `b` before, `a` after): if the node cannot run
+    /// `s`, all its free capacity is fragmented before and after, so the GPU adds `a - b`; if
+    /// the GPU cannot host `s`, its share was fragmented and stays so, `a - b` again; if it
+    /// hosts `s` before but not after, it adds `a`; else nothing. That is the exact change when
+    /// the node still runs `s` afterwards; when it stops, the capacity of the GPUs still
+    /// hosting `s` becomes fragmented too, which only adds.
+    pub fn separable(&self, view: &NodeView, bases: &[ShapeFrag]) -> Option<(f64, f64)> {
+        if !self.req.node_ok(view) {
+            return None;
+        }
+        let mut own = [OwnChange::default(); LISTED];
+        let mut n = 0;
+        for g in view.gpus.iter().filter(|g| self.req.gpu_ok(g)) {
+            if n == LISTED {
+                return Some((self.floor(view, bases), 0.0));
+            }
+            own[n] = match n.checked_sub(1).map(|p| own[p]) {
+                Some(previous) if previous.gpu == *g => previous,
+                _ => self.own_change(g, bases),
+            };
+            n += 1;
+        }
+        let k = self.req.count as usize;
+        (n >= k).then(|| least_of(&mut own[..n], k, view.total_share()))
+    }
+
+    /// One chosen GPU's own change of expected fragmentation (see [`FgdBound::separable`]).
+    fn own_change(&self, gpu: &GpuView, bases: &[ShapeFrag]) -> OwnChange {
+        let after = gpu.after(self.req.mem, self.req.milli);
+        let (before_share, after_share) = (gpu.share(), after.share());
+        let freed = -((before_share - after_share) as f64);
+        let change = self
+            .shapes
+            .iter()
+            .map(|w| {
+                let (mem, milli) = (w.shape.memory_mib, w.shape.compute_milli);
+                let term = if !bases[w.slot].hosts(&w.shape) || !gpu.hosts(mem, milli) {
+                    freed
+                } else if !after.hosts(mem, milli) {
+                    after_share as f64
+                } else {
+                    0.0
+                };
+                w.probability * term
+            })
+            .sum();
+        OwnChange {
+            gpu: *gpu,
+            change,
+            freed: before_share - after_share,
+            left: after_share,
+        }
+    }
+
     /// The bound without the per-GPU count: every shape may lose up to `k * F`.
     fn loose(&self, bases: &[ShapeFrag]) -> f64 {
         self.shapes
@@ -112,6 +173,57 @@ impl<'a> FgdBound<'a> {
             .sum()
     }
 }
+
+/// One GPU's part in [`FgdBound::separable`]: its own change, the share it frees and the
+/// share it keeps.
+#[derive(Clone, Copy)]
+struct OwnChange {
+    gpu: GpuView,
+    change: f64,
+    freed: u32,
+    left: u32,
+}
+
+impl Default for OwnChange {
+    fn default() -> Self {
+        OwnChange {
+            gpu: GpuView {
+                group: 0,
+                healthy: false,
+                model: 0,
+                mem_total: 0,
+                mem_free: 0,
+                milli_total: 0,
+                milli_free: 0,
+                occupied: false,
+            },
+            change: 0.0,
+            freed: 0,
+            left: 0,
+        }
+    }
+}
+
+/// The bound of `k` of the GPUs `own`: the `k` least changes (less [`SUM_SLACK`]), and the
+/// least score's third term any `k` of them leave (the node's share left after the `k`
+/// largest frees, then the `k` least shares kept), as scoring computes it.
+fn least_of(own: &mut [OwnChange], k: usize, total_share: u32) -> (f64, f64) {
+    own.sort_unstable_by(|a, b| a.change.total_cmp(&b.change));
+    let change = own[..k].iter().map(|o| o.change).sum::<f64>() - SUM_SLACK;
+    own.sort_unstable_by_key(|o| std::cmp::Reverse(o.freed));
+    let most_freed: u32 = own[..k].iter().map(|o| o.freed).sum();
+    own.sort_unstable_by_key(|o| o.left);
+    let least_kept: u32 = own[..k].iter().map(|o| o.left).sum();
+    let node_left = (total_share - most_freed) as f64;
+    (change, node_left * 1e5 + least_kept as f64)
+}
+
+/// What [`FgdBound::separable`] gives up for summing in another order than scoring: both sums
+/// are within `n * 1e-16 * 16,000` of the exact value for `n` shapes (16 GPUs of 1,000
+/// milli-GPU at most; 1e-10 for a distribution of 64 shapes), so this is far more than
+/// rounding needs and a tenth of what [`quantize`] rounds to, which
+/// keeps the bound equal to the score, once quantized, wherever the omitted term is zero.
+const SUM_SLACK: f64 = 1e-7;
 
 /// How many of the GPUs with free (memory, compute) `hosting` cannot take one GPU's worth of
 /// `shape`.
@@ -239,21 +351,32 @@ fn suffix<T: Ord + Copy>(sets: &[(T, u64)], amount: T) -> u64 {
     }
 }
 
-/// A class waiting to be scored (ordered by bound, then class id); `refined` once its per-GPU
-/// bound ([`FgdBound::floor`]) is in the bound.
+/// A class waiting to be scored (ordered by bound, then class id), with the bounds already in
+/// its bound.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Pending {
     bound: [OrdF64; 3],
     id: usize,
-    refined: bool,
+    stage: Stage,
+}
+
+/// How far a class's bound has been refined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// The coarse bound of the first pass.
+    Coarse,
+    /// The per-GPU count ([`FgdBound::counted`] or [`FgdBound::floor`]).
+    Counted,
+    /// Each chosen GPU's own change ([`FgdBound::separable`]): next is the exact score.
+    Separable,
 }
 
 impl Pending {
-    fn new(key: Score, refined: bool, id: usize) -> Self {
+    fn new(key: Score, stage: Stage, id: usize) -> Self {
         Pending {
             bound: [OrdF64(key.0), OrdF64(key.1), OrdF64(key.2)],
             id,
-            refined,
+            stage,
         }
     }
 
@@ -281,9 +404,11 @@ fn tighter(a: Score, b: Score) -> Score {
 /// other shape is hosted by every GPU the request could take, so it loses nothing
 /// fragmented); its packing tier and what it has left follow from its occupied GPUs and free
 /// share. On a fleet of many classes `best_fit`'s node is scored first and classes bound above
-/// it are dropped there. The rest are taken least bound first: a bound is refined once by the
-/// per-GPU count of [`FgdBound::floor`], then the class is scored; the search stops at a bound
-/// above the best score found.
+/// it are dropped there. The rest are taken least bound first: a bound is refined by the
+/// per-GPU count of [`FgdBound::floor`], then by the chosen GPUs' own changes of
+/// [`FgdBound::separable`] (which is the exact change, and the least the class can leave, on
+/// most classes: ties at the best change are then decided without scoring), then the class is
+/// scored; the search stops at a bound above the best score found.
 pub fn fgd_best(
     classes: &mut ClassIndex,
     req: &Request,
@@ -361,8 +486,12 @@ impl Search<'_> {
                 continue;
             }
             // One GPU's worth: the per-GPU count is what the coarse bound already counts.
-            let refined = req.count <= 1 && !glance.wide;
-            pending.push(Pending::new(key, refined, id));
+            let stage = if req.count <= 1 && !glance.wide {
+                Stage::Counted
+            } else {
+                Stage::Coarse
+            };
+            pending.push(Pending::new(key, stage, id));
         }
         pending
     }
@@ -391,7 +520,7 @@ impl Search<'_> {
         ))
     }
 
-    /// Classes least bound first: a bound is refined once, then the class is scored, until a
+    /// Classes least bound first: a bound is refined twice, then the class is scored, until a
     /// bound is above the best score found.
     fn run(
         &self,
@@ -404,13 +533,25 @@ impl Search<'_> {
             if best.is_some_and(|(s, _)| score_lt(s, next.key())) {
                 break;
             }
-            if !next.refined {
-                let Some(floor) = self.refined_floor(classes, next.id) else {
+            if next.stage != Stage::Separable {
+                let key = next.key();
+                let (floor, stage) = match next.stage {
+                    Stage::Coarse => (
+                        self.refined_floor(classes, next.id)
+                            .map(|f| (quantize(f), key.1, key.2)),
+                        Stage::Counted,
+                    ),
+                    _ => (
+                        self.separable_floor(classes, next.id)
+                            .map(|(f, left)| (quantize(f), key.1, key.2.max(left))),
+                        Stage::Separable,
+                    ),
+                };
+                let Some(floor) = floor else {
                     continue;
                 };
-                let key = next.key();
-                let key = tighter(key, (quantize(floor), key.1, key.2));
-                pending.push(Reverse(Pending::new(key, true, next.id)));
+                let key = tighter(key, floor);
+                pending.push(Reverse(Pending::new(key, stage, next.id)));
                 continue;
             }
             let scored = self.score(classes, next.id);
@@ -425,6 +566,12 @@ impl Search<'_> {
 
     fn score(&self, classes: &mut ClassIndex, id: usize) -> Option<(Score, usize)> {
         score_class(classes, id, self.req, self.shapes, &self.newest)
+    }
+
+    fn separable_floor(&self, classes: &mut ClassIndex, id: usize) -> Option<(f64, f64)> {
+        let class = classes.get_mut(id);
+        let bases = class.frag.refresh(&class.view, &self.newest);
+        self.bound.separable(&class.view, bases)
     }
 
     fn refined_floor(&self, classes: &mut ClassIndex, id: usize) -> Option<f64> {
@@ -647,6 +794,35 @@ mod tests {
             for gpus in subsets(&pool, req.count as usize) {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
                 prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
+            }
+        }
+
+        /// No choice of GPUs changes the node's expected fragmentation by less than the sum of
+        /// the chosen GPUs' own changes, whatever the node, the distribution and the request.
+        #[test]
+        fn separable_is_below_every_choice(
+            gpus in prop::collection::vec((0usize..3, 0u64..90_000, 0u32..1001, prop::bool::weighted(0.9)), 1..9),
+            cpu_free in 0u64..64,
+            shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
+            req in (0u32..5, 1u64..80, 0u32..1001, 0u64..48),
+        ) {
+            let view = node(gpus, cpu_free + req.3);
+            let weighted = weighted(&shapes);
+            let bases = ShapeFrag::by_slot(&view, &weighted);
+            let req = request(req);
+            let (pool, per_gpu) = hosting(&view, &req);
+            let separable = FgdBound::new(&weighted, &req, per_gpu).separable(&view, &bases);
+            prop_assert_eq!(separable.is_some(), pool.len() >= req.count as usize && req.node_ok(&view));
+            let (change, left) = separable.unwrap_or((f64::NEG_INFINITY, 0.0));
+            for gpus in subsets(&pool, req.count as usize) {
+                let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
+                prop_assert!(change <= delta, "bound {change} above the change {delta} of {gpus:?}");
+                let (freed, kept): (u32, u32) = gpus.iter().map(|&p| {
+                    let (b, a) = (view.gpus[p].share(), view.gpus[p].after(req.mem, req.milli).share());
+                    (b - a, a)
+                }).fold((0, 0), |(f, k), (df, dk)| (f + df, k + dk));
+                let third = (view.total_share() - freed) as f64 * 1e5 + kept as f64;
+                prop_assert!(left <= third, "left {left} above {third} of {gpus:?}");
             }
         }
 
