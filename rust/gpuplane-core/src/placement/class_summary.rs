@@ -32,8 +32,9 @@ pub struct Glance {
     pub least_milli: u32,
     pub cpu_free: u32,
     pub host_mem_free: u32,
-    /// The healthy GPUs' free memory (0 for a drained GPU), most first: the `k`-th hosts a
-    /// shape of `k` GPUs when compute does not bind, and a prefix of it takes a request.
+    /// The healthy GPUs' free memory (0 for a drained GPU), most first, then 0 past the last
+    /// GPU: the `k`-th hosts a shape of `k` GPUs when compute does not bind, and a prefix of it
+    /// takes a request.
     by_free: [u32; SUMMARY_GPUS],
 }
 
@@ -113,7 +114,7 @@ impl Glance {
     /// The free memory of the `k`-th healthy GPU with the most (0 past the last GPU).
     pub fn kth_free(&self, k: usize) -> u64 {
         match k {
-            1..=SUMMARY_GPUS if k <= self.gpus as usize => self.by_free[k - 1] as u64,
+            1..=SUMMARY_GPUS => self.by_free[k - 1] as u64,
             _ => 0,
         }
     }
@@ -126,9 +127,11 @@ impl Glance {
         if !plain || self.wide || req.mem == 0 || req.mem > u32::MAX as u64 {
             return None;
         }
-        let hosting = (self.by_free[..self.gpus as usize].iter())
-            .take_while(|&&mem| mem as u64 >= req.mem)
-            .count();
+        // Past the last GPU `by_free` holds 0, below any request's memory: counting every
+        // entry counts the hosting prefix, without a branch per GPU.
+        let hosting = (self.by_free.iter())
+            .map(|&mem| (mem as u64 >= req.mem) as usize)
+            .sum::<usize>();
         let taken = (1u16 << hosting) - 1;
         Some(GpuScan {
             hosting: hosting as u32,

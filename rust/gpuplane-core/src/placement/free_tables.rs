@@ -39,8 +39,9 @@ impl FreeTables {
             .collect();
         counts.sort_unstable();
         counts.dedup();
+        // One entry past the last step, 0: amounts beyond it read it (see `at`).
         let table = |k: Option<usize>| {
-            let mut t = vec![0u64; steps];
+            let mut t = vec![0u64; steps + 1];
             for w in gpu_shapes().filter(|w| k.is_none_or(|k| w.shape.gpu_count as usize == k)) {
                 t[step(w.shape.memory_mib.saturating_sub(1))] |= 1 << w.slot;
             }
@@ -74,7 +75,7 @@ impl FreeTables {
     /// The GPU shapes' slots needing more memory than `mem`, and those needing more than
     /// `mem`'s step.
     pub fn needing_more(&self, mem: u64) -> u64 {
-        self.any.get(step(mem)).copied().unwrap_or(0)
+        at(&self.any, mem)
     }
 
     /// A superset of the slots a class cannot host, `None` when compute, host CPU or host
@@ -87,10 +88,16 @@ impl FreeTables {
             return None;
         }
         let by_count = (self.by_count.iter())
-            .map(|(k, t)| t.get(step(glance.kth_free(*k))).copied().unwrap_or(0))
+            .map(|(k, t)| at(t, glance.kth_free(*k)))
             .fold(0, |set, s| set | s);
         Some(self.always | by_count)
     }
+}
+
+/// The entry of `table` for `mem` MiB: its step's, or the last (0) beyond.
+#[inline]
+fn at(table: &[u64], mem: u64) -> u64 {
+    table[step(mem).min(table.len() - 1)]
 }
 
 /// The table step of `mem` MiB.
