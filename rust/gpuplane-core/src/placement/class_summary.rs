@@ -129,9 +129,8 @@ impl Glance {
         }
         // Past the last GPU `by_free` holds 0, below any request's memory: counting every
         // entry counts the hosting prefix, without a branch per GPU.
-        let hosting = (self.by_free.iter())
-            .map(|&mem| (mem as u64 >= req.mem) as usize)
-            .sum::<usize>();
+        let mem = req.mem as u32;
+        let hosting = self.by_free.iter().filter(|&&free| free >= mem).count();
         let taken = (1u16 << hosting) - 1;
         Some(GpuScan {
             hosting: hosting as u32,

@@ -501,13 +501,22 @@ impl Search<'_> {
         if glance.wide {
             return Some(loose_key(glance, &self.bound));
         }
-        let gpus = glance
-            .scan(self.req)
-            .unwrap_or_else(|| summary.scan(self.req));
+        let plain = glance.scan(self.req);
+        let gpus = plain.unwrap_or_else(|| summary.scan(self.req));
         if gpus.hosting < self.req.count {
             return None;
         }
         let sets = self.sets.as_ref();
+        let lost = sets.zip(plain.as_ref());
+        if let Some(mass) = lost.and_then(|(sets, scan)| sets.by_free.lost_mass(glance, scan)) {
+            return Some(key_of(
+                change_of(mass, &self.bound),
+                glance,
+                self.req,
+                &gpus,
+                &self.bound,
+            ));
+        }
         let unhostable =
             tables_unhostable(sets, glance).unwrap_or_else(|| summary.unhostable(&self.newest));
         Some(coarse_key(
@@ -639,14 +648,29 @@ fn coarse_key(
         None => -(bound.reach as f64) - FLOAT_SLACK,
         Some(sets) => {
             let losing = unhostable | sets.needing_more(gpus.least_mem, gpus.least_milli);
-            let p = sets.probability(losing);
-            if p == 0.0 {
-                0.0
-            } else {
-                -(bound.reach as f64) * p - FLOAT_SLACK
-            }
+            change_of(sets.probability(losing), bound)
         }
     };
+    key_of(change, glance, req, gpus, bound)
+}
+
+/// The coarse bound on the change when the shapes of probability `lost` may each lose `k * F`.
+fn change_of(lost: f64, bound: &FgdBound<'_>) -> f64 {
+    if lost == 0.0 {
+        0.0
+    } else {
+        -(bound.reach as f64) * lost - FLOAT_SLACK
+    }
+}
+
+/// The coarse bound with the bound `change` on the change: the packing tier and what is left.
+fn key_of(
+    change: f64,
+    glance: &Glance,
+    req: &Request,
+    gpus: &GpuScan,
+    bound: &FgdBound<'_>,
+) -> Score {
     let tier = if !glance.occupied {
         2.0
     } else if req.count > 0 && gpus.occupied_hosting >= req.count {
@@ -827,8 +851,9 @@ mod tests {
         }
 
         /// On whole-compute GPUs with CPU to spare (where the tables apply), the glance's
-        /// unhostable set holds every shape the class cannot host, and its per-GPU bound is
-        /// below every choice of GPUs and no higher than the summary's.
+        /// unhostable set holds every shape the class cannot host, its per-GPU bound is below
+        /// every choice of GPUs and no higher than the summary's, and the tail lookups give the
+        /// probability of the coarse bound's set.
         #[test]
         fn glance_bound_is_below_every_choice(
             gpus in prop::collection::vec((0usize..3, 0u64..90_000, Just(0u32), prop::bool::weighted(0.9)), 1..9),
@@ -852,6 +877,10 @@ mod tests {
             prop_assert_eq!(exact & !tables, 0, "unhostable {:b}, tables {:b}", exact, tables);
             let counted = sets.counted(&glance, &bound).unwrap();
             prop_assert!(counted <= bound.counted(&summary, exact));
+            let scan = glance.scan(&req).unwrap();
+            let losing = tables | sets.needing_more(scan.least_mem, scan.least_milli);
+            let mass = sets.by_free.lost_mass(&glance, &scan).unwrap();
+            prop_assert!((mass - sets.probability(losing)).abs() < 1e-12, "lost mass {} for the set {:b}", mass, losing);
             for gpus in subsets(&pool, req.count as usize) {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
                 prop_assert!(counted <= delta, "bound {counted} above the change {delta} of {gpus:?}");

@@ -1,7 +1,7 @@
 //! Per-decision tables that give a class's unhostable shapes, and the shapes needing more of
 //! one GPU than an amount, in one lookup per gang size from its GPUs' free memory.
 
-use super::class_summary::{Glance, SUMMARY_GPUS};
+use super::class_summary::{Glance, GpuScan, SUMMARY_GPUS};
 use super::fragmentation::WeightedShape;
 
 /// Free memory in steps of `1 << STEP_BITS` MiB: a table entry per step.
@@ -16,6 +16,11 @@ pub struct FreeTables {
     by_count: Vec<(usize, Vec<u64>)>,
     /// The same over every GPU shape.
     any: Vec<u64>,
+    /// `(k, tail)`: the probability of the `k`-GPU shapes needing more than step `i`'s amount
+    /// (the slots of `by_count`'s table for `k`, weighed).
+    tails: Vec<(usize, Vec<f64>)>,
+    /// The probability of the slots of `always`.
+    always_mass: f64,
     /// Slots no summary hosts: GPU-less shapes, and gangs larger than [`SUMMARY_GPUS`].
     always: u64,
     /// The most any shape needs of one GPU's compute, of host CPU and of host memory.
@@ -50,12 +55,29 @@ impl FreeTables {
             }
             t
         };
-        let always = (shapes.iter())
-            .filter(|w| w.shape.gpu_count == 0 || w.shape.gpu_count as usize > SUMMARY_GPUS)
-            .fold(0, |set, w| set | 1 << w.slot);
+        let tail = |k: usize| {
+            let mut t = vec![0.0; steps + 1];
+            for w in gpu_shapes().filter(|w| w.shape.gpu_count as usize == k) {
+                t[step(w.shape.memory_mib.saturating_sub(1))] += w.probability;
+            }
+            for i in (1..steps).rev() {
+                t[i - 1] += t[i];
+            }
+            (k, t)
+        };
+        let always_shape = |w: &&WeightedShape| {
+            w.shape.gpu_count == 0 || w.shape.gpu_count as usize > SUMMARY_GPUS
+        };
+        let always = (shapes.iter().filter(always_shape)).fold(0, |set, w| set | 1 << w.slot);
         FreeTables {
             by_count: counts.iter().map(|&k| (k, table(Some(k)))).collect(),
             any: table(None),
+            tails: counts.iter().map(|&k| tail(k)).collect(),
+            always_mass: shapes
+                .iter()
+                .filter(always_shape)
+                .map(|w| w.probability)
+                .sum(),
             always,
             most_milli: shapes
                 .iter()
@@ -81,16 +103,47 @@ impl FreeTables {
     /// A superset of the slots a class cannot host, `None` when compute, host CPU or host
     /// memory could bind there (or the tables do not apply).
     pub fn unhostable(&self, glance: &Glance) -> Option<u64> {
-        let binds = glance.least_milli < self.most_milli
-            || (glance.cpu_free as u64) < self.most_cpu
-            || (glance.host_mem_free as u64) < self.most_host_mem;
-        if !self.usable || glance.wide || binds {
+        if !self.apply(glance) {
             return None;
         }
         let by_count = (self.by_count.iter())
             .map(|(k, t)| at(t, glance.kth_free(*k)))
             .fold(0, |set, s| set | s);
         Some(self.always | by_count)
+    }
+}
+
+impl FreeTables {
+    /// Whether the tables give `glance`'s unhostable set: neither compute, host CPU nor host
+    /// memory can bind there, and every GPU shape needs memory.
+    fn apply(&self, glance: &Glance) -> bool {
+        let binds = glance.least_milli < self.most_milli
+            || (glance.cpu_free as u64) < self.most_cpu
+            || (glance.host_mem_free as u64) < self.most_host_mem;
+        self.usable && !glance.wide && !binds
+    }
+
+    /// The probability of the slots of [`FreeTables::unhostable`] and of those needing more
+    /// memory than the tightest of the `scan.hosting` freest GPUs, `None` where the tables do
+    /// not apply; `scan` must be the glance's own ([`Glance::scan`]). A `k`-GPU shape is in
+    /// either set exactly when it needs more than `min(f_k, least)`, `f_k` being the `k`-th
+    /// most free memory: `least` itself for `k` up to the hosting count, `f_k` (below the
+    /// request, so below `least`) past it. So the mass is one tail lookup per gang size,
+    /// without building the set (summed in another order than the set's probability).
+    pub fn lost_mass(&self, glance: &Glance, scan: &GpuScan) -> Option<f64> {
+        if !self.apply(glance) {
+            return None;
+        }
+        let hosting = scan.hosting as usize;
+        let lost = self.tails.iter().map(|(k, tail)| {
+            let free = if *k <= hosting {
+                scan.least_mem
+            } else {
+                glance.kth_free(*k)
+            };
+            tail[step(free).min(tail.len() - 1)]
+        });
+        Some(self.always_mass + lost.sum::<f64>())
     }
 }
 
