@@ -204,12 +204,12 @@ impl Default for OwnChange {
     }
 }
 
-/// The bound of `k` of the GPUs `own`: the `k` least changes (less [`SUM_SLACK`]), and the
+/// The bound of `k` of the GPUs `own`: the `k` least changes (less [`FLOAT_SLACK`]), and the
 /// least score's third term any `k` of them leave (the node's share left after the `k`
 /// largest frees, then the `k` least shares kept), as scoring computes it.
 fn least_of(own: &mut [OwnChange], k: usize, total_share: u32) -> (f64, f64) {
     own.sort_unstable_by(|a, b| a.change.total_cmp(&b.change));
-    let change = own[..k].iter().map(|o| o.change).sum::<f64>() - SUM_SLACK;
+    let change = own[..k].iter().map(|o| o.change).sum::<f64>() - FLOAT_SLACK;
     own.sort_unstable_by_key(|o| std::cmp::Reverse(o.freed));
     let most_freed: u32 = own[..k].iter().map(|o| o.freed).sum();
     own.sort_unstable_by_key(|o| o.left);
@@ -217,13 +217,6 @@ fn least_of(own: &mut [OwnChange], k: usize, total_share: u32) -> (f64, f64) {
     let node_left = (total_share - most_freed) as f64;
     (change, node_left * 1e5 + least_kept as f64)
 }
-
-/// What [`FgdBound::separable`] gives up for summing in another order than scoring: both sums
-/// are within `n * 1e-16 * 16,000` of the exact value for `n` shapes (16 GPUs of 1,000
-/// milli-GPU at most; 1e-10 for a distribution of 64 shapes), so this is far more than
-/// rounding needs and a tenth of what [`quantize`] rounds to, which
-/// keeps the bound equal to the score, once quantized, wherever the omitted term is zero.
-const SUM_SLACK: f64 = 1e-7;
 
 /// How many of the GPUs with free (memory, compute) `hosting` cannot take one GPU's worth of
 /// `shape`.
@@ -291,29 +284,15 @@ impl SlotSets {
     /// tables do not apply. With `f_(t)` the `t`-th least free memory among the GPUs able to
     /// take the request, a shape the class hosts loses on `min(k, n)` GPUs, `n` being the
     /// hosting GPUs with less free than it needs: the number of `t <= k` with the shape
-    /// needing more than `f_(t)`. Summed in `counted`'s order, term by term no higher.
+    /// needing more than `f_(t)`, so the shapes' probability so weighed is the sum over `t` of
+    /// the probability of those unhostable or needing more than `f_(t)` (one tail lookup per
+    /// gang size and `t`: [`FreeTables::counted_mass`]). Summed in another order than
+    /// `counted`, so less [`FLOAT_SLACK`].
     fn counted(&self, glance: &Glance, bound: &FgdBound<'_>) -> Option<f64> {
         let gpus = glance.scan(bound.req)?;
-        let unhostable = self.by_free.unhostable(glance)?;
-        let (hosting, k) = (gpus.hosting as usize, bound.req.count as usize);
-        let mut needing = [0u64; SUMMARY_GPUS];
-        let least = hosting.saturating_sub(k) + 1..=hosting;
-        for (set, nth) in needing.iter_mut().zip(least) {
-            *set = self.by_free.needing_more(glance.kth_free(nth));
-        }
-        let needing = &needing[..k.min(hosting)];
-        let lost = bound.shapes.iter().map(|w| {
-            let gpus = if w.slot >= 64 || unhostable >> w.slot & 1 == 1 {
-                k as u32
-            } else {
-                needing
-                    .iter()
-                    .filter(|&&set| set >> w.slot & 1 == 1)
-                    .count() as u32
-            };
-            w.probability * -((gpus * bound.per_gpu) as f64)
-        });
-        Some(lost.sum())
+        let k = bound.req.count as usize;
+        let mass = self.by_free.counted_mass(glance, &gpus, k)?;
+        Some(change_of(mass, bound.per_gpu))
     }
 }
 
@@ -510,7 +489,7 @@ impl Search<'_> {
         let lost = sets.zip(plain.as_ref());
         if let Some(mass) = lost.and_then(|(sets, scan)| sets.by_free.lost_mass(glance, scan)) {
             return Some(key_of(
-                change_of(mass, &self.bound),
+                change_of(mass, self.bound.reach),
                 glance,
                 self.req,
                 &gpus,
@@ -648,22 +627,25 @@ fn coarse_key(
         None => -(bound.reach as f64) - FLOAT_SLACK,
         Some(sets) => {
             let losing = unhostable | sets.needing_more(gpus.least_mem, gpus.least_milli);
-            change_of(sets.probability(losing), bound)
+            change_of(sets.probability(losing), bound.reach)
         }
     };
     key_of(change, glance, req, gpus, bound)
 }
 
-/// The coarse bound on the change when the shapes of probability `lost` may each lose `k * F`.
-fn change_of(lost: f64, bound: &FgdBound<'_>) -> f64 {
+/// The bound on the change when each unit of the probability `lost` may lose `amount`.
+fn change_of(lost: f64, amount: u32) -> f64 {
     if lost == 0.0 {
         0.0
     } else {
-        -(bound.reach as f64) * lost - FLOAT_SLACK
+        -(amount as f64) * lost - FLOAT_SLACK
     }
 }
 
 /// The coarse bound with the bound `change` on the change: the packing tier and what is left.
+/// The change is rounded as scores are: a bound within a quantum below a change could
+/// otherwise be above its score (rounding is monotone, so a bound below a change stays below
+/// its score once rounded).
 fn key_of(
     change: f64,
     glance: &Glance,
@@ -678,7 +660,7 @@ fn key_of(
     } else {
         1.0
     };
-    (change, tier, left_bound(glance, bound))
+    (quantize(change), tier, left_bound(glance, bound))
 }
 
 /// The bound on a class too wide for a summary: every shape may lose `k * F`, any tier.
@@ -692,9 +674,13 @@ fn left_bound(glance: &Glance, bound: &FgdBound<'_>) -> f64 {
     glance.free.saturating_sub(bound.reach) as f64 * 1e5
 }
 
-/// What the coarse bound gives up so that float rounding (its sum is not in scoring's order)
-/// cannot put it above a score, which [`quantize`] rounds to 1e-6: two quanta.
-const FLOAT_SLACK: f64 = 2e-6;
+/// What a bound summed in another order than scoring gives up so that float rounding cannot put
+/// it above a score: both sums are within `n * 1e-16 * 16,000` of the exact value for `n`
+/// shapes (16 GPUs of 1,000 milli-GPU at most; 1e-10 for a distribution of 64 shapes), so this
+/// is far more than rounding needs and a tenth of the 1e-6 that [`quantize`] rounds scores to,
+/// which keeps a bound equal to the score, once quantized, wherever it is exact (ties at the
+/// best change are then settled by the tie-breaks' bounds instead of by scoring).
+const FLOAT_SLACK: f64 = 1e-7;
 
 #[cfg(test)]
 mod tests {

@@ -127,29 +127,41 @@ impl FreeTables {
     /// memory than the tightest of the `scan.hosting` freest GPUs, `None` where the tables do
     /// not apply; `scan` must be the glance's own ([`Glance::scan`]). A `k`-GPU shape is in
     /// either set exactly when it needs more than `min(f_k, least)`, `f_k` being the `k`-th
-    /// most free memory: `least` itself for `k` up to the hosting count, `f_k` (below the
-    /// request, so below `least`) past it. So the mass is one tail lookup per gang size,
-    /// without building the set (summed in another order than the set's probability).
+    /// most free memory, so the mass is one tail lookup per gang size, without building the
+    /// set (summed in another order than the set's probability).
     pub fn lost_mass(&self, glance: &Glance, scan: &GpuScan) -> Option<f64> {
+        self.apply(glance)
+            .then(|| self.mass_at(glance, scan.least_mem))
+    }
+
+    /// The sum, over the `k` GPUs with the least free memory among the scan's hosting GPUs, of
+    /// the probability of the unhostable slots and of those needing more than the GPU has
+    /// free (the unhostable slots' alone for each of the `k` the class lacks): the shapes'
+    /// probability weighed by the GPUs on which the per-GPU count of `fgd`'s bound has them
+    /// lose. `None` where the tables do not apply; `scan` must be the glance's own.
+    pub fn counted_mass(&self, glance: &Glance, scan: &GpuScan, k: usize) -> Option<f64> {
         if !self.apply(glance) {
             return None;
         }
         let hosting = scan.hosting as usize;
-        let lost = self.tails.iter().map(|(k, tail)| {
-            let free = if *k <= hosting {
-                scan.least_mem
-            } else {
-                glance.kth_free(*k)
-            };
-            tail[step(free).min(tail.len() - 1)]
-        });
-        Some(self.always_mass + lost.sum::<f64>())
+        let listed = k.min(hosting);
+        let least = (hosting - listed + 1..=hosting)
+            .map(|nth| self.mass_at(glance, glance.kth_free(nth)))
+            .sum::<f64>();
+        Some(least + (k - listed) as f64 * self.mass_at(glance, u64::MAX))
+    }
+
+    /// The probability of the unhostable slots and of those needing more than `mem`: a
+    /// `k`-GPU shape is in either set exactly when it needs more than `min(f_k, mem)`.
+    fn mass_at(&self, glance: &Glance, mem: u64) -> f64 {
+        let lost = (self.tails.iter()).map(|(k, tail)| at(tail, glance.kth_free(*k).min(mem)));
+        self.always_mass + lost.sum::<f64>()
     }
 }
 
 /// The entry of `table` for `mem` MiB: its step's, or the last (0) beyond.
 #[inline]
-fn at(table: &[u64], mem: u64) -> u64 {
+fn at<T: Copy>(table: &[T], mem: u64) -> T {
     table[step(mem).min(table.len() - 1)]
 }
 
