@@ -458,8 +458,16 @@ impl Search<'_> {
             if glance.levels[tier] < level || !glance.node_ok(req) || Some(id) == skip {
                 continue;
             }
-            let Some(key) = self.coarse(glance, summary) else {
+            let Some((change, gpus)) = self.coarse(glance, summary) else {
                 continue;
+            };
+            // Rounded, the change is above the best's: no need for the rest of the key.
+            if best.is_some_and(|(s, _)| change > s.0 + QUANTUM) {
+                continue;
+            }
+            let key = match gpus {
+                Some(gpus) => key_of(change, glance, req, &gpus, &self.bound),
+                None => loose_key(change, glance, &self.bound),
             };
             if best.is_some_and(|(s, _)| score_lt(s, key)) {
                 continue;
@@ -475,10 +483,11 @@ impl Search<'_> {
         pending
     }
 
-    /// The coarse bound of a class, `None` if too few of its GPUs can take the request.
-    fn coarse(&self, glance: &Glance, summary: &mut Summary) -> Option<Score> {
+    /// The coarse bound on a class's change and the scan of its GPUs (`None` for a class too
+    /// wide for a summary), `None` if too few of its GPUs can take the request.
+    fn coarse(&self, glance: &Glance, summary: &mut Summary) -> Option<(f64, Option<GpuScan>)> {
         if glance.wide {
-            return Some(loose_key(glance, &self.bound));
+            return Some((-(self.bound.reach as f64) - FLOAT_SLACK, None));
         }
         let plain = glance.scan(self.req);
         let gpus = plain.unwrap_or_else(|| summary.scan(self.req));
@@ -487,25 +496,15 @@ impl Search<'_> {
         }
         let sets = self.sets.as_ref();
         let lost = sets.zip(plain.as_ref());
-        if let Some(mass) = lost.and_then(|(sets, scan)| sets.by_free.lost_mass(glance, scan)) {
-            return Some(key_of(
-                change_of(mass, self.bound.reach),
-                glance,
-                self.req,
-                &gpus,
-                &self.bound,
-            ));
-        }
-        let unhostable =
-            tables_unhostable(sets, glance).unwrap_or_else(|| summary.unhostable(&self.newest));
-        Some(coarse_key(
-            glance,
-            self.req,
-            &gpus,
-            unhostable,
-            &self.bound,
-            sets,
-        ))
+        let change = match lost.and_then(|(sets, scan)| sets.by_free.lost_mass(glance, scan)) {
+            Some(mass) => change_of(mass, self.bound.reach),
+            None => {
+                let unhostable = tables_unhostable(sets, glance)
+                    .unwrap_or_else(|| summary.unhostable(&self.newest));
+                coarse_change(&gpus, unhostable, &self.bound, sets)
+            }
+        };
+        Some((change, Some(gpus)))
     }
 
     /// Classes least bound first: a bound is refined twice, then the class is scored, until a
@@ -614,23 +613,20 @@ fn refined_floor(
     fits(&class.view, req).then(|| bound.floor(&class.view, bases))
 }
 
-/// The bound on a class's score read from its summary: see [`fgd_best`].
-fn coarse_key(
-    glance: &Glance,
-    req: &Request,
+/// The bound on a class's change read from its unhostable set: see [`fgd_best`].
+fn coarse_change(
     gpus: &GpuScan,
     unhostable: u64,
     bound: &FgdBound<'_>,
     sets: Option<&SlotSets>,
-) -> Score {
-    let change = match sets {
+) -> f64 {
+    match sets {
         None => -(bound.reach as f64) - FLOAT_SLACK,
         Some(sets) => {
             let losing = unhostable | sets.needing_more(gpus.least_mem, gpus.least_milli);
             change_of(sets.probability(losing), bound.reach)
         }
-    };
-    key_of(change, glance, req, gpus, bound)
+    }
 }
 
 /// The bound on the change when each unit of the probability `lost` may lose `amount`.
@@ -664,8 +660,7 @@ fn key_of(
 }
 
 /// The bound on a class too wide for a summary: every shape may lose `k * F`, any tier.
-fn loose_key(glance: &Glance, bound: &FgdBound<'_>) -> Score {
-    let change = -(bound.reach as f64) - FLOAT_SLACK;
+fn loose_key(change: f64, glance: &Glance, bound: &FgdBound<'_>) -> Score {
     (change, 0.0, left_bound(glance, bound))
 }
 
@@ -681,6 +676,9 @@ fn left_bound(glance: &Glance, bound: &FgdBound<'_>) -> f64 {
 /// which keeps a bound equal to the score, once quantized, wherever it is exact (ties at the
 /// best change are then settled by the tie-breaks' bounds instead of by scoring).
 const FLOAT_SLACK: f64 = 1e-7;
+
+/// What [`quantize`] rounds scores to: a change more than this above a score rounds above it.
+const QUANTUM: f64 = 1e-6;
 
 #[cfg(test)]
 mod tests {
