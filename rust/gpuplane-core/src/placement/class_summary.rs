@@ -113,10 +113,8 @@ impl Glance {
 
     /// The free memory of the `k`-th healthy GPU with the most (0 past the last GPU).
     pub fn kth_free(&self, k: usize) -> u64 {
-        match k {
-            1..=SUMMARY_GPUS => self.by_free[k - 1] as u64,
-            _ => 0,
-        }
+        // k = 0 wraps past the end.
+        (self.by_free.get(k.wrapping_sub(1))).map_or(0, |&free| free as u64)
     }
 
     /// [`Summary::scan`] from the GPUs ordered by free memory, when only memory can exclude a
