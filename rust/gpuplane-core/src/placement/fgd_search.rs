@@ -784,10 +784,11 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         /// No choice of GPUs on a node changes its expected fragmentation by less than the
-        /// bound, whatever the node (GPU sizes, usage, drained GPUs, host CPU), the
-        /// distribution (GPU-less shapes and gangs included) and the request.
+        /// per-GPU bound or the sum of the chosen GPUs' own changes, nor leaves less than the
+        /// separable bound's third term, whatever the node (GPU sizes, usage, drained GPUs,
+        /// host CPU), the distribution (GPU-less shapes and gangs included) and the request.
         #[test]
-        fn floor_is_below_every_choice(
+        fn floor_and_separable_are_below_every_choice(
             gpus in prop::collection::vec((0usize..3, 0u64..90_000, 0u32..1001, prop::bool::weighted(0.9)), 1..9),
             cpu_free in 0u64..64,
             shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
@@ -803,22 +804,6 @@ mod tests {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
                 prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
             }
-        }
-
-        /// No choice of GPUs changes the node's expected fragmentation by less than the sum of
-        /// the chosen GPUs' own changes, whatever the node, the distribution and the request.
-        #[test]
-        fn separable_is_below_every_choice(
-            gpus in prop::collection::vec((0usize..3, 0u64..90_000, 0u32..1001, prop::bool::weighted(0.9)), 1..9),
-            cpu_free in 0u64..64,
-            shapes in prop::collection::vec(((0u32..5, 1u64..80, 0u32..1001, 0u64..48), 1u32..9), 1..12),
-            req in (0u32..5, 1u64..80, 0u32..1001, 0u64..48),
-        ) {
-            let view = node(gpus, cpu_free + req.3);
-            let weighted = weighted(&shapes);
-            let bases = ShapeFrag::by_slot(&view, &weighted);
-            let req = request(req);
-            let (pool, per_gpu) = hosting(&view, &req);
             let separable = FgdBound::new(&weighted, &req, per_gpu).separable(&view, &bases);
             prop_assert_eq!(separable.is_some(), pool.len() >= req.count as usize && req.node_ok(&view));
             let (change, left) = separable.unwrap_or((f64::NEG_INFINITY, 0.0));
