@@ -176,32 +176,12 @@ impl<'a> FgdBound<'a> {
 
 /// One GPU's part in [`FgdBound::separable`]: its own change, the share it frees and the
 /// share it keeps.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct OwnChange {
     gpu: GpuView,
     change: f64,
     freed: u32,
     left: u32,
-}
-
-impl Default for OwnChange {
-    fn default() -> Self {
-        OwnChange {
-            gpu: GpuView {
-                group: 0,
-                healthy: false,
-                model: 0,
-                mem_total: 0,
-                mem_free: 0,
-                milli_total: 0,
-                milli_free: 0,
-                occupied: false,
-            },
-            change: 0.0,
-            freed: 0,
-            left: 0,
-        }
-    }
 }
 
 /// The bound of `k` of the GPUs `own`: the `k` least changes (less [`FLOAT_SLACK`]), and the

@@ -1,5 +1,6 @@
 //! Per-decision tables that give a class's unhostable shapes, and the shapes needing more of
-//! one GPU than an amount, in one lookup per gang size from its GPUs' free memory.
+//! one GPU than an amount, in one lookup per gang size from its GPUs' free memory; and the
+//! same sets' probability, as tail masses by gang size, without building the sets.
 
 use super::class_summary::{Glance, GpuScan, SUMMARY_GPUS};
 use super::fragmentation::WeightedShape;
@@ -111,9 +112,7 @@ impl FreeTables {
             .fold(0, |set, s| set | s);
         Some(self.always | by_count)
     }
-}
 
-impl FreeTables {
     /// Whether the tables give `glance`'s unhostable set: neither compute, host CPU nor host
     /// memory can bind there, and every GPU shape needs memory.
     fn apply(&self, glance: &Glance) -> bool {

@@ -6,7 +6,7 @@
 use crate::inventory::{Gpu, Node};
 
 /// One GPU as the policies see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GpuView {
     /// Topology group, numbered per node by first appearance (0 = none).
     pub group: u16,
