@@ -467,7 +467,7 @@ impl Search<'_> {
     /// wide for a summary), `None` if too few of its GPUs can take the request.
     fn coarse(&self, glance: &Glance, summary: &mut Summary) -> Option<(f64, Option<GpuScan>)> {
         if glance.wide {
-            return Some((-(self.bound.reach as f64) - FLOAT_SLACK, None));
+            return Some((change_of(1.0, self.bound.reach), None));
         }
         let plain = glance.scan(self.req);
         let gpus = plain.unwrap_or_else(|| summary.scan(self.req));
@@ -601,7 +601,7 @@ fn coarse_change(
     sets: Option<&SlotSets>,
 ) -> f64 {
     match sets {
-        None => -(bound.reach as f64) - FLOAT_SLACK,
+        None => change_of(1.0, bound.reach),
         Some(sets) => {
             let losing = unhostable | sets.needing_more(gpus.least_mem, gpus.least_milli);
             change_of(sets.probability(losing), bound.reach)
@@ -779,16 +779,14 @@ mod tests {
             let bases = ShapeFrag::by_slot(&view, &weighted);
             let req = request(req);
             let (pool, per_gpu) = hosting(&view, &req);
-            let floor = FgdBound::new(&weighted, &req, per_gpu).floor(&view, &bases);
-            for gpus in subsets(&pool, req.count as usize) {
-                let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
-                prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
-            }
-            let separable = FgdBound::new(&weighted, &req, per_gpu).separable(&view, &bases);
+            let bound = FgdBound::new(&weighted, &req, per_gpu);
+            let floor = bound.floor(&view, &bases);
+            let separable = bound.separable(&view, &bases);
             prop_assert_eq!(separable.is_some(), pool.len() >= req.count as usize && req.node_ok(&view));
             let (change, left) = separable.unwrap_or((f64::NEG_INFINITY, 0.0));
             for gpus in subsets(&pool, req.count as usize) {
                 let delta = frag_delta(&view, &req, &gpus, &bases, &weighted);
+                prop_assert!(floor <= delta, "floor {floor} above the change {delta} of {gpus:?}");
                 prop_assert!(change <= delta, "bound {change} above the change {delta} of {gpus:?}");
                 let (freed, kept): (u32, u32) = gpus.iter().map(|&p| {
                     let (b, a) = (view.gpus[p].share(), view.gpus[p].after(req.mem, req.milli).share());

@@ -45,26 +45,15 @@ impl FreeTables {
             .collect();
         counts.sort_unstable();
         counts.dedup();
-        // One entry past the last step, 0: amounts beyond it read it (see `at`).
-        let table = |k: Option<usize>| {
-            let mut t = vec![0u64; steps + 1];
-            for w in gpu_shapes().filter(|w| k.is_none_or(|k| w.shape.gpu_count as usize == k)) {
-                t[step(w.shape.memory_mib.saturating_sub(1))] |= 1 << w.slot;
-            }
-            for i in (1..steps).rev() {
-                t[i - 1] |= t[i];
-            }
-            t
+        let of_count = |k: Option<usize>| {
+            gpu_shapes().filter(move |w| k.is_none_or(|k| w.shape.gpu_count as usize == k))
         };
-        let tail = |k: usize| {
-            let mut t = vec![0.0; steps + 1];
-            for w in gpu_shapes().filter(|w| w.shape.gpu_count as usize == k) {
-                t[step(w.shape.memory_mib.saturating_sub(1))] += w.probability;
-            }
-            for i in (1..steps).rev() {
-                t[i - 1] += t[i];
-            }
-            (k, t)
+        let table = |k| by_step(steps, of_count(k), |w| 1u64 << w.slot, |a, b| a | b);
+        let tail = |k| {
+            (
+                k,
+                by_step(steps, of_count(Some(k)), |w| w.probability, |a, b| a + b),
+            )
         };
         let always_shape = |w: &&WeightedShape| {
             w.shape.gpu_count == 0 || w.shape.gpu_count as usize > SUMMARY_GPUS
@@ -156,6 +145,26 @@ impl FreeTables {
         let lost = (self.tails.iter()).map(|(k, tail)| at(tail, glance.kth_free(*k).min(mem)));
         self.always_mass + lost.sum::<f64>()
     }
+}
+
+/// Per step of free memory, `value` of every shape of `shapes` needing more than the step's
+/// amount per GPU, combined by `combine`, with one entry past the last step holding
+/// `T::default()` (amounts beyond it read it, see [`at`]).
+fn by_step<'a, T: Copy + Default>(
+    steps: usize,
+    shapes: impl Iterator<Item = &'a WeightedShape>,
+    value: impl Fn(&WeightedShape) -> T,
+    combine: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let mut t = vec![T::default(); steps + 1];
+    for w in shapes {
+        let i = step(w.shape.memory_mib.saturating_sub(1));
+        t[i] = combine(t[i], value(w));
+    }
+    for i in (1..steps).rev() {
+        t[i - 1] = combine(t[i - 1], t[i]);
+    }
+    t
 }
 
 /// The entry of `table` for `mem` MiB: its step's, or the last (0) beyond.
